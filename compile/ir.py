@@ -1,0 +1,525 @@
+"""The typed streaming-dataflow IR (FINN's model of a binary network accelerator).
+
+A ``DataflowGraph`` is a chain of nodes in topological (= stream) order: node i's output stream is node i+1's
+input stream. Every FINN-class binary network (TFC/SFC/LFC, CNV) is such a chain; the frontend refuses graphs
+that branch. Nodes are frozen, slotted dataclasses with validated fields, so they hash and compare by value;
+integer parameters (weights, thresholds) live in ``DataflowGraph.params`` keyed ``"<node>.<kind>"``.
+
+Stream conventions (shared with sim/packing.py, the RTL blocks and the cycle simulator):
+- tensors are channel-last (NHWC without N); a stream carries the elements of one frame in C order,
+  ``elems_per_word`` of them per transfer (word); element 0 of a word sits at its least significant bits;
+- BIPOLAR elements travel as one bit: bit 1 <-> +1, bit 0 <-> -1; signed integers in two's complement.
+
+Outside the dataflow, the graph records what stays on the host: a ``prologue`` (float ops from the model
+input to the first quantizer, producing the integers that enter the dataflow) and an ``epilogue`` (a per
+channel lookup table from the last node's integer output to the model's float output, or nothing when the
+network ends in integers). Both reproduce QONNX execution exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from candle_hw.types import BIPOLAR, IntType, clog2
+
+
+class IRError(ValueError):
+    """An invalid node or graph; the message names the node and the offending value."""
+
+
+def _check_pos(name: str, **vals: int) -> None:
+    for k, v in vals.items():
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise IRError(f"{name}: {k}={v!r} must be a positive integer")
+
+
+def _check_div(name: str, what: str, part: int, whole_name: str, whole: int) -> None:
+    if whole % part != 0:
+        raise IRError(f"{name}: {what}={part} does not divide {whole_name}={whole}")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamType:
+    """One stream: element type, unfolded per-frame shape, and elements per transfer (word)."""
+
+    elem_type: IntType
+    shape: tuple[int, ...]
+    elems_per_word: int
+
+    @property
+    def num_elems(self) -> int:
+        return int(math.prod(self.shape))
+
+    @property
+    def words_per_frame(self) -> int:
+        return self.num_elems // self.elems_per_word
+
+    @property
+    def width_bits(self) -> int:
+        return self.elems_per_word * self.elem_type.bits
+
+    @property
+    def folded_shape(self) -> tuple[int, ...]:
+        """FINN's folded shape: the last axis split into (words, elems_per_word)."""
+        return self.shape[:-1] + (self.shape[-1] // self.elems_per_word, self.elems_per_word)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    kind: ClassVar[str] = "Node"
+
+    def in_stream(self) -> StreamType:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def out_stream(self) -> StreamType:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = v.name if isinstance(v, IntType) else (list(v) if isinstance(v, tuple) else v)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class SlidingWindow(Node):
+    """Sliding-window generator (FINN: ConvolutionInputGenerator / SWG).
+
+    Input: an (H, W, C) frame, ``simd`` channels per word. Output: for each output pixel (oy, ox) in row-major
+    order, the k*k*C window in (ky, kx, c) order, channel fastest (qonnx's Im2Col order), ``simd`` per word.
+    Pixels outside the image read ``pad_value`` (in element values: -1 or +1 for BIPOLAR, which is what makes
+    padding of a ±1 map exact; 0 is not a bipolar value).
+    OH = (H + 2*pad - k) // stride + 1, likewise OW.
+    """
+
+    ifm_dim: tuple[int, int]
+    channels: int
+    kernel: int
+    stride: int
+    pad: int
+    pad_value: int
+    elem_type: IntType
+    simd: int = 1
+    kind: ClassVar[str] = "SlidingWindow"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, channels=self.channels, kernel=self.kernel, stride=self.stride, simd=self.simd)
+        if self.pad < 0:
+            raise IRError(f"{self.name}: pad={self.pad} must be >= 0")
+        _check_div(self.name, "simd", self.simd, "channels", self.channels)
+        h, w = self.ifm_dim
+        if h + 2 * self.pad < self.kernel or w + 2 * self.pad < self.kernel:
+            raise IRError(f"{self.name}: kernel={self.kernel} exceeds the padded input {self.ifm_dim}")
+        if self.pad and self.elem_type.bipolar and self.pad_value not in (-1, 1):
+            raise IRError(f"{self.name}: pad_value={self.pad_value} is not a bipolar value (-1 or +1)")
+        if self.pad and not self.elem_type.bipolar and not (self.elem_type.min <= self.pad_value <= self.elem_type.max):
+            raise IRError(f"{self.name}: pad_value={self.pad_value} does not fit {self.elem_type}")
+
+    @property
+    def ofm_dim(self) -> tuple[int, int]:
+        h, w = self.ifm_dim
+        return ((h + 2 * self.pad - self.kernel) // self.stride + 1, (w + 2 * self.pad - self.kernel) // self.stride + 1)
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.elem_type, (*self.ifm_dim, self.channels), self.simd)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.elem_type, (*self.ofm_dim, self.kernel * self.kernel * self.channels), self.simd)
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixVectorUnit(Node):
+    """Matrix-vector unit (FINN: MVAU / MatrixVectorActivation) with 1-bit weights and fused thresholds.
+
+    For each of ``prod(num_vectors)`` input vectors x (length mw) and weight matrix W (mw x mh, values ±1,
+    params["<name>.weights"]), output channel r:
+    - binary_xnor (x BIPOLAR): acc_r = popcount(xnor(x_bits, w_bits)) = P, and the ±1 dot product is 2P - mw;
+    - otherwise (x an integer type): acc_r = sum_k x_k * W[k, r];
+    - n_thresholds == 0: out_r = acc_r (out_type == acc_type);
+      n_thresholds >= 1: out_r = sum_i [acc_r >= T[r, i]] (params["<name>.thresholds"], shape (mh, n), sorted);
+      with one threshold the output is BIPOLAR (bit 1 <-> +1 iff acc_r >= T[r, 0]).
+    Folding: SIMD inputs and PE outputs per cycle; SF = mw/simd, NF = mh/pe; output channel r = nf*pe + p.
+    """
+
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    in_type: IntType
+    acc_type: IntType
+    out_type: IntType
+    binary_xnor: bool
+    num_vectors: tuple[int, ...] = (1,)
+    n_thresholds: int = 1
+    weight_type: IntType = BIPOLAR
+    weight_style: str = "auto"
+    kind: ClassVar[str] = "MatrixVectorUnit"
+
+    WEIGHT_STYLES: ClassVar[tuple[str, ...]] = ("auto", "block", "distributed", "logic")
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, mw=self.mw, mh=self.mh, pe=self.pe, simd=self.simd)
+        _check_div(self.name, "simd", self.simd, "mw", self.mw)
+        _check_div(self.name, "pe", self.pe, "mh", self.mh)
+        if self.weight_type != BIPOLAR:
+            raise IRError(f"{self.name}: weight_type={self.weight_type} is not supported (1-bit bipolar weights only)")
+        if self.binary_xnor != self.in_type.bipolar:
+            raise IRError(f"{self.name}: binary_xnor={self.binary_xnor} contradicts in_type={self.in_type}")
+        if self.n_thresholds < 0:
+            raise IRError(f"{self.name}: n_thresholds={self.n_thresholds} must be >= 0")
+        if self.n_thresholds == 0 and self.out_type != self.acc_type:
+            raise IRError(f"{self.name}: without thresholds out_type={self.out_type} must equal acc_type={self.acc_type}")
+        if self.n_thresholds == 1 and self.out_type != BIPOLAR:
+            raise IRError(f"{self.name}: one threshold gives a BIPOLAR output, not {self.out_type}")
+        if self.weight_style not in self.WEIGHT_STYLES:
+            raise IRError(f"{self.name}: weight_style={self.weight_style!r} not in {self.WEIGHT_STYLES}")
+        if not self.num_vectors or any(v < 1 for v in self.num_vectors):
+            raise IRError(f"{self.name}: num_vectors={self.num_vectors} must be positive")
+
+    @property
+    def sf(self) -> int:
+        return self.mw // self.simd
+
+    @property
+    def nf(self) -> int:
+        return self.mh // self.pe
+
+    @property
+    def wmem(self) -> int:
+        """Weight memory depth in words of pe*simd bits (FINN: WMEM)."""
+        return self.sf * self.nf
+
+    @property
+    def vectors(self) -> int:
+        return int(math.prod(self.num_vectors))
+
+    @property
+    def acc_range(self) -> tuple[int, int]:
+        if self.binary_xnor:
+            return 0, self.mw
+        return self.acc_type.min, self.acc_type.max
+
+    @property
+    def threshold_type(self) -> IntType:
+        """Type holding every threshold, clipped to [acc_min, acc_max + 1]."""
+        lo, hi = self.acc_range
+        return IntType.for_range(lo, hi + 1)
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.in_type, (*self.num_vectors, self.mw), self.simd)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.out_type, (*self.num_vectors, self.mh), self.pe)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholding(Node):
+    """Standalone multi-threshold unit (FINN: Thresholding): out_c = sum_i [x_c >= T[c, i]], pe channels/word."""
+
+    channels: int
+    pe: int
+    in_type: IntType
+    out_type: IntType
+    n_thresholds: int
+    num_vectors: tuple[int, ...] = (1,)
+    kind: ClassVar[str] = "Thresholding"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, channels=self.channels, pe=self.pe, n_thresholds=self.n_thresholds)
+        _check_div(self.name, "pe", self.pe, "channels", self.channels)
+        if self.n_thresholds == 1 and self.out_type != BIPOLAR:
+            raise IRError(f"{self.name}: one threshold gives a BIPOLAR output, not {self.out_type}")
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.in_type, (*self.num_vectors, self.channels), self.pe)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.out_type, (*self.num_vectors, self.channels), self.pe)
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool(Node):
+    """Max-pool over k x k windows with stride s, no padding (FINN: StreamingMaxPool / Pool).
+
+    On BIPOLAR data the max is the bitwise OR of the bits. pe channels per word.
+    """
+
+    ifm_dim: tuple[int, int]
+    channels: int
+    kernel: int
+    stride: int
+    elem_type: IntType
+    pe: int = 1
+    kind: ClassVar[str] = "MaxPool"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, channels=self.channels, kernel=self.kernel, stride=self.stride, pe=self.pe)
+        _check_div(self.name, "pe", self.pe, "channels", self.channels)
+        if self.ifm_dim[0] < self.kernel or self.ifm_dim[1] < self.kernel:
+            raise IRError(f"{self.name}: kernel={self.kernel} exceeds the input {self.ifm_dim}")
+
+    @property
+    def ofm_dim(self) -> tuple[int, int]:
+        h, w = self.ifm_dim
+        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.elem_type, (*self.ifm_dim, self.channels), self.pe)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.elem_type, (*self.ofm_dim, self.channels), self.pe)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelect(Node):
+    """Top-k label select (FINN: LabelSelect): indices of the k largest inputs, lowest index first on ties.
+
+    Input (labels,) with pe per word; output (k,) indices of type out_type, one per word.
+    """
+
+    labels: int
+    k: int
+    pe: int
+    in_type: IntType
+    out_type: IntType
+    kind: ClassVar[str] = "LabelSelect"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, labels=self.labels, k=self.k, pe=self.pe)
+        _check_div(self.name, "pe", self.pe, "labels", self.labels)
+        if self.k > self.labels:
+            raise IRError(f"{self.name}: k={self.k} exceeds labels={self.labels}")
+        if self.out_type.max < self.labels - 1:
+            raise IRError(f"{self.name}: out_type={self.out_type} cannot hold label {self.labels - 1}")
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.in_type, (self.labels,), self.pe)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.out_type, (self.k,), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFIFO(Node):
+    """FIFO of ``depth`` words on a stream (FINN: StreamingFIFO); identity on data."""
+
+    stream: StreamType
+    depth: int
+    kind: ClassVar[str] = "StreamFIFO"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, depth=self.depth)
+
+    def in_stream(self) -> StreamType:
+        return self.stream
+
+    def out_stream(self) -> StreamType:
+        return self.stream
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "depth": self.depth, "stream": _stream_to_dict(self.stream)}
+
+
+@dataclass(frozen=True, slots=True)
+class WidthConverter(Node):
+    """Data-width converter (FINN: StreamingDataWidthConverter): regroups elements, identity on data."""
+
+    elem_type: IntType
+    shape: tuple[int, ...]
+    in_elems: int
+    out_elems: int
+    kind: ClassVar[str] = "WidthConverter"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, in_elems=self.in_elems, out_elems=self.out_elems)
+        n = self.shape[-1]
+        _check_div(self.name, "in_elems", self.in_elems, "innermost dim", n)
+        _check_div(self.name, "out_elems", self.out_elems, "innermost dim", n)
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.elem_type, self.shape, self.in_elems)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.elem_type, self.shape, self.out_elems)
+
+
+NODE_KINDS: dict[str, type[Node]] = {
+    c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, LabelSelect, StreamFIFO, WidthConverter)
+}
+
+
+def _stream_to_dict(s: StreamType) -> dict[str, Any]:
+    return {"elem_type": s.elem_type.name, "shape": list(s.shape), "elems_per_word": s.elems_per_word}
+
+
+def _stream_from_dict(d: dict[str, Any]) -> StreamType:
+    return StreamType(IntType.from_name(d["elem_type"]), tuple(d["shape"]), d["elems_per_word"])
+
+
+def node_from_dict(d: dict[str, Any]) -> Node:
+    d = dict(d)
+    cls = NODE_KINDS.get(d.pop("kind", None))
+    if cls is None:
+        raise IRError(f"unknown node kind in {d!r}")
+    kw: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "stream":
+            v = _stream_from_dict(v)
+        elif isinstance(v, str) and f.name.endswith("type"):
+            v = IntType.from_name(v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kw[f.name] = v
+    return cls(**kw)
+
+
+@dataclass(frozen=True)
+class DataflowGraph:
+    """A chain of dataflow nodes plus integer parameters and the host-side prologue/epilogue.
+
+    ``prologue``: JSON-able description of the float ops from the model input to the dataflow input (see
+    sim/host.py); ``epilogue``: how the last node's integers become the model output ("none", "lut", "label").
+    ``model_input_shape``/``model_output_shape``: the QONNX model's own tensor shapes (with batch 1).
+    """
+
+    nodes: tuple[Node, ...]
+    params: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
+    prologue: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    epilogue: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    model_input_shape: tuple[int, ...] = ()
+    model_output_shape: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            raise IRError("the dataflow graph has no nodes")
+        names = [n.name for n in self.nodes]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise IRError(f"duplicate node names: {sorted(dup)}")
+        for a, b in zip(self.nodes, self.nodes[1:]):
+            sa, sb = a.out_stream(), b.in_stream()
+            if sa.elem_type != sb.elem_type or sa.num_elems != sb.num_elems:
+                raise IRError(
+                    f"{a.name} -> {b.name}: stream mismatch, {a.name} produces {sa.elem_type}{list(sa.shape)} "
+                    f"but {b.name} expects {sb.elem_type}{list(sb.shape)}"
+                )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DataflowGraph):
+            return NotImplemented
+        return (
+            self.nodes == other.nodes
+            and self.model_input_shape == other.model_input_shape
+            and self.model_output_shape == other.model_output_shape
+            and _json_eq(self.prologue, other.prologue)
+            and _json_eq(self.epilogue, other.epilogue)
+            and self.params.keys() == other.params.keys()
+            and all(np.array_equal(self.params[k], other.params[k]) for k in self.params)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- access -----------------------------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node named {name!r}; nodes are {[n.name for n in self.nodes]}")
+
+    def of_kind(self, cls: type[Node]) -> list[Node]:
+        return [n for n in self.nodes if isinstance(n, cls)]
+
+    @property
+    def input_stream(self) -> StreamType:
+        return self.nodes[0].in_stream()
+
+    @property
+    def output_stream(self) -> StreamType:
+        return self.nodes[-1].out_stream()
+
+    def replace(self, **changes: Any) -> "DataflowGraph":
+        return dataclasses.replace(self, **changes)
+
+    def with_node(self, new: Node) -> "DataflowGraph":
+        """A copy with the node of the same name replaced."""
+        nodes = tuple(new if n.name == new.name else n for n in self.nodes)
+        if nodes == self.nodes and new not in self.nodes:
+            raise KeyError(f"no node named {new.name!r}")
+        return self.replace(nodes=nodes)
+
+    def to_networkx(self):
+        """A networkx.DiGraph view (nodes carry the IR node as attribute ``node``); derived, not storage."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for n in self.nodes:
+            g.add_node(n.name, node=n)
+        for a, b in zip(self.nodes, self.nodes[1:]):
+            s = a.out_stream()
+            g.add_edge(a.name, b.name, stream=s, width_bits=s.width_bits)
+        return g
+
+    # -- serialisation ----------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "candle-hw-dataflow",
+            "version": 1,
+            "model_input_shape": list(self.model_input_shape),
+            "model_output_shape": list(self.model_output_shape),
+            "prologue": self.prologue,
+            "epilogue": self.epilogue,
+            "nodes": [n.to_dict() for n in self.nodes],
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any], params: dict[str, np.ndarray]) -> "DataflowGraph":
+        if d.get("format") != "candle-hw-dataflow":
+            raise IRError("not a candle-hw dataflow.json (missing format tag)")
+        return DataflowGraph(
+            nodes=tuple(node_from_dict(n) for n in d["nodes"]),
+            params=dict(params),
+            prologue=d.get("prologue", {}),
+            epilogue=d.get("epilogue", {}),
+            model_input_shape=tuple(d.get("model_input_shape", ())),
+            model_output_shape=tuple(d.get("model_output_shape", ())),
+        )
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "dataflow.json").write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        np.savez(directory / "params.npz", **self.params)
+
+    @staticmethod
+    def load(directory: str | Path) -> "DataflowGraph":
+        directory = Path(directory)
+        d = json.loads((directory / "dataflow.json").read_text())
+        with np.load(directory / "params.npz") as z:
+            params = {k: z[k] for k in z.files}
+        return DataflowGraph.from_json(d, params)
+
+
+def _json_eq(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def foldable_nodes(graph: DataflowGraph) -> list[MatrixVectorUnit]:
+    return [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
+
+
+__all__ = [
+    "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
+    "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
+    "foldable_nodes", "clog2",
+]

@@ -1,0 +1,93 @@
+"""One golden integer function per dataflow op (the reference every simulator, testbench and test reuses).
+
+All functions take and return integer numpy arrays of *element values*: BIPOLAR tensors hold -1/+1 (int8),
+integer tensors their integer values. Feature maps are channel-last with a leading batch axis, (N, H, W, C);
+vectors are (N, ..., K). Exactness: the products below are formed either in int64 or in float32 on operands
+whose every partial sum is an integer of magnitude < 2**24 (exactly representable), which is checked.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_F32_EXACT = 1 << 24
+
+
+def _exact_matmul(x: np.ndarray, w: np.ndarray, bound: int) -> np.ndarray:
+    """x @ w for integer arrays, int64 result; BLAS float32 when every partial sum is below 2**24."""
+    if bound < _F32_EXACT:
+        return np.matmul(x.astype(np.float32, copy=False), w.astype(np.float32, copy=False)).astype(np.int64)
+    return np.matmul(x.astype(np.int64), w.astype(np.int64))
+
+
+def bipolar_dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """z = x @ w for x in {-1,+1}^(..., K) and w in {-1,+1}^(K, M)."""
+    return _exact_matmul(x, w, w.shape[0])
+
+
+def xnor_popcount(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """P = number of positions where x and w agree (x, w bipolar): the XNOR-popcount, P = (x.w + K) / 2."""
+    k = w.shape[0]
+    return (bipolar_dot(x, w) + k) >> 1
+
+
+def xnor_popcount_bits(x_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
+    """Definitional XNOR-popcount on {0,1} bits, for tests: sum_k [x_k == w_k]."""
+    x_bits = np.asarray(x_bits, dtype=np.int64)
+    w_bits = np.asarray(w_bits, dtype=np.int64)
+    return (x_bits[..., :, None] == w_bits[None, :, :]).sum(axis=-2)
+
+
+def integer_binary_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """acc = x @ w for an integer x (..., K) and w in {-1,+1}^(K, M) (the non-binary first layer)."""
+    x = np.asarray(x)
+    bound = int(np.abs(x).max(initial=0)) * w.shape[0]
+    return _exact_matmul(x, w, bound)
+
+
+def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n)."""
+    t = np.asarray(thresholds)
+    if t.shape[1] == 1:
+        return (acc >= t[:, 0]).astype(np.int64)
+    return (acc[..., None] >= t).sum(axis=-1).astype(np.int64)
+
+
+def to_bipolar(bits: np.ndarray) -> np.ndarray:
+    """{0,1} -> {-1,+1}."""
+    return (2 * np.asarray(bits, dtype=np.int8) - 1).astype(np.int8)
+
+
+def mvu(x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool) -> np.ndarray:
+    """Matrix-vector unit: accumulate (XNOR-popcount P, or integer x . ±1 w), then threshold.
+
+    With one threshold per channel the result is BIPOLAR (-1/+1); with n > 1 it is the count in [0, n];
+    without thresholds it is the accumulator itself.
+    """
+    acc = xnor_popcount(x, w) if binary_xnor else integer_binary_matmul(x, w)
+    if thresholds is None or thresholds.shape[-1] == 0:
+        return acc
+    out = multithreshold(acc, thresholds)
+    return to_bipolar(out) if thresholds.shape[1] == 1 else out
+
+
+def sliding_window(x: np.ndarray, kernel: int, stride: int, pad: int, pad_value: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, k*k*C), window elements in (ky, kx, c) order (channel fastest)."""
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=pad_value)
+    v = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(1, 2))  # N, OH', OW', C, ky, kx
+    v = v[:, ::stride, ::stride]
+    n, oh, ow, c = v.shape[:4]
+    return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 5, 3)).reshape(n, oh, ow, kernel * kernel * c)
+
+
+def maxpool(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, C) max over k x k windows, stride s, no padding (OR on bipolar bits)."""
+    v = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]
+    return v.max(axis=(-2, -1))
+
+
+def label_select(x: np.ndarray, k: int) -> np.ndarray:
+    """(N, L) -> (N, k) indices of the k largest values, largest first; ties: the lower index first."""
+    if k == 1:
+        return np.argmax(x, axis=-1)[:, None].astype(np.int64)
+    return np.argsort(-np.asarray(x, dtype=np.int64), axis=-1, kind="stable")[:, :k].astype(np.int64)

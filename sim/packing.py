@@ -1,0 +1,132 @@
+"""The one definition of bit order: stream words, weight and threshold memories, $readmemh files.
+
+- Element encoding: BIPOLAR v -> bit (v + 1) / 2; unsigned n-bit as is; signed n-bit in two's complement.
+- Stream word: ``elems_per_word`` consecutive elements of a frame (C order of the unfolded shape); element j
+  of a word occupies bits [j*b, (j+1)*b) (element 0 at the least significant bits, as in FINN).
+- Weight memory of a matrix-vector unit (mw x mh, ±1): WMEM = SF*NF words of PE*SIMD bits; word address
+  nf*SF + sf; lane (p, s) at bit p*SIMD + s holds the bit of W[sf*SIMD + s, nf*PE + p] (FINN's layout).
+- Threshold memory: NF words; lane p, threshold i at bits [(p*n + i)*tb, (p*n + i + 1)*tb) hold
+  T[nf*PE + p, i] in two's complement of the threshold type's width tb.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from candle_hw.types import IntType
+
+
+def encode(values: np.ndarray, elem_type: IntType) -> np.ndarray:
+    """Element values -> raw unsigned bit patterns (uint64)."""
+    v = np.asarray(values).astype(np.int64)
+    if v.size and (v.min() < elem_type.min or v.max() > elem_type.max):
+        raise ValueError(f"values in [{v.min()}, {v.max()}] do not fit {elem_type}")
+    if elem_type.bipolar:
+        if v.size and np.any(v == 0):
+            raise ValueError("0 is not a BIPOLAR value")
+        return ((v + 1) >> 1).astype(np.uint64)
+    mask = (1 << elem_type.bits) - 1
+    return (v & mask).astype(np.uint64)
+
+
+def decode(raw: np.ndarray, elem_type: IntType) -> np.ndarray:
+    """Raw bit patterns -> element values (int64)."""
+    r = np.asarray(raw).astype(np.int64)
+    if elem_type.bipolar:
+        return 2 * (r & 1) - 1
+    r = r & ((1 << elem_type.bits) - 1)
+    if elem_type.signed:
+        sign = 1 << (elem_type.bits - 1)
+        r = (r ^ sign) - sign
+    return r
+
+
+def _join(fields: np.ndarray, bits: int) -> list[int]:
+    """Rows of raw fields (words, lanes) -> Python ints, lane 0 at the LSB."""
+    words = []
+    for row in fields.tolist():
+        acc = 0
+        for j, f in enumerate(row):
+            acc |= int(f) << (j * bits)
+        words.append(acc)
+    return words
+
+
+def _split(words: Sequence[int], lanes: int, bits: int) -> np.ndarray:
+    mask = (1 << bits) - 1
+    out = np.empty((len(words), lanes), dtype=np.uint64)
+    for i, w in enumerate(words):
+        w = int(w)
+        for j in range(lanes):
+            out[i, j] = (w >> (j * bits)) & mask
+    return out
+
+
+def pack_stream(values: np.ndarray, elem_type: IntType, elems_per_word: int) -> list[int]:
+    """A frame (or a batch of frames) of element values -> stream words in transfer order."""
+    raw = encode(np.asarray(values).reshape(-1), elem_type)
+    if raw.size % elems_per_word:
+        raise ValueError(f"{raw.size} elements do not fill words of {elems_per_word}")
+    return _join(raw.reshape(-1, elems_per_word), elem_type.bits)
+
+
+def unpack_stream(words: Sequence[int], elem_type: IntType, elems_per_word: int, shape: Iterable[int]) -> np.ndarray:
+    """Stream words -> element values of the given shape (int64)."""
+    raw = _split(words, elems_per_word, elem_type.bits)
+    return decode(raw.reshape(-1), elem_type).reshape(tuple(shape))
+
+
+def weight_fields(w: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """(mw, mh) ±1 weights -> (WMEM, PE*SIMD) bits in memory order (lane p*SIMD + s)."""
+    mw, mh = w.shape
+    sf, nf = mw // simd, mh // pe
+    bits = (np.asarray(w) > 0).astype(np.uint64)
+    # bits[sf*SIMD + s, nf*PE + p] -> [nf, sf, p, s]
+    t = bits.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1)
+    return t.reshape(nf * sf, pe * simd)
+
+
+def weight_words(w: np.ndarray, pe: int, simd: int) -> list[int]:
+    """(mw, mh) ±1 weights -> WMEM words of PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s."""
+    return _join(weight_fields(w, pe, simd), 1)
+
+
+def weight_words_per_pe(w: np.ndarray, pe: int, simd: int) -> list[list[int]]:
+    """One memory per PE: PE lists of WMEM words of SIMD bits (the PE's slice of ``weight_words``)."""
+    f = weight_fields(w, pe, simd).reshape(-1, pe, simd)
+    return [_join(f[:, p, :], 1) for p in range(pe)]
+
+
+def threshold_words(t: np.ndarray, pe: int, ttype: IntType) -> list[int]:
+    """(mh, n) thresholds -> NF words; lane (p, i) at bits [(p*n + i)*tb, ...) in two's complement."""
+    mh, n = t.shape
+    nf = mh // pe
+    raw = encode(t, ttype).reshape(nf, pe * n)
+    return _join(raw, ttype.bits)
+
+
+def hex_digits(width_bits: int) -> int:
+    return max(1, (width_bits + 3) // 4)
+
+
+def write_memh(path: str | Path, words: Sequence[int], width_bits: int) -> None:
+    """One word per line in hex, zero-padded to the word width ($readmemh format)."""
+    nd = hex_digits(width_bits)
+    limit = 1 << width_bits
+    lines = []
+    for i, w in enumerate(words):
+        if w < 0 or w >= limit:
+            raise ValueError(f"{path}: word {i} = {w:#x} does not fit {width_bits} bits")
+        lines.append(f"{w:0{nd}x}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_memh(path: str | Path) -> list[int]:
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("//")[0].strip()
+        if line and not line.startswith("@"):
+            out.append(int(line, 16))
+    return out
