@@ -26,10 +26,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType, clog2
 
 
-class IRError(ValueError):
+class IRError(UserError):
     """An invalid node or graph; the message names the node and the offending value."""
 
 
