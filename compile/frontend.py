@@ -1,0 +1,557 @@
+"""QONNX -> DataflowGraph: lower a binary network to integer dataflow nodes, exactly.
+
+How exactness is obtained: every float "tail" between an accumulating op (MatMul/Conv) and the next quantizer
+(BatchNormalization, Mul, Add, Sub, Div, ... then BipolarQuant) is *executed by qonnx itself* on every value the
+integer accumulator can take, and the switch point of the quantizer's output is read off per channel. A tail whose
+output falls with the accumulator (negative BN gamma) gets its weight column negated, which keeps the weights ±1
+and makes the rule "+1 iff acc >= T" exact, ties included. A tail that ends the graph becomes a per-channel lookup
+table on the host (the epilogue), again filled by qonnx execution. So the integers agree with QONNX by
+construction, not by re-deriving floating-point formulas.
+
+Scope (this release): 1-bit (±1) weights; bipolar activations; an integer (or bipolar) network input produced
+by one input quantizer; Conv (square kernel, no groups, no dilation), MatMul/Gemm without bias, MaxPool on quantized
+tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything else is refused with a message naming the
+node and the value.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from candle_hw.compile.ir import (
+    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
+)
+from candle_hw.errors import UserError
+from candle_hw.types import BIPOLAR, IntType
+
+QUANTIZERS = ("BipolarQuant", "Quant")
+TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+PASS_THROUGH = ("Identity", "Dropout")
+MAX_TABLE = 1 << 22  # candidate accumulator values x channels evaluated per tail
+
+
+class FrontendError(UserError):
+    """The model cannot be lowered; the message names the ONNX node and the value."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------------------
+def load_model(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> ModelWrapper:
+    """Load and clean a QONNX model; errors name the file and what is wrong with it."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    label = "model"
+    if isinstance(model, ModelWrapper):
+        mw = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    else:
+        try:
+            if isinstance(model, (str, Path)):
+                label = str(model)
+                if not Path(model).is_file():
+                    raise FrontendError(f"{label}: no such file")
+                proto = onnx.load(str(model))
+            elif isinstance(model, bytes):
+                proto = onnx.ModelProto.FromString(model)
+            else:
+                proto = model
+        except FrontendError:
+            raise
+        except Exception as exc:  # onnx raises DecodeError, ValidationError, ... for corrupt bytes
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FrontendError(f"{label}: not a valid ONNX model ({first})") from None
+        if not proto.graph.node:
+            raise FrontendError(f"{label}: the graph has no nodes")
+        mw = ModelWrapper(proto)
+    real_inputs = [i for i in mw.graph.input if mw.get_initializer(i.name) is None]
+    if len(real_inputs) != 1:
+        raise FrontendError(f"{label}: expected exactly one graph input, found {[i.name for i in real_inputs]}")
+    inp = real_inputs[0]
+    dims = inp.type.tensor_type.shape.dim
+    if not dims or any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims):
+        shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in dims]
+        raise FrontendError(f"input {inp.name}: shape {shape} is missing or dynamic; export with a fixed shape")
+    try:
+        mw = cleanup_model(mw)
+        mw = mw.transform(FoldConstants(exclude_op_types=[]))
+        mw = mw.transform(InferShapes())
+    except Exception as exc:
+        raise FrontendError(f"{label}: qonnx cleanup failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return mw
+
+
+# --------------------------------------------------------------------------------------------------------
+# the lowering walk
+# --------------------------------------------------------------------------------------------------------
+@dataclass
+class _Cursor:
+    """Where the walk stands: the current ONNX tensor and how the dataflow represents it."""
+
+    tensor: str
+    elem_type: IntType | None = None      # None while still on the host (before the input quantizer)
+    scale: float = 1.0                    # real value = scale * element value (a power of two)
+    nhwc: tuple[int, ...] = ()            # dataflow frame shape of this tensor (channel-last)
+    flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
+    pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
+
+
+@dataclass
+class _Builder:
+    model: ModelWrapper
+    nodes: list[Node] = field(default_factory=list)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prologue: dict[str, Any] = field(default_factory=dict)
+    epilogue: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
+    n_conv: int = 0
+    n_fc: int = 0
+    n_pool: int = 0
+
+    # -- graph helpers ---------------------------------------------------------------------------------
+    def consumers(self, tensor: str) -> list[onnx.NodeProto]:
+        return [n for n in self.model.graph.node if tensor in n.input]
+
+    def only_consumer(self, tensor: str) -> onnx.NodeProto | None:
+        cons = self.consumers(tensor)
+        if len(cons) > 1:
+            raise FrontendError(
+                f"tensor {tensor}: feeds {len(cons)} nodes ({', '.join(n.name for n in cons)}); branching graphs are not supported"
+            )
+        return cons[0] if cons else None
+
+    def const(self, node: onnx.NodeProto, idx: int, what: str) -> np.ndarray:
+        if idx >= len(node.input) or not node.input[idx]:
+            raise FrontendError(f"{node.name}: missing {what} input")
+        v = self.model.get_initializer(node.input[idx])
+        if v is None:
+            raise FrontendError(f"{node.name} ({node.op_type}): {what} {node.input[idx]} is not a constant")
+        return np.asarray(v)
+
+    def attr(self, node: onnx.NodeProto, name: str, default: Any = None) -> Any:
+        for a in node.attribute:
+            if a.name == name:
+                return helper.get_attribute_value(a)
+        return default
+
+    def is_output(self, tensor: str) -> bool:
+        return any(o.name == tensor for o in self.model.graph.output)
+
+
+def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> DataflowGraph:
+    """Lower a binary QONNX model to a DataflowGraph (unfolded: PE = SIMD = 1)."""
+    mw = load_model(model)
+    b = _Builder(mw)
+    in_name = next(i.name for i in mw.graph.input if mw.get_initializer(i.name) is None)
+    in_shape = tuple(mw.get_tensor_shape(in_name))
+    out_names = [o.name for o in mw.graph.output]
+    cur = _lower_prologue(b, _Cursor(in_name), in_shape)
+    while True:
+        node = b.only_consumer(cur.tensor)
+        if node is None:
+            if not b.is_output(cur.tensor):
+                raise FrontendError(f"tensor {cur.tensor}: dead end (no consumer and not a graph output)")
+            # the graph ends in quantized values: they are the output (epilogue "none")
+            b.epilogue = {"kind": "none", "scale": cur.scale}
+            break
+        cur = _lower_node(b, node, cur)
+        if cur is None:
+            break
+    if len(out_names) != 1:
+        raise FrontendError(f"expected one graph output, found {out_names}")
+    out_shape = tuple(mw.get_tensor_shape(out_names[0]))
+    if not b.nodes:
+        raise FrontendError("the model has no matrix or convolution layer to map")
+    return DataflowGraph(
+        nodes=tuple(b.nodes), params=b.params, prologue=b.prologue,
+        epilogue={**b.epilogue, "origins": b.origins},
+        model_input_shape=in_shape, model_output_shape=out_shape,
+    )
+
+
+def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+    op = node.op_type
+    if op in PASS_THROUGH:
+        return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, cur.pending_pad)
+    if op in ("Reshape", "Flatten"):
+        return _lower_flatten(b, node, cur)
+    if op == "Pad":
+        return _lower_pad(b, node, cur)
+    if op in ("MatMul", "Gemm"):
+        return _lower_matmul(b, node, cur)
+    if op == "Conv":
+        return _lower_conv(b, node, cur)
+    if op == "MaxPool":
+        return _lower_maxpool(b, node, cur)
+    if op in TAIL_OPS or op in QUANTIZERS:
+        raise FrontendError(
+            f"{node.name} ({op}): a float operation on an already quantized tensor {cur.tensor} must follow a "
+            "MatMul/Conv (scales other than powers of two are not supported)"
+        )
+    raise FrontendError(f"{node.name}: unsupported op type {op!r}")
+
+
+# -- prologue ----------------------------------------------------------------------------------------------
+def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cursor:
+    """Record the host ops from the model input to the first quantizer and return the dataflow input."""
+    ops: list[dict[str, Any]] = []
+    shape = list(in_shape)
+    while True:
+        node = b.only_consumer(cur.tensor)
+        if node is None:
+            raise FrontendError(f"tensor {cur.tensor}: the input is never quantized (no BipolarQuant/Quant found)")
+        op = node.op_type
+        if op in ("Reshape", "Flatten"):
+            shape = list(b.model.get_tensor_shape(node.output[0]))
+            ops.append({"op": "reshape", "shape": shape})
+        elif op in ("Mul", "Add", "Sub", "Div"):
+            if node.input[0] != cur.tensor:
+                raise FrontendError(f"{node.name} ({op}): the input must be the first operand")
+            key = f"prologue.{len(ops)}"
+            b.params[key] = b.const(node, 1, "operand").astype(np.float32)
+            ops.append({"op": op.lower(), "const": key})
+        elif op in PASS_THROUGH:
+            pass
+        elif op == "BipolarQuant":
+            scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
+            b.prologue = {"ops": ops, "quant": {"kind": "bipolar", "scale": scale}}
+            return _enter_dataflow(b, node, shape, BIPOLAR, scale)
+        elif op == "Quant":
+            scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
+            zp = b.const(node, 2, "zero point")
+            bits = b.const(node, 3, "bit width")
+            if np.any(zp != 0):
+                raise FrontendError(f"{node.name} (Quant): zero point {zp.tolist()} is not supported (must be 0)")
+            nbits = int(np.asarray(bits).reshape(-1)[0])
+            signed = bool(b.attr(node, "signed", 1))
+            narrow = bool(b.attr(node, "narrow", 0))
+            rounding = b.attr(node, "rounding_mode", "ROUND")
+            rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
+            etype = BIPOLAR if (nbits == 1 and signed) else IntType(nbits, signed)
+            b.prologue = {"ops": ops, "quant": {
+                "kind": "bipolar" if etype.bipolar else "int", "scale": scale, "bits": nbits,
+                "signed": signed, "narrow": narrow, "rounding_mode": rounding}}
+            return _enter_dataflow(b, node, shape, etype, scale)
+        else:
+            raise FrontendError(f"{node.name}: unsupported op type {op!r} before the input quantizer")
+        cur = _Cursor(node.output[0])
+
+
+def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, shape: list[int], etype: IntType, scale: float) -> _Cursor:
+    if shape[0] != 1:
+        raise FrontendError(f"{qnode.name}: batch size {shape[0]} in the model; export with batch 1")
+    if len(shape) == 4:
+        _, c, h, w = shape
+        b.prologue["layout"] = "nchw"
+        return _Cursor(qnode.output[0], etype, scale, (h, w, c))
+    if len(shape) == 2:
+        b.prologue["layout"] = "nc"
+        return _Cursor(qnode.output[0], etype, scale, (shape[1],))
+    raise FrontendError(f"{qnode.name}: quantized input of shape {shape} (expected NCHW or NC)")
+
+
+def _pow2_scale(b: _Builder, node: onnx.NodeProto, scale: np.ndarray) -> float:
+    s = np.unique(np.asarray(scale, dtype=np.float32))
+    if s.size != 1 or s[0] <= 0 or math.frexp(float(s[0]))[0] != 0.5:
+        raise FrontendError(
+            f"{node.name} ({node.op_type}): scale {s.tolist()} is not supported (one positive power of two, e.g. 1.0)"
+        )
+    return float(s[0])
+
+
+# -- layout ops --------------------------------------------------------------------------------------------
+def _lower_flatten(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+    out_shape = tuple(b.model.get_tensor_shape(node.output[0]))
+    if len(out_shape) != 2 or out_shape[0] != 1 or out_shape[1] != math.prod(cur.nhwc):
+        raise FrontendError(f"{node.name} ({node.op_type}): only flattening to (1, {math.prod(cur.nhwc)}) is supported, got {list(out_shape)}")
+    flatten_from = None
+    if len(cur.nhwc) == 3:
+        h, w, c = cur.nhwc
+        flatten_from = (c, h, w)
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, (out_shape[1],), flatten_from)
+
+
+def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+    mode = b.attr(node, "mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    pads = b.const(node, 1, "pads").astype(int).tolist()
+    value = float(b.const(node, 2, "constant value").reshape(-1)[0]) if len(node.input) > 2 and node.input[2] else 0.0
+    if mode != "constant" or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or len(set(pads[2:4] + pads[6:8])) != 1:
+        raise FrontendError(f"{node.name} (Pad): only symmetric constant spatial padding is supported, got mode={mode} pads={pads}")
+    elem = value / cur.scale
+    ok = elem in (-1.0, 1.0) if cur.elem_type.bipolar else float(elem).is_integer() and cur.elem_type.min <= elem <= cur.elem_type.max
+    if not ok:
+        raise FrontendError(f"{node.name} (Pad): pad value {value} is not representable in {cur.elem_type} (scale {cur.scale})")
+    nxt = b.only_consumer(node.output[0])
+    if nxt is None or nxt.op_type != "Conv":
+        raise FrontendError(f"{node.name} (Pad): padding is supported only directly before a Conv")
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, (pads[2], elem))
+
+
+def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+    k = b.attr(node, "kernel_shape")
+    s = b.attr(node, "strides", k)
+    pads = b.attr(node, "pads", [0, 0, 0, 0])
+    if len(cur.nhwc) != 3:
+        raise FrontendError(f"{node.name} (MaxPool): input is not a feature map")
+    if len(set(k)) != 1 or len(set(s)) != 1 or any(pads) or b.attr(node, "ceil_mode", 0) or b.attr(node, "dilations", [1, 1]) != [1, 1]:
+        raise FrontendError(f"{node.name} (MaxPool): kernel={k} strides={s} pads={pads}: only square, unpadded pools are supported")
+    h, w, c = cur.nhwc
+    n = MaxPool(f"pool{b.n_pool}", (h, w), c, int(k[0]), int(s[0]), cur.elem_type)
+    b.n_pool += 1
+    b.nodes.append(n)
+    b.origins[n.name] = {"tensor": node.output[0], "layout": "nchw", "scale": cur.scale}
+    oh, ow = n.ofm_dim
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c))
+
+
+# -- accumulating layers -----------------------------------------------------------------------------------
+def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> np.ndarray:
+    vals = np.unique(w)
+    if not set(vals.tolist()) <= {-1.0, 1.0}:
+        shown = vals[:6].tolist()
+        raise FrontendError(
+            f"{node.name} ({node.op_type}): weights are not 1-bit ±1 (values {shown}{' ...' if vals.size > 6 else ''}); "
+            "only binary weights with scale 1 are supported"
+        )
+    return w.astype(np.int8)
+
+
+def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+    if node.input[0] != cur.tensor:
+        raise FrontendError(f"{node.name} ({node.op_type}): the activation must be the first operand")
+    if cur.elem_type is None:
+        raise FrontendError(f"{node.name}: input is not quantized")
+    if node.op_type == "Gemm":
+        if len(node.input) > 2 and node.input[2]:
+            raise FrontendError(f"{node.name} (Gemm): a bias is not supported")
+        if b.attr(node, "transA", 0) or b.attr(node, "alpha", 1.0) != 1.0:
+            raise FrontendError(f"{node.name} (Gemm): transA/alpha are not supported")
+    w = b.const(node, 1, "weight")
+    if node.op_type == "Gemm" and b.attr(node, "transB", 0):
+        w = w.T
+    w = _check_weights(node, w)
+    if len(cur.nhwc) != 1 or w.shape[0] != cur.nhwc[0]:
+        raise FrontendError(f"{node.name}: weight shape {list(w.shape)} does not match input of {cur.nhwc} elements")
+    if cur.flatten_from is not None:
+        c, h, wd = cur.flatten_from
+        # ONNX flattens NCHW in (c, h, w) order; the stream carries (h, w, c)
+        w = w.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(c * h * wd, -1)
+    name = f"fc{b.n_fc}"
+    b.n_fc += 1
+    return _finish_accumulator(b, node, cur, name, w, (1,), "nc")
+
+
+def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+    if cur.elem_type is None or len(cur.nhwc) != 3:
+        raise FrontendError(f"{node.name} (Conv): input is not a quantized feature map")
+    if len(node.input) > 2 and node.input[2]:
+        raise FrontendError(f"{node.name} (Conv): a bias is not supported")
+    w = _check_weights(node, b.const(node, 1, "weight"))
+    k = b.attr(node, "kernel_shape", list(w.shape[2:]))
+    s = b.attr(node, "strides", [1, 1])
+    pads = b.attr(node, "pads", [0, 0, 0, 0])
+    if b.attr(node, "group", 1) != 1:
+        raise FrontendError(f"{node.name} (Conv): group={b.attr(node, 'group')} is not supported")
+    if b.attr(node, "dilations", [1, 1]) != [1, 1]:
+        raise FrontendError(f"{node.name} (Conv): dilations={b.attr(node, 'dilations')} are not supported")
+    if len(set(k)) != 1 or len(set(s)) != 1 or len(set(pads)) != 1:
+        raise FrontendError(f"{node.name} (Conv): kernel={k} strides={s} pads={pads}: only square, symmetric convs are supported")
+    h, wd, c = cur.nhwc
+    ofm, ifm = w.shape[:2]
+    if ifm != c:
+        raise FrontendError(f"{node.name} (Conv): weight has {ifm} input channels, input has {c}")
+    pad, pad_value = int(pads[0]), 0
+    if pad:
+        if cur.elem_type.bipolar:
+            raise FrontendError(
+                f"{node.name} (Conv): zero padding (pads={pads}) of a ±1 feature map is not representable in 1 bit; "
+                "pad with -1 or +1 explicitly (Pad node) or use no padding"
+            )
+        if cur.pending_pad is not None:
+            raise FrontendError(f"{node.name} (Conv): both a Pad node and Conv pads")
+    if cur.pending_pad is not None:
+        pad, pad_value = cur.pending_pad[0], int(cur.pending_pad[1])
+    idx = b.n_conv
+    b.n_conv += 1
+    swg = SlidingWindow(f"swg{idx}", (h, wd), c, int(k[0]), int(s[0]), pad, pad_value, cur.elem_type)
+    b.nodes.append(swg)
+    oh, ow = swg.ofm_dim
+    # [OFM][IFM][ky][kx] -> rows in (ky, kx, c) order, the sliding window's element order
+    wmat = w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm)
+    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw")
+
+
+def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
+    if binary:
+        return 0, w.shape[0]
+    pos = (w > 0).sum(axis=0).astype(np.int64)
+    neg = (w < 0).sum(axis=0).astype(np.int64)
+    hi = pos * etype.max - neg * etype.min
+    lo = pos * etype.min - neg * etype.max
+    return int(lo.min()), int(hi.max())
+
+
+def _finish_accumulator(
+    b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str
+) -> _Cursor | None:
+    """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue."""
+    binary = cur.elem_type.bipolar
+    mw, mh = w.shape
+    tail: list[onnx.NodeProto] = []
+    t = node.output[0]
+    while True:
+        nxt = b.only_consumer(t)
+        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
+            break
+        if nxt.input[0] != t:
+            raise FrontendError(f"{nxt.name} ({nxt.op_type}): the activation must be the first operand")
+        tail.append(nxt)
+        t = nxt.output[0]
+    end = b.only_consumer(t)
+    lo, hi = _acc_bounds(w, cur.elem_type, binary)
+    acc_vals = np.arange(lo, hi + 1, dtype=np.int64)
+    # the real value the ONNX graph computes from the accumulator
+    z_vals = (2 * acc_vals - mw) if binary else acc_vals
+    z_vals = z_vals.astype(np.float64) * cur.scale
+    if end is not None and end.op_type in QUANTIZERS:
+        if end.op_type == "Quant" and not (
+            int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))
+        ):
+            raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
+        out_scale = _pow2_scale(b, end, b.const(end, 1, "scale"))
+        table = _run_tail(b, tail + [end], t_in=node.output[0], t_out=end.output[0], z=z_vals, mh=mh, layout=layout)
+        thresholds, flip = _switch_points(name, table, lo, hi, out_scale)
+        w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
+        if binary:
+            # a flipped column counts P' = mw - P agreements: P <= a  <=>  P' >= mw - a (thresholds hold -a)
+            thresholds = np.where(flip, mw + thresholds, thresholds)
+        else:
+            lo2, hi2 = _acc_bounds(w, cur.elem_type, False)
+            thresholds = np.clip(thresholds, lo2, hi2 + 1)
+        lo, hi = _acc_bounds(w, cur.elem_type, binary)
+        acc_type = IntType.for_range(lo, hi)
+        mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, BIPOLAR, binary, vectors, 1)
+        b.params[f"{name}.weights"] = w
+        b.params[f"{name}.thresholds"] = thresholds.reshape(mh, 1).astype(np.int64)
+        b.nodes.append(mvu)
+        b.origins[name] = {"tensor": end.output[0], "layout": layout, "scale": out_scale}
+        new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
+        return _Cursor(end.output[0], BIPOLAR, out_scale, new_shape)
+    # no quantizer: the network ends here (optionally in a TopK)
+    acc_type = IntType.for_range(lo, hi)
+    mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
+    b.params[f"{name}.weights"] = w
+    b.nodes.append(mvu)
+    if layout != "nc":
+        raise FrontendError(f"{node.name}: the network must end in a fully connected layer (got a conv output)")
+    table = _run_tail(b, tail, t_in=node.output[0], t_out=t, z=z_vals, mh=mh, layout=layout)
+    if end is not None and end.op_type == "TopK":
+        return _lower_topk(b, end, name, table, lo, acc_type)
+    if end is not None:
+        raise FrontendError(f"{end.name}: unsupported op type {end.op_type!r} after the last layer")
+    b.params["epilogue.table"] = table.T.astype(np.float32)  # (mh, number of accumulator values)
+    b.epilogue = {"kind": "lut", "acc_min": lo, "integral": bool(np.all(np.mod(table, 1) == 0))}
+    b.origins[name] = {"tensor": t, "layout": "nc", "scale": 1.0, "lut": True}
+    return None
+
+
+def _switch_points(name: str, table: np.ndarray, lo: int, hi: int, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: threshold T with out = +1 iff acc >= T, or a flip flag when out = +1 iff acc <= a."""
+    vals = np.unique(table)
+    if not set(vals.tolist()) <= {-out_scale, out_scale}:
+        raise FrontendError(f"{name}: quantizer output takes values {vals[:4].tolist()}, expected ±{out_scale}")
+    pos = table > 0  # (R, C)
+    n_acc, n_ch = pos.shape
+    thresholds = np.empty(n_ch, dtype=np.int64)
+    flip = np.zeros(n_ch, dtype=bool)
+    for c in range(n_ch):
+        col = pos[:, c]
+        on = np.flatnonzero(col)
+        if on.size == 0:
+            thresholds[c] = hi + 1
+        elif on.size == n_acc:
+            thresholds[c] = lo
+        elif np.all(col[on[0]:]) and not col[: on[0]].any():
+            thresholds[c] = lo + on[0]
+        elif np.all(col[: on[-1] + 1]) and not col[on[-1] + 1:].any():
+            flip[c] = True
+            thresholds[c] = -(lo + on[-1])  # integer mode: -acc >= -a
+        else:
+            raise FrontendError(
+                f"{name}: channel {c}: the activation is not monotone in the accumulator (switches at "
+                f"{(lo + np.flatnonzero(np.diff(col.astype(np.int8)))).tolist()[:6]}); cannot map to a threshold"
+            )
+    return thresholds, flip
+
+
+def _run_tail(
+    b: _Builder, tail: list[onnx.NodeProto], t_in: str, t_out: str, z: np.ndarray, mh: int, layout: str
+) -> np.ndarray:
+    """Execute the tail ops with qonnx on every candidate value z for every channel: returns (len(z), mh)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    if len(z) * mh > MAX_TABLE:
+        raise FrontendError(
+            f"{tail[0].name if tail else t_in}: the accumulator takes {len(z)} values x {mh} channels; too many to "
+            "tabulate exactly (limit {MAX_TABLE})"
+        )
+    zf = z.astype(np.float32)
+    if not np.array_equal(zf.astype(np.float64), z):
+        raise FrontendError(f"{t_in}: accumulator values are not exact in float32")
+    if not tail:
+        return np.repeat(zf[:, None], mh, axis=1)
+    shape = [len(z), mh] if layout == "nc" else [1, mh, len(z), 1]
+    data = np.repeat(zf[:, None], mh, axis=1)
+    if layout != "nc":
+        data = data.T.reshape(shape)
+    inits, seen = [], set()
+    for n in tail:
+        for i in n.input[1:]:
+            if i and i not in seen:
+                seen.add(i)
+                inits.append(numpy_helper.from_array(np.asarray(b.model.get_initializer(i)), i))
+    g = helper.make_graph(
+        list(tail), "tail",
+        [helper.make_tensor_value_info(t_in, onnx.TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(t_out, onnx.TensorProto.FLOAT, shape)],
+        initializer=inits,
+    )
+    m = ModelWrapper(helper.make_model(g, opset_imports=list(b.model.model.opset_import)))
+    for n in tail[:-1]:  # every op in the tail is elementwise: intermediate tensors share the input's shape
+        m.set_tensor_shape(n.output[0], shape)
+    out = execute_onnx(m, {t_in: data})[t_out]
+    out = np.asarray(out, dtype=np.float32)
+    return out if layout == "nc" else out.reshape(mh, len(z)).T
+
+
+def _lower_topk(b: _Builder, node: onnx.NodeProto, last: str, table: np.ndarray, lo: int, acc_type: IntType) -> None:
+    k = int(b.const(node, 1, "k").reshape(-1)[0])
+    axis = b.attr(node, "axis", -1)
+    if b.attr(node, "largest", 1) != 1 or axis not in (-1, 1):
+        raise FrontendError(f"{node.name} (TopK): only largest=1 on the last axis is supported")
+    same = np.all(table == table[:, :1], axis=1).all()
+    increasing = np.all(np.diff(table[:, 0]) > 0)
+    if not (same and increasing):
+        raise FrontendError(
+            f"{node.name} (TopK): the scores before TopK are not one strictly increasing function of the "
+            "accumulator for all classes; label select on integers would not be exact"
+        )
+    outs = [o for o in node.output if o]
+    graph_outs = {o.name for o in b.model.graph.output}
+    if len(outs) < 2 or outs[1] not in graph_outs or (outs[0] in graph_outs):
+        raise FrontendError(f"{node.name} (TopK): only the indices output may be a graph output")
+    mh = table.shape[1]
+    ls = LabelSelect("labelselect", mh, k, 1, acc_type, IntType.for_range(0, mh - 1))
+    b.nodes.append(ls)
+    b.epilogue = {"kind": "label"}
+    b.origins["labelselect"] = {"tensor": outs[1], "layout": "nc", "scale": 1.0}
+    return None

@@ -1,0 +1,73 @@
+"""Host-side prologue and epilogue: model tensor <-> dataflow integers, exactly as QONNX computes them.
+
+The prologue replays the model's float ops up to the input quantizer in float32 (elementwise Mul/Add/Sub/Div
+are single IEEE operations, identical in numpy and onnxruntime) and then calls qonnx's own quantizer functions.
+The epilogue is a lookup table filled by qonnx execution at compile time (see compile/frontend.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from candle_hw.compile.ir import DataflowGraph
+from candle_hw.errors import UserError
+
+_ELEMENTWISE = {"mul": np.multiply, "add": np.add, "sub": np.subtract, "div": np.divide}
+
+
+def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
+    """Model input (N, ...) as QONNX takes it -> dataflow input frames (N, *input_stream.shape) of element values."""
+    from qonnx.custom_op.general.bipolar_quant import binary_quant
+    from qonnx.custom_op.general.quant import quant
+
+    pro = graph.prologue
+    x = np.asarray(x, dtype=np.float32)
+    want = tuple(graph.model_input_shape[1:])
+    if x.ndim == len(want):
+        x = x[None]
+    if tuple(x.shape[1:]) != want:
+        raise UserError(f"input: shape {list(x.shape)} does not match the model input (N, {', '.join(map(str, want))})")
+    n = x.shape[0]
+    for op in pro.get("ops", []):
+        if op["op"] == "reshape":
+            x = x.reshape(n, *op["shape"][1:])
+        else:
+            x = _ELEMENTWISE[op["op"]](x, graph.params[op["const"]]).astype(np.float32)
+    q = pro["quant"]
+    scale = np.float32(q["scale"])
+    if q["kind"] == "bipolar" and "bits" not in q:
+        y = binary_quant(x, scale)
+    else:
+        y = quant(x, scale, np.float32(0.0), np.float32(q["bits"]), q["signed"], q["narrow"], q["rounding_mode"])
+    vals = np.asarray(y, dtype=np.float64) / float(scale)
+    if pro.get("layout") == "nchw":
+        vals = vals.transpose(0, 2, 3, 1)
+    frames = vals.reshape(n, *graph.input_stream.shape)
+    dtype = np.int8 if graph.input_stream.elem_type.bits <= 8 else np.int64
+    return np.rint(frames).astype(dtype)
+
+
+def run_epilogue(graph: DataflowGraph, y: np.ndarray) -> np.ndarray:
+    """Last node's integer output (N, ...) -> the model's output tensor (N, *model_output_shape[1:])."""
+    epi = graph.epilogue
+    n = y.shape[0]
+    out_shape = (n, *graph.model_output_shape[1:])
+    kind = epi.get("kind", "none")
+    if kind == "lut":
+        table = graph.params["epilogue.table"]  # (channels, accumulator values)
+        acc = y.reshape(n, -1) - int(epi["acc_min"])
+        vals = np.take_along_axis(table[None, :, :], acc[:, :, None], axis=2)[:, :, 0]
+        if epi.get("integral"):
+            return vals.astype(np.int64).reshape(out_shape)
+        return vals.reshape(out_shape)
+    if kind == "label":
+        return y.astype(np.int64).reshape(out_shape)
+    scale = float(epi.get("scale", 1.0))
+    if scale == 1.0:
+        return y.astype(np.int64).reshape(out_shape) if y.ndim == 2 else _from_stream_layout(graph, y, out_shape).astype(np.int64)
+    return (_from_stream_layout(graph, y, out_shape) * scale).astype(np.float32)
+
+
+def _from_stream_layout(graph: DataflowGraph, y: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
+    if len(out_shape) == 4:
+        return y.reshape(out_shape[0], out_shape[2], out_shape[3], out_shape[1]).transpose(0, 3, 1, 2)
+    return y.reshape(out_shape)
