@@ -1,0 +1,108 @@
+"""ApplyFolding: set PE/SIMD of matrix-vector units from a user folding, and keep neighbours consistent."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from candle_hw.compile.ir import (
+    DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, SlidingWindow, Thresholding,
+)
+from candle_hw.errors import UserError
+
+Assignment = tuple[tuple[str, int, int], ...]
+
+
+def parse_folding(graph: DataflowGraph, spec: Any) -> Assignment:
+    """A folding spec -> ((mvu name, pe, simd), ...).
+
+    ``spec`` is a path to JSON, or the JSON value: a list of {"pe": P, "simd": S} applied to the matrix-vector
+    units in topological order, or an object keyed by node name (FINN-style extra keys are ignored).
+    """
+    if isinstance(spec, (str, Path)):
+        p = Path(spec)
+        try:
+            spec = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise UserError(f"{p}: folding file not found") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
+    out: list[tuple[str, int, int]] = []
+    if isinstance(spec, list):
+        if len(spec) != len(mvus):
+            raise UserError(
+                f"folding: {len(spec)} entries for {len(mvus)} matrix-vector units ({', '.join(m.name for m in mvus)})"
+            )
+        for m, entry in zip(mvus, spec):
+            out.append((m.name, *_pe_simd(m.name, entry, m)))
+    elif isinstance(spec, dict):
+        names = {m.name: m for m in mvus}
+        for name, entry in spec.items():
+            if name == "Defaults":
+                continue
+            if name not in names:
+                raise UserError(f"folding: no matrix-vector unit named {name!r} (have {', '.join(names)})")
+            out.append((name, *_pe_simd(name, entry, names[name])))
+    else:
+        raise UserError(f"folding: expected a list or an object, got {type(spec).__name__}")
+    return tuple(out)
+
+
+def _pe_simd(name: str, entry: Any, m: MatrixVectorUnit) -> tuple[int, int]:
+    if not isinstance(entry, dict):
+        raise UserError(f"{name}: folding entry {entry!r} is not an object with pe and simd")
+    pe, simd = entry.get("PE", entry.get("pe", m.pe)), entry.get("SIMD", entry.get("simd", m.simd))
+    for k, v in (("pe", pe), ("simd", simd)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise UserError(f"{name}: {k}={v!r} must be a positive integer")
+    return pe, simd
+
+
+@dataclass(frozen=True)
+class ApplyFolding:
+    """Sets (pe, simd) of the named matrix-vector units.
+
+    Reads: MatrixVectorUnit nodes. Writes: their pe/simd; the feeding SlidingWindow's simd (the largest divisor
+    of its channels that divides the unit's simd, so no width converter is needed when simd | channels); a
+    MaxPool's / Thresholding's pe and a LabelSelect's pe follow the producing unit's pe where it divides.
+    Fails (UserError naming the node) when a value does not divide mw/mh. Idempotent.
+    """
+
+    assignment: Assignment
+
+    def __call__(self, graph: DataflowGraph) -> DataflowGraph:
+        fold = {name: (pe, simd) for name, pe, simd in self.assignment}
+        nodes = list(graph.nodes)
+        for i, n in enumerate(nodes):
+            if isinstance(n, MatrixVectorUnit) and n.name in fold:
+                pe, simd = fold[n.name]
+                try:
+                    nodes[i] = replace(n, pe=pe, simd=simd)
+                except IRError as exc:
+                    raise UserError(str(exc)) from None
+        for i, n in enumerate(nodes):
+            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            prev = nodes[i - 1] if i > 0 else None
+            if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
+                nodes[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
+            elif isinstance(n, (MaxPool, Thresholding)) and isinstance(prev, MatrixVectorUnit):
+                nodes[i] = replace(n, pe=math.gcd(prev.pe, n.channels))
+            elif isinstance(n, LabelSelect) and isinstance(prev, MatrixVectorUnit):
+                nodes[i] = replace(n, pe=math.gcd(prev.pe, n.labels))
+        return graph.replace(nodes=tuple(nodes))
+
+
+def folding_of(graph: DataflowGraph) -> dict[str, dict[str, int]]:
+    """The folding in use, keyed by node name (written to BUILD/folding.json)."""
+    out: dict[str, dict[str, int]] = {}
+    for n in graph.nodes:
+        if isinstance(n, MatrixVectorUnit):
+            out[n.name] = {"pe": n.pe, "simd": n.simd, "weight_style": n.weight_style}
+        elif isinstance(n, SlidingWindow):
+            out[n.name] = {"simd": n.simd}
+        elif isinstance(n, (MaxPool, LabelSelect, Thresholding)):
+            out[n.name] = {"pe": n.pe}
+    return out

@@ -1,0 +1,158 @@
+"""Every compilation step, in order, in one place.
+
+    lower       QONNX -> DataflowGraph (compile/frontend.py)
+    fold        PE/SIMD: a user folding (ApplyFolding) or a throughput target on a device (FoldForThroughput)
+    stitch      width converters and FIFOs between nodes (InsertWidthConverters, InsertFIFOs)
+    size_fifos  minimal FIFO depths from the cycle-level simulator (SizeFIFOs)
+then outputs: dataflow.json + params.npz, folding.json, rtl/, reports/.
+
+A build is written into a temporary sibling directory and renamed at the end, so a failed compile leaves
+nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.ir import DataflowGraph
+from candle_hw.compile.passes.folding import ApplyFolding, folding_of, parse_folding
+from candle_hw.errors import UserError
+
+STEPS = ("lower", "fold", "stitch", "size_fifos")
+
+
+@dataclass
+class CompileOptions:
+    target: str | None = None
+    fps: float | str | None = None
+    folding: Any = None
+    clock_mhz: float | None = None
+    verify: bool = False
+    verify_samples: int = 8
+    dump_after: tuple[str, ...] = ()
+    emit_rtl: bool = True
+
+
+def apply_folding(graph: DataflowGraph, folding: Any) -> DataflowGraph:
+    """Apply a folding spec (list in matrix-unit order, dict by node name, or a JSON path)."""
+    return ApplyFolding(parse_folding(graph, folding))(graph)
+
+
+def _fold_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
+    if opts.folding is not None and opts.fps is not None:
+        raise UserError("--fps and --folding are mutually exclusive")
+    if opts.folding is not None:
+        return apply_folding(graph, opts.folding)
+    if opts.fps is not None:
+        from candle_hw.compile.passes.fold import FoldForThroughput
+
+        if opts.target is None:
+            raise UserError("--fps needs --target DEVICE (the folding is chosen within the device's resources)")
+        return FoldForThroughput(target_fps=opts.fps, device=opts.target, clock_mhz=opts.clock_mhz)(graph)
+    return graph
+
+
+def _stitch_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
+    from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+
+    return InsertFIFOs()(InsertWidthConverters()(graph))
+
+
+def _size_fifos_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
+    from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
+
+    return SizeFIFOs()(graph)
+
+
+STEP_FUNCS: dict[str, Callable[[DataflowGraph, CompileOptions], DataflowGraph]] = {
+    "fold": _fold_step,
+    "stitch": _stitch_step,
+    "size_fifos": _size_fifos_step,
+}
+
+
+def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None] = lambda s: None,
+              on_step: Callable[[str, DataflowGraph], None] | None = None) -> DataflowGraph:
+    """Lower and transform; ``on_step(step, graph)`` sees the graph after every step."""
+    from candle_hw.compile.verify import oracle_model, random_inputs, compare_layers
+
+    oracle = oracle_model(model) if opts.verify else None
+    graph = qonnx_to_dataflow(model)
+    for step in STEPS:
+        if step != "lower":
+            try:
+                new = STEP_FUNCS[step](graph, opts)
+            except ModuleNotFoundError as exc:  # TEMPORARY while passes land
+                log(f"{step}: skipped ({exc})")
+                new = graph
+            log(f"{step}: {'changed' if new != graph else 'unchanged'}")
+            graph = new
+        else:
+            log(f"lower: {len(graph.nodes)} nodes ({', '.join(n.name for n in graph.nodes)})")
+        if oracle is not None:
+            bad = compare_layers(graph, oracle, random_inputs(graph, opts.verify_samples, seed=len(step)))
+            if bad:
+                raise UserError(f"verify after {step}: {bad[0]}")
+            log(f"verify after {step}: bit-exact against QONNX on {opts.verify_samples} random inputs")
+        if on_step is not None:
+            on_step(step, graph)
+    return graph
+
+
+def compile_model(model: str | Path, out_dir: str | Path, opts: CompileOptions | None = None,
+                  log: Callable[[str], None] = lambda s: None) -> DataflowGraph:
+    """The whole compile, written atomically to out_dir."""
+    opts = opts or CompileOptions()
+    for s in opts.dump_after:
+        if s not in STEPS:
+            raise UserError(f"--dump-after {s}: unknown step (steps: {', '.join(STEPS)})")
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        def dump(step: str, g: DataflowGraph) -> None:
+            if step in opts.dump_after:
+                g.save(tmp / "dump" / step)
+
+        graph = run_steps(model, opts, log, dump)
+        write_build(graph, tmp, opts, log)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return graph
+
+
+def write_build(graph: DataflowGraph, build: Path, opts: CompileOptions, log: Callable[[str], None]) -> None:
+    graph.save(build)
+    (build / "folding.json").write_text(json.dumps(folding_of(graph), indent=1) + "\n")
+    (build / "reports").mkdir(exist_ok=True)
+    if opts.emit_rtl:
+        try:
+            from candle_hw.compile.emit import emit_rtl
+        except ModuleNotFoundError:  # TEMPORARY while emit lands
+            return
+
+        emit_rtl(graph, build / "rtl")
+        log(f"rtl: {build.name}/rtl")
+    try:
+        from candle_hw.compile.report import write_estimate_reports
+    except ImportError:
+        return
+    write_estimate_reports(graph, build, target=opts.target, clock_mhz=opts.clock_mhz)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        dst.rename(old)
+        src.rename(dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        src.rename(dst)

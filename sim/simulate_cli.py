@@ -1,0 +1,73 @@
+"""`candle-hw simulate MODEL.onnx|BUILD --input X.npy --output Y.npy [--level functional|cycle|rtl]`.
+
+Input: the model's input tensor (NCHW, the values QONNX execution takes), any batch size. Output: the model's
+output tensor as QONNX computes it (integers where the graph ends in integers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from candle_hw.errors import UserError
+
+LEVELS = ("functional", "cycle", "rtl")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="QONNX model (.onnx) or build directory")
+    p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
+    p.add_argument("--output", required=True, help="where to write the output tensor .npy")
+    p.add_argument("--level", choices=LEVELS, default="functional")
+    p.add_argument("--seed", type=int, default=0, help="seed for random stalls (rtl level)")
+    p.add_argument("--stall", type=float, default=0.0, help="probability of input/output stalls per cycle (rtl level)")
+
+
+def _load_input(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--input {path}: no such file")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise UserError(f"--input {path}: not a .npy array ({exc})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from candle_hw.sim.functional import load_graph, run_dataflow
+    from candle_hw.sim.host import run_epilogue, run_prologue
+
+    src = Path(args.source)
+    if not src.exists():
+        raise UserError(f"{args.source}: no such model file or build directory")
+    if args.level == "rtl" and not src.is_dir():
+        raise UserError(f"{args.source}: --level rtl needs a build directory (run `candle-hw compile` first)")
+    graph = load_graph(src)
+    x = _load_input(args.input)
+    frames = run_prologue(graph, x)
+    if args.level == "functional":
+        y = run_dataflow(graph, frames)
+    elif args.level == "cycle":
+        from candle_hw.sim.cycle import simulate_cycle
+
+        res = simulate_cycle(graph, frames)
+        y = res.outputs
+        print(f"[cycle] interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
+    else:
+        from candle_hw.sim.cosim.rtlsim import first_mismatch, simulate_rtl
+
+        res = simulate_rtl(src, frames, in_valid_prob=1.0 - args.stall, out_ready_prob=1.0 - args.stall, seed=args.seed)
+        y = res.outputs
+        ref = run_dataflow(graph, frames)
+        if not np.array_equal(np.asarray(y).reshape(ref.shape), ref):
+            msg = first_mismatch(src, frames, y)
+            print(f"error: RTL differs from the functional simulator: {msg}", file=sys.stderr)
+            return 1
+        print(f"[rtl] bit-exact on {len(frames)} frames; interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
+    out = run_epilogue(graph, np.asarray(y).reshape(len(frames), *graph.output_stream.shape))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.output, out)
+    return 0
