@@ -1,0 +1,65 @@
+"""Building blocks shared by the model families: a binary layer block, the encoder and the student base class."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from candle_hw.models.quant import binary_act
+
+
+class BinaryBlock(nn.Module):
+    """[ConstantPad2d(-1)] -> binary QuantLinear/QuantConv2d -> BatchNorm -> binary QuantIdentity.
+
+    The optional pad comes before an unpadded conv because a bipolar map padded with 0 has no 1-bit
+    encoding; padding with -1 keeps every tap in {-1, +1}, so the compiler sees an ordinary ``Pad(-1)``.
+    """
+
+    def __init__(self, layer: nn.Module, bn: nn.Module, pad: nn.Module | None = None) -> None:
+        super().__init__()
+        self.pad = pad
+        self.layer = layer
+        self.bn = bn
+        self.act = binary_act()
+
+    def pre_act(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad is not None:
+            x = self.pad(x)
+        return self.bn(self.layer(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.pre_act(x))
+
+
+class Encoder(nn.Sequential):
+    """Input quantizer and feature blocks; the last module is the last ``BinaryBlock`` (its output = features)."""
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pre-binarisation BatchNorm output of the last block, binary encoder output)."""
+        modules = list(self)
+        for module in modules[:-1]:
+            x = module(x)
+        last = modules[-1]
+        if not isinstance(last, BinaryBlock):
+            raise TypeError(f"encoder must end in a BinaryBlock, not {type(last).__name__}")
+        feat = last.pre_act(x)
+        return feat, last.act(feat)
+
+
+class BinaryStudent(nn.Module):
+    """What training, export and the tests rely on (see candle_hw.models for the contract)."""
+
+    arch: dict
+    encoder: Encoder
+    classifier: nn.Module
+    feature_channels: int
+    feature_hw: tuple[int, int] | None
+    input_shape: tuple[int, ...]
+    input_bits: int
+    num_classes: int
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.encoder(x))
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feat, out = self.encoder.forward_features(x)
+        return feat, self.classifier(out)

@@ -1,0 +1,112 @@
+"""Binary VGG-class convolutional networks (BNN-PYNQ CNV)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+from candle_hw.models.blocks import BinaryBlock, BinaryStudent, Encoder
+from candle_hw.models.quant import BN_EPS, LogitScale, binary_conv, binary_linear, input_quant
+
+POOL = "M"
+KERNEL = 3
+
+
+def scale_channels(channels: int, width: float) -> int:
+    """Channel count times ``width``; a scaled count is rounded to a multiple of 8 (at least 8) so that
+    SIMD/PE foldings stay plentiful; ``width == 1`` keeps the count as given."""
+    if width == 1.0:
+        return int(channels)
+    return max(8, int(round(channels * width / 8.0)) * 8)
+
+
+class CNV(BinaryStudent):
+    """8-bit input quant -> [conv3x3 -> BN -> sign (-> MaxPool2d(2) for each 'M')] ... -> flatten -> FC head.
+
+    Defaults are FINN's CNV-W1A1: 32x32x3 input, conv 64, 64, pool, 128, 128, pool, 256, 256 unpadded, then
+    FC 256 -> 512 -> 512 -> 10. Max-pool follows the sign (conv -> BN -> sign -> pool), so it pools ±1 values.
+    ``padding > 0``: the first conv zero-pads its integer input (pixel 0); every later conv pads its ±1
+    input with -1 through an explicit ``ConstantPad2d(padding, -1)`` in front of an unpadded conv.
+    Input: float (N, in_ch, img, img) pixel values 0..255. Flatten order is PyTorch's (C, H, W).
+    The encoder ends at the last conv block; pools after it belong to the classifier so that the encoder
+    output and ``forward_features``' pre-activation have the same (H, W) = ``feature_hw``.
+    """
+
+    def __init__(self, channels: Sequence[int | str] = (64, 64, POOL, 128, 128, POOL, 256, 256),
+                 fc: Sequence[int] = (512, 512), num_classes: int = 10, in_ch: int = 3, img: int = 32,
+                 width: float = 1.0, padding: int = 0, logit_scale: bool = True) -> None:
+        super().__init__()
+        spec = [POOL if c == POOL else int(c) for c in channels]
+        fc = [int(f) for f in fc]
+        _validate(spec, fc, num_classes, in_ch, img, width, padding)
+        self.arch = {"family": "cnv", "channels": spec, "fc": fc, "num_classes": int(num_classes),
+                     "in_ch": int(in_ch), "img": int(img), "width": float(width), "padding": int(padding),
+                     "logit_scale": bool(logit_scale)}
+        self.input_shape = (int(in_ch), int(img), int(img))
+        self.input_bits = 8
+        self.num_classes = int(num_classes)
+
+        last_conv = max(i for i, c in enumerate(spec) if c != POOL)
+        encoder: list[nn.Module] = [input_quant(8)]
+        ch, hw = int(in_ch), int(img)
+        for i, c in enumerate(spec[: last_conv + 1]):
+            if c == POOL:
+                encoder.append(nn.MaxPool2d(2))
+                hw = _pooled(hw, i)
+                continue
+            out = scale_channels(c, width)
+            encoder.append(_conv_block(ch, out, padding, first=(i == 0)))
+            ch, hw = out, _convolved(hw, padding, i)
+        self.encoder = Encoder(*encoder)
+        self.feature_channels = ch
+        self.feature_hw = (hw, hw)
+
+        head: list[nn.Module] = []
+        for i in range(last_conv + 1, len(spec)):
+            head.append(nn.MaxPool2d(2))
+            hw = _pooled(hw, i)
+        head.append(nn.Flatten())
+        features = ch * hw * hw
+        for out in fc:
+            head.append(BinaryBlock(binary_linear(features, out), nn.BatchNorm1d(out, eps=BN_EPS)))
+            features = out
+        head.append(binary_linear(features, num_classes))
+        if logit_scale:
+            head.append(LogitScale(1.0 / math.sqrt(features)))
+        self.classifier = nn.Sequential(*head)
+
+
+def _conv_block(in_ch: int, out_ch: int, padding: int, first: bool) -> BinaryBlock:
+    bn = nn.BatchNorm2d(out_ch, eps=BN_EPS)
+    if first or padding == 0:
+        return BinaryBlock(binary_conv(in_ch, out_ch, KERNEL, padding=padding), bn)
+    return BinaryBlock(binary_conv(in_ch, out_ch, KERNEL, padding=0), bn, pad=nn.ConstantPad2d(padding, -1.0))
+
+
+def _convolved(hw: int, padding: int, index: int) -> int:
+    out = hw + 2 * padding - KERNEL + 1
+    if out < 1:
+        raise ValueError(f"cnv: conv #{index} gets a {hw}x{hw} map, too small for a {KERNEL}x{KERNEL} kernel "
+                         f"with padding {padding}")
+    return out
+
+
+def _pooled(hw: int, index: int) -> int:
+    if hw < 2:
+        raise ValueError(f"cnv: pool #{index} gets a {hw}x{hw} map, too small for 2x2 max-pool")
+    return hw // 2
+
+
+def _validate(spec: list, fc: list[int], num_classes: int, in_ch: int, img: int, width: float,
+              padding: int) -> None:
+    if not spec or spec[0] == POOL:
+        raise ValueError(f"cnv: channels={spec} must start with a conv (pooling 8-bit pixels is not binary)")
+    if any(c != POOL and c < 1 for c in spec) or any(f < 1 for f in fc):
+        raise ValueError(f"cnv: channel and fc widths must be positive, got channels={spec}, fc={fc}")
+    if num_classes < 1 or in_ch < 1 or img < 1:
+        raise ValueError(f"cnv: num_classes={num_classes}, in_ch={in_ch}, img={img} must be positive")
+    if not width > 0:
+        raise ValueError(f"cnv: width={width} must be positive")
+    if padding < 0:
+        raise ValueError(f"cnv: padding={padding} must be >= 0")

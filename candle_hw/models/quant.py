@@ -1,0 +1,116 @@
+"""Brevitas quantizers and small layers whose export is exact integer arithmetic.
+
+Every scale here is a constant 1.0 so that the exported QONNX graph computes on integers held in float32:
+binary weights are exactly +-1, binary activations exactly +-1 (``BipolarQuant`` with scale 1, and
+``x = 0 -> +1`` as both Brevitas and QONNX define it), and the 8-bit input is the raw pixel value 0..255
+(``Quant`` with bitwidth 8, signed 0, scale 1, zero point 0). Brevitas' stock binary weight quantizer uses a
+scale of 0.1, which makes accumulators non-integer and lets Brevitas and QONNX disagree in the last ulp.
+"""
+from __future__ import annotations
+
+import torch
+from brevitas.core.bit_width import BitWidthImplType
+from brevitas.core.quant import QuantType
+from brevitas.core.restrict_val import FloatToIntImplType, RestrictValueType
+from brevitas.core.scaling import ScalingImplType
+from brevitas.core.zero_point import ZeroZeroPoint
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+from brevitas.quant.solver import ActQuantSolver
+from torch import nn
+
+# BNN-PYNQ's BatchNorm epsilon; the compiler reads the exported value, this only keeps models comparable.
+BN_EPS = 1e-4
+
+INPUT_BITS = (1, 8)
+
+
+class BinaryWeightQuant(SignedBinaryWeightPerTensorConst):
+    """Weights -> sign(w) in {-1, +1} (0 -> +1), scale exactly 1.0; clamps the float weights to [-1, 1]."""
+
+    scaling_const = 1.0
+
+
+class BinaryActQuant(SignedBinaryActPerTensorConst):
+    """Activations -> {-1, +1} with scale 1.0 (x >= 0 -> +1); straight-through gradient clipped to [-1, 1]."""
+
+    scaling_const = 1.0
+
+
+class Uint8InputQuant(ActQuantSolver):
+    """Unsigned 8-bit input with scale 1.0 and zero point 0: float pixel values 0..255 pass through unchanged
+    (rounded, clipped to [0, 255]) and export as ``Quant(bitwidth=8, signed=0, narrow=0, scale=1, zeropt=0)``."""
+
+    quant_type = QuantType.INT
+    bit_width = 8
+    bit_width_impl_type = BitWidthImplType.CONST
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.FP
+    zero_point_impl = ZeroZeroPoint
+    float_to_int_impl_type = FloatToIntImplType.ROUND
+    scaling_per_output_channel = False
+    narrow_range = False
+    signed = False
+    min_val = 0.0
+    max_val = 255.0
+
+
+def binary_act() -> QuantIdentity:
+    return QuantIdentity(act_quant=BinaryActQuant, return_quant_tensor=False)
+
+
+def binary_linear(in_features: int, out_features: int) -> QuantLinear:
+    layer = QuantLinear(in_features, out_features, bias=False, weight_quant=BinaryWeightQuant,
+                        return_quant_tensor=False)
+    # Uniform in [-1, 1] as BNN-PYNQ: the clamp keeps latent weights there, so start them spread over it.
+    nn.init.uniform_(layer.weight, -1.0, 1.0)
+    return layer
+
+
+def binary_conv(in_ch: int, out_ch: int, kernel_size: int = 3, padding: int = 0) -> QuantConv2d:
+    layer = QuantConv2d(in_ch, out_ch, kernel_size, padding=padding, bias=False,
+                        weight_quant=BinaryWeightQuant, return_quant_tensor=False)
+    nn.init.uniform_(layer.weight, -1.0, 1.0)
+    return layer
+
+
+class BipolarInput(nn.Module):
+    """1-bit input as TFC_1W1A of the QONNX zoo: x in [0, 1] -> sign(2x - 1), i.e. +1 iff x >= 0.5.
+
+    Exports as ``Mul(2) -> Sub(1) -> BipolarQuant(scale 1)``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.act = binary_act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(2.0 * x - 1.0)
+
+
+def input_quant(input_bits: int) -> nn.Module:
+    """The first module of every model: maps the float input the QONNX graph takes to its integer domain."""
+    if input_bits == 8:
+        return QuantIdentity(act_quant=Uint8InputQuant, return_quant_tensor=False)
+    if input_bits == 1:
+        return BipolarInput()
+    raise ValueError(f"input_bits={input_bits!r} is not supported (expected one of {INPUT_BITS})")
+
+
+class LogitScale(nn.Module):
+    """Positive learnable scalar temperature on the integer logits (FINN's TensorNorm plays this role).
+
+    ``abs`` rather than ``exp`` keeps it positive because abs is exact: the exported constant (folded by
+    qonnx) is bit-identical to the value PyTorch multiplies by, so the float logits match exactly.
+    """
+
+    def __init__(self, init: float) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.abs()
+
+
+def is_binary_layer(module: nn.Module) -> bool:
+    return isinstance(module, (QuantLinear, QuantConv2d))

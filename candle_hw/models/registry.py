@@ -1,0 +1,98 @@
+"""Building models from JSON-able arch dicts, the preset zoo, checkpoints and input samples."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from candle_hw.errors import UserError
+from candle_hw.models.cnv import CNV
+from candle_hw.models.mlp import MLP
+
+FAMILIES: dict[str, type[nn.Module]] = {"mlp": MLP, "cnv": CNV}
+
+PRESETS: dict[str, dict] = {
+    # BNN-PYNQ TFC/SFC/LFC: MNIST 28x28, 1-bit input (x >= 0.5), three hidden layers.
+    "tfc": {"family": "mlp", "in_features": 784, "hidden": [64, 64, 64], "num_classes": 10, "input_bits": 1,
+            "in_shape": [1, 28, 28]},
+    "sfc": {"family": "mlp", "in_features": 784, "hidden": [256, 256, 256], "num_classes": 10, "input_bits": 1,
+            "in_shape": [1, 28, 28]},
+    "lfc": {"family": "mlp", "in_features": 784, "hidden": [1024, 1024, 1024], "num_classes": 10,
+            "input_bits": 1, "in_shape": [1, 28, 28]},
+    # FINN CNV-W1A1: CIFAR-10 32x32x3, 8-bit input, unpadded 3x3 convs, FC 256 -> 512 -> 512 -> 10.
+    "cnv_w1a1": {"family": "cnv", "channels": [64, 64, "M", 128, 128, "M", 256, 256], "fc": [512, 512],
+                 "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0},
+    # CNV-class but small enough for tests and the demo: 16x16x3 -> 14 -> 12 -> pool 6 -> 4 -> 2, FC 128 -> 64.
+    "cnv_small": {"family": "cnv", "channels": [16, 16, "M", 32, 32], "fc": [64], "num_classes": 10,
+                  "in_ch": 3, "img": 16, "width": 1.0, "padding": 0},
+    # scikit-learn digits (8x8, 64 inputs), 8-bit input: 64-64-64-10.
+    "mlp_digits": {"family": "mlp", "in_features": 64, "hidden": [64, 64], "num_classes": 10, "input_bits": 8,
+                   "in_shape": [1, 8, 8]},
+}
+
+
+def build_model(arch: dict | str) -> nn.Module:
+    """Build a fresh model from ``{"family": "cnv"|"mlp", **kwargs}`` (or a preset name); ``model.arch`` is the
+    complete JSON-able arch (defaults filled in), so ``build_model(model.arch)`` rebuilds the same topology."""
+    if isinstance(arch, str):
+        if arch not in PRESETS:
+            raise ValueError(f"unknown preset {arch!r} (known: {', '.join(sorted(PRESETS))})")
+        arch = PRESETS[arch]
+    kwargs = copy.deepcopy(dict(arch))
+    family = kwargs.pop("family", None)
+    if family not in FAMILIES:
+        raise ValueError(f"arch family={family!r} is not one of {sorted(FAMILIES)}")
+    return FAMILIES[family](**kwargs)
+
+
+def load_checkpoint(path: str | Path) -> nn.Module:
+    """Rebuild the model stored as ``{"arch": ..., "state_dict": ..., ...}`` by ``torch.save``; eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path}: no such file")
+    try:
+        # Checkpoints may carry training extras (configs, numpy metrics) that the weights-only unpickler
+        # refuses; a checkpoint is the user's own training output, as trusted as their training code.
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many unrelated types for a corrupt or foreign file
+        raise UserError(f"checkpoint {path}: not a readable torch checkpoint ({type(exc).__name__}: "
+                        f"{_first_line(exc)})") from exc
+    if not isinstance(ckpt, dict) or "arch" not in ckpt or "state_dict" not in ckpt:
+        found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise UserError(f"checkpoint {path}: expected a dict with keys 'arch' and 'state_dict', found {found}")
+    try:
+        model = build_model(ckpt["arch"])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"checkpoint {path}: bad arch {ckpt['arch']!r}: {_first_line(exc)}") from exc
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise UserError(f"checkpoint {path}: state_dict does not fit arch {ckpt['arch']!r}: "
+                        f"{_first_line(exc)}") from exc
+    return model.eval()
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, **extra) -> Path:
+    """Write the checkpoint format ``load_checkpoint`` reads (what training writes)."""
+    path = Path(path)
+    torch.save({"arch": copy.deepcopy(model.arch), "state_dict": model.state_dict(), **extra}, path)
+    return path
+
+
+def sample_input(model: nn.Module, n: int, seed: int = 0) -> torch.Tensor:
+    """Random inputs of the model's value domain, shape (n, *model.input_shape): integer pixel values 0..255
+    for 8-bit inputs; for 1-bit inputs x in [0, 1] with about 1 in 8 exactly 0.5 (binarises to +1)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    shape = (int(n), *model.input_shape)
+    if model.input_bits == 8:
+        return torch.randint(0, 256, shape, generator=gen).to(torch.float32)
+    x = torch.rand(shape, generator=gen)
+    ties = torch.rand(shape, generator=gen) < 0.125
+    return torch.where(ties, torch.full_like(x, 0.5), x)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
