@@ -49,6 +49,25 @@ def qonnx_forward(oracle, x: np.ndarray, full: bool = False):
     return outs if full else np.concatenate(outs, axis=0)
 
 
+def qonnx_forward_batched(model: str | Path, x: np.ndarray) -> np.ndarray:
+    """execute_onnx on the whole batch at once (the model's batch dimension rewritten to len(x)).
+
+    Works for models whose reshapes follow the batch size (e.g. Brevitas exports with Shape/Gather); this is
+    how a batched QONNX run is measured.
+    """
+    import warnings
+
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    m = ModelWrapper(str(model)).transform(ChangeBatchSize(len(x))).transform(InferShapes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # qonnx warns that annotated shapes of batch 1 disagree
+        return execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]
+
+
 def random_inputs(graph: DataflowGraph, n: int, seed: int = 0) -> np.ndarray:
     """Inputs that exercise the whole quantizer range: half uniform in [0, 1], half spanning the quantizer."""
     rng = np.random.default_rng(seed)

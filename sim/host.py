@@ -16,9 +16,6 @@ _ELEMENTWISE = {"mul": np.multiply, "add": np.add, "sub": np.subtract, "div": np
 
 def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     """Model input (N, ...) as QONNX takes it -> dataflow input frames (N, *input_stream.shape) of element values."""
-    from qonnx.custom_op.general.bipolar_quant import binary_quant
-    from qonnx.custom_op.general.quant import quant
-
     pro = graph.prologue
     x = np.asarray(x, dtype=np.float32)
     want = tuple(graph.model_input_shape[1:])
@@ -33,17 +30,20 @@ def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
         else:
             x = _ELEMENTWISE[op["op"]](x, graph.params[op["const"]]).astype(np.float32)
     q = pro["quant"]
-    scale = np.float32(q["scale"])
-    if q["kind"] == "bipolar" and "bits" not in q:
-        y = binary_quant(x, scale)
+    # qonnx's BipolarQuant / IntQuant, specialised to a positive power-of-two scale and zero point 0 (the only
+    # ones the frontend accepts), so x / scale is exact: sign for bipolar (0 -> +1), else clamp then round.
+    if q["kind"] == "bipolar":
+        vals = np.where(x >= 0, np.int8(1), np.int8(-1))
     else:
-        y = quant(x, scale, np.float32(0.0), np.float32(q["bits"]), q["signed"], q["narrow"], q["rounding_mode"])
-    vals = np.asarray(y, dtype=np.float64) / float(scale)
+        from qonnx.custom_op.general.quant import max_int, min_int, resolve_rounding_mode
+
+        y = x / np.float32(q["scale"])
+        lo, hi = min_int(q["signed"], q["narrow"], q["bits"]), max_int(q["signed"], q["narrow"], q["bits"])
+        y = resolve_rounding_mode(q["rounding_mode"])(np.clip(y, lo, hi))
+        vals = y.astype(np.int8 if q["bits"] <= 8 and q["signed"] else np.int16 if q["bits"] <= 15 else np.int64)
     if pro.get("layout") == "nchw":
         vals = vals.transpose(0, 2, 3, 1)
-    frames = vals.reshape(n, *graph.input_stream.shape)
-    dtype = np.int8 if graph.input_stream.elem_type.bits <= 8 else np.int64
-    return np.rint(frames).astype(dtype)
+    return np.ascontiguousarray(vals).reshape(n, *graph.input_stream.shape)
 
 
 def run_epilogue(graph: DataflowGraph, y: np.ndarray) -> np.ndarray:
