@@ -46,10 +46,6 @@ class FrontendError(UserError):
 # --------------------------------------------------------------------------------------------------------
 def load_model(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> ModelWrapper:
     """Load and clean a QONNX model; errors name the file and what is wrong with it."""
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.infer_shapes import InferShapes
-    from qonnx.util.cleanup import cleanup_model
-
     label = "model"
     if isinstance(model, ModelWrapper):
         mw = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
@@ -81,11 +77,33 @@ def load_model(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> Mo
         shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in dims]
         raise FrontendError(f"input {inp.name}: shape {shape} is missing or dynamic; export with a fixed shape")
     try:
-        mw = cleanup_model(mw)
-        mw = mw.transform(FoldConstants(exclude_op_types=[]))
-        mw = mw.transform(InferShapes())
+        mw = _cleanup(mw)
     except Exception as exc:
         raise FrontendError(f"{label}: qonnx cleanup failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    return mw
+
+
+def _cleanup(mw: ModelWrapper) -> ModelWrapper:
+    """qonnx's cleanup, keeping the model's own node and tensor names (errors quote them), and folding the
+    weight quantizers into constant ±1 tensors."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveUniqueParameterTensors, RemoveStaticGraphInputs, RemoveUnusedTensors,
+    )
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+
+    for n in mw.graph.node:
+        if n.op_type in QUANTIZERS + ("Trunc",):
+            n.domain = "qonnx.custom_op.general"
+    for t in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(exclude_op_types=[]),
+              FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes()):
+        mw = mw.transform(t)
+    seen: set[str] = set()
+    for i, n in enumerate(mw.graph.node):
+        if not n.name or n.name in seen:
+            n.name = f"{n.op_type}_{i}"
+        seen.add(n.name)
     return mw
 
 

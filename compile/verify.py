@@ -30,11 +30,11 @@ class Mismatch:
 
 def oracle_model(model):
     """The cleaned QONNX model that ``execute_onnx`` can run (the reference)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.util.cleanup import cleanup_model
+    from candle_hw.compile.frontend import load_model
 
-    mw = model if isinstance(model, ModelWrapper) else ModelWrapper(str(model))
-    return cleanup_model(mw)
+    # the frontend's cleaning (shape inference, constant folding of weight quantizers) keeps every value and
+    # every tensor name, so layers can be matched by name
+    return load_model(model)
 
 
 def qonnx_forward(oracle, x: np.ndarray, full: bool = False):
