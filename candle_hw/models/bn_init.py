@@ -23,10 +23,15 @@ from candle_hw.models.registry import sample_input
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
-def randomize_bn(model: nn.Module, seed: int, n_samples: int = 32) -> nn.Module:
-    """Set running_mean/var, weight and bias of every BatchNorm of ``model`` (in place; returns it)."""
+def randomize_bn(model: nn.Module, seed: int, x: torch.Tensor | None = None, n_samples: int = 32) -> nn.Module:
+    """Set running_mean/var, weight and bias of every BatchNorm of ``model`` (in place; returns it).
+
+    ``x``: calibration inputs (default ``n_samples`` from ``sample_input``); tie channels only produce exact
+    ties on inputs like these, so a test that wants to exercise ties should evaluate on (part of) ``x``.
+    """
     rng = np.random.default_rng(int(seed))
-    x = sample_input(model, n_samples, seed=int(seed) + 7919)
+    if x is None:
+        x = sample_input(model, n_samples, seed=int(seed) + 7919)
     was_training = model.training
     model.eval()
     for bn in [m for m in model.modules() if isinstance(m, _BN_TYPES)]:
