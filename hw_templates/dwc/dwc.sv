@@ -1,0 +1,60 @@
+// Data-width converter (FINN: StreamingDataWidthConverter): regroups a stream of ELEM_BITS-bit elements from
+// IN_ELEMS to OUT_ELEMS elements per word, identity on the element sequence (element 0 of a word at the LSB).
+// Any IN_ELEMS/OUT_ELEMS pair works; the frame's innermost dimension is a multiple of both, so frames stay
+// aligned to word boundaries.
+//
+// Structure: an element buffer of BUF = IN_ELEMS + OUT_ELEMS elements when one count divides the other, else
+// IN_ELEMS + OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - 1, holding `count` elements (oldest at the LSB). An input
+// word is taken when count <= BUF - IN_ELEMS; an output word (the OUT_ELEMS oldest elements) is offered when
+// count >= OUT_ELEMS; both conditions read registers only. Input and output move in the same cycle.
+// Timing (never stalled): the slower side runs at one word per cycle, so cycles per frame =
+// max(words in, words out) per frame (+ at most one cycle); latency: the output word completed by an input
+// handshake at cycle c is offered at cycle c+1.
+module dwc #(
+    parameter int IN_ELEMS = 4,
+    parameter int OUT_ELEMS = 2,
+    parameter int ELEM_BITS = 1
+) (
+    input  logic                          clk,
+    input  logic                          rst_n,
+    input  logic [IN_ELEMS*ELEM_BITS-1:0] s_tdata,
+    input  logic                          s_tvalid,
+    output logic                          s_tready,
+    output logic [OUT_ELEMS*ELEM_BITS-1:0] m_tdata,
+    output logic                          m_tvalid,
+    input  logic                          m_tready
+);
+    localparam int MIN_ELEMS = IN_ELEMS < OUT_ELEMS ? IN_ELEMS : OUT_ELEMS;
+    localparam bit DIVISIBLE = (IN_ELEMS % OUT_ELEMS == 0) || (OUT_ELEMS % IN_ELEMS == 0);
+    localparam int BUF = IN_ELEMS + OUT_ELEMS + (DIVISIBLE ? 0 : MIN_ELEMS - 1);
+    localparam int BW = BUF * ELEM_BITS;
+    localparam int CW = $clog2(BUF + 1);
+
+    logic [BW-1:0] buf_q, shifted, incoming;
+    logic [CW-1:0] count, base;
+    logic          in_fire, out_fire;
+
+    assign s_tready = count <= CW'(BUF - IN_ELEMS);
+    assign m_tvalid = count >= CW'(OUT_ELEMS);
+    assign m_tdata  = buf_q[OUT_ELEMS*ELEM_BITS-1:0];
+    assign in_fire  = s_tvalid && s_tready;
+    assign out_fire = m_tvalid && m_tready;
+
+    // Elements above `count` are kept zero (reset clears them, shifts fill with zeros), so the new word can be
+    // ORed in at its position.
+    always_comb begin
+        shifted  = out_fire ? buf_q >> (OUT_ELEMS * ELEM_BITS) : buf_q;
+        base     = out_fire ? count - CW'(OUT_ELEMS) : count;
+        incoming = in_fire ? BW'(s_tdata) << (32'(base) * ELEM_BITS) : '0;
+    end
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            buf_q <= '0;
+            count <= '0;
+        end else begin
+            buf_q <= shifted | incoming;
+            count <= base + (in_fire ? CW'(IN_ELEMS) : '0);
+        end
+    end
+endmodule
