@@ -20,6 +20,12 @@ def run_qonnx(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
+def qonnx_run() -> Callable[[Path, np.ndarray], np.ndarray]:
+    """(onnx path, input) -> qonnx execute_onnx output."""
+    return run_qonnx
+
+
+@pytest.fixture
 def export_and_run(tmp_path: Path) -> Callable[[torch.nn.Module, torch.Tensor, str], tuple[np.ndarray, np.ndarray]]:
     """(model, x, name) -> (Brevitas output, qonnx execute_onnx output of the exported file) for input x."""
     from candle_hw.compile.export import export_qonnx_model
