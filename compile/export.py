@@ -15,10 +15,17 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
-from brevitas.export import export_qonnx
+
+with warnings.catch_warnings():
+    # brevitas.export pulls in its graph-equalisation module, which warns about an optional CUDA kernel
+    # package on import; it is irrelevant to export and would break the CLI's one-line error output.
+    warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
+    warnings.filterwarnings("ignore", message="brevitas.fx is deprecated", category=DeprecationWarning)
+    from brevitas.export import export_qonnx
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.cleanup import cleanup_model
 from torch import nn
