@@ -97,3 +97,15 @@ def test_mlp_input_binarisation_threshold() -> None:
 def test_bad_arch_names_the_value(arch: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         build_model(arch)
+
+
+@pytest.mark.parametrize("preset", ["tfc", "mlp_digits", "cnv_small"])
+def test_gradients_reach_every_parameter(preset: str) -> None:
+    """Straight-through estimators: a training step updates latent weights, BN affine and the logit scale."""
+    torch.manual_seed(0)
+    model = build_model(preset).train()
+    x = sample_input(model, 8, 1)
+    feat, logits = model.forward_features(x)
+    (nn.functional.cross_entropy(logits, torch.arange(8) % model.num_classes) + feat.pow(2).mean()).backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert missing == []
