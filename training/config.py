@@ -1,0 +1,103 @@
+"""Training configuration: one dataclass tree, loaded from YAML and overridden by command-line flags."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from candle_hw.errors import UserError
+from candle_hw.training.calibrate import CalibrationConfig
+from candle_hw.training.distill import METHOD_SPECS, METHODS
+from candle_hw.training.finetune import FinetuneConfig
+from candle_hw.training.loop import DistillConfig
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "cifar10"
+    rho: float = 100.0
+    seed: int = 0
+    n_max: int | None = None
+    cifar_archive: str | None = None
+    pad: int = 4  # random-crop padding (pixels)
+
+
+@dataclass
+class TeacherConfig:
+    name: str = "efficientnet_lite0"
+    resolutions: list[int] = field(default_factory=lambda: [128, 224, 480])  # down, identity, up (paper)
+    identity_index: int = 1
+    views: int = 10  # fixed augmented views whose teacher outputs are cached
+    batch: int = 256
+    amp: bool = True
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    out_dir: str = "runs"
+    student: str | dict = "cnv_w1a1"
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    device: str = "auto"
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(blocks=6))
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+    def validate(self) -> None:
+        unknown = [m for m in self.methods if m not in METHOD_SPECS]
+        if unknown:
+            raise UserError(f"method '{unknown[0]}' unknown; choose from {sorted(METHOD_SPECS)}")
+        res = self.teacher.resolutions
+        if not 0 <= self.teacher.identity_index < len(res):
+            raise UserError(f"teacher.identity_index={self.teacher.identity_index} outside resolutions {res}")
+        if self.distill.epochs < 1 or self.distill.batch < 1:
+            raise UserError(f"distill: epochs={self.distill.epochs} and batch={self.distill.batch} must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def teacher_key(self, student_channels: int) -> str:
+        """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""
+        blob = json.dumps({"teacher": asdict(self.teacher), "calibration": asdict(self.calibration),
+                           "finetune": asdict(self.finetune), "pad": self.data.pad, "seed": self.data.seed,
+                           "student_channels": student_channels}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _merge(obj, updates: dict, where: str):
+    for key, value in updates.items():
+        if not hasattr(obj, key):
+            raise UserError(f"config {where}: unknown key '{key}'")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            _merge(current, value, f"{where}.{key}")
+        else:
+            setattr(obj, key, value)
+    return obj
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
+    """Defaults, then the YAML file, then dotted overrides such as {"distill.epochs": 5}."""
+    cfg = TrainConfig()
+    if path is not None:
+        import yaml
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"config {p}: no such file")
+        loaded = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"config {p}: expected a mapping at the top level")
+        _merge(cfg, loaded, p.name)
+    for dotted, value in (overrides or {}).items():
+        *parents, leaf = dotted.split(".")
+        nested: dict = {leaf: value}
+        for parent in reversed(parents):
+            nested = {parent: nested}
+        _merge(cfg, nested, "override")
+    cfg.validate()
+    return cfg

@@ -1,0 +1,199 @@
+"""The student training loop: cached teacher targets, Adam (zero weight decay) + cosine schedule, checkpoint/resume
+that replays exactly, and data-parallel training under torchrun (gradients all-reduced by hand, because Alg. 1
+takes three separate gradient sets from one forward pass)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from candle_hw.training.augment import ViewBank
+from candle_hw.training.distill import METHOD_SPECS, AdversarialBalancer, compute_gradients
+from candle_hw.training.evaluate import accuracy_report, predict, student_input
+
+
+@dataclass
+class DistillConfig:
+    epochs: int = 400
+    batch: int = 256
+    lr: float = 5e-3
+    lr_ab: float = 1e-3
+    lam: float = 0.5  # fixed lambda of `baseline` and `cd`
+    temperature: float = 1.0
+    label_weight: float = 1.0  # only for the label-term extensions
+    checkpoint_every: int = 25
+    eval_every: int = 0  # 0: evaluate only at the end
+    max_minutes: float = 0.0  # > 0: stop cleanly (checkpoint written) after this long; resume continues
+
+
+@dataclass
+class TeacherTargets:
+    """Per-view teacher outputs for every training image: logits (K, N, classes) and FS targets (K, N, C)."""
+
+    logits: torch.Tensor | None
+    feats: torch.Tensor | None
+
+
+@dataclass
+class StudentData:
+    padded: torch.Tensor  # (N, C, H+2p, W+2p) uint8, on the training device
+    labels: torch.Tensor
+    bank: ViewBank
+    image_size: tuple[int, int]
+    class_counts: np.ndarray
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)
+    lambdas: list[float] = field(default_factory=list)
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_reduce_mean(grads: list[torch.Tensor], world: int) -> None:
+    if world > 1 and grads:
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+
+def _sync_buffers(model: torch.nn.Module, world: int) -> None:
+    """BatchNorm statistics are per rank; rank 0's are the ones evaluated and saved."""
+    if world > 1:
+        for buf in model.buffers():
+            dist.broadcast(buf, 0)
+
+
+def split_params(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(encoder theta_e, classifier theta_c): the classifier is model.classifier, the rest is the encoder."""
+    cls_ids = {id(p) for p in model.classifier.parameters()}
+    enc = [p for p in model.parameters() if id(p) not in cls_ids and p.requires_grad]
+    cls = [p for p in model.classifier.parameters() if p.requires_grad]
+    return enc, cls
+
+
+def train_student(model: torch.nn.Module, method: str, data: StudentData, targets: TeacherTargets,
+                  cfg: DistillConfig, seed: int, checkpoint: Path | None = None, progress: bool = False,
+                  label_weight: float = 0.0) -> tuple[TrainState, dict]:
+    """Train `model` in place by `method`; resumes from `checkpoint` if it holds a resume state. Returns the
+    training state and the final test report (rank 0 is authoritative under DDP)."""
+    from tqdm import tqdm
+    spec = METHOD_SPECS[method]
+    rank, world = _world()
+    device = data.padded.device
+    torch.manual_seed(seed)
+    balancer = AdversarialBalancer().to(device) if spec.rule == "alg1" else None
+    enc_params, cls_params = split_params(model)
+    opts = {"enc": torch.optim.Adam(enc_params, lr=cfg.lr, weight_decay=0.0),
+            "cls": torch.optim.Adam(cls_params, lr=cfg.lr, weight_decay=0.0)}
+    if balancer is not None:
+        opts["ab"] = torch.optim.Adam(balancer.parameters(), lr=cfg.lr_ab, maximize=True)
+    num = data.padded.shape[0]
+    steps = math.ceil(num / cfg.batch)
+    scheds = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, cfg.epochs * steps) for k, o in opts.items()}
+    gen = torch.Generator().manual_seed(seed + 1)
+    state = TrainState()
+    if checkpoint is not None and checkpoint.is_file():
+        state = _load_resume(checkpoint, model, balancer, opts, scheds, gen, method)
+    log_prior = torch.tensor(np.log(data.class_counts / data.class_counts.sum()), dtype=torch.float32,
+                             device=device)
+    start, budget = time.perf_counter(), cfg.max_minutes * 60
+    bar = tqdm(range(state.epoch, cfg.epochs), desc=method, disable=not progress or rank != 0, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(num, generator=gen)
+        views = torch.randint(0, data.bank.num_views, (num,), generator=gen)
+        sums: dict[str, torch.Tensor] = {}
+        lam_steps = []
+        for s in range(steps):
+            idx = perm[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
+            view = views[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
+            x = student_input(model, data.bank.batch(data.padded, idx, view, data.image_size))
+            feat, logits = model.forward_features(x)
+            t_logits = targets.logits[view, idx] if targets.logits is not None else None
+            t_feat = targets.feats[view, idx] if targets.feats is not None else None
+            g_enc, g_cls, g_ab, losses = compute_gradients(
+                spec.rule, enc_params, cls_params, balancer, feat, logits, data.labels[idx], t_logits, t_feat,
+                cfg.lam, cfg.temperature, label_weight, log_prior)
+            _all_reduce_mean(g_enc + g_cls + g_ab, world)
+            for params, grads, key in ((cls_params, g_cls, "cls"), (enc_params, g_enc, "enc")):
+                for p, g in zip(params, grads):
+                    p.grad = g
+            if balancer is not None:
+                for p, g in zip(balancer.parameters(), g_ab):
+                    p.grad = g
+            for key, opt in opts.items():
+                opt.step()
+                scheds[key].step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0) + v
+            if "lam" in losses and balancer is not None:
+                lam_steps.append(losses["lam"])
+        record = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in sums.items()},
+                  "lr": scheds["enc"].get_last_lr()[0], "seconds": time.perf_counter() - t0}
+        if lam_steps:
+            state.lambdas.extend(torch.stack(lam_steps).float().cpu().tolist())
+        state.epoch = epoch + 1
+        state.seconds += record["seconds"]
+        if cfg.eval_every and state.epoch % cfg.eval_every == 0 and state.epoch < cfg.epochs:
+            _sync_buffers(model, world)
+            record["test_accuracy"] = accuracy_report(predict(model, data.test_images), data.test_labels.cpu().numpy(),
+                                                      data.class_counts)["accuracy"]
+        state.history.append(record)
+        bar.set_postfix(loss=f"{record['total']:.3f}", **({"lam": f"{record['lam']:.2f}"} if "lam" in record else {}))
+        stop = budget > 0 and time.perf_counter() - start > budget
+        if checkpoint is not None and (state.epoch % cfg.checkpoint_every == 0 or state.epoch == cfg.epochs or stop):
+            _sync_buffers(model, world)
+            if rank == 0:
+                save_resume(checkpoint, model, balancer, opts, scheds, gen, state, method)
+        if stop:
+            break
+    _sync_buffers(model, world)
+    report = accuracy_report(predict(model, data.test_images), data.test_labels.cpu().numpy(), data.class_counts)
+    return state, report
+
+
+def save_resume(path: Path, model, balancer, opts, scheds, gen, state: TrainState, method: str) -> None:
+    """The zoo's checkpoint format ({"arch", "state_dict"}) plus everything needed to resume bit-for-bit."""
+    resume = {"method": method, "optimizers": {k: o.state_dict() for k, o in opts.items()},
+              "schedulers": {k: s.state_dict() for k, s in scheds.items()}, "generator": gen.get_state(),
+              "balancer": balancer.state_dict() if balancer is not None else None, "state": asdict(state)}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"arch": model.arch, "state_dict": model.state_dict(), "method": method,
+                "epoch": state.epoch, "resume": resume}, tmp)
+    tmp.replace(path)
+
+
+def _load_resume(path: Path, model, balancer, opts, scheds, gen, method: str) -> TrainState:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    resume = ckpt.get("resume")
+    if resume is None or resume.get("method") != method:
+        return TrainState()
+    model.load_state_dict(ckpt["state_dict"])
+    for k, o in opts.items():
+        o.load_state_dict(resume["optimizers"][k])
+    for k, s in scheds.items():
+        s.load_state_dict(resume["schedulers"][k])
+    if balancer is not None:
+        balancer.load_state_dict(resume["balancer"])
+    gen.set_state(resume["generator"])
+    return TrainState(**resume["state"])

@@ -1,0 +1,130 @@
+"""The teacher stage: pooled multi-resolution features per cached view, calibration, and the cached targets that
+every student method reads (teacher kinds: uncalibrated, single, multi, multi_ft)."""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from candle_hw.training.augment import ViewBank
+from candle_hw.training.calibrate import CalibratedHead, head_outputs, train_head
+from candle_hw.training.config import TrainConfig
+from candle_hw.training.evaluate import accuracy_report
+from candle_hw.training.finetune import finetune_encoder
+from candle_hw.training.loop import TeacherTargets
+from candle_hw.training.teachers import TeacherEncoder, load_teacher, pooled_features
+
+KIND_DOC = {"uncalibrated": "pretrained encoder, identity resolution, random fixed 1x1 projection (no classifier)",
+            "single": "calibrated classifier on the identity resolution only",
+            "multi": "calibrated classifier on all resolutions (size-interp & concat)",
+            "multi_ft": "extension: last blocks fine-tuned on the LT data, then calibrated on all resolutions"}
+
+
+def _head(cfg: TrainConfig, dim: int, student_channels: int, num_res: int, identity: int, num_classes: int,
+          seed: int, device: torch.device) -> CalibratedHead:
+    torch.manual_seed(seed)
+    return CalibratedHead(dim, student_channels, num_res, identity, num_classes).to(device)
+
+
+def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, labels: torch.Tensor,
+               test_labels: np.ndarray, class_counts: np.ndarray, student_channels: int, res_index: list[int],
+               identity: int, seed: int) -> tuple[TeacherTargets, dict, CalibratedHead]:
+    head = _head(cfg, feats.shape[-1], student_channels, len(res_index), identity, len(class_counts), seed,
+                 feats.device)
+    t0 = time.perf_counter()
+    loss = train_head(head, feats[:, :, res_index], labels, class_counts, cfg.calibration, seed)
+    seconds = time.perf_counter() - t0
+    logits, fs = head_outputs(head, feats[:, :, res_index])
+    with torch.no_grad():
+        pred = head(test_feats[0][:, res_index]).argmax(1).cpu().numpy()
+    report = accuracy_report(pred, test_labels, class_counts)
+    report.update(calibration_loss=loss, calibration_seconds=seconds,
+                  resolutions=[cfg.teacher.resolutions[i] for i in res_index])
+    return TeacherTargets(logits, fs), report, head
+
+
+def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
+                          test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank,
+                          image_size: tuple[int, int], student_channels: int, kinds: set[str],
+                          encoder: TeacherEncoder | None = None) -> tuple[dict[str, TeacherTargets], dict]:
+    """Targets (per cached view) and a report for each requested teacher kind."""
+    targets: dict[str, TeacherTargets] = {}
+    report: dict = {"teacher": cfg.teacher.name, "views": bank.num_views, "kinds": {}}
+    if not kinds:
+        return targets, report
+    device = padded.device
+    t_cfg = cfg.teacher
+    encoder = (encoder or load_teacher(t_cfg.name)).to(device)
+    identity = t_cfg.identity_index
+    seed = cfg.data.seed
+    res_all = list(range(len(t_cfg.resolutions)))
+    frozen = kinds & {"uncalibrated", "single", "multi"}
+    if frozen:
+        res_index = res_all if "multi" in frozen else [identity]
+        feats, test_feats, timing = _features(cfg, encoder, padded, test_images, bank, image_size, res_index)
+        report["frozen_features"] = timing
+        # Features are indexed by position in res_index; map the identity resolution to its position.
+        ident_pos = res_index.index(identity)
+        if "uncalibrated" in frozen:
+            head = _head(cfg, feats.shape[-1], student_channels, 1, 0, len(class_counts), seed, device)
+            _, fs = head_outputs(head, feats[:, :, [ident_pos]])
+            targets["uncalibrated"] = TeacherTargets(None, fs)
+            report["kinds"]["uncalibrated"] = {"doc": KIND_DOC["uncalibrated"]}
+        if "single" in frozen:
+            targets["single"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                                   student_channels, [ident_pos], 0, seed)
+            report["kinds"]["single"] = {"doc": KIND_DOC["single"], **rep}
+        if "multi" in frozen:
+            targets["multi"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                                  student_channels, res_all, identity, seed)
+            report["kinds"]["multi"] = {"doc": KIND_DOC["multi"], **rep}
+        del feats, test_feats
+    if "multi_ft" in kinds:
+        tuned = copy.deepcopy(encoder)
+        ft = finetune_encoder(tuned, padded, labels, class_counts, image_size, cfg.data.pad,
+                              cfg.finetune.resolution or t_cfg.resolutions[identity], cfg.finetune, seed,
+                              progress=cfg.progress)
+        feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_all)
+        targets["multi_ft"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                                 student_channels, res_all, identity, seed)
+        _, rep_single, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                      student_channels, [identity], 0, seed)
+        report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
+                                       "features": timing, "single_res_accuracy": rep_single["accuracy"]}
+        del feats, test_feats, tuned
+    return targets, report
+
+
+def _features(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, test_images: torch.Tensor,
+              bank: ViewBank, image_size: tuple[int, int], res_index: list[int]):
+    res = [cfg.teacher.resolutions[i] for i in res_index]
+    feats, sec = pooled_features(encoder, padded, bank, res, image_size, cfg.teacher.batch, cfg.teacher.amp,
+                                 cfg.progress)
+    test_feats, sec_test = pooled_features(encoder, test_images, None, res, image_size, cfg.teacher.batch,
+                                           cfg.teacher.amp, cfg.progress)
+    return feats, test_feats, {"resolutions": res, "train_seconds": sec, "test_seconds": sec_test,
+                               "views": bank.num_views, "images": int(padded.shape[0])}
+
+
+def save_targets(path: Path, targets: dict[str, TeacherTargets], report: dict, key: str, data_hash: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"key": key, "data_hash": data_hash, "report": report,
+                "targets": {k: {"logits": None if t.logits is None else t.logits.half().cpu(),
+                                "feats": t.feats.half().cpu()} for k, t in targets.items()}}, tmp)
+    tmp.replace(path)
+
+
+def load_targets(path: Path, key: str, data_hash: str, kinds: set[str], device: torch.device
+                 ) -> tuple[dict[str, TeacherTargets], dict] | None:
+    """Cached targets if the file matches this configuration and data and holds every requested kind."""
+    if not path.is_file():
+        return None
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    if blob.get("key") != key or blob.get("data_hash") != data_hash or not kinds <= set(blob["targets"]):
+        return None
+    out = {k: TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
+                             v["feats"].float().to(device)) for k, v in blob["targets"].items() if k in kinds}
+    return out, blob["report"]
