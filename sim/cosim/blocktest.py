@@ -29,12 +29,27 @@ def hw_template_dir() -> Path:
     return Path(str(resources.files("candle_hw.hw_templates")))
 
 
+# Blocks that instantiate another block's module (the 2-word output queue is hw_templates/fifo).
+BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",)}
+
+
+def block_folders(block: str) -> list[str]:
+    """``block`` and the block folders it needs, in dependency order, without duplicates."""
+    out: list[str] = []
+    for dep in BLOCK_DEPS.get(block, ()):
+        out += [b for b in block_folders(dep) if b not in out]
+    return out + [block]
+
+
 def block_sources(block: str) -> list[Path]:
-    """Every .sv file of hw_templates/<block>/ (the block and its helper modules), sorted by name."""
-    d = hw_template_dir() / block
-    files = sorted(d.glob("*.sv"))
-    if not files:
-        raise FileNotFoundError(f"no SystemVerilog sources in {d}")
+    """Every .sv file of hw_templates/<block>/ (the block and its helper modules) and of its dependencies."""
+    files: list[Path] = []
+    for b in block_folders(block):
+        d = hw_template_dir() / b
+        found = sorted(d.glob("*.sv"))
+        if not found:
+            raise FileNotFoundError(f"no SystemVerilog sources in {d}")
+        files += found
     return files
 
 

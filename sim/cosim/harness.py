@@ -7,7 +7,8 @@ kept, so a rebuild only recompiles the design), then ``run`` drives it:
 - Python writes the input words (hex, one per line); the testbench (tb.cpp) raises ``s_tvalid`` with probability
   ``in_valid_prob`` per cycle (then holds it until the word is taken), drives ``m_tready`` with probability
   ``out_ready_prob``, and records every handshake with its cycle index (cycle 0 = first edge after reset);
-- it stops after ``n_out`` output words or ``max_cycles`` (``CosimTimeout``, carrying the partial result).
+- it stops once ``n_out`` output words came out and every input word was taken, or after ``max_cycles``
+  (``CosimTimeout``, carrying the partial result). Words beyond ``n_out`` produced meanwhile are kept.
 
 Port widths come from the Verilated model's header (``VL_IN*/VL_OUT*`` declarations), so input words are
 checked against the real ``s_tdata`` width before simulation.

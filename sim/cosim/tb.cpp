@@ -150,7 +150,9 @@ int main(int argc, char** argv) {
 
     uint64_t cycle = 0, idx = 0, outs = 0;
     bool holding = false;
-    while (outs < n_out && cycle < max_cycles && !ctx->gotFinish()) {
+    // Run until n_out words came out and every input word was taken (trailing words that produce no output,
+    // e.g. dropped border pixels, must still be consumed), or until max_cycles.
+    while ((outs < n_out || idx < in_words.size()) && cycle < max_cycles && !ctx->gotFinish()) {
         if (!holding) holding = idx < in_words.size() && rng_in.chance(p_in);
         if (idx < in_words.size()) set_port(dut->s_tdata, in_words[idx]);
         dut->s_tvalid = holding;
@@ -188,7 +190,7 @@ int main(int argc, char** argv) {
         dut->clk = 0;
         ++cycle;
     }
-    const bool timeout = outs < n_out;
+    const bool timeout = outs < n_out || idx < in_words.size();
     fprintf(fout, "END %s %llu %llu %llu\n", timeout ? "timeout" : "ok", (unsigned long long)cycle,
             (unsigned long long)idx, (unsigned long long)outs);
     fclose(fout);
