@@ -1,0 +1,120 @@
+"""Measure what one student epoch costs with and without the (multi-resolution) teacher in the loop.
+
+    python -m candle_hw.training.profile --dataset cifar10 --rho 100 --student cnv_w1a1 --out profile.json
+
+Times, per training step of the student (median of `--steps` after warm-up): the student alone (CE), Alg. 1 with
+cached teacher targets, and Alg. 1 with the teacher run online under no_grad at the identity resolution only and
+at all resolutions. The multi-resolution overhead per epoch is reported for the online and the cached teacher
+(cached: the one-off feature pass, amortised over the epochs, is reported separately).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from candle_hw.training.augment import ViewBank, pad_images, random_views, crop_flip
+from candle_hw.training.calibrate import CalibratedHead
+from candle_hw.training.data import load_lt_dataset
+from candle_hw.training.distill import AdversarialBalancer, compute_gradients
+from candle_hw.training.evaluate import student_input
+from candle_hw.training.loop import split_params
+from candle_hw.training.teachers import load_teacher, pooled_features
+
+
+def _time(fn, steps: int, warmup: int = 5) -> float:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: list[int], identity: int,
+            batch: int, steps: int) -> dict:
+    from candle_hw.models import build_model
+    device = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    ds = load_lt_dataset(dataset, rho)
+    padded = pad_images(torch.from_numpy(ds.train.images).to(device), 4)
+    labels = torch.from_numpy(ds.train.labels).to(device)
+    size = tuple(ds.train.images.shape[2:])
+    model = build_model(student).to(device)
+    enc, cls = split_params(model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    ab = AdversarialBalancer().to(device)
+    encoder = load_teacher(teacher).to(device)
+    heads = {n: CalibratedHead(encoder.out_channels, model.feature_channels, n, min(identity, n - 1),
+                               ds.num_classes).to(device) for n in (1, len(resolutions))}
+    g = torch.Generator().manual_seed(0)
+    cached_logits = torch.randn(batch, ds.num_classes, device=device)
+    cached_feat = torch.randn(batch, model.feature_channels, device=device)
+
+    def batch_images():
+        idx = torch.randint(0, len(labels), (batch,), generator=g).to(device)
+        dy, dx, flip = random_views(batch, 4, g, device)
+        return idx, crop_flip(padded, idx, dy, dx, flip, size)
+
+    def step(rule: str, teacher_res: list[int] | None):
+        idx, x = batch_images()
+        t_logits, t_feat = cached_logits, cached_feat
+        if teacher_res is not None:
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                maps = [encoder(x, r).float() for r in teacher_res]
+                head = heads[len(teacher_res)]
+                t_logits, t_feat = head(maps), head.identity_feature(maps)
+        feat, logits = model.forward_features(student_input(model, x))
+        g_enc, g_cls, g_ab, _ = compute_gradients(rule, enc, cls, ab, feat, logits, labels[idx], t_logits, t_feat,
+                                                  0.5, 1.0, 0.0, None)
+        for p, gr in zip(enc + cls, g_enc + g_cls):
+            p.grad = gr
+        opt.step()
+
+    steps_per_epoch = -(-len(labels) // batch)
+    out = {"device": torch.cuda.get_device_name(device), "student": student, "teacher": teacher,
+           "resolutions": resolutions, "batch": batch, "steps_per_epoch": steps_per_epoch, "step_ms": {}}
+    cases = {"student_ce": ("ce", None), "alg1_cached": ("alg1", None),
+             "alg1_online_single": ("alg1", [resolutions[identity]]), "alg1_online_multi": ("alg1", resolutions)}
+    for name, (rule, res) in cases.items():
+        out["step_ms"][name] = 1000 * _time(lambda: step(rule, res), steps)
+    ms = out["step_ms"]
+    out["epoch_s"] = {k: v * steps_per_epoch / 1000 for k, v in ms.items()}
+    out["multi_res_overhead_online"] = ms["alg1_online_multi"] / ms["alg1_online_single"] - 1
+    bank = ViewBank.make(len(labels), 1, 4, 0, device)
+    _, single_s = pooled_features(encoder, padded, bank, [resolutions[identity]], size, 256)
+    _, multi_s = pooled_features(encoder, padded, bank, resolutions, size, 256)
+    out["cache_seconds_per_view"] = {"single": single_s, "multi": multi_s}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--rho", type=float, default=100)
+    p.add_argument("--student", default="cnv_w1a1")
+    p.add_argument("--teacher", default="efficientnet_lite0")
+    p.add_argument("--resolutions", default="128,224,480")
+    p.add_argument("--identity-index", type=int, default=1)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--out", default="profile.json")
+    a = p.parse_args(argv)
+    res = profile(a.dataset, a.rho, a.student, a.teacher, [int(r) for r in a.resolutions.split(",")],
+                  a.identity_index, a.batch, a.steps)
+    text = json.dumps(res, indent=1)
+    print(text)
+    with open(a.out, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
