@@ -20,7 +20,8 @@ def _export(model, tmp_path: Path, name: str = "m") -> ModelWrapper:
 
 def _data_path_ops(w: ModelWrapper) -> list[str]:
     """Op types on the path from the graph input (weight quantizers hang off initializers, not this path)."""
-    weight_quants = {n.name for n in w.graph.node if n.op_type == "BipolarQuant" and w.get_initializer(n.input[0]) is not None}
+    weight_quants = {n.name for n in w.graph.node
+                     if n.op_type == "BipolarQuant" and w.get_initializer(n.input[0]) is not None}
     return [n.op_type for n in w.graph.node if n.name not in weight_quants]
 
 
