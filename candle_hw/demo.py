@@ -1,0 +1,133 @@
+"""`candle-hw demo`: the whole flow on built-in data (scikit-learn's 1,797 real 8x8 digits), in minutes.
+
+train a binary MLP (Brevitas, 1-bit weights and activations, 8-bit input) -> export QONNX -> compile (with
+per-step verification) -> functional simulation of the whole test split -> compare, as integers, with QONNX
+execution and the Brevitas forward -> RTL co-simulation, synthesis and an iCE40 bitstream where the hardware
+tools are installed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+FOLDING = [{"pe": 8, "simd": 16}, {"pe": 8, "simd": 8}, {"pe": 10, "simd": 8}]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--epochs", type=int, default=25, help="training epochs (default 25)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rtl-frames", type=int, default=100, help="test images through RTL co-simulation (0: skip)")
+    p.add_argument("--skip-hw", action="store_true", help="skip RTL co-simulation, synthesis and bitstream")
+
+
+class _Step:
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.n = 0
+
+    def __call__(self, msg: str) -> None:
+        self.n += 1
+        print(f"[demo {time.perf_counter() - self.t0:6.1f} s] {msg}", flush=True)
+
+
+def load_digits_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits as 8-bit pixel values (0..16 scaled to 0..255, integers), NCHW, stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = np.rint(d.images * (255.0 / 16.0)).astype(np.float32)[:, None]
+    return train_test_split(x, d.target, test_size=0.2, random_state=seed, stratify=d.target)
+
+
+def train_student(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, log: _Step):
+    """Plain cross-entropy training of the zoo's digits MLP (the CANDLE recipe needs a teacher: `candle-hw train`)."""
+    import torch
+
+    from candle_hw.models import build_model
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    model = build_model("mlp_digits")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(xt), 128):
+            idx = perm[i : i + 128]
+            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        sched.step()
+        if (epoch + 1) % max(1, epochs // 6) == 0 or epoch == epochs - 1:
+            log(f"train epoch {epoch + 1}/{epochs}: loss {total / len(xt):.3f}")
+    return model.eval()
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from candle_hw.compile.export import export_qonnx_model
+    from candle_hw.compile.pipeline import CompileOptions, compile_model
+    from candle_hw.compile.verify import oracle_model, qonnx_forward
+    from candle_hw.models import save_checkpoint
+    from candle_hw.sim.functional import run_model
+
+    log = _Step()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    x_tr, x_te, y_tr, y_te = load_digits_split(args.seed)
+    log(f"data: sklearn digits, {len(x_tr)} train / {len(x_te)} test images (8x8, 8-bit)")
+    model = train_student(x_tr, y_tr, args.epochs, args.seed, log)
+    with torch.no_grad():
+        brevitas_out = model(torch.from_numpy(x_te)).numpy()
+    save_checkpoint(model, out / "checkpoint.pt")
+    onnx_path = export_qonnx_model(model, out / "model.onnx")
+    log(f"export: {onnx_path}")
+    build = out / "build"
+    graph = compile_model(onnx_path, build, CompileOptions(folding=FOLDING, verify=True),
+                          log=lambda s: log(f"compile: {s}"))
+    sim_out = run_model(graph, x_te)
+    qonnx_out = qonnx_forward(oracle_model(onnx_path), x_te)
+    mism_q = int(np.sum(sim_out.reshape(qonnx_out.shape) != qonnx_out))
+    mism_b = int(np.sum(qonnx_out != brevitas_out))
+    acc = float((sim_out.reshape(len(y_te), -1).argmax(1) == y_te).mean())
+    log(f"simulate: {len(x_te)} test images, mismatching elements simulator vs QONNX {mism_q}, QONNX vs Brevitas {mism_b}")
+    log(f"accuracy on the test split: {100 * acc:.2f} % (simulator = QONNX = Brevitas)")
+    summary = {"test_images": int(len(x_te)), "accuracy": acc, "mismatches_sim_vs_qonnx": mism_q,
+               "mismatches_qonnx_vs_brevitas": mism_b, "folding": FOLDING}
+    if not args.skip_hw:
+        summary.update(_hardware(graph, build, x_te[: args.rtl_frames], log))
+    (out / "demo_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    log(f"summary: {out / 'demo_summary.json'}")
+    return 0 if mism_q == 0 and mism_b == 0 and summary.get("rtl_mismatches", 0) == 0 else 1
+
+
+def _hardware(graph, build: Path, x: np.ndarray, log: _Step) -> dict:
+    """RTL co-simulation, synthesis and iCE40 bitstream (needs the `hw` extra)."""
+    out: dict = {}
+    if len(x):
+        from candle_hw.sim.cosim.rtlsim import simulate_rtl
+        from candle_hw.sim.functional import run_dataflow
+        from candle_hw.sim.host import run_prologue
+
+        frames = run_prologue(graph, x)
+        res = simulate_rtl(build, frames)
+        ref = run_dataflow(graph, frames)
+        mism = int(np.sum(np.asarray(res.outputs).reshape(ref.shape) != ref))
+        out.update(rtl_frames=int(len(x)), rtl_mismatches=mism, rtl_interval_cycles=res.interval_cycles,
+                   rtl_latency_cycles=res.latency_cycles)
+        log(f"rtl: Verilator co-simulation of {len(x)} images: {mism} mismatches, "
+            f"interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
+    return out
