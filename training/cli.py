@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", dest="max_minutes", type=float,
                         help="stop each student cleanly after this long (resume continues)")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--stage", choices=("all", "teacher", "students"), default="all")
+    parser.add_argument("--stage", choices=("all", "teacher", "students", "summary"), default="all")
     parser.add_argument("--jobs", type=int, default=1, help="student methods trained in parallel processes")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--no-summary", dest="summary", action="store_false", help=argparse.SUPPRESS)

@@ -83,20 +83,24 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     bank = ViewBank.make(len(labels), cfg.teacher.views, cfg.data.pad, cfg.data.seed, device)
     kinds = {METHOD_SPECS[m].teacher for m in cfg.methods} - {None}
     key = cfg.teacher_key(probe.feature_channels)
-    cache = run_dir / "teacher" / f"targets_{key}.pt"
-    cache.parent.mkdir(exist_ok=True)
-    loaded = load_targets(cache, key, ds.construction_hash, kinds, device) if stage != "teacher" else None
-    if loaded is None and rank == 0:
+    teacher_dir = run_dir / "teacher"
+    teacher_dir.mkdir(exist_ok=True)
+    if stage == "summary":
+        return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, 0.0, 0.0)
+    # One file per kind set: stages for different kinds may run at once (e.g. one per GPU).
+    cache = teacher_dir / f"targets_{key}_{'-'.join(sorted(kinds))}.pt"
+    loaded = load_targets(teacher_dir, key, ds.construction_hash, kinds, device) if stage != "teacher" else None
+    targets, t_report = {}, {}
+    if loaded is None and rank == 0 and kinds:
         targets, t_report = build_teacher_targets(cfg, padded, labels, test_images, ds.test.labels,
                                                   ds.class_counts, bank, image_size, probe.feature_channels, kinds,
                                                   teacher_encoder)
-        if kinds:
-            save_targets(cache, targets, t_report, key, ds.construction_hash)
-        (run_dir / "teacher" / "teacher.json").write_text(json.dumps(t_report, indent=1))
+        save_targets(cache, targets, t_report, key, ds.construction_hash)
+        (teacher_dir / f"teacher_{'-'.join(sorted(kinds))}.json").write_text(json.dumps(t_report, indent=1))
     if world > 1:
         dist.barrier()
-    if loaded is None and rank != 0:
-        loaded = load_targets(cache, key, ds.construction_hash, kinds, device)
+    if loaded is None and rank != 0 and kinds:
+        loaded = load_targets(teacher_dir, key, ds.construction_hash, kinds, device)
     if loaded is not None:
         targets, t_report = loaded
     teacher_seconds = time.perf_counter() - t_start
@@ -111,7 +115,19 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
             _run_method(cfg, method, data, targets, ds, run_dir, model_factory, rank)
     if rank != 0 or not summary:
         return {}
-    return write_summary(cfg, ds, t_report, run_dir, teacher_seconds, time.perf_counter() - t_start)
+    return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, teacher_seconds,
+                         time.perf_counter() - t_start)
+
+
+def merged_teacher_report(teacher_dir: Path) -> dict:
+    """All teacher_*.json reports of a run folded into one (kinds side by side)."""
+    merged: dict = {"kinds": {}}
+    for path in sorted(teacher_dir.glob("teacher_*.json")):
+        rep = json.loads(path.read_text())
+        merged["kinds"].update(rep.pop("kinds", {}))
+        for k, v in rep.items():
+            merged[k if k not in merged else f"{k}_{path.stem[8:]}"] = v
+    return merged
 
 
 def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[str, TeacherTargets],
@@ -135,6 +151,8 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
                "weight_norms": classifier_weight_norms(model), "history": state.history,
                "lambda_final": state.lambdas[-1] if state.lambdas else None, "config": cfg.to_dict()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    # Weights only (no optimiser state): small enough to copy off a device machine; exports like checkpoint.pt.
+    torch.save({"arch": model.arch, "state_dict": model.state_dict(), "method": method}, out / "student.pt")
     if state.lambdas:
         (out / "lambda_trajectory.json").write_text(json.dumps(state.lambdas))
     plots = out / "plots"

@@ -117,14 +117,19 @@ def save_targets(path: Path, targets: dict[str, TeacherTargets], report: dict, k
     tmp.replace(path)
 
 
-def load_targets(path: Path, key: str, data_hash: str, kinds: set[str], device: torch.device
+def load_targets(folder: Path, key: str, data_hash: str, kinds: set[str], device: torch.device
                  ) -> tuple[dict[str, TeacherTargets], dict] | None:
-    """Cached targets if the file matches this configuration and data and holds every requested kind."""
-    if not path.is_file():
-        return None
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    if blob.get("key") != key or blob.get("data_hash") != data_hash or not kinds <= set(blob["targets"]):
-        return None
-    out = {k: TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
-                             v["feats"].float().to(device)) for k, v in blob["targets"].items() if k in kinds}
-    return out, blob["report"]
+    """Cached targets merged over the folder's files that match this configuration and data; None unless every
+    requested kind is found."""
+    out: dict[str, TeacherTargets] = {}
+    report: dict = {"kinds": {}}
+    for path in sorted(folder.glob(f"targets_{key}_*.pt")):
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if blob.get("key") != key or blob.get("data_hash") != data_hash:
+            continue
+        for k, v in blob["targets"].items():
+            if k in kinds and k not in out:
+                out[k] = TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
+                                        v["feats"].float().to(device))
+        report["kinds"].update(blob["report"].get("kinds", {}))
+    return (out, report) if kinds <= set(out) else None

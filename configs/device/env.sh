@@ -1,6 +1,6 @@
 # Source on a device machine (repo root, .gpu carried): offline wheels, the candle_hw import mapping, caches.
 python -m pip install -q --no-index --no-deps --target .site .gpu/whl/*.whl || return 1
-python training/devlaunch.py .site/pkg || return 1
-export PYTHONPATH=$PWD/.site/pkg:$PWD/.site
+python training/devlaunch.py . || return 1  # links candle_hw/training etc. in this device copy
+export PYTHONPATH=$PWD:$PWD/.site
 export CANDLE_HW_CACHE=/tmp/candle_hw_cache CANDLE_HW_CIFAR10=$PWD/.gpu/data/cifar10_jpg.tar.gz
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
