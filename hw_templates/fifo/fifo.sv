@@ -12,7 +12,7 @@
 module fifo #(
     parameter int WIDTH = 8,
     parameter int DEPTH = 2,
-    parameter string RAM_STYLE = "auto"
+    parameter RAM_STYLE = "auto"
 ) (
     input  logic             clk,
     input  logic             rst_n,

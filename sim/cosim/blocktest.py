@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from candle_hw.compile.emit import block_folders
 from candle_hw.sim.cosim.harness import RunResult, StreamDesign
 from candle_hw.sim.packing import pack_stream, unpack_stream
 from candle_hw.types import IntType
@@ -29,24 +30,12 @@ def hw_template_dir() -> Path:
     return Path(str(resources.files("candle_hw.hw_templates")))
 
 
-# Blocks that instantiate another block's module (the 2-word output queue is hw_templates/fifo).
-BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",)}
-
-
-def block_folders(block: str) -> list[str]:
-    """``block`` and the block folders it needs, in dependency order, without duplicates."""
-    out: list[str] = []
-    for dep in BLOCK_DEPS.get(block, ()):
-        out += [b for b in block_folders(dep) if b not in out]
-    return out + [block]
-
-
 def block_sources(block: str) -> list[Path]:
     """Every .sv file of hw_templates/<block>/ (the block and its helper modules) and of its dependencies."""
     files: list[Path] = []
     for b in block_folders(block):
         d = hw_template_dir() / b
-        found = sorted(d.glob("*.sv"))
+        found = sorted(f for f in d.glob("*.sv") if not f.name.startswith("test_"))
         if not found:
             raise FileNotFoundError(f"no SystemVerilog sources in {d}")
         files += found

@@ -159,8 +159,10 @@ class StreamDesign:
     # -- run ------------------------------------------------------------------------------------------------
     def run(self, in_words: Sequence[int], n_out: int, in_valid_prob: float = 1.0, out_ready_prob: float = 1.0,
             seed: int = 0, max_cycles: int | None = None, vcd: Path | None = None, allow_timeout: bool = False,
-            run_dir: Path | None = None) -> RunResult:
-        """Drive ``in_words`` and collect ``n_out`` output words; see the module docstring."""
+            run_dir: Path | None = None, cwd: Path | None = None) -> RunResult:
+        """Drive ``in_words`` and collect ``n_out`` output words; see the module docstring.
+
+        ``cwd``: the directory the simulation runs in (relative ``$readmemh`` paths resolve there)."""
         for p, name in ((in_valid_prob, "in_valid_prob"), (out_ready_prob, "out_ready_prob")):
             if not 0.0 < p <= 1.0:
                 raise ValueError(f"{self.top}: {name}={p} must be in (0, 1]")
@@ -182,10 +184,14 @@ class StreamDesign:
         if vcd is not None:
             cmd.append(str(Path(vcd).resolve()))
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(cmd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              cwd=cwd)
         wall = time.monotonic() - t0
-        if proc.returncode != 0:
-            raise ToolchainError(f"{self.top}: simulation exited {proc.returncode}:\n{proc.stdout[-3000:]}")
+        # Verilator reports a missing or short $readmemh file as a warning and runs on with zeros: refuse that.
+        problems = [ln for ln in proc.stdout.splitlines() if ln.startswith(("%Error", "%Warning", "%Fatal"))]
+        if proc.returncode != 0 or problems:
+            raise ToolchainError(f"{self.top}: simulation exited {proc.returncode}:\n" + "\n".join(
+                problems or proc.stdout.splitlines()[-30:]))
         res = _parse_trace(out_file.read_text(), wall)
         res.vcd = Path(vcd).resolve() if vcd is not None else None
         if res.timeout and not allow_timeout:
