@@ -29,6 +29,7 @@ class DistillConfig:
     checkpoint_every: int = 25
     eval_every: int = 0  # 0: evaluate only at the end
     max_minutes: float = 0.0  # > 0: stop cleanly (checkpoint written) after this long; resume continues
+    stop_after: int = 0  # > 0: stop cleanly after this many epochs in this invocation (time-boxing, tests)
 
 
 @dataclass
@@ -116,6 +117,7 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
     log_prior = torch.tensor(np.log(data.class_counts / data.class_counts.sum()), dtype=torch.float32,
                              device=device)
     start, budget = time.perf_counter(), cfg.max_minutes * 60
+    done_before = len(state.history)
     bar = tqdm(range(state.epoch, cfg.epochs), desc=method, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -160,7 +162,8 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
                                                       data.class_counts)["accuracy"]
         state.history.append(record)
         bar.set_postfix(loss=f"{record['total']:.3f}", **({"lam": f"{record['lam']:.2f}"} if "lam" in record else {}))
-        stop = budget > 0 and time.perf_counter() - start > budget
+        stop = (budget > 0 and time.perf_counter() - start > budget) or (
+            cfg.stop_after > 0 and len(state.history) - done_before >= cfg.stop_after)
         if checkpoint is not None and (state.epoch % cfg.checkpoint_every == 0 or state.epoch == cfg.epochs or stop):
             _sync_buffers(model, world)
             if rank == 0:
