@@ -25,7 +25,9 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
         t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
         y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor)
     elif isinstance(node, SlidingWindow):
-        y = golden.sliding_window(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.pad, node.pad_value)
+        # the window copy is the large tensor: make it in the float32 operand type of the next product once
+        xf = x.astype(np.float32, copy=False) if node.elem_type.bits <= 16 else x
+        y = golden.sliding_window(xf.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.pad, node.pad_value)
     elif isinstance(node, MaxPool):
         y = golden.maxpool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride)
     elif isinstance(node, LabelSelect):

@@ -1,7 +1,8 @@
 """One golden integer function per dataflow op (the reference every simulator, testbench and test reuses).
 
-All functions take and return integer numpy arrays of *element values*: BIPOLAR tensors hold -1/+1 (int8),
-integer tensors their integer values. Feature maps are channel-last with a leading batch axis, (N, H, W, C);
+All functions take and return numpy arrays of *element values*: BIPOLAR tensors hold -1/+1, integer tensors
+their integer values. Inputs may be any numeric dtype that holds the integers exactly (the simulator passes
+float32 containers to avoid conversions); outputs are int8 (BIPOLAR) or int64. Feature maps are channel-last with a leading batch axis, (N, H, W, C);
 vectors are (N, ..., K). Exactness: the products below are formed either in int64 or in float32 on operands
 whose every partial sum is an integer of magnitude < 2**24 (exactly representable), which is checked.
 """
@@ -45,16 +46,20 @@ def integer_binary_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n)."""
+    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n).
+
+    With one threshold per channel the result is the bool [acc >= T] (0/1)."""
     t = np.asarray(thresholds)
     if t.shape[1] == 1:
-        return (acc >= t[:, 0]).astype(np.int64)
+        return acc >= t[:, 0]
     return (acc[..., None] >= t).sum(axis=-1).astype(np.int64)
 
 
 def to_bipolar(bits: np.ndarray) -> np.ndarray:
     """{0,1} -> {-1,+1}."""
-    return (2 * np.asarray(bits, dtype=np.int8) - 1).astype(np.int8)
+    b = np.asarray(bits)
+    b = b.view(np.int8) if b.dtype == np.bool_ else b.astype(np.int8)
+    return 2 * b - np.int8(1)
 
 
 def mvu(x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool) -> np.ndarray:
