@@ -3,9 +3,11 @@
 // Any IN_ELEMS/OUT_ELEMS pair works; the frame's innermost dimension is a multiple of both, so frames stay
 // aligned to word boundaries.
 //
-// Structure: an element buffer of BUF = IN_ELEMS + OUT_ELEMS elements when one count divides the other, else
-// IN_ELEMS + OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - 1, holding `count` elements (oldest at the LSB). An input
-// word is taken when count <= BUF - IN_ELEMS; an output word (the OUT_ELEMS oldest elements) is offered when
+// Structure: an element buffer of BUF = IN_ELEMS + 2*OUT_ELEMS elements when one count divides the other, else
+// IN_ELEMS + 2*OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - 1, holding `count` elements (oldest at the LSB). An input
+// word is taken when count <= BUF - IN_ELEMS (so up to two complete output words can wait un-taken while an
+// input word is still accepted: the slack that absorbs a consumer's bursts, e.g. an MVU taking its whole
+// input vector in one fold); an output word (the OUT_ELEMS oldest elements) is offered when
 // count >= OUT_ELEMS; both conditions read registers only. Input and output move in the same cycle.
 // Timing (never stalled): the slower side runs at one word per cycle, so cycles per frame =
 // max(words in, words out) per frame (+ at most one cycle); latency: the output word completed by an input
@@ -26,7 +28,7 @@ module dwc #(
 );
     localparam int MIN_ELEMS = IN_ELEMS < OUT_ELEMS ? IN_ELEMS : OUT_ELEMS;
     localparam bit DIVISIBLE = (IN_ELEMS % OUT_ELEMS == 0) || (OUT_ELEMS % IN_ELEMS == 0);
-    localparam int BUF = IN_ELEMS + OUT_ELEMS + (DIVISIBLE ? 0 : MIN_ELEMS - 1);
+    localparam int BUF = IN_ELEMS + 2 * OUT_ELEMS + (DIVISIBLE ? 0 : MIN_ELEMS - 1);
     localparam int BW = BUF * ELEM_BITS;
     localparam int CW = $clog2(BUF + 1);
 
