@@ -174,7 +174,13 @@ module mvu #(
         always_ff @(posedge clk) waddr_q <= waddr;
         assign w_cur = wmem[waddr_q];
     end else if (WEIGHT_STYLE == "distributed") begin : g_wdist
+        // Yosys 0.70 has no LUT-RAM mapping for a memory without a write port; a read-only LUT RAM is a LUT
+        // ROM (same LUT6 count), so Yosys builds it as logic while other tools get the distributed style.
+`ifdef YOSYS
+        (* rom_style = "logic", ram_style = "logic" *) logic [WW-1:0] wmem[WDEPTH];
+`else
         (* rom_style = "distributed", ram_style = "distributed" *) logic [WW-1:0] wmem[WDEPTH];
+`endif
         logic [WW-1:0] w_q;
         initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
         always_ff @(posedge clk) w_q <= wmem[waddr];
