@@ -35,7 +35,8 @@ module fifo #(
     assign wr_en = s_tvalid && s_tready;
 
     function automatic logic [AW-1:0] bump(input logic [AW-1:0] p);
-        return p == AW'(DEPTH - 1) ? '0 : p + AW'(1);
+        // assigned to the function name: Yosys' SystemVerilog frontend rejects `return`
+        bump = p == AW'(DEPTH - 1) ? '0 : p + AW'(1);
     endfunction
 
     always_ff @(posedge clk) begin

@@ -55,7 +55,8 @@ module swg #(
     localparam logic [WB-1:0] PAD_WORD = {SIMD{ELEM_BITS'(PAD_BITS)}};
 
     function automatic int clamp(input int v, input int lo, input int hi);
-        return v < lo ? lo : (v > hi ? hi : v);
+        // assigned to the function name: Yosys' SystemVerilog frontend rejects `return`
+        clamp = v < lo ? lo : (v > hi ? hi : v);
     endfunction
 
     (* ram_style = "block" *) logic [WB-1:0] mem[DEPTH];
