@@ -80,3 +80,26 @@ def test_layer_mismatch_is_named(tfc_path, graph):
     bad = graph.replace(params=params)
     found = compare_layers(bad, oracle_model(tfc_path), _random_tfc_inputs(4, seed=4))
     assert found and found[0].node == "fc1"
+
+
+def test_tfc_with_topk_becomes_label_select(tfc_path, tmp_path):
+    from qonnx.transformation.insert_topk import InsertTopK
+
+    from candle_hw.compile.frontend import load_model
+    from candle_hw.compile.ir import LabelSelect
+
+    m = load_model(tfc_path).transform(InsertTopK(k=1))
+    for imp in m.model.opset_import:  # TopK with k as an input needs opset >= 10; the zoo file declares 9
+        if imp.domain == "":
+            imp.version = max(imp.version, 11)
+    p = tmp_path / "tfc_topk.onnx"
+    m.save(str(p))
+    g = qonnx_to_dataflow(p)
+    assert isinstance(g.nodes[-1], LabelSelect) and g.epilogue["kind"] == "label"
+    x = _random_tfc_inputs(300, seed=5)
+    ref = qonnx_forward(oracle_model(p), x)
+    got = run_model(g, x)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got[:, 0], run_model(graph_without_topk := qonnx_to_dataflow(tfc_path), x).argmax(1))
+    assert graph_without_topk.epilogue["kind"] == "lut"
