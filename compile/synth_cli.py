@@ -10,6 +10,7 @@ from candle_hw.devices import device_names
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
     parser.add_argument("--target", default="xc7z020", help=f"device or alias (default xc7z020); one of {device_names()}")
+    parser.add_argument("--synth-args", default="", help='extra options for the Yosys synth command, e.g. "-abc9"')
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed for Yosys (default: no limit)")
 
 
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.compile.synth import SynthError, synthesize
 
     try:
-        r = synthesize(args.build, args.target, timeout=args.timeout)
+        r = synthesize(args.build, args.target, extra_args=args.synth_args, timeout=args.timeout)
     except SynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

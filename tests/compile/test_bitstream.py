@@ -46,7 +46,9 @@ def test_ice40_bitstream(build):
     assert (r["wrapper"]["S_W"], r["wrapper"]["M_W"]) == (24, 22)
     on_disk = json.loads((build / "reports" / "bitstream_ice40-up5k.json").read_text())
     assert on_disk["sha256"] == r["sha256"]
-    assert (build / "bitstream" / "ice40-up5k.pcf").read_text() == pcf_text(get_device("ice40-up5k"))
+    assert (build / "bitstream" / "ice40-up5k.pcf").read_text() == pcf_text(get_device("ice40-up5k"), 24)
+    assert r["freq_constraint_mhz"] == 24  # as nextpnr reports it applied
+    assert r["runs_at_board_clock"] == (r["fmax_mhz"] >= 12)
     assert not list((build / "bitstream").glob(".work-*")), "work directory left behind"
 
 
@@ -62,7 +64,9 @@ def test_ecp5_bitstream(build, capsys):
     assert bytes.fromhex("41111043") in image[:64]  # the LFE5U-25F IDCODE, checked by the chip at load
     assert r["freq_constraint_mhz"] == 40 and r["fmax_mhz"] > 0
     assert r["utilisation"]["DP16KD"]["used"] == 1
-    assert 'LOCATE COMP "clk" SITE "G2";' in lpf_text(get_device("ecp5-25k"))
+    lpf = (build / "bitstream" / "ecp5-25k.lpf").read_text()
+    assert lpf == lpf_text(get_device("ecp5-25k"), 40)
+    assert 'LOCATE COMP "clk" SITE "G2";' in lpf and 'FREQUENCY PORT "clk" 40 MHZ;' in lpf
 
 
 def test_vivado_project_is_emitted_not_run(build, capsys):
@@ -106,3 +110,17 @@ def test_vivado_refuses_from_the_synthesis_report(tmp_path):
 def test_unknown_and_unplaceable_targets(build):
     with pytest.raises(UserError, match="known devices"):
         make_bitstream(build, "gowin-1k")
+
+
+def test_nextpnr_capacity_failure_becomes_a_user_error(tmp_path):
+    """nextpnr's own utilisation table (its real format) turns a failed placement into needed vs available."""
+    from candle_hw.compile.bitstream import _raise_pnr_failure
+
+    (tmp_path / "nextpnr.log").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:    6012/   5280   113%\n"
+        "Info: \t        ICESTORM_RAM:      12/     30    40%\n"
+        "ERROR: Unable to place cell 'x_LC', no BELs remaining to implement cell type 'ICESTORM_LC'\n")
+    (tmp_path / "out.log").write_text("")
+    with pytest.raises(UserError, match=r"does not fit ice40-up5k \(nextpnr\): ICESTORM_LC 6,012 > 5,280$"):
+        _raise_pnr_failure(tmp_path, get_device("ice40-up5k"), 1)

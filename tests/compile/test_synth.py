@@ -18,7 +18,7 @@ import pytest
 
 from candle_hw.cli import main as cli_main
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
-from candle_hw.compile.synth import base_module, classify_cells, flat_cells, synthesize
+from candle_hw.compile.synth import base_module, classify_cells, flat_cells, submodule_parts, synthesize
 from candle_hw.sim.packing import write_memh
 from candle_hw.types import BIPOLAR
 
@@ -50,6 +50,7 @@ def test_xc7_counts(xc7, build):
     assert par["cells"] == {"LUT6": 4, "FDRE": 4}
     assert (par["LUT"], par["FF"], par["BRAM_18K"], par["Carry"]) == (4, 4, 0, 0)
     assert (mem["BRAM_18K"], mem["RAMB18"], mem["BRAM_36K"], mem["LUT"]) == (1, 1, 0, 0)
+    assert "parts" not in par and "parts" not in mem  # leaves: no submodules to break down
     assert (xc7["total"]["LUT"], xc7["total"]["FF"], xc7["total"]["BRAM_18K"]) == (5, 5, 1)
     assert (xc7["top_glue"]["LUT"], xc7["top_glue"]["FF"]) == (1, 1)
     assert xc7["utilisation"]["BRAM_18K"] == {"used": 1, "available": 280, "percent": round(100 / 280, 2)}
@@ -116,6 +117,14 @@ def test_base_module(derived, base):
 def test_flat_cells_multiplies_through_the_hierarchy():
     modules = {"top": {"a": 2, "LUT6": 1}, "a": {"b": 3, "FDRE": 1}, "b": {"LUT2": 2, "$scopeinfo": 1}}
     assert flat_cells(modules, "top") == {"LUT6": 1, "FDRE": 2, "LUT2": 12}
+
+
+def test_submodule_parts_show_where_a_block_spends():
+    modules = {"m": {"LUT6": 3, "FDRE": 1, "$paramod$ab\\pop": 2, "$paramod$cd\\pop": 1},
+               "$paramod$ab\\pop": {"LUT6": 5}, "$paramod$cd\\pop": {"LUT6": 7, "FDRE": 2}}
+    parts = submodule_parts(modules, "m", "xc7")
+    assert parts == {"(own logic)": {"count": 1, "LUT": 3, "FF": 1}, "pop": {"count": 3, "LUT": 17, "FF": 2}}
+    assert submodule_parts({"leaf": {"LUT6": 1}}, "leaf", "xc7") == {}
 
 
 def test_classify_xilinx_memories_and_lutram():
