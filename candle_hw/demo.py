@@ -130,4 +130,16 @@ def _hardware(graph, build: Path, x: np.ndarray, log: _Step) -> dict:
                    rtl_latency_cycles=res.latency_cycles)
         log(f"rtl: Verilator co-simulation of {len(x)} images: {mism} mismatches, "
             f"interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
+    from candle_hw.compile.bitstream import make_bitstream
+    from candle_hw.compile.synth import synthesize
+
+    syn = synthesize(build, "xc7z020")
+    tot = syn["total"]
+    out["synth_xc7z020"] = tot
+    log(f"synth: xc7z020 (Yosys synth_xilinx): {tot.get('LUT', 0):,} LUT, {tot.get('FF', 0):,} FF, "
+        f"{tot.get('BRAM_18K', 0)} BRAM_18K, {tot.get('DSP', 0)} DSP")
+    bit = make_bitstream(build, "ice40-up5k")
+    out["bitstream_ice40_up5k"] = {k: bit[k] for k in bit if not isinstance(bit[k], (dict, list))}
+    log(f"bitstream: iCE40 UP5K {bit.get('bitstream')} ({bit['size_bytes']:,} bytes), "
+        f"Fmax {bit['fmax_mhz']} MHz")
     return out
