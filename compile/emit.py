@@ -40,6 +40,7 @@ MODULES: dict[type[Node], str] = {
 BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",)}
 # Weight memories up to this depth go to LUT RAM under weight_style "auto": a block RAM would be mostly empty.
 DISTRIBUTED_MAX_WMEM = 64
+_HDL_SUFFIXES = (".sv", ".v", ".svh", ".vh")
 
 
 @dataclass
@@ -216,15 +217,16 @@ def _copy_sources(modules: list[str], dst: Path) -> list[str]:
     names: list[str] = []
     root = resources.files("candle_hw.hw_templates")
     for b in folders:
-        files = sorted((f for f in root.joinpath(b).iterdir() if f.name.endswith((".sv", ".v"))
+        files = sorted((f for f in root.joinpath(b).iterdir() if f.name.endswith(_HDL_SUFFIXES)
                         and not f.name.startswith("test_")), key=lambda f: f.name)
-        if not files:
+        if not any(f.name.endswith((".sv", ".v")) for f in files):
             raise IRError(f"hw_templates/{b} has no block sources (is the package installed completely?)")
         for f in files:
-            if f.name in names:
-                raise IRError(f"two blocks ship a source named {f.name}")
+            if (dst / f.name).exists():
+                raise IRError(f"two blocks ship a file named {f.name}")
             (dst / f.name).write_bytes(f.read_bytes())
-            names.append(f.name)
+            if f.name.endswith((".sv", ".v")):  # headers (.svh/.vh) are `included, not compiled on their own
+                names.append(f.name)
     return names
 
 

@@ -45,7 +45,7 @@ def block_sources(block: str) -> list[Path]:
 def block_design(block: str, params: dict, build_dir: Path, **kw) -> StreamDesign:
     """A StreamDesign for hw_templates/<block>/ with top module ``block``."""
     return StreamDesign(top=block, sources=block_sources(block), params=params, build_dir=build_dir,
-                        include_dirs=[hw_template_dir() / block], **kw)
+                        include_dirs=[hw_template_dir() / b for b in block_folders(block)], **kw)
 
 
 def check_stream_block(design: StreamDesign, in_values: np.ndarray, in_type: IntType, in_elems: int,
