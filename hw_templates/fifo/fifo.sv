@@ -23,7 +23,11 @@ module fifo #(
     output logic             m_tvalid,
     input  logic             m_tready
 );
+    // RAM_STYLE is an untyped string parameter (Yosys has no `parameter string`); comparing strings of different
+    // lengths zero-extends the shorter one, which is what string equality needs.
+    /* verilator lint_off WIDTHEXPAND */
     localparam bit BLOCK = (RAM_STYLE == "block") || (RAM_STYLE == "auto" && DEPTH > 64);
+    /* verilator lint_on WIDTHEXPAND */
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam int CW = $clog2(DEPTH + 1);
 

@@ -31,13 +31,15 @@ module label_select #(
     localparam int WORDS = LABELS / PE;
     localparam int WCW = WORDS > 1 ? $clog2(WORDS) : 1;
     localparam int KW = $clog2(K + 1);
+    localparam int PW = K > 1 ? $clog2(K) : 1;
 
     // Values are kept as IN_BITS+1-bit signed numbers so that one signed compare serves both signednesses.
     logic signed [IN_BITS:0] l_val[K], n_val[K];
     logic [OUT_BITS-1:0]     l_idx[K], n_idx[K], o_idx[K];
     logic [K-1:0]            l_vld, n_vld;
     logic [WCW-1:0]          wc;
-    logic [KW-1:0]           o_cnt, o_ptr;
+    logic [KW-1:0]           o_cnt;
+    logic [PW-1:0]           o_ptr;
     logic                    last_word, in_fire, out_fire;
 
     assign last_word = wc == WCW'(WORDS - 1);
@@ -92,7 +94,7 @@ module label_select #(
                 o_ptr <= '0;
             end else if (out_fire) begin
                 o_cnt <= o_cnt - KW'(1);
-                o_ptr <= o_ptr + KW'(1);
+                o_ptr <= o_ptr + PW'(1);
             end
         end
     end
