@@ -139,7 +139,10 @@ class StreamDesign:
         t0 = time.monotonic()
         run_tool(cmd, self.build_dir, f"{self.top}: verilator", log)
         _restore_runtime(self.obj_dir, self.trace)
-        run_tool(["make", "-s", "-j", "2", "-C", str(self.obj_dir), "-f", "Vdut.mk", "OPT_FAST=-O2", "OPT_SLOW=-O1"],
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the precompiled-header rules
+        # that large (split, parallel-built) models use; "-include" is what its configure should have found.
+        run_tool(["make", "-s", "-j", "2", "-C", str(self.obj_dir), "-f", "Vdut.mk", "OPT_FAST=-O2", "OPT_SLOW=-O1",
+                  "CFG_CXXFLAGS_PCH_I=-include"],
                  self.build_dir, f"{self.top}: C++ build", log)
         self.build_s = time.monotonic() - t0
         _save_runtime(self.obj_dir, self.trace)
