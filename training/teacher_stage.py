@@ -84,7 +84,8 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
         del feats, test_feats
     if "multi_ft" in kinds:
         tuned = copy.deepcopy(encoder)
-        ft = finetune_encoder(tuned, padded, labels, class_counts, image_size, cfg.data.pad,
+        pad = (padded.shape[-1] - image_size[-1]) // 2  # the padding the images already carry
+        ft = finetune_encoder(tuned, padded, labels, class_counts, image_size, pad,
                               cfg.finetune.resolution or t_cfg.resolutions[identity], cfg.finetune, seed,
                               progress=cfg.progress)
         feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_all)

@@ -20,6 +20,10 @@ class TinyTeacherNet(torch.nn.Module):
         self._bn1 = torch.nn.BatchNorm2d(24)
         self._blocks = torch.nn.ModuleList([torch.nn.Conv2d(24, 24, 1)])
         self._conv_head = torch.nn.Conv2d(24, 24, 1)
+        with torch.no_grad():  # identity-like 1x1 layers keep the stem's spatial features informative
+            for layer in (self._blocks[0], self._conv_head):
+                layer.weight.copy_(torch.eye(24)[:, :, None, None] + 0.05 * torch.randn(24, 24, 1, 1))
+            self.conv.weight.mul_(4.0)
 
     def extract_features(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.conv(x))
@@ -28,7 +32,7 @@ class TinyTeacherNet(torch.nn.Module):
         return torch.relu(self._bn1(self._conv_head(x)))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_teacher():
     from candle_hw.training.teachers import TeacherEncoder
     return TeacherEncoder(TinyTeacherNet().eval().requires_grad_(False), "tiny")
