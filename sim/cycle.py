@@ -26,7 +26,8 @@ from candle_hw.sim import golden
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
 from candle_hw.sim.cycle_models import TIMING, OutPort, Port, build_node, link, streaming_pattern
 
-__all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "node_values", "SimulationError"]
+__all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "node_values", "SimulationError",
+           "stitched_graph", "mean_interval"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,12 @@ class CycleResult:
     sweeps: int
     runtime_s: float = 0.0
     stream_max_occupancy: dict[str, int] = field(default_factory=dict)
+    graph: DataflowGraph | None = None
+
+    @property
+    def mean_interval_cycles(self) -> float:
+        """The interval as sim/cosim/rtlsim.py measures it on the same number of frames."""
+        return mean_interval(self.frame_done_cycles)
 
 
 # -- values -----------------------------------------------------------------------------------------------
@@ -86,11 +93,10 @@ def node_values(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
 
 def _run_values(graph: DataflowGraph, frames: np.ndarray) -> np.ndarray:
     x = np.asarray(frames)
-    shape = graph.input_stream.shape
-    x = x.reshape((x.shape[0], *shape)) if x.ndim != len(shape) + 1 else x
     for node in graph.nodes:
-        x = node_values(graph, node, x).reshape((x.shape[0], *node.out_stream().shape))
-    return x
+        x = x.reshape((x.shape[0], *node.in_stream().shape))
+        x = node_values(graph, node, x)
+    return x.reshape((x.shape[0], *graph.output_stream.shape))
 
 
 # -- schedule ----------------------------------------------------------------------------------------------
@@ -105,7 +111,7 @@ class Schedule:
     solved_frames: int = 0
 
 
-def simulate_schedule(graph: DataflowGraph, frames: int) -> Schedule:
+def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000) -> Schedule:
     sys = EventSystem()
     ports: list[tuple[Port, OutPort]] = [build_node(sys, n, frames) for n in graph.nodes]
     sink_pat = streaming_pattern(graph.output_stream.words_per_frame)
@@ -114,7 +120,7 @@ def simulate_schedule(graph: DataflowGraph, frames: int) -> Schedule:
     for (_, out), (inp, _) in zip(ports, ports[1:]):
         link(sys, out, inp)
     link(sys, ports[-1][1], sink)
-    times, sweeps = sys.solve()
+    times, sweeps = sys.solve(max_sweeps)
     in_t, out_t = {}, {}
     consumers = [p[0] for p in ports[1:]] + [sink]
     for node, (inp, _), cons_port in zip(graph.nodes, ports, consumers):
@@ -147,11 +153,12 @@ def _extend(t: np.ndarray, sim_frames: int, frames: int, shift: int) -> np.ndarr
     return np.concatenate([f, extra]).ravel()
 
 
-def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 64) -> tuple[Schedule, int]:
+def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 64,
+                   max_sweeps: int = 20000) -> tuple[Schedule, int]:
     """Schedule for ``frames`` frames, solved on as few frames as make it periodic; also the interval."""
     sim = min(frames, 4)
     while True:
-        s = simulate_schedule(graph, sim)
+        s = simulate_schedule(graph, sim, max_sweeps)
         shift = _periodic(s)
         if shift is not None or sim >= frames:
             break
@@ -173,17 +180,47 @@ def _interval_estimate(s: Schedule) -> int:
     return int(last[-1] - last[-2]) if s.frames >= 2 else int(last[-1] - list(s.in_times.values())[0][0] + 1)
 
 
+def stitched_graph(graph: DataflowGraph) -> DataflowGraph:
+    """The graph the RTL emitter builds (compile/emit.py ``stitched``), or the graph itself without it."""
+    try:
+        from candle_hw.compile.emit import stitched
+    except ImportError:
+        return graph
+    return stitched(graph)
+
+
+def mean_interval(done: np.ndarray) -> float:
+    """sim/cosim/rtlsim.py's interval: mean distance between frame completions, frame 0 excluded if N >= 3."""
+    d = np.asarray(done, dtype=np.float64)
+    if d.size >= 3:
+        return float((d[-1] - d[1]) / (d.size - 2))
+    if d.size == 2:
+        return float(d[1] - d[0])
+    return float("nan")
+
+
 def _occupancy(writes: np.ndarray, reads: np.ndarray) -> int:
-    """Largest number of words held between a write and its read (count after each clock edge)."""
+    """Largest number of words held at a write, counting reads strictly before it: a FIFO of this depth
+    accepts every write at the same cycle (fifo.sv frees a slot one cycle after the read)."""
     if writes.size == 0:
         return 0
-    read_by = np.searchsorted(reads, writes, side="right")
+    read_by = np.searchsorted(reads, writes, side="left")
     return int(np.max(np.arange(1, writes.size + 1) - read_by))
 
 
-def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int) -> CycleResult:
-    """Run ``frames`` (element values, (N, *input shape)) or just time N frames when given an int."""
+def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: int = 20000,
+                   stitch: bool = True) -> CycleResult:
+    """Run ``frames`` (element values, (N, *input shape)) or just time N frames when given an int.
+
+    With ``stitch`` the graph is first completed exactly as the RTL emitter completes it (width converters
+    where words differ, default FIFOs when it has none), so the prediction is for the emitted design.
+
+    ``max_sweeps`` bounds the solver (SimulationError beyond it): designs whose FIFOs are far too small
+    settle slowly, because each sweep resolves one more round of stalls between two blocks.
+    """
     t0 = time.perf_counter()
+    if stitch:
+        graph = stitched_graph(graph)
     if isinstance(frames, (int, np.integer)):
         n, outputs = int(frames), np.empty((0,), dtype=np.int64)
     else:
@@ -191,7 +228,7 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int) -> CycleResul
         n = outputs.shape[0]
     if n < 1:
         raise ValueError("simulate_cycle needs at least one frame")
-    s, shift = solve_periodic(graph, n)
+    s, shift = solve_periodic(graph, n, max_sweeps=max_sweeps)
     per_node, occ, stream_occ = {}, {}, {}
     for node in graph.nodes:
         ti, to = s.in_times[node.name], s.out_times[node.name]
@@ -208,5 +245,5 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int) -> CycleResul
         outputs=outputs, per_node=per_node, interval_cycles=shift, latency_cycles=latency,
         fifo_max_occupancy=occ, total_cycles=int(last_out[-1]) - start + 1, frame_done_cycles=last_out - start,
         sim_frames=s.solved_frames, sweeps=s.sweeps, runtime_s=time.perf_counter() - t0,
-        stream_max_occupancy=stream_occ,
+        stream_max_occupancy=stream_occ, graph=graph,
     )

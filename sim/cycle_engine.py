@@ -68,21 +68,30 @@ class EventSystem:
         for c in self.constraints:
             incoming[c.dst].append(c)
         order = list(range(len(self.names)))
+        dependents: list[set[int]] = [set() for _ in self.names]
+        for c in self.constraints:
+            dependents[c.src].add(c.dst)
+        dirty = [bool(incoming[p]) for p in order]
         for sweep in range(max_sweeps):
             changed = False
             for p in (order if sweep % 2 == 0 else order[::-1]):
-                if not incoming[p]:
+                if not dirty[p]:
                     continue
+                dirty[p] = False
                 lb = np.full(base[p].shape, NEG, dtype=np.int64)
                 lb[0] = 0
                 for c in incoming[p]:
                     vals = times[c.src][c.src_idx] + c.offset
                     np.maximum(lb[c.dst_idx], vals, out=vals)
                     lb[c.dst_idx] = vals
-                new = base[p] + np.maximum.accumulate(lb - base[p])
-                if not np.array_equal(new, times[p]):
-                    times[p] = new
+                lb -= base[p]
+                np.maximum.accumulate(lb, out=lb)
+                lb += base[p]
+                if not np.array_equal(lb, times[p]):
+                    times[p] = lb
                     changed = True
+                    for d in dependents[p]:
+                        dirty[d] = True
             if not changed:
                 return times, sweep + 1
         worst = max(range(len(self.names)), key=lambda p: int(times[p][-1]))

@@ -7,12 +7,12 @@ Each model turns one IR node into processes and constraints of the event solver 
 - ``BlockTiming``: the block's output latency (cycles from the emitting event to m_tvalid), its output
   capacity (words it can hold un-accepted before it stalls) and ``free`` (0 when a slot freed by an output
   handshake can be refilled in the same cycle, 1 when one cycle later).
-The numbers in ``TIMING`` are the blocks' documented timing (header comments of hw_templates/<block>/<block>.sv),
+The numbers are the blocks' documented timing (header comments of hw_templates/<block>/<block>.sv),
 checked against Verilator traces by tests/sim/test_cycle_rtl.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from candle_hw.compile.ir import (
     LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.sim.cycle_engine import EventSystem
+from candle_hw.types import clog2
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,36 @@ class BlockTiming:
 
 
 TIMING: dict[str, BlockTiming] = {
-    "MatrixVectorUnit": BlockTiming(latency=2, capacity=2),
-    "Thresholding": BlockTiming(latency=1, capacity=2),
-    "SlidingWindow": BlockTiming(latency=1, capacity=2),
-    "MaxPool": BlockTiming(latency=1, capacity=2),
-    "LabelSelect": BlockTiming(latency=1, capacity=1),
-    "WidthConverter": BlockTiming(latency=1, capacity=2),
-    "StreamFIFO": BlockTiming(latency=1, capacity=0),  # capacity = depth, set per node
-    "Sink": BlockTiming(latency=0, capacity=1),
+    # thresholding.sv: offered 2 cycles after the input handshake; at most 3 words in flight or queued
+    "Thresholding": BlockTiming(latency=2, capacity=3, free=1),
+    # maxpool.sv: offered the cycle after the window's last input; 2-word output queue
+    "MaxPool": BlockTiming(latency=1, capacity=2, free=1),
+    # label_select.sv: first index the cycle after the frame's last word, which waits for an empty buffer
+    "LabelSelect": BlockTiming(latency=1, capacity=1, free=1),
+    # swg.sv: issue -> read register -> 3-word queue (offered 2 cycles after issue), 3 credits
+    "SlidingWindow": BlockTiming(latency=2, capacity=3, free=1),
 }
+FIFO_BLOCK_MIN_DEPTH = 65  # fifo.sv RAM_STYLE "auto": block RAM above 64 words
+POP_REG_MIN = 36  # mvu.sv default
+
+
+def mvu_pop_latency(n: MatrixVectorUnit, reg_min: int = POP_REG_MIN) -> int:
+    """mvu.sv pop_latency(): register stages of the popcount / adder tree."""
+    if not n.binary_xnor:
+        return (clog2(n.simd) + 1) // 2 if n.simd > 1 else 0
+    lat, m = 1, (n.simd + 2) // 3
+    while m > 6:
+        if m > reg_min:
+            lat += 1
+        m = (m + 5) // 6
+    return lat
+
+
+def mvu_timing(n: MatrixVectorUnit) -> BlockTiming:
+    """mvu.sv: LAT = POP_LAT + 3 from a fold's last step to m_tvalid; ODEPTH = ceil(LAT/SF) + 1 output slots,
+    reserved at the fold's last step and freed (usable the next cycle) when the word leaves."""
+    lat = mvu_pop_latency(n) + 3
+    return BlockTiming(latency=lat, capacity=-(-lat // n.sf) + 1, free=1)
 
 
 @dataclass
@@ -62,6 +84,9 @@ class Port:
 @dataclass
 class OutPort(Port):
     timing: BlockTiming
+    # extra space constraints on the producer that wait for the consumer: (proc, event idx, word idx, offset):
+    # S[proc][event idx] >= (consumer's handshake of word idx) + offset
+    waits: list[tuple[int, np.ndarray, np.ndarray, int]] = field(default_factory=list)
 
 
 def _i64(x) -> np.ndarray:
@@ -99,66 +124,7 @@ def maxpool_pattern(n: MaxPool) -> Pattern:
     return Pattern(np.ones(h * w * cf, dtype=np.int64), np.arange(h * w * cf, dtype=np.int64), _i64(prod))
 
 
-def label_select_pattern(n: LabelSelect) -> Pattern:
-    """Accept labels/pe words, then emit the k indices one per cycle."""
-    words = n.labels // n.pe
-    gaps = np.ones(words + n.k, dtype=np.int64)
-    return Pattern(gaps, np.arange(words, dtype=np.int64), words + np.arange(n.k, dtype=np.int64))
-
-
-def width_converter_pattern(n: WidthConverter) -> Pattern:
-    """Greedy converter: each cycle accepts one input word if the buffer (in + out elements) has room and
-    emits one output word if it holds enough elements."""
-    a, b = n.in_elems, n.out_elems
-    total = int(np.prod(n.shape))
-    n_in, n_out = total // a, total // b
-    cons, prod = np.empty(n_in, dtype=np.int64), np.empty(n_out, dtype=np.int64)
-    held, i, o, e = 0, 0, 0, 0
-    cap = a + b - np.gcd(a, b)
-    while o < n_out:
-        took = False
-        if i < n_in and held + a <= cap:
-            cons[i], held, i, took = e, held + a, i + 1, True
-        if held >= b:
-            prod[o], held, o = e, held - b, o + 1
-        elif not took:
-            raise AssertionError("width converter model stalled")
-        e += 1
-    return Pattern(np.ones(e, dtype=np.int64), cons, prod)
-
-
 # -- sliding window: a writer and a reader process --------------------------------------------------------
-def swg_need_and_free(n: SlidingWindow) -> tuple[np.ndarray, np.ndarray]:
-    """need[k]: last input word that output word k waits for (its window's newest pixel, same fold);
-    last_use[w]: last output word reading input word w (cumulative max, so it is monotone)."""
-    h, w = n.ifm_dim
-    oh, ow = n.ofm_dim
-    k, s, p = n.kernel, n.stride, n.pad
-    cf = n.channels // n.simd
-    oy = np.arange(oh)[:, None]
-    ox = np.arange(ow)[None, :]
-    ny = np.clip(oy * s - p + k - 1, 0, h - 1)
-    nx = np.clip(ox * s - p + k - 1, 0, w - 1)
-    newest = (ny * w + nx) * cf + cf - 1  # last word of the newest pixel of each window
-    need = np.repeat(newest.reshape(-1), k * k * cf)
-    iy, ix = np.arange(h)[:, None], np.arange(w)[None, :]
-    ly = np.minimum((iy + p) // s, oh - 1)
-    lx = np.minimum((ix + p) // s, ow - 1)
-    ky = iy - (ly * s - p)
-    kx = ix - (lx * s - p)
-    inside = (ky >= 0) & (ky < k) & (kx >= 0) & (kx < k)
-    last_out = (((ly * ow + lx) * k * k + np.clip(ky, 0, k - 1) * k + np.clip(kx, 0, k - 1)) * cf)
-    last_out = np.where(inside, last_out, -1)
-    last_use = (last_out[:, :, None] + np.arange(cf)[None, None, :]).reshape(-1)
-    last_use = np.where(np.repeat(inside.reshape(-1), cf), last_use, -1)
-    return _i64(need), np.maximum.accumulate(_i64(last_use))
-
-
-def swg_buffer_words(n: SlidingWindow) -> int:
-    """Input words the SWG buffer holds: k full input rows plus one pixel (line buffer)."""
-    return (n.kernel * n.ifm_dim[1] + 1) * (n.channels // n.simd)
-
-
 # -- building the event system --------------------------------------------------------------------------
 def _single(sys: EventSystem, name: str, pat: Pattern, frames: int, timing: BlockTiming) -> tuple[Port, OutPort]:
     gaps, cons, prod = pat.tile(frames)
@@ -167,43 +133,125 @@ def _single(sys: EventSystem, name: str, pat: Pattern, frames: int, timing: Bloc
 
 
 def build_node(sys: EventSystem, node: Node, frames: int) -> tuple[Port, OutPort]:
-    t = TIMING[node.kind]
     if isinstance(node, MatrixVectorUnit):
-        return _single(sys, node.name, mvu_pattern(node), frames, t)
+        return _single(sys, node.name, mvu_pattern(node), frames, mvu_timing(node))
+    if isinstance(node, StreamFIFO):
+        return _build_fifo(sys, node, frames)
+    if isinstance(node, WidthConverter):
+        return _build_dwc(sys, node, frames)
+    t = TIMING[node.kind]
     if isinstance(node, Thresholding):
         return _single(sys, node.name, streaming_pattern(node.in_stream().words_per_frame), frames, t)
-    if isinstance(node, StreamFIFO):
-        ft = BlockTiming(t.latency, node.depth, t.free)
-        return _single(sys, node.name, streaming_pattern(node.stream.words_per_frame), frames, ft)
     if isinstance(node, MaxPool):
         return _single(sys, node.name, maxpool_pattern(node), frames, t)
     if isinstance(node, LabelSelect):
-        return _single(sys, node.name, label_select_pattern(node), frames, t)
-    if isinstance(node, WidthConverter):
-        return _single(sys, node.name, width_converter_pattern(node), frames, t)
+        return _build_label_select(sys, node, frames, t)
     if isinstance(node, SlidingWindow):
         return _build_swg(sys, node, frames, t)
     raise NotImplementedError(f"{node.name}: no cycle model for {node.kind}")
 
 
+def _build_fifo(sys: EventSystem, n: StreamFIFO, frames: int) -> tuple[Port, OutPort]:
+    """fifo.sv. "distributed" (depth <= 64): capacity DEPTH, word taken at c offered at c+1, a slot freed by a
+    read is writable one cycle later. "block": the DEPTH-word RAM (freed when a word moves on, writable a
+    cycle later) feeds a read-data register and an output register (each refillable in the cycle it
+    empties), 3 cycles from write to m_tvalid, DEPTH + 2 words in all."""
+    pat = streaming_pattern(n.stream.words_per_frame)
+    mem_in, mem_out = _single(sys, n.name, pat, frames, BlockTiming(1, n.depth, 1))
+    if n.depth < FIFO_BLOCK_MIN_DEPTH:
+        return mem_in, mem_out
+    rd_in, rd_out = _single(sys, n.name + ".rd", pat, frames, BlockTiming(1, 1, 0))
+    out_in, out_out = _single(sys, n.name + ".out", pat, frames, BlockTiming(1, 1, 0))
+    link(sys, mem_out, rd_in)
+    link(sys, rd_out, out_in)
+    return mem_in, out_out
+
+
+def _frames_of(idx: np.ndarray, frames: int, per_frame: int) -> np.ndarray:
+    return (idx[None, :] + (np.arange(frames, dtype=np.int64) * per_frame)[:, None]).ravel()
+
+
+def _build_label_select(sys: EventSystem, n: LabelSelect, frames: int, t: BlockTiming) -> tuple[Port, OutPort]:
+    """label_select.sv: one input word per cycle; the frame's last word loads the K-index output buffer (so
+    it waits until the previous frame's K indices have left) and index j is offered j+1 cycles later."""
+    words = n.labels // n.pe
+    inp = sys.add_process(n.name, np.ones(words * frames, dtype=np.int64))
+    last = _frames_of(np.array([words - 1], dtype=np.int64), frames, words)
+    if n.k == 1:
+        return Port(inp, np.arange(words * frames, dtype=np.int64)), OutPort(inp, last, t)
+    out = sys.add_process(n.name + ".out", np.ones(n.k * frames, dtype=np.int64))
+    first = _frames_of(np.array([0], dtype=np.int64), frames, n.k)
+    sys.add_constraint(out, first, inp, last, 0)
+    lasts = _frames_of(np.array([n.k - 1], dtype=np.int64), frames, n.k)
+    wait = (inp, last[1:], lasts[:-1], 1)
+    port = OutPort(out, np.arange(n.k * frames, dtype=np.int64), BlockTiming(1, n.k * frames + 1, 1), [wait])
+    return Port(inp, np.arange(words * frames, dtype=np.int64)), port
+
+
+def dwc_buffer(n: WidthConverter) -> int:
+    a, b = n.in_elems, n.out_elems
+    return a + 2 * b if (a % b == 0 or b % a == 0) else a + 2 * b + min(a, b) - 1
+
+
+def _build_dwc(sys: EventSystem, n: WidthConverter, frames: int) -> tuple[Port, OutPort]:
+    """dwc.sv: an input word is taken while count <= BUF - IN (count read from registers, so an output
+    handshake frees room from the next cycle); output word k is offered once its last element is in (the
+    cycle after that input handshake) and the previous word has left (the next cycle)."""
+    a, b = n.in_elems, n.out_elems
+    total = int(np.prod(n.shape)) * frames
+    n_in, n_out = total // a, total // b
+    inp = sys.add_process(n.name, np.ones(n_in, dtype=np.int64))
+    out = sys.add_process(n.name + ".out", np.ones(n_out, dtype=np.int64))
+    k = np.arange(n_out, dtype=np.int64)
+    sys.add_constraint(out, k, inp, -(-((k + 1) * b) // a) - 1, 1)
+    w = np.arange(n_in, dtype=np.int64)
+    need_out = -(-((w + 1) * a - dwc_buffer(n)) // b) - 1  # output word that must have left before w enters
+    ok = need_out >= 0
+    port = OutPort(out, k, BlockTiming(0, 1, 1), [(inp, w[ok], need_out[ok], 1)])
+    return Port(inp, w), port
+
+
+def swg_rows(n: SlidingWindow) -> tuple[np.ndarray, np.ndarray]:
+    """Per output row oy: the last input row it needs (hi) and the first row the next output row needs
+    (rows below it are released after row oy; everything after the frame's last output row)."""
+    h = n.ifm_dim[0]
+    oh = n.ofm_dim[0]
+    oy = np.arange(oh, dtype=np.int64)
+    hi = np.clip(oy * n.stride - n.pad + n.kernel - 1, 0, h - 1)
+    keep = np.clip((oy + 1) * n.stride - n.pad, 0, h)
+    keep[-1] = h
+    return hi, keep
+
+
 def _build_swg(sys: EventSystem, n: SlidingWindow, frames: int, t: BlockTiming) -> tuple[Port, OutPort]:
-    n_in, n_out = n.in_stream().words_per_frame, n.out_stream().words_per_frame
-    need, last_use = swg_need_and_free(n)
-    wr = sys.add_process(n.name + ".write", np.ones(n_in * frames, dtype=np.int64))
+    """swg.sv: a ring of R = KERNEL + STRIDE input rows. The writer takes a word while fewer than R rows are
+    held (a row is held from its first word until released); output row oy is read (one word per cycle)
+    once input row hi(oy) is complete; after its last word the rows the next output row does not need are
+    released (all of the frame's rows after its last output row)."""
+    h, w = n.ifm_dim
+    oh, ow = n.ofm_dim
+    cf = n.channels // n.simd
+    row_words = w * cf
+    n_in = h * row_words
+    out_row_words = ow * n.kernel * n.kernel * cf
+    n_out = oh * out_row_words
+    wr = sys.add_process(n.name, np.ones(n_in * frames, dtype=np.int64))
     rd = sys.add_process(n.name + ".read", np.ones(n_out * frames, dtype=np.int64))
-    f_in = (np.arange(frames, dtype=np.int64) * n_in)[:, None]
-    f_out = (np.arange(frames, dtype=np.int64) * n_out)[:, None]
-    # a window is read once its newest word is written (one cycle through the buffer RAM)
-    sys.add_constraint(rd, np.arange(n_out * frames), wr, (need[None, :] + f_in).ravel(), 1)
-    # a buffer slot is rewritten only after its last reader; later frames also wait for the previous frame
-    buf = swg_buffer_words(n)
-    w_all = np.arange(n_in * frames, dtype=np.int64)
-    old = w_all - buf
-    frame_of_old = np.floor_divide(old, n_in)
-    lu = last_use[np.mod(old, n_in)] + frame_of_old * n_out
-    ok = (old >= 0) & (last_use[np.mod(old, n_in)] >= 0)
-    sys.add_constraint(wr, w_all[ok], rd, lu[ok], 1)
-    return Port(wr, w_all), OutPort(rd, np.arange(n_out * frames, dtype=np.int64), t)
+    hi, keep = swg_rows(n)
+    # output row oy's first word waits for the last word of input row hi(oy), registered
+    first_out = _frames_of(np.arange(oh, dtype=np.int64) * out_row_words, frames, n_out)
+    need_in = _frames_of((hi + 1) * row_words - 1, frames, n_in)
+    sys.add_constraint(rd, first_out, wr, need_in, 1)
+    # global input row g (frame f, row r) may start once global row g - R is released
+    ring = n.kernel + n.stride
+    rows = h * frames
+    g = np.arange(ring, rows, dtype=np.int64)
+    old = g - ring
+    f_old, r_old = old // h, old % h
+    rel_row = np.searchsorted(keep, r_old, side="right")  # first output row whose keep > r_old
+    rel_word = f_old * n_out + (rel_row + 1) * out_row_words - 1
+    sys.add_constraint(wr, g * row_words, rd, rel_word, 1)
+    return Port(wr, np.arange(n_in * frames, dtype=np.int64)), OutPort(rd, np.arange(n_out * frames, dtype=np.int64), t)
 
 
 def link(sys: EventSystem, producer: OutPort, consumer: Port) -> None:
@@ -213,3 +261,5 @@ def link(sys: EventSystem, producer: OutPort, consumer: Port) -> None:
     q = t.capacity
     if q < producer.events.size:
         sys.add_constraint(producer.proc, producer.events[q:], consumer.proc, consumer.events[:-q], t.free)
+    for proc, idx, words, off in producer.waits:
+        sys.add_constraint(proc, idx, consumer.proc, consumer.events[words], off)

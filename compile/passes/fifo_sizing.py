@@ -1,0 +1,110 @@
+"""SizeFIFOs: the smallest StreamFIFO depths that keep the design at its best initiation interval.
+
+FINN (InsertAndSetFIFODepths) stitches the design with deep FIFOs, runs an RTL simulation of two frames and
+keeps each FIFO's observed maximum count, rounded up. We do the same on the cycle-level simulator
+(sim/cycle.py), which models the RTL blocks' handshakes exactly and takes milliseconds per run, and then go
+further: every FIFO is shrunk by bisection, one at a time, as long as the steady-state interval stays at the
+target, and FIFOs that are not needed at all are removed. Depths are therefore minimal one at a time
+(shrinking any single FIFO further would cost throughput), not only "what a simulation happened to fill".
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from candle_hw.compile.ir import DataflowGraph, Node, StreamFIFO
+from candle_hw.errors import UserError
+from candle_hw.sim.cycle import SimulationError, simulate_cycle
+
+SIZING_FRAMES = 3
+# A trial whose schedule has not settled after this many solver sweeps is stalling heavily, i.e. the FIFO is
+# too small; counting it as a miss can only leave a FIFO larger than needed, never too small.
+TRIAL_SWEEPS = 400
+MIN_DEPTH = 2  # fifo.sv at depth 1 moves a word only every other cycle
+
+
+def insert_fifos(graph: DataflowGraph, depth: int = 2) -> DataflowGraph:
+    """A StreamFIFO between every two adjacent nodes that have none (named ``fifo_<producer>``)."""
+    nodes: list[Node] = [graph.nodes[0]]
+    for b in graph.nodes[1:]:
+        a = nodes[-1]
+        if not isinstance(a, StreamFIFO) and not isinstance(b, StreamFIFO):
+            s = a.out_stream()
+            nodes.append(StreamFIFO(f"fifo_{a.name}", s, depth))
+        nodes.append(b)
+    return graph.replace(nodes=tuple(nodes))
+
+
+def _interval(graph: DataflowGraph, frames: int, max_sweeps: int) -> int | None:
+    try:
+        return simulate_cycle(graph, frames, max_sweeps=max_sweeps).interval_cycles
+    except SimulationError:
+        return None
+
+
+def _set_depth(graph: DataflowGraph, name: str, depth: int) -> DataflowGraph:
+    return graph.with_node(replace(graph.node(name), depth=depth))
+
+
+@dataclass(frozen=True)
+class SizeFIFOs:
+    """Inserts and sizes StreamFIFOs.
+
+    Reads: every node's timing (through the cycle simulator). Writes: a StreamFIFO between any two adjacent
+    nodes without one, and every StreamFIFO's depth; FIFOs that do not affect the interval are removed when
+    ``remove_unneeded``. Target: the interval reached with every FIFO at ``deep`` x its stream's words per frame
+    (or ``target_interval`` if given; UserError with both numbers when not reachable). Idempotent: a sized
+    graph is returned with the same depths. ``stats`` (wall time, simulator runs) is filled in when a
+    dict is passed.
+    """
+
+    target_interval: int | None = None
+    remove_unneeded: bool = True
+    deep: int = 2
+    frames: int = SIZING_FRAMES
+    stats: dict | None = field(default=None, compare=False, hash=False)
+
+    def __call__(self, graph: DataflowGraph) -> DataflowGraph:
+        t0 = time.perf_counter()
+        runs = 0
+        g = insert_fifos(graph)
+        fifos = [n.name for n in g.nodes if isinstance(n, StreamFIFO)]
+        big = g
+        for name in fifos:
+            big = _set_depth(big, name, max(2, self.deep * big.node(name).stream.words_per_frame))
+        res = simulate_cycle(big, self.frames)
+        runs += 1
+        best = res.interval_cycles
+        target = self.target_interval if self.target_interval is not None else best
+        if best > target:
+            raise UserError(
+                f"SizeFIFOs: even with deep FIFOs the design's interval is {best} cycles, above the target "
+                f"{target} cycles"
+            )
+        # start from the observed maximum counts: they reproduce the deep-FIFO schedule exactly
+        g = big
+        for name in fifos:
+            g = _set_depth(g, name, max(MIN_DEPTH, res.fifo_max_occupancy[name]))
+        if self.remove_unneeded:
+            for name in fifos:
+                trial = g.replace(nodes=tuple(n for n in g.nodes if n.name != name))
+                runs += 1
+                ii = _interval(trial, self.frames, TRIAL_SWEEPS)
+                if ii is not None and ii <= target:
+                    g = trial
+        for name in [f for f in fifos if any(n.name == f for n in g.nodes)]:
+            hi = g.node(name).depth
+            lo = MIN_DEPTH - 1  # depth lo fails, depth hi works
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                runs += 1
+                ii = _interval(_set_depth(g, name, mid), self.frames, TRIAL_SWEEPS)
+                if ii is not None and ii <= target:
+                    hi = mid
+                else:
+                    lo = mid
+            g = _set_depth(g, name, hi)
+        if self.stats is not None:
+            self.stats.update(runs=runs, seconds=time.perf_counter() - t0, interval=target,
+                              depths={n.name: n.depth for n in g.nodes if isinstance(n, StreamFIFO)})
+        return g
