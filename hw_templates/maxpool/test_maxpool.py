@@ -32,3 +32,5 @@ def test_maxpool(tmp_path_factory, ifm, channels: int, pe: int, kernel: int, str
     free = res[0]
     words = ifm[0] * ifm[1] * channels // pe
     assert free.in_cycles == list(range(frames * words))  # one word per cycle, never refused
+    completing = ((kernel - 1) * ifm[1] + kernel - 1) * (channels // pe)  # bottom-right pixel of window 0
+    assert free.out_cycles[0] - free.in_cycles[completing] == 1  # documented latency

@@ -41,6 +41,9 @@ def test_swg(tmp_path_factory, ifm, channels: int, simd: int, kernel: int, strid
     res = check_stream_block(d, x, elem_type, simd, expected, elem_type, simd, **kw)
     out_per_frame = expected[0].size // simd
     free = res[0]
+    hi0 = min(ifm[0] - 1, kernel - 1 - pad)  # last input row output row 0 needs
+    if hi0 >= 0:  # documented latency: 3 cycles after the word completing row hi(0)
+        assert free.out_cycles[0] - free.in_cycles[(hi0 + 1) * ifm[1] * (channels // simd) - 1] == 3
     # Output-bound layers: back to back within a frame (one word per cycle after the first row arrives).
     if kernel > stride:
         first = free.out_cycles[:out_per_frame]
