@@ -58,3 +58,9 @@ def test_cifar10_lt100_from_the_real_archive(tmp_path, monkeypatch):
     assert ds.train.images.shape == (12406, 3, 32, 32) and ds.test.images.shape == (10000, 3, 32, 32)
     np.testing.assert_array_equal(ds.class_counts, lt_counts(5000, 10, 100))
     assert list(tmp_path.glob("cifar10_jpg_*.npz")), "decoded arrays must be cached"
+
+
+def test_mnist5k_lt_uses_the_training_part_as_n_max():
+    ds = load_lt_dataset("mnist5k", rho=10, seed=0)
+    np.testing.assert_array_equal(ds.class_counts, lt_counts(400, 10, 10))  # 500 per class minus a 20 % test part
+    assert ds.test.images.shape == (1000, 1, 28, 28) and (np.bincount(ds.test.labels) == 100).all()

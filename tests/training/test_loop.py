@@ -1,5 +1,4 @@
 """Student loop: checkpoint/resume replays exactly; the teacher stage runs end to end on a stand-in teacher."""
-import numpy as np
 import pytest
 import torch
 
