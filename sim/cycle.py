@@ -7,7 +7,7 @@ through their output registers; the testbench drives input every cycle it is acc
 output (FINN's rtlsim_performance set-up). The block timing models live in sim/cycle_models.py and are solved
 exactly (least fixed point of max-plus constraints, sim/cycle_engine.py) without a per-cycle loop.
 
-No block's timing depends on data, so the values are computed frame-batched with sim/golden.py, and the
+No block's timing depends on data, so the values are the functional simulator's (sim/golden.py, frame-batched), and the
 schedule is solved for a few frames only: once two consecutive frames repeat the same schedule shifted by
 the same number of cycles, every later frame does too, and later frames are extrapolated exactly.
 """
@@ -18,15 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
-    WidthConverter,
-)
-from candle_hw.sim import golden
+from candle_hw.compile.ir import DataflowGraph, StreamFIFO
+from candle_hw.sim.functional import run_dataflow
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
 from candle_hw.sim.cycle_models import TIMING, OutPort, Port, build_node, link, streaming_pattern
 
-__all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "node_values", "SimulationError",
+__all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "SimulationError",
            "stitched_graph", "mean_interval"]
 
 
@@ -70,33 +67,10 @@ class CycleResult:
 
 
 # -- values -----------------------------------------------------------------------------------------------
-def node_values(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
-    """One node's integer output for a batch of element-value inputs (N, *in_stream.shape)."""
-    n = x.shape[0]
-    if isinstance(node, (StreamFIFO, WidthConverter)):
-        return x
-    if isinstance(node, SlidingWindow):
-        return golden.sliding_window(x, node.kernel, node.stride, node.pad, node.pad_value)
-    if isinstance(node, MatrixVectorUnit):
-        t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
-        return golden.mvu(x, graph.params[f"{node.name}.weights"], t, node.binary_xnor)
-    if isinstance(node, Thresholding):
-        t = graph.params[f"{node.name}.thresholds"]
-        out = golden.multithreshold(x, t)
-        return golden.to_bipolar(out) if node.n_thresholds == 1 else out
-    if isinstance(node, MaxPool):
-        return golden.maxpool(x, node.kernel, node.stride)
-    if isinstance(node, LabelSelect):
-        return golden.label_select(x.reshape(n, node.labels), node.k)
-    raise NotImplementedError(f"{node.name}: no values for {node.kind}")
-
-
 def _run_values(graph: DataflowGraph, frames: np.ndarray) -> np.ndarray:
+    """The integers every frame produces: the functional simulator's (sim/golden.py per node, batched)."""
     x = np.asarray(frames)
-    for node in graph.nodes:
-        x = x.reshape((x.shape[0], *node.in_stream().shape))
-        x = node_values(graph, node, x)
-    return x.reshape((x.shape[0], *graph.output_stream.shape))
+    return run_dataflow(graph, x.reshape((x.shape[0], *graph.input_stream.shape)))
 
 
 # -- schedule ----------------------------------------------------------------------------------------------

@@ -24,7 +24,16 @@ MIN_DEPTH = 2  # fifo.sv at depth 1 moves a word only every other cycle
 
 
 def insert_fifos(graph: DataflowGraph, depth: int = 2) -> DataflowGraph:
-    """A StreamFIFO between every two adjacent nodes that have none (named ``fifo_<producer>``)."""
+    """Width converters where words differ, then a StreamFIFO at every stream position without one
+    (compile/passes/stitch.py when present: input, between nodes, output; else between nodes)."""
+    try:
+        from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+    except ImportError:
+        return _insert_between(graph, depth)
+    return InsertFIFOs(default_depth=depth)(InsertWidthConverters()(graph))
+
+
+def _insert_between(graph: DataflowGraph, depth: int) -> DataflowGraph:
     nodes: list[Node] = [graph.nodes[0]]
     for b in graph.nodes[1:]:
         a = nodes[-1]
@@ -87,6 +96,8 @@ class SizeFIFOs:
             g = _set_depth(g, name, max(MIN_DEPTH, res.fifo_max_occupancy[name]))
         if self.remove_unneeded:
             for name in fifos:
+                if sum(isinstance(n, StreamFIFO) for n in g.nodes) == 1:
+                    break  # the emitter would re-insert default FIFOs into a design with none
                 trial = g.replace(nodes=tuple(n for n in g.nodes if n.name != name))
                 runs += 1
                 ii = _interval(trial, self.frames, TRIAL_SWEEPS)

