@@ -86,7 +86,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     teacher_dir = run_dir / "teacher"
     teacher_dir.mkdir(exist_ok=True)
     if stage == "summary":
-        return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, 0.0, 0.0)
+        return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, None, None)
     # One file per kind set: stages for different kinds may run at once (e.g. one per GPU).
     cache = teacher_dir / f"targets_{key}_{'-'.join(sorted(kinds))}.pt"
     loaded = load_targets(teacher_dir, key, ds.construction_hash, kinds, device) if stage != "teacher" else None
@@ -188,8 +188,8 @@ def _run_parallel(cfg: TrainConfig, run_dir: Path, jobs: int) -> None:
         raise UserError(f"methods {failed} failed; see {run_dir}/<method>.log")
 
 
-def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path, teacher_seconds: float,
-                  total_seconds: float) -> dict:
+def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path, teacher_seconds: float | None,
+                  total_seconds: float | None) -> dict:
     """OUT/NAME/metrics.json over every method that has results, the ladder plots, and checkpoint.pt."""
     results = {}
     for method in cfg.methods:
