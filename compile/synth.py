@@ -300,7 +300,14 @@ def _block_entry(inst: str, module: str, modules: dict, device: Device, graph, e
             entry.update(pe=node.pe, simd=node.simd, lanes=lanes, LUT_per_lane=round(entry["LUT"] / lanes, 3))
     if est and inst in est:
         entry["estimate"] = est[inst]
+        entry["measured_over_estimate"] = _ratios(entry, est[inst])
     return entry
+
+
+def _ratios(measured: dict[str, Any], estimate: dict[str, Any]) -> dict[str, float]:
+    """measured / estimate for every resource both report with a non-zero estimate."""
+    return {k: round(measured[k] / v, 3) for k, v in estimate.items()
+            if k in measured and isinstance(v, (int, float)) and v}
 
 
 def _node(graph, name: str):
@@ -377,6 +384,8 @@ def _report(build: Path, device: Device, stat: dict, netlist: dict, elapsed: flo
     }
     if est is not None:
         report["estimate_total"] = est.get("total")
+        if est.get("total"):
+            report["total_measured_over_estimate"] = _ratios(total, est["total"])
     if est_error:
         report["estimate_error"] = est_error
     return report

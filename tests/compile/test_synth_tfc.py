@@ -41,6 +41,10 @@ def test_every_block_is_reported(tfc_build):
         assert r["total"][key] == sum(b[key] for b in r["blocks"].values()) + r["top_glue"][key]
     assert r["total"]["BRAM_18K"] >= math.ceil(WEIGHT_BITS / 18432)
     assert r["fits"]
+    # compile/estimate.py's analytic numbers sit beside the measured ones, with their ratio
+    fc0 = next(r["blocks"][n.name] for n in graph.nodes if isinstance(n, MatrixVectorUnit))
+    assert fc0["measured_over_estimate"]["LUT"] == round(fc0["LUT"] / fc0["estimate"]["LUT"], 3)
+    assert r["estimate_total"]["LUT"] == sum(b["estimate"]["LUT"] for b in r["blocks"].values())
 
 
 def test_placed_on_the_up5k_with_its_weights(tfc_build):
