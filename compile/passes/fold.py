@@ -224,11 +224,14 @@ def _rebuild(graph: DataflowGraph, groups: list[Group], chosen: list[Choice]) ->
     return graph.replace(nodes=tuple(nodes))
 
 
-def _device_caps(device: Any) -> tuple[int, int, str]:
+def _device_caps(device: Any) -> tuple[int, int, str, float]:
     from candle_hw.devices import get_device
 
     d = get_device(device)
-    return d.luts, d.bram18k, d.name
+    if not d.is_xilinx:
+        # Lattice block RAMs (EBR) are counted as RAMB18 equivalents by size; LUT4 as LUT6 x 2 in the model
+        return d.luts // 2, d.ebr * d.ebr_kbit // 18, d.name, float(d.clock_mhz)
+    return d.luts, d.bram18k, d.name, float(d.clock_mhz)
 
 
 @dataclass(frozen=True)
@@ -244,27 +247,29 @@ class FoldForThroughput:
 
     target_fps: float | str
     device: Any = "xc7z020"
-    clock_mhz: float = 100.0
+    clock_mhz: float | None = None  # None: the device's default clock
     lut_util: float = 0.9
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
         groups, _ = _groups(graph)
-        luts, brams, dev = _device_caps(self.device)
+        luts, brams, dev, clock = _device_caps(self.device)
+        if self.clock_mhz is not None:
+            clock = float(self.clock_mhz)
         lut_cap = int(luts * self.lut_util)
         if self.target_fps == "max":
             return self._fastest(graph, groups, lut_cap, brams, dev)
         fps = float(self.target_fps)
         if fps <= 0:
             raise UserError(f"FoldForThroughput: target_fps={fps} must be positive")
-        target = int(self.clock_mhz * 1e6 / fps)
+        target = int(clock * 1e6 / fps)
         res = solve(groups, target, brams) if target >= 1 else None
         if res is None or res[0] > lut_cap:
             best = self._fastest_cycles(groups, lut_cap, brams)
             need = "" if res is None else f" needs {res[0]:.0f} LUT (> {lut_cap})"
             raise UserError(
-                f"FoldForThroughput: {fps:.0f} FPS at {self.clock_mhz:g} MHz needs <= {target} cycles per frame;"
+                f"FoldForThroughput: {fps:.0f} FPS at {clock:g} MHz needs <= {target} cycles per frame;"
                 f"{need} the fastest design that fits {dev} ({lut_cap} LUT, {brams} BRAM_18K) takes "
-                f"{best} cycles = {self.clock_mhz * 1e6 / best:.0f} FPS"
+                f"{best} cycles = {clock * 1e6 / best:.0f} FPS"
             )
         return _rebuild(graph, groups, res[1])
 

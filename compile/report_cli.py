@@ -1,0 +1,26 @@
+"""``candle-hw report BUILD``: BUILD/reports/report.json and report.html (estimates, cycle-level prediction, and
+measured cycles/resources where the build has them)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("build", help="build directory written by `candle-hw compile`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from candle_hw.compile.report import write_report
+
+    r = write_report(args.build)
+    perf = r["estimate_network_performance"]
+    cs = r["cycle_simulation"]
+    print(f"{r['device']} @ {r['clock_mhz']:g} MHz: max_cycles {perf['max_cycles']} ({perf['max_cycles_node_name']}), "
+          f"{perf['estimated_throughput_fps']:,.0f} FPS estimated; cycle simulator: interval {cs['interval_cycles']}, "
+          f"latency {cs['latency_cycles']} cycles")
+    tot = r["estimate_layer_resources"]["total"]
+    print(f"estimate: {tot['LUT']} LUT, {tot['FF']} FF, {tot['BRAM_18K']} BRAM_18K")
+    print(f"wrote {Path(args.build) / 'reports' / 'report.json'} and report.html")
+    return 0
