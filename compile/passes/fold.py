@@ -301,7 +301,8 @@ def _fits(res: tuple[float, list[Choice]] | None, lut_cap: int) -> bool:
 def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = True,
                      max_weight_width: int = 36) -> DataflowGraph:
     """FINN's greedy walk: per MVU, SIMD up the divisors of MW until the cycle target is met or SIMD exceeds
-    ``max_weight_width`` (1-bit weights), then PE up the divisors of MH; pe of pool/threshold/label-select
+    ``max_weight_width`` (1-bit weights; for convolutions the divisors of the input channels, as FINN's SWG
+    takes the MVAU's SIMD), then PE up the divisors of MH; pe of pool/threshold/label-select
     nodes up their divisors likewise; sliding windows follow their MVU (ApplyFolding's rule). With
     ``two_pass`` the walk is repeated for the bottleneck it achieved (FINN's relaxation). No resource model."""
     groups, _ = _groups(graph)
@@ -311,7 +312,8 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
         for g in groups:
             m = g.mvu
             pe, simd = 1, 1
-            for s in divisors(m.mw):
+            # FINN gives a convolution's SWG the MVAU's SIMD, so SIMD must divide the input channels
+            for s in divisors(g.pre.channels if g.pre is not None else m.mw):
                 if s > max_weight_width:
                     break
                 simd = s
