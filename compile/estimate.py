@@ -222,15 +222,19 @@ def finn_bram18(width: int, depth: int) -> int:
     return math.ceil(depth / 512) * math.ceil(width / 36)
 
 
-def finn_mvau(n: MatrixVectorUnit, ram_style: str = "auto") -> dict[str, int]:
-    """HLS MVAU: LUT = 300 + 1.1*P*(mult + adder + acc + thr + comp) + c2; BRAM by the FINN-R table."""
+def finn_mvau(n: MatrixVectorUnit, ram_style: str = "auto", ram_style_thresholds: str = "block",
+              acc_bits: int = 32) -> dict[str, int]:
+    """HLS MVAU: LUT = 300 + 1.1*P*(mult + adder + acc + thr + comp) + c2; BRAM by the FINN-R table.
+
+    Defaults as FINN builds the BNN-PYNQ networks: accumulator INT32 (capped by the range formula), threshold
+    memories not in LUTs (so thr = comp = 0); this reproduces anchors.md E1 and E3 to the stated digits."""
     p, q, w, a = n.pe, n.simd, 1, n.in_type.bits
     mult = q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
     adder = (w + a) * (2 * q - 1)
     alpha = math.log2(n.mw) + w + a - 1 - int(n.in_type.signed and not n.in_type.bipolar)
-    acc = min(n.acc_type.bits, math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1))
+    acc = min(acc_bits, math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1))
     thr = comp = 0
-    if n.n_thresholds:
+    if n.n_thresholds and ram_style_thresholds == "distributed":
         b = n.out_type.bits
         thr = (2 ** b - 1) * acc * math.ceil(n.nf / 64)
         comp = (2 ** b - 1) * acc

