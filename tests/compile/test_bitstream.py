@@ -81,6 +81,7 @@ def test_vivado_project_is_emitted_not_run(build, capsys):
     assert "launch_runs impl_1 -to_step write_bitstream" in tcl
     ooc = (viv / "ooc_synth.tcl").read_text()
     assert "-mode out_of_context" in ooc and "create_clock -name clk -period 10.000" in ooc and "read_mem" in ooc
+    assert "-include_dirs" in ooc and "include_dirs" in tcl  # blocks may `include headers beside them
     xdc = (viv / "board.xdc").read_text()
     assert "PACKAGE_PIN H16" in xdc and "-period 8.000" in xdc
     assert (viv / "board_wrap.sv").exists()
