@@ -11,7 +11,7 @@
 // max(ACC_BITS, THRESH_BITS) + 1 signed bits). With N_THRESH = 1 the accumulator starts at -T and the output is
 // its sign (no comparator); with N_THRESH > 1 there are N_THRESH comparators per PE.
 // Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
-// mvu_out_fifo.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
+// mvu_out_fifo.sv, mvu_wrom.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
 //
 // Folding: SF = MW/SIMD input words of SIMD elements per vector, NF = MH/PE output words of PE elements;
 // output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
@@ -19,8 +19,8 @@
 // Memories (layouts of sim/packing.py, loaded with $readmemh): WEIGHT_FILE = weight_words(): SF*NF words of
 // PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words(): NF words,
 // lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...). WEIGHT_STYLE: "block" (inferred block RAM, registered
-// read), "distributed" (LUT RAM, registered read), "logic" (constant ROM folded into the XNOR logic; the address
-// is registered instead of the data, so the timing is the same).
+// read), "distributed" (LUT RAM; under Yosys a LUT ROM, same LUT count) or "logic" (constant ROM in LUTs), both
+// in mvu_wrom with a registered address; all three styles give the weight word one cycle after its address.
 //
 // Schedule (FINN's MVAU): one step (nf, sf) per cycle, sf fastest; step (nf, sf) multiplies input word sf
 // with weight word nf*SF + sf for all PE neurons of fold nf. During fold nf = 0 the input words come from
@@ -171,25 +171,10 @@ module mvu #(
     always_ff @(posedge clk) x_q <= x_cur;
 
     /* verilator lint_off WIDTHEXPAND */
-    if (WEIGHT_STYLE == "logic") begin : g_wlogic
-        (* rom_style = "logic", ram_style = "logic" *) logic [WW-1:0] wmem[WDEPTH];
-        logic [WAW-1:0] waddr_q;
-        initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
-        always_ff @(posedge clk) waddr_q <= waddr;
-        assign w_cur = wmem[waddr_q];
-    end else if (WEIGHT_STYLE == "distributed") begin : g_wdist
+    if (WEIGHT_STYLE == "logic" || WEIGHT_STYLE == "distributed") begin : g_wlut
+        mvu_wrom #(.W(WW), .DEPTH(WDEPTH), .WORDS(WMEM), .AW(WAW), .FILE(WEIGHT_FILE),
+                   .LOGIC(WEIGHT_STYLE == "logic" ? 1 : 0)) u_wrom (.clk(clk), .addr(waddr), .data(w_cur));
     /* verilator lint_on WIDTHEXPAND */
-        // Yosys 0.70 has no LUT-RAM mapping for a memory without a write port; a read-only LUT RAM is a LUT
-        // ROM (same LUT6 count), so Yosys builds it as logic while other tools get the distributed style.
-`ifdef YOSYS
-        (* rom_style = "logic", ram_style = "logic" *) logic [WW-1:0] wmem[WDEPTH];
-`else
-        (* rom_style = "distributed", ram_style = "distributed" *) logic [WW-1:0] wmem[WDEPTH];
-`endif
-        logic [WW-1:0] w_q;
-        initial $readmemh(WEIGHT_FILE, wmem, 0, WMEM - 1);
-        always_ff @(posedge clk) w_q <= wmem[waddr];
-        assign w_cur = w_q;
     end else begin : g_wblock
         (* rom_style = "block", ram_style = "block" *) logic [WW-1:0] wmem[WDEPTH];
         logic [WW-1:0] w_q;
