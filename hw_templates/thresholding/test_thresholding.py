@@ -48,3 +48,15 @@ def test_thresholding(tmp_path_factory, channels: int, pe: int, in_type: IntType
     free = check_stream_block(d, x, in_type, pe, expected, out_type, pe)[0]
     assert free.out_cycles[0] - free.in_cycles[0] == 2
     assert np.all(np.diff(free.in_cycles) == 1) and np.all(np.diff(free.out_cycles) == 1)
+
+
+@pytest.mark.parametrize("params", [{}, {"CHANNELS": 6, "PE": 6, "IN_BITS": 4, "IN_SIGNED": 0, "N_THRESH": 3,
+                                         "THRESH_BITS": 5, "THRESH_SIGNED": 0, "OUT_BITS": 2},
+                                    {"CHANNELS": 5, "PE": 1, "IN_BITS": 1, "THRESH_BITS": 2}], ids=range(3))
+def test_thresholding_lint_clean(params: dict) -> None:
+    """verilator --lint-only -Wall reports nothing."""
+    from candle_hw.sim.cosim.blocktest import block_sources, hw_template_dir
+    from candle_hw.sim.cosim.toolchain import verilator_lint
+
+    assert verilator_lint(block_sources("thresholding"), "thresholding", params,
+                          [hw_template_dir() / "thresholding"]) == ""
