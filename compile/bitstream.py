@@ -276,9 +276,10 @@ def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fi
 
 
 def _check_fit_xilinx(build: Path, device: Device) -> None:
-    """Refuse a design that does not fit, from this device's synthesis report (synthesised if absent)."""
+    """Refuse a design that does not fit, from this device's synthesis report (re-synthesised if absent or stale)."""
     path = build / "reports" / f"synth_{device.name}.json"
-    if path.exists():
+    newest_rtl = max(p.stat().st_mtime for p in (build / "rtl").iterdir())
+    if path.exists() and path.stat().st_mtime >= newest_rtl:  # a report older than the RTL is stale
         total = json.loads(path.read_text())["total"]
     else:
         from candle_hw.compile.synth import synthesize
