@@ -52,6 +52,9 @@ module swg #(
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam int RW = $clog2(R + 1);
     localparam int QD = 3;
+    // Counter widths: registers hold only the bits their ranges need (arithmetic below is in 32-bit int).
+    localparam int OYW = $clog2(OH + 1), OXW = $clog2(OW + 1), KW = $clog2(KERNEL + 1), CFW = $clog2(CF + 1);
+    localparam int COLW = $clog2(ROWW + 1);
     localparam logic [WB-1:0] PAD_WORD = {SIMD{ELEM_BITS'(PAD_BITS)}};
 
     function automatic int clamp(input int v, input int lo, input int hi);
@@ -62,28 +65,33 @@ module swg #(
     (* ram_style = "block" *) logic [WB-1:0] mem[DEPTH];
 
     // ---- input side ----
-    int unsigned   wr_col, wr_slot;
+    logic [COLW-1:0] wr_col;
+    logic [RW-1:0]   wr_slot;
     logic [RW-1:0] rows_held;
     logic          in_fire, row_done;
 
     assign s_tready = rows_held < RW'(R);
     assign in_fire  = s_tvalid && s_tready;
-    assign row_done = in_fire && wr_col == ROWW - 1;
+    assign row_done = in_fire && int'(wr_col) == ROWW - 1;
 
-    always_ff @(posedge clk) if (in_fire) mem[AW'(wr_slot * ROWW + wr_col)] <= s_tdata;
+    always_ff @(posedge clk) if (in_fire) mem[AW'(int'(wr_slot) * ROWW + int'(wr_col))] <= s_tdata;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            wr_col  <= 0;
-            wr_slot <= 0;
+            wr_col  <= '0;
+            wr_slot <= '0;
         end else if (in_fire) begin
-            wr_col <= row_done ? 0 : wr_col + 1;
-            if (row_done) wr_slot <= wr_slot == R - 1 ? 0 : wr_slot + 1;
+            wr_col <= row_done ? '0 : wr_col + COLW'(1);
+            if (row_done) wr_slot <= int'(wr_slot) == R - 1 ? '0 : wr_slot + RW'(1);
         end
     end
 
     // ---- read side ----
-    int unsigned oy, ox, ky, kx, cf, base;
+    logic [OYW-1:0] oy;
+    logic [OXW-1:0] ox;
+    logic [KW-1:0]  ky, kx;
+    logic [CFW-1:0] cf;
+    logic [RW-1:0]  base;
     int          lo, hi, need, rel, iy, ix, slot;
     logic        row_start, row_end, gate, issue, pad, pop, rd_valid, rd_pad;
     logic [2:0]  credit;
@@ -94,15 +102,15 @@ module swg #(
         lo   = clamp(int'(oy) * STRIDE - PAD, 0, IFM_H);
         hi   = clamp(int'(oy) * STRIDE - PAD + KERNEL - 1, -1, IFM_H - 1);
         need = hi >= lo ? hi - lo + 1 : 0;
-        rel  = (oy == OH - 1 ? IFM_H : clamp(int'(oy + 1) * STRIDE - PAD, 0, IFM_H)) - lo;
+        rel  = (int'(oy) == OH - 1 ? IFM_H : clamp((int'(oy) + 1) * STRIDE - PAD, 0, IFM_H)) - lo;
         iy   = int'(oy) * STRIDE - PAD + int'(ky);
         ix   = int'(ox) * STRIDE - PAD + int'(kx);
         pad  = iy < 0 || iy >= IFM_H || ix < 0 || ix >= IFM_W;
         slot = int'(base) + iy - lo;
         if (slot >= R) slot = slot - R;
         raddr = pad ? '0 : AW'(slot * ROWW + ix * CF + int'(cf));
-        row_start = ox == 0 && ky == 0 && kx == 0 && cf == 0;
-        row_end   = ox == OW - 1 && ky == KERNEL - 1 && kx == KERNEL - 1 && cf == CF - 1;
+        row_start = ox == '0 && ky == '0 && kx == '0 && cf == '0;
+        row_end   = int'(ox) == OW - 1 && int'(ky) == KERNEL - 1 && int'(kx) == KERNEL - 1 && int'(cf) == CF - 1;
         gate  = (!row_start || int'(rows_held) >= need) && (!row_end || int'(rows_held) >= rel);
         issue = gate && credit < 3'(QD);
     end
@@ -110,7 +118,7 @@ module swg #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             {oy, ox, ky, kx, cf} <= '0;
-            base <= 0;
+            base <= '0;
             rd_valid <= 1'b0;
             credit <= '0;
             rows_held <= '0;
@@ -119,18 +127,18 @@ module swg #(
             credit <= credit + 3'(issue) - 3'(pop);
             rows_held <= rows_held + RW'(row_done) - (issue && row_end ? RW'(rel) : '0);
             if (issue) begin
-                cf <= cf == CF - 1 ? 0 : cf + 1;
-                if (cf == CF - 1) begin
-                    kx <= kx == KERNEL - 1 ? 0 : kx + 1;
-                    if (kx == KERNEL - 1) begin
-                        ky <= ky == KERNEL - 1 ? 0 : ky + 1;
-                        if (ky == KERNEL - 1) begin
-                            ox <= ox == OW - 1 ? 0 : ox + 1;
-                            if (ox == OW - 1) oy <= oy == OH - 1 ? 0 : oy + 1;
+                cf <= int'(cf) == CF - 1 ? '0 : cf + CFW'(1);
+                if (int'(cf) == CF - 1) begin
+                    kx <= int'(kx) == KERNEL - 1 ? '0 : kx + KW'(1);
+                    if (int'(kx) == KERNEL - 1) begin
+                        ky <= int'(ky) == KERNEL - 1 ? '0 : ky + KW'(1);
+                        if (int'(ky) == KERNEL - 1) begin
+                            ox <= int'(ox) == OW - 1 ? '0 : ox + OXW'(1);
+                            if (int'(ox) == OW - 1) oy <= int'(oy) == OH - 1 ? '0 : oy + OYW'(1);
                         end
                     end
                 end
-                if (row_end) base <= int'(base) + rel >= R ? int'(base) + rel - R : int'(base) + rel;
+                if (row_end) base <= RW'(int'(base) + rel >= R ? int'(base) + rel - R : int'(base) + rel);
             end
         end
     end
