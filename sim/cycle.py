@@ -51,7 +51,7 @@ class CycleResult:
     per_node: dict[str, NodeStats]
     interval_cycles: int
     latency_cycles: int
-    fifo_max_occupancy: dict[str, int]
+    fifo_max_occupancy: dict[str, int]  # over the solved frames (sim_frames)
     total_cycles: int
     frame_done_cycles: np.ndarray
     sim_frames: int
@@ -59,6 +59,7 @@ class CycleResult:
     runtime_s: float = 0.0
     stream_max_occupancy: dict[str, int] = field(default_factory=dict)
     graph: DataflowGraph | None = None
+    fully_periodic: bool = True  # False: frames beyond sim_frames extrapolated from the output's period only
 
     @property
     def mean_interval_cycles(self) -> float:
@@ -82,7 +83,6 @@ class Schedule:
     in_times: dict[str, np.ndarray]
     out_times: dict[str, np.ndarray]
     sweeps: int
-    solved_frames: int = 0
 
 
 def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000) -> Schedule:
@@ -121,32 +121,48 @@ def _periodic(s: Schedule) -> int | None:
     return shift
 
 
-def _extend(t: np.ndarray, sim_frames: int, frames: int, shift: int) -> np.ndarray:
-    f = t.reshape(sim_frames, -1)
-    extra = f[-1][None, :] + shift * np.arange(1, frames - sim_frames + 1)[:, None]
-    return np.concatenate([f, extra]).ravel()
+def _tail_periodic(s: Schedule, sink: str) -> int | None:
+    """The completion period if the design's output is periodic and no stream is slower than it.
+
+    A block faster than the bottleneck fills the FIFO behind it a little every frame, so the front of the
+    design settles only after many frames; the back pressure it finally meets slows it down to the
+    bottleneck's rate without ever starving the bottleneck (its FIFO stays full), so the completions keep
+    their period."""
+    if s.frames < 3:
+        return None
+    f = s.out_times[sink].reshape(s.frames, -1)
+    d1, d2 = f[-1] - f[-2], f[-2] - f[-3]
+    if not (np.all(d1 == d1[0]) and np.array_equal(d1, d2)):
+        return None
+    period = int(d1[0])
+    for d in (s.in_times, s.out_times):
+        for t in d.values():
+            g = t.reshape(s.frames, -1)
+            if np.max(g[-1] - g[-2]) > period:
+                return None
+    return period
 
 
-def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 64,
-                   max_sweeps: int = 20000) -> tuple[Schedule, int]:
-    """Schedule for ``frames`` frames, solved on as few frames as make it periodic; also the interval."""
+def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 4,
+                   max_sweeps: int = 20000) -> tuple[Schedule, int, bool]:
+    """The schedule solved on as few frames as make it periodic (at most ``max_sim_frames`` unless ``frames``
+    is smaller), the period, and whether the whole schedule (not only the output) is periodic."""
     sim = min(frames, 4)
+    sink = graph.nodes[-1].name
     while True:
         s = simulate_schedule(graph, sim, max_sweeps)
         shift = _periodic(s)
-        if shift is not None or sim >= frames:
-            break
+        if shift is not None:
+            return s, shift, True
+        if sim >= frames:
+            return s, _interval_estimate(s), True
         if sim >= max_sim_frames:
-            raise SimulationError(f"the schedule is not periodic after {sim} frames")
+            tail = _tail_periodic(s, sink)
+            if tail is not None:
+                return s, tail, False
+            if sim >= 64:
+                raise SimulationError(f"the schedule is not periodic after {sim} frames")
         sim = min(frames, sim * 2)
-    if shift is None:
-        shift = _interval_estimate(s)
-    s.solved_frames = s.frames
-    if frames > s.frames:
-        s = Schedule(frames, {k: _extend(v, s.frames, frames, shift) for k, v in s.in_times.items()},
-                     {k: _extend(v, s.frames, frames, shift) for k, v in s.out_times.items()}, s.sweeps,
-                     s.frames)
-    return s, shift
 
 
 def _interval_estimate(s: Schedule) -> int:
@@ -202,7 +218,7 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
         n = outputs.shape[0]
     if n < 1:
         raise ValueError("simulate_cycle needs at least one frame")
-    s, shift = solve_periodic(graph, n, max_sweeps=max_sweeps)
+    s, shift, exact = solve_periodic(graph, n, max_sweeps=max_sweeps)
     per_node, occ, stream_occ = {}, {}, {}
     for node in graph.nodes:
         ti, to = s.in_times[node.name], s.out_times[node.name]
@@ -212,12 +228,14 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
         if isinstance(node, StreamFIFO):
             occ[node.name] = stream_occ[node.name]
     first = graph.nodes[0].name
-    last_out = s.out_times[graph.nodes[-1].name].reshape(n, -1)[:, -1]
+    done = s.out_times[graph.nodes[-1].name].reshape(s.frames, -1)[:, -1]
+    if n > s.frames:
+        done = np.concatenate([done, done[-1] + shift * np.arange(1, n - s.frames + 1)])
     start = int(s.in_times[first][0])
-    latency = int(last_out[0]) - start + 1
+    latency = int(done[0]) - start + 1
     return CycleResult(
         outputs=outputs, per_node=per_node, interval_cycles=shift, latency_cycles=latency,
-        fifo_max_occupancy=occ, total_cycles=int(last_out[-1]) - start + 1, frame_done_cycles=last_out - start,
-        sim_frames=s.solved_frames, sweeps=s.sweeps, runtime_s=time.perf_counter() - t0,
-        stream_max_occupancy=stream_occ, graph=graph,
+        fifo_max_occupancy=occ, total_cycles=int(done[-1]) - start + 1, frame_done_cycles=done - start,
+        sim_frames=s.frames, sweeps=s.sweeps, runtime_s=time.perf_counter() - t0,
+        stream_max_occupancy=stream_occ, graph=graph, fully_periodic=exact,
     )
