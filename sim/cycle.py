@@ -21,7 +21,7 @@ import numpy as np
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
 from candle_hw.sim.functional import run_dataflow
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
-from candle_hw.sim.cycle_models import TIMING, OutPort, Port, build_node, link, streaming_pattern
+from candle_hw.sim.cycle_models import OutPort, Port, build_node, link, streaming_pattern
 
 __all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "SimulationError",
            "stitched_graph", "mean_interval"]
