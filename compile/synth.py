@@ -8,8 +8,11 @@ FINN's ``out_of_context_synthesis``; it is synthesis only (no placement exists f
 
 Resource keys follow FINN where FINN has one (LUT, FF, BRAM_18K, BRAM_36K, URAM, DSP, Carry, LUTRAM, SRL);
 Lattice parts add EBR and SPRAM. ``LUT`` counts LUT sites: on Xilinx LUT1-6 plus LUTs used as memory or
-shift registers (as Vivado's "CLB LUTs"; INV cells count as LUT1); on ECP5 LUT4 plus the two LUT4s inside each CCU2C carry cell and the
-four inside each TRELLIS_DPR16X4 RAM.
+shift registers (as Vivado's "CLB LUTs"; INV cells count as LUT1); on ECP5 LUT4 plus the two LUT4s inside each
+CCU2C carry cell and the four inside each TRELLIS_DPR16X4 RAM. Each MVU block also gets ``LUT_per_lane`` =
+LUT / (PE*SIMD) (from BUILD/dataflow.json), ``parts`` breaks a block down by submodule, and where
+compile/estimate.py exists its analytic numbers sit beside the measured ones (``estimate``,
+``measured_over_estimate``).
 
 Blocks state memory styles in Vivado's vocabulary; ``memory_style_commands`` translates them for Yosys (a
 "distributed" ROM is a LUT ROM, Yosys' rom_style "logic"; iCE40 has no LUT RAM). Reading uses ``-defer`` so

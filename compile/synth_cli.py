@@ -9,7 +9,8 @@ from candle_hw.devices import device_names
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
-    parser.add_argument("--target", default="xc7z020", help=f"device or alias (default xc7z020); one of {device_names()}")
+    parser.add_argument("--target", default="xc7z020",
+                        help=f"device or alias (default xc7z020); one of {device_names()}")
     parser.add_argument("--synth-args", default="", help='extra options for the Yosys synth command, e.g. "-abc9"')
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed for Yosys (default: no limit)")
 
