@@ -41,19 +41,35 @@ TIMING: dict[str, BlockTiming] = {
     "SlidingWindow": BlockTiming(latency=2, capacity=3, free=1),
 }
 FIFO_BLOCK_MIN_DEPTH = 65  # fifo.sv RAM_STYLE "auto": block RAM above 64 words
-POP_REG_MIN = 36  # mvu.sv default
+POP_REG_EVERY = 3  # mvu.sv default
 
 
-def mvu_pop_latency(n: MatrixVectorUnit, reg_min: int = POP_REG_MIN) -> int:
-    """mvu.sv pop_latency(): register stages of the popcount / adder tree."""
+def _heap_levels(heights: list[int], ow: int) -> int:
+    """mvu_heap_fn.svh heap_levels(): 6:3 / r:3 / 3:2 counter levels until no column holds more than 3 bits."""
+    h = heights[:32] + [0] * (32 - len(heights[:32]))
+    n = 0
+    while max(h) > 3 and n < 64:
+        def cnt(c: int) -> int:
+            return h[c] // 6 + (1 if 0 <= c and h[c] % 6 >= 3 else 0) if c >= 0 else 0
+
+        def n3(c: int) -> int:
+            return h[c] // 6 + (1 if h[c] % 6 >= 4 else 0) if c >= 0 else 0
+
+        def pas(c: int) -> int:
+            return h[c] % 6 if h[c] % 6 < 3 else 0
+
+        h = [(cnt(c) + cnt(c - 1) + n3(c - 2) + pas(c)) if c < ow else 0 for c in range(32)]
+        n += 1
+    return n
+
+
+def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
+    """mvu.sv pop_latency(): register stages of the popcount (compressor tree) or integer adder tree."""
     if not n.binary_xnor:
         return (clog2(n.simd) + 1) // 2 if n.simd > 1 else 0
-    lat, m = 1, (n.simd + 2) // 3
-    while m > 6:
-        if m > reg_min:
-            lat += 1
-        m = (m + 5) // 6
-    return lat
+    s = n.simd
+    xnor3 = [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)]
+    return _heap_levels(xnor3, clog2(s + 1) if s > 1 else 1) // reg_every + 2
 
 
 def mvu_timing(n: MatrixVectorUnit) -> BlockTiming:
