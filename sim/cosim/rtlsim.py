@@ -16,6 +16,7 @@ Timing definitions (cycles of the design clock; cycle 0 = first edge after reset
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,8 @@ def _check_frames(graph: DataflowGraph, frames: np.ndarray) -> np.ndarray:
     return frames.reshape(frames.shape[0], *s.shape)
 
 
-def _timing(res: RunResult, n: int, in_wpf: int, out_wpf: int) -> tuple[list[int], int, float]:
+def _timing(res: RunResult, out_wpf: int) -> tuple[list[int], int, float]:
+    """Frame completion cycles, latency and interval (definitions in the module docstring)."""
     done = [res.out_cycles[(k + 1) * out_wpf - 1] for k in range(len(res.out_cycles) // out_wpf)]
     if not done:
         return done, -1, float("nan")
@@ -120,7 +122,7 @@ def simulate_rtl(build_dir: Path, frames: np.ndarray, *, in_valid_prob: float = 
     res = design.run(words, n_out, in_valid_prob=in_valid_prob, out_ready_prob=out_ready_prob, seed=seed,
                      max_cycles=max_cycles, vcd=vcd_path, allow_timeout=True, cwd=rtl)
     runtime = time.monotonic() - t0
-    done, latency, interval = _timing(res, n, sin.words_per_frame, sout.words_per_frame)
+    done, latency, interval = _timing(res, sout.words_per_frame)
     complete = len(done)
     outputs = unpack_stream(res.out_words[:complete * sout.words_per_frame], sout.elem_type, sout.elems_per_word,
                             (complete, *sout.shape))
@@ -161,8 +163,9 @@ def first_mismatch(graph: DataflowGraph, frames: np.ndarray, rtl_outputs: np.nda
                    seed: int = 0) -> Mismatch | None:
     """None when ``rtl_outputs`` equals the functional simulator's output; else the first differing block.
 
-    ``build_dir``: the build whose rtl/ produced ``rtl_outputs`` (emitted there from ``graph`` if missing);
-    the debug build goes to build_dir/rtlsim_debug and the VCD to build_dir/reports/first_mismatch.vcd.
+    ``build_dir``: the build whose rtl/ produced ``rtl_outputs`` (emitted there from ``graph`` if missing; a new
+    temporary build when None); the debug build goes to build_dir/rtlsim_debug and the VCD to
+    build_dir/reports/first_mismatch.vcd.
     """
     from candle_hw.sim.functional import run_dataflow
 
@@ -173,8 +176,9 @@ def first_mismatch(graph: DataflowGraph, frames: np.ndarray, rtl_outputs: np.nda
     if not bad:
         return None
     upto = bad[0] + 1
-    if build_dir is None:
-        raise UserError("first_mismatch needs the build_dir whose RTL produced the outputs")
+    if build_dir is None:  # emit the graph's RTL afresh (the outputs must then come from the same graph)
+        build_dir = Path(tempfile.mkdtemp(prefix="candle-hw-mismatch-"))
+        graph.save(build_dir)
     build_dir = Path(build_dir).resolve()
     rtl = _rtl_dir(build_dir, graph)
     g = stitched(graph)
