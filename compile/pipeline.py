@@ -85,11 +85,7 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
     graph = qonnx_to_dataflow(model)
     for step in STEPS:
         if step != "lower":
-            try:
-                new = STEP_FUNCS[step](graph, opts)
-            except ModuleNotFoundError as exc:  # TEMPORARY while passes land
-                log(f"{step}: skipped ({exc})")
-                new = graph
+            new = STEP_FUNCS[step](graph, opts)
             log(f"{step}: {'changed' if new != graph else 'unchanged'}")
             graph = new
         else:
@@ -133,17 +129,12 @@ def write_build(graph: DataflowGraph, build: Path, opts: CompileOptions, log: Ca
     (build / "folding.json").write_text(json.dumps(folding_of(graph), indent=1) + "\n")
     (build / "reports").mkdir(exist_ok=True)
     if opts.emit_rtl:
-        try:
-            from candle_hw.compile.emit import emit_rtl
-        except ModuleNotFoundError:  # TEMPORARY while emit lands
-            return
+        from candle_hw.compile.emit import emit_rtl
 
         emit_rtl(graph, build / "rtl")
-        log(f"rtl: {build.name}/rtl")
-    try:
-        from candle_hw.compile.report import write_estimate_reports
-    except ImportError:
-        return
+        log(f"rtl: {len(list((build / 'rtl').iterdir()))} files (top.sv, blocks, memory images)")
+    from candle_hw.compile.report import write_estimate_reports
+
     write_estimate_reports(graph, build, target=opts.target, clock_mhz=opts.clock_mhz)
 
 
