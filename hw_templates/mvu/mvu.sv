@@ -40,10 +40,11 @@
 // (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator; N_THRESH > 1: they are
 // registered with the fold's last step and compared in the next cycle; either way the word enters the queue
 // one cycle after the accumulator holds the fold's final value).
-// POP_LAT (see pop_latency()): XNOR mode L / POP_REG_EVERY + 1, where L = heap_levels(heap_xnor3(SIMD),
+// POP_LAT (see pop_latency()): XNOR mode L / POP_REG_EVERY + 2 (a register after the fused XNOR stage, one
+// every POP_REG_EVERY counter levels, one after the final addition), where L = heap_levels(heap_xnor3(SIMD),
 // clog2(SIMD+1)) is the number of counter levels of the compressor tree (mvu_heap_fn.svh); with the default
-// POP_REG_EVERY = 3: POP_LAT = 1 for SIMD <= 16 and SIMD = 49, 2 for SIMD = 32, 64, 100, 128, 256, 512,
-// 3 for SIMD = 1024. Integer mode: ceil(log2(SIMD)/2) (0 for SIMD = 1, 1 for SIMD <= 4, 2 for SIMD <= 16).
+// POP_REG_EVERY = 3: POP_LAT = 2 for SIMD <= 16 and SIMD = 49, 3 for SIMD = 32, 64, 100, 128, 256, 512,
+// 4 for SIMD = 1024. Integer mode: ceil(log2(SIMD)/2) (0 for SIMD = 1, 1 for SIMD <= 4, 2 for SIMD <= 16).
 // Dot products: XNOR mode = fused XNOR/3-lane counts (mvu_xnor3) summed by a tree of 6:3 counters (mvu_heap,
 // mvu_cnt; about 1.4 LUT6 per lane on xc7); integer mode = +-x terms summed by a balanced adder tree.
 // Output queue: ODEPTH = ceil(LAT/SF) + 1 words (enough to hide the credit loop: full throughput at
@@ -83,7 +84,7 @@ module mvu #(
     // Register stages of the per-PE dot-product tree (see the header).
     function automatic integer pop_latency(input integer simd);
         if (BINARY_XNOR == 0) pop_latency = ($clog2(simd) + 1) / 2;
-        else pop_latency = heap_levels(heap_xnor3(simd), $clog2(simd + 1)) / POP_REG_EVERY + 1;
+        else pop_latency = heap_levels(heap_xnor3(simd), $clog2(simd + 1)) / POP_REG_EVERY + 2;
     endfunction
 
     localparam int SF = MW / SIMD;

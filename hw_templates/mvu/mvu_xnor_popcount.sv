@@ -2,8 +2,9 @@
 //
 // First level fuses the XNOR into the counting: three lanes (six inputs: 3 x bits, 3 w bits) give a 2-bit
 // count whose every bit is one 6-input function (one LUT6 per bit, 2/3 LUT per lane); the two columns of these
-// counts (weights 1 and 2) are summed by the bit-heap compressor mvu_heap. The output is registered.
-// Latency (cycles) = heap_levels(heap_xnor3(SIMD), OW) / REG_EVERY + 1 (mvu_heap_fn.svh).
+// counts (weights 1 and 2) are registered (this cuts the path from the weight memory, whose block-RAM
+// clock-to-output is slow) and summed by the bit-heap compressor mvu_heap. The output is registered.
+// Latency (cycles) = heap_levels(heap_xnor3(SIMD), OW) / REG_EVERY + 2 (mvu_heap_fn.svh).
 module mvu_xnor_popcount #(
     parameter int SIMD = 8,
     parameter int REG_EVERY = 3,
@@ -19,7 +20,7 @@ module mvu_xnor_popcount #(
 );
 `include "mvu_heap_fn.svh"
 
-    logic [G+G2-1:0] heap;  // column 0 (weight 1): bits [0, G); column 1 (weight 2): bits [G, G + G2)
+    logic [G+G2-1:0] heap, heap_q;  // column 0 (weight 1): bits [0, G); column 1 (weight 2): bits [G, G + G2)
 
     for (genvar g = 0; g < G; g++) begin : g_xnor3
         localparam int LO = 3 * g;
@@ -34,5 +35,6 @@ module mvu_xnor_popcount #(
         end
     end
 
-    mvu_heap #(.HEIGHTS(HEIGHTS), .OW(OW), .REG_EVERY(REG_EVERY)) u_heap (.clk(clk), .bits(heap), .sum(cnt));
+    always_ff @(posedge clk) heap_q <= heap;
+    mvu_heap #(.HEIGHTS(HEIGHTS), .OW(OW), .REG_EVERY(REG_EVERY)) u_heap (.clk(clk), .bits(heap_q), .sum(cnt));
 endmodule
