@@ -77,3 +77,14 @@ def test_first_mismatch_names_the_corrupted_layer(tmp_path_factory) -> None:
     assert mm is not None and mm.node == "fc1" and mm.cycle is not None and mm.cycle > 0
     assert mm.vcd is not None and mm.vcd.stat().st_size > 0
     assert "fc1 (MatrixVectorUnit): first difference" in str(mm)
+
+
+def test_timeout_is_reported_in_finn_fields(mlp_build) -> None:
+    build, graph = mlp_build
+    x = random_frames(graph, 20, seed=9)
+    res = simulate_rtl(build, x, max_cycles=300)  # about four frames' worth at 64 cycles per frame
+    rep = res.report
+    assert res.timeout and rep["TIMEOUT"] == 1 and rep["cycles"] == 300
+    assert 0 < res.n_frames < 20 and rep["UNFINISHED_OUTS"] == 20 * 3 - rep["N_OUT_TXNS"] > 0
+    assert rep["UNFINISHED_INS"] == 20 * graph.input_stream.words_per_frame - rep["N_IN_TXNS"] > 0
+    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, x)[: res.n_frames])
