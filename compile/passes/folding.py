@@ -12,7 +12,7 @@ from candle_hw.compile.ir import (
 )
 from candle_hw.errors import UserError
 
-Assignment = tuple[tuple[str, int, int], ...]
+Assignment = tuple[tuple[str, int, int, str | None], ...]
 
 
 def parse_folding(graph: DataflowGraph, spec: Any) -> Assignment:
@@ -37,7 +37,7 @@ def parse_folding(graph: DataflowGraph, spec: Any) -> Assignment:
                 f"folding: {len(spec)} entries for {len(mvus)} matrix-vector units ({', '.join(m.name for m in mvus)})"
             )
         for m, entry in zip(mvus, spec):
-            out.append((m.name, *_pe_simd(m.name, entry, m)))
+            out.append((m.name, *_pe_simd(m.name, entry, m), _style(m.name, entry)))
     elif isinstance(spec, dict):
         names = {m.name: m for m in mvus}
         for name, entry in spec.items():
@@ -45,10 +45,18 @@ def parse_folding(graph: DataflowGraph, spec: Any) -> Assignment:
                 continue
             if name not in names:
                 raise UserError(f"folding: no matrix-vector unit named {name!r} (have {', '.join(names)})")
-            out.append((name, *_pe_simd(name, entry, names[name])))
+            out.append((name, *_pe_simd(name, entry, names[name]), _style(name, entry)))
     else:
         raise UserError(f"folding: expected a list or an object, got {type(spec).__name__}")
     return tuple(out)
+
+
+def _style(name: str, entry: Any) -> str | None:
+    """Where the weights live: ``weight_style`` (ours) or FINN's ``ram_style`` (block/distributed/auto)."""
+    style = entry.get("weight_style", entry.get("ram_style")) if isinstance(entry, dict) else None
+    if style is not None and style not in MatrixVectorUnit.WEIGHT_STYLES:
+        raise UserError(f"{name}: weight_style={style!r} is not one of {', '.join(MatrixVectorUnit.WEIGHT_STYLES)}")
+    return style
 
 
 def _pe_simd(name: str, entry: Any, m: MatrixVectorUnit) -> tuple[int, int]:
@@ -63,7 +71,7 @@ def _pe_simd(name: str, entry: Any, m: MatrixVectorUnit) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ApplyFolding:
-    """Sets (pe, simd) of the named matrix-vector units.
+    """Sets (pe, simd) and, where given, the weight style of the named matrix-vector units.
 
     Reads: MatrixVectorUnit nodes. Writes: their pe/simd; the feeding SlidingWindow's simd (the largest divisor
     of its channels that divides the unit's simd, so no width converter is needed when simd | channels); a
@@ -74,13 +82,13 @@ class ApplyFolding:
     assignment: Assignment
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
-        fold = {name: (pe, simd) for name, pe, simd in self.assignment}
+        fold = {name: (pe, simd, style) for name, pe, simd, style in self.assignment}
         nodes = list(graph.nodes)
         for i, n in enumerate(nodes):
             if isinstance(n, MatrixVectorUnit) and n.name in fold:
-                pe, simd = fold[n.name]
+                pe, simd, style = fold[n.name]
                 try:
-                    nodes[i] = replace(n, pe=pe, simd=simd)
+                    nodes[i] = replace(n, pe=pe, simd=simd, weight_style=style or n.weight_style)
                 except IRError as exc:
                     raise UserError(str(exc)) from None
         for i, n in enumerate(nodes):

@@ -46,3 +46,16 @@ def test_simulate_rejects_wrong_input_shape(tmp_path, tfc_path, capsys):
     assert rc == 2
     assert capsys.readouterr().err.strip() == "error: input: shape [2, 3, 28, 28] does not match the model input (N, 1, 28, 28)"
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_folding_sets_weight_style(tmp_path, tfc_path, capsys):
+    fold = tmp_path / "f.json"
+    fold.write_text(json.dumps([{"pe": 16, "simd": 49, "weight_style": "block"}, {"pe": 8, "simd": 8, "ram_style": "distributed"},
+                                {"pe": 8, "simd": 8}, {"pe": 10, "simd": 8}]))
+    build = tmp_path / "b"
+    assert main(["compile", str(tfc_path), "-o", str(build), "--no-rtl", "-q", "--folding", str(fold)]) == 0
+    used = json.loads((build / "folding.json").read_text())
+    assert [used[f"fc{i}"]["weight_style"] for i in range(4)] == ["block", "distributed", "auto", "auto"]
+    fold.write_text(json.dumps([{"pe": 16, "simd": 49, "weight_style": "uram"}] + [{"pe": 1, "simd": 1}] * 3))
+    assert main(["compile", str(tfc_path), "-o", str(build), "--no-rtl", "-q", "--folding", str(fold)]) == 2
+    assert capsys.readouterr().err.strip() == "error: fc0: weight_style='uram' is not one of auto, block, distributed, logic"
