@@ -37,13 +37,13 @@ LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors
 
 
 def bram18_count(width: int, depth: int) -> int:
-    """RAMB18 primitives for a width x depth memory: widest aspect ratio that holds the depth."""
+    """RAMB18 units for a width x depth memory as Yosys maps it: shallow memories (<= 512 words) are bound by
+    width (36 bits per RAMB18); deeper ones pack close to their bit count (18 Kbit per unit; Yosys mixes
+    RAMB36 aspect ratios), e.g. CNV-W1A1's 128 x 2304 weight memory takes 18 units, not 32."""
     if width <= 0 or depth <= 0:
         return 0
-    for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
-        if depth <= d:
-            return math.ceil(width / w)
-    return math.ceil(depth / 16384) * width
+    by_width = math.ceil(width / 36) * math.ceil(depth / 512) if depth <= 512 else math.ceil(width / 36)
+    return max(by_width, math.ceil(width * depth / 18432)) if depth > 512 else by_width
 
 
 def lutram(width: int, depth: int) -> int:
