@@ -84,17 +84,3 @@ def sint(bits: int) -> IntType:
 def clog2(n: int) -> int:
     """Bits needed to address n items (ceil(log2(n)), at least 1)."""
     return max(1, math.ceil(math.log2(n))) if n > 1 else 1
-
-
-@dataclass(frozen=True, slots=True)
-class Folding:
-    """PE/SIMD folding of one matrix-vector unit (FINN's PE and SIMD attributes)."""
-
-    pe: int = 1
-    simd: int = 1
-
-    def __post_init__(self) -> None:
-        for k in ("pe", "simd"):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Folding: {k}={v!r} must be a positive integer")

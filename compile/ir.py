@@ -515,12 +515,8 @@ def _json_eq(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def foldable_nodes(graph: DataflowGraph) -> list[MatrixVectorUnit]:
-    return [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
-
-
 __all__ = [
     "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
     "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
-    "foldable_nodes", "clog2",
+    "clog2",
 ]

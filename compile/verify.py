@@ -88,7 +88,7 @@ def random_inputs(graph: DataflowGraph, n: int, seed: int = 0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _to_onnx_layout(graph: DataflowGraph, name: str, y: np.ndarray, layout: str) -> np.ndarray:
+def _to_onnx_layout(y: np.ndarray, layout: str) -> np.ndarray:
     if layout == "nchw" and y.ndim == 4:
         return y.transpose(0, 3, 1, 2)
     return y.reshape(y.shape[0], -1)
@@ -110,7 +110,7 @@ def compare_layers(graph: DataflowGraph, oracle, x: np.ndarray) -> list[Mismatch
         elif isinstance(node, LabelSelect):
             got = y.reshape(ref.shape)
         else:
-            got = _to_onnx_layout(graph, node.name, y, org["layout"]).astype(np.float64) * float(org["scale"])
+            got = _to_onnx_layout(y, org["layout"]).astype(np.float64) * float(org["scale"])
             got = got.reshape(ref.shape)
         bad = np.argwhere(got != ref)
         if bad.size:

@@ -6,7 +6,6 @@ output tensor as QONNX computes it (integers where the graph ends in integers).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -12,7 +12,6 @@ BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are k
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +25,7 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
+from candle_hw.compile.passes.folding import follow_neighbours
 from candle_hw.errors import UserError
 
 STYLES = ("block", "distributed", "logic")
@@ -79,19 +79,7 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
 def _apply(g: Group, pe: int, simd: int, style: str | None = None) -> list[Node]:
     """The group's nodes with this folding (neighbours as ApplyFolding sets them)."""
     m = replace(g.mvu, pe=pe, simd=simd, **({"weight_style": style} if style else {}))
-    out: list[Node] = []
-    if g.pre is not None:
-        out.append(replace(g.pre, simd=math.gcd(simd, g.pre.channels)))
-    out.append(m)
-    prev_pe = pe
-    for n in g.post:
-        if isinstance(n, LabelSelect):
-            n = replace(n, pe=math.gcd(prev_pe, n.labels))
-        elif isinstance(n, (MaxPool, Thresholding)):
-            n = replace(n, pe=math.gcd(prev_pe, n.channels))
-            prev_pe = n.pe
-        out.append(n)
-    return out
+    return follow_neighbours(([g.pre] if g.pre is not None else []) + [m] + list(g.post))
 
 
 def _node_res(n: Node) -> dict[str, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.ir import (
-    DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, SlidingWindow, Thresholding,
+    DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
 )
 from candle_hw.errors import UserError
 
@@ -73,9 +73,8 @@ def _pe_simd(name: str, entry: Any, m: MatrixVectorUnit) -> tuple[int, int]:
 class ApplyFolding:
     """Sets (pe, simd) and, where given, the weight style of the named matrix-vector units.
 
-    Reads: MatrixVectorUnit nodes. Writes: their pe/simd; the feeding SlidingWindow's simd (the largest divisor
-    of its channels that divides the unit's simd, so no width converter is needed when simd | channels); a
-    MaxPool's / Thresholding's pe and a LabelSelect's pe follow the producing unit's pe where it divides.
+    Reads: MatrixVectorUnit nodes. Writes: their pe/simd (and weight style), then the neighbours' simd/pe
+    (``follow_neighbours``).
     Fails (UserError naming the node) when a value does not divide mw/mh. Idempotent.
     """
 
@@ -91,16 +90,23 @@ class ApplyFolding:
                     nodes[i] = replace(n, pe=pe, simd=simd, weight_style=style or n.weight_style)
                 except IRError as exc:
                     raise UserError(str(exc)) from None
-        for i, n in enumerate(nodes):
-            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-            prev = nodes[i - 1] if i > 0 else None
-            if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
-                nodes[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
-            elif isinstance(n, (MaxPool, Thresholding)) and isinstance(prev, MatrixVectorUnit):
-                nodes[i] = replace(n, pe=math.gcd(prev.pe, n.channels))
-            elif isinstance(n, LabelSelect) and isinstance(prev, MatrixVectorUnit):
-                nodes[i] = replace(n, pe=math.gcd(prev.pe, n.labels))
-        return graph.replace(nodes=tuple(nodes))
+        return graph.replace(nodes=tuple(follow_neighbours(nodes)))
+
+
+def follow_neighbours(nodes: list[Node]) -> list[Node]:
+    """Neighbours follow the matrix-vector units: a sliding window takes the largest divisor of its channels
+    that divides the simd of the unit it feeds (no width converter when simd divides the channels); a max-pool,
+    thresholding or label select takes the largest divisor of its size that divides the pe of the node feeding
+    it (a unit, or a pool after a unit)."""
+    out = list(nodes)
+    for i, n in enumerate(out):
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        prev = out[i - 1] if i > 0 else None
+        if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
+            out[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
+        elif isinstance(n, (MaxPool, Thresholding, LabelSelect)) and isinstance(prev, (MatrixVectorUnit, MaxPool, Thresholding)):
+            out[i] = replace(n, pe=math.gcd(prev.pe, n.labels if isinstance(n, LabelSelect) else n.channels))
+    return out
 
 
 def folding_of(graph: DataflowGraph) -> dict[str, dict[str, int]]:

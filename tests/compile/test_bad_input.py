@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import onnx
-import pytest
 from onnx import helper, numpy_helper
 
 from candle_hw.cli import main
