@@ -37,7 +37,7 @@ MODULES: dict[type[Node], str] = {
     LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc",
 }
 # Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
-BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",)}
+BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
 # Weight memories up to this depth go to LUT RAM under weight_style "auto": a block RAM would be mostly empty.
 DISTRIBUTED_MAX_WMEM = 64
 _HDL_SUFFIXES = (".sv", ".v", ".svh", ".vh")

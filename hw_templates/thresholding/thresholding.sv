@@ -42,8 +42,6 @@ module thresholding #(
     localparam int TWW = PE * N_THRESH * THRESH_BITS;
     localparam int CW = (IN_BITS > THRESH_BITS ? IN_BITS : THRESH_BITS) + 1;
     localparam int QD = 3;  // latency 2 + 1: the credit loop never throttles an unstalled stream
-    localparam int QAW = 2;
-    localparam int QCW = 2;
 
     if (CHANNELS % PE != 0) begin : g_err_pe
         $error("thresholding: PE=%0d does not divide CHANNELS=%0d", PE, CHANNELS);
@@ -60,38 +58,29 @@ module thresholding #(
     logic [TWW-1:0] tmem[TDEPTH];
     initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
 
-    // output queue with reservations: pending = words taken but not yet sent
-    logic [PE*OUT_BITS-1:0] q[QD];
-    logic [QAW-1:0] q_wr, q_rd;
-    logic [QCW-1:0] q_count, pending;
-    logic q_pop;
+    // output queue with reservations (the MVU's credit-based queue): a slot is reserved when a word is taken,
+    // so no stream signal depends combinationally on another
+    logic can_reserve;
 
-    assign s_tready = alive && pending != QCW'(QD);
+    assign s_tready = alive && can_reserve;
     assign take = s_tvalid && s_tready;
-    assign m_tvalid = q_count != '0;
-    assign m_tdata = q[q_rd];
-    assign q_pop = m_tvalid && m_tready;
+
+    mvu_out_fifo #(.W(PE * OUT_BITS), .DEPTH(QD)) u_queue (
+        .clk, .rst_n, .reserve(take), .can_reserve, .wr_en(x_valid), .wr_data(out_word),
+        .m_tdata, .m_tvalid, .m_tready
+    );
 
     always_ff @(posedge clk) begin
         x_q <= s_tdata;
         if (take) thr_q <= tmem[nf];
-        if (x_valid) q[q_wr] <= out_word;
         if (!rst_n) begin
             alive <= 1'b0;
             x_valid <= 1'b0;
             nf <= '0;
-            q_wr <= '0;
-            q_rd <= '0;
-            q_count <= '0;
-            pending <= '0;
         end else begin
             alive <= 1'b1;
             x_valid <= take;
             if (take) nf <= nf == NFW'(NF - 1) ? '0 : nf + NFW'(1);
-            if (x_valid) q_wr <= q_wr == QAW'(QD - 1) ? '0 : q_wr + QAW'(1);
-            if (q_pop) q_rd <= q_rd == QAW'(QD - 1) ? '0 : q_rd + QAW'(1);
-            q_count <= q_count + QCW'(x_valid) - QCW'(q_pop);
-            pending <= pending + QCW'(take) - QCW'(q_pop);
         end
     end
 
