@@ -16,7 +16,8 @@ FLAGS = {"name": "name", "out": "out_dir", "student": "student", "device": "devi
          "cifar_archive": "data.cifar_archive", "pad": "data.pad",
          "teacher": "teacher.name", "views": "teacher.views", "epochs": "distill.epochs",
          "batch": "distill.batch", "lr": "distill.lr", "calib_epochs": "calibration.epochs",
-         "ft_blocks": "finetune.blocks", "ft_epochs": "finetune.epochs", "max_minutes": "distill.max_minutes"}
+         "ft_blocks": "finetune.blocks", "ft_epochs": "finetune.epochs", "max_minutes": "distill.max_minutes",
+         "compile": "distill.compile"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ft-epochs", dest="ft_epochs", type=int)
     parser.add_argument("--max-minutes", dest="max_minutes", type=float,
                         help="stop each student cleanly after this long (resume continues)")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="torch.compile the student's training forward (fewer, fused kernels per step)")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--stage", choices=("all", "teacher", "students", "summary"), default="all")
     parser.add_argument("--jobs", type=int, default=1, help="student methods trained in parallel processes")

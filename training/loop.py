@@ -30,6 +30,9 @@ class DistillConfig:
     eval_every: int = 0  # 0: evaluate only at the end
     max_minutes: float = 0.0  # > 0: stop cleanly (checkpoint written) after this long; resume continues
     stop_after: int = 0  # > 0: stop cleanly after this many epochs in this invocation (time-boxing, tests)
+    # torch.compile the student's training forward: a binary CNV step is hundreds of tiny quantizer kernels, so
+    # fusing them is what makes a GPU step cheap. Float results differ from eager in the last bits (op order).
+    compile: bool = False
 
 
 @dataclass
@@ -91,6 +94,17 @@ def split_params(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch
     return enc, cls
 
 
+def training_forward(model: torch.nn.Module, compile: bool):
+    """model.forward_features, or its torch.compile'd version."""
+    if not compile:
+        return model.forward_features
+    # Alg. 1 walks the backward graph twice (classifier grads, then encoder grads: retain_graph), which a
+    # compiled backward allows only without donated buffers.
+    import torch._functorch.config as functorch_config
+    functorch_config.donated_buffer = False
+    return torch.compile(model.forward_features)
+
+
 def train_student(model: torch.nn.Module, method: str, data: StudentData, targets: TeacherTargets,
                   cfg: DistillConfig, seed: int, checkpoint: Path | None = None, progress: bool = False,
                   label_weight: float = 0.0) -> tuple[TrainState, dict]:
@@ -118,6 +132,7 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
                              device=device)
     start, budget = time.perf_counter(), cfg.max_minutes * 60
     done_before = len(state.history)
+    forward = training_forward(model, cfg.compile)
     bar = tqdm(range(state.epoch, cfg.epochs), desc=method, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -130,7 +145,7 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
             view = views[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
             x = student_input(model, data.bank.batch(data.padded, idx, view, data.image_size))
-            feat, logits = model.forward_features(x)
+            feat, logits = forward(x)
             t_logits = targets.logits[view, idx] if targets.logits is not None else None
             t_feat = targets.feats[view, idx] if targets.feats is not None else None
             g_enc, g_cls, g_ab, losses = compute_gradients(

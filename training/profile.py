@@ -21,7 +21,7 @@ from candle_hw.training.calibrate import CalibratedHead
 from candle_hw.training.data import load_lt_dataset
 from candle_hw.training.distill import AdversarialBalancer, compute_gradients
 from candle_hw.training.evaluate import student_input
-from candle_hw.training.loop import split_params
+from candle_hw.training.loop import split_params, training_forward
 from candle_hw.training.teachers import load_teacher, pooled_features
 
 
@@ -95,6 +95,55 @@ def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: l
     return out
 
 
+def profile_students(dataset: str, rho: float, students: list[str], batch: int, steps: int,
+                     compile_modes: list[bool]) -> dict:
+    """Alg. 1 step with cached targets (the runs' inner loop) for each student, eager and/or torch.compile'd:
+    what a run of that student costs per epoch on this GPU, for planning device time."""
+    from candle_hw.models import build_model
+    device = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    ds = load_lt_dataset(dataset, rho)
+    padded = pad_images(torch.from_numpy(ds.train.images).to(device), 4)
+    labels = torch.from_numpy(ds.train.labels).to(device)
+    size = tuple(ds.train.images.shape[2:])
+    g = torch.Generator().manual_seed(0)
+    steps_per_epoch = -(-len(labels) // batch)
+    out = {"device": torch.cuda.get_device_name(device), "batch": batch, "steps_per_epoch": steps_per_epoch,
+           "alg1_cached_ms": {}, "compile_seconds": {}}
+    for student in students:
+        for compiled in compile_modes:
+            model = build_model(student).to(device)
+            enc, cls = split_params(model)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            ab = AdversarialBalancer().to(device)
+            t_logits = torch.randn(batch, ds.num_classes, device=device)
+            t_feat = torch.randn(batch, model.feature_channels, device=device)
+            forward = training_forward(model, compiled)
+
+            def step():
+                idx = torch.randint(0, len(labels), (batch,), generator=g).to(device)
+                dy, dx, flip = random_views(batch, 4, g, device)
+                x = student_input(model, crop_flip(padded, idx, dy, dx, flip, size))
+                feat, logits = forward(x)
+                g_enc, g_cls, _, _ = compute_gradients("alg1", enc, cls, ab, feat, logits, labels[idx], t_logits,
+                                                       t_feat, 0.5, 1.0, 0.0, None)
+                for p, gr in zip(enc + cls, g_enc + g_cls):
+                    p.grad = gr
+                opt.step()
+
+            key = f"{student}{'+compile' if compiled else ''}"
+            t0 = time.perf_counter()
+            step()
+            torch.cuda.synchronize()
+            out["compile_seconds"][key] = time.perf_counter() - t0
+            out["alg1_cached_ms"][key] = 1000 * _time(step, steps)
+            print(key, f"{out['alg1_cached_ms'][key]:.2f} ms/step", flush=True)
+    out["epoch_s"] = {k: v * steps_per_epoch / 1000 for k, v in out["alg1_cached_ms"].items()}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="cifar10")
@@ -106,9 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--out", default="profile.json")
+    p.add_argument("--students", help="comma list: profile only these students' Alg. 1 step (no teacher)")
+    p.add_argument("--compile", choices=("off", "on", "both"), default="off",
+                   help="with --students: torch.compile the student forward")
     a = p.parse_args(argv)
-    res = profile(a.dataset, a.rho, a.student, a.teacher, [int(r) for r in a.resolutions.split(",")],
-                  a.identity_index, a.batch, a.steps)
+    if a.students:
+        modes = {"off": [False], "on": [True], "both": [False, True]}[a.compile]
+        res = profile_students(a.dataset, a.rho, a.students.split(","), a.batch, a.steps, modes)
+    else:
+        res = profile(a.dataset, a.rho, a.student, a.teacher, [int(r) for r in a.resolutions.split(",")],
+                      a.identity_index, a.batch, a.steps)
     text = json.dumps(res, indent=1)
     print(text)
     with open(a.out, "w") as f:

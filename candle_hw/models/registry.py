@@ -24,6 +24,10 @@ PRESETS: dict[str, dict] = {
     # FINN CNV-W1A1: CIFAR-10 32x32x3, 8-bit input, unpadded 3x3 convs, FC 256 -> 512 -> 512 -> 10.
     "cnv_w1a1": {"family": "cnv", "channels": [64, 64, "M", 128, 128, "M", 256, 256], "fc": [512, 512],
                  "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0},
+    # CNV-W1A1 twice as wide (every conv and FC layer doubled): the wider FINN-mappable student for CANDLE
+    # (4x the MACs, ~4x the weight bits); still XNOR-popcount from layer 2 on.
+    "cnv_w1a1_x2": {"family": "cnv", "channels": [128, 128, "M", 256, 256, "M", 512, 512], "fc": [1024, 1024],
+                    "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0},
     # CNV-class but small enough for tests and the demo: 16x16x3 -> 14 -> 12 -> pool 6 -> 4 -> 2, FC 128 -> 64.
     "cnv_small": {"family": "cnv", "channels": [16, 16, "M", 32, 32], "fc": [64], "num_classes": 10,
                   "in_ch": 3, "img": 16, "width": 1.0, "padding": 0},

@@ -69,3 +69,45 @@ def test_scratch_training_learns_real_digits(targets_and_data):
     assert state.history[-1]["total"] < state.history[0]["total"]
     assert report["accuracy"] > 40.0, report["accuracy"]  # chance is 10 %
     assert set(report) >= {"head", "medium", "tail", "many_shot", "medium_shot", "few_shot", "per_class"}
+
+
+def test_compiled_forward_trains_like_eager(targets_and_data):
+    """torch.compile changes only float op order: after one Alg. 1 epoch the compiled run's losses stay within
+    float noise of eager's, and its weights were updated (the compiled graph is the one being trained)."""
+    targets, _, data = targets_and_data
+    runs = {}
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        model = build_model("mlp_digits")
+        before = [p.detach().clone() for p in model.parameters()]
+        cfg = DistillConfig(epochs=1, batch=64, compile=compiled)
+        state, _ = train_student(model, "candle", data, targets["multi"], cfg, seed=0)
+        moved = sum(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+        runs[compiled] = (state.history[0], moved)
+    eager, compiled = runs[False][0], runs[True][0]
+    assert runs[True][1] == runs[False][1] > 0
+    for key in ("kl", "fs"):
+        assert abs(eager[key] - compiled[key]) < 1e-3 * max(1.0, abs(eager[key])), (key, eager, compiled)
+
+
+def test_deployable_student_is_the_same_network(tmp_path):
+    """student.pt keeps only the signs of binary weights: the same logits, and 0 maps to +1 as in the quantizer."""
+    from candle_hw.models import load_checkpoint, randomize_bn, sample_input, save_checkpoint
+    from candle_hw.training.pipeline import deployable_state_dict
+    torch.manual_seed(0)
+    model = randomize_bn(build_model("cnv_small"), 3).eval()
+    with torch.no_grad():
+        first = model.encoder[1].layer.weight
+        first[0, 0, 0, 0] = 0.0  # an exact zero latent weight quantizes to +1
+        first[0, 0, 0, 1] = -1e-30
+    state = deployable_state_dict(model)
+    w = state["encoder.1.layer.weight"]
+    assert set(torch.unique(w).tolist()) == {-1.0, 1.0}
+    assert w[0, 0, 0, 0] == 1.0 and w[0, 0, 0, 1] == -1.0
+    save_checkpoint(model, tmp_path / "full.pt")
+    torch.save({"arch": model.arch, "state_dict": state}, tmp_path / "deploy.pt")
+    x = sample_input(model, 16, 1)
+    with torch.no_grad():
+        a = load_checkpoint(tmp_path / "full.pt")(x)
+        b = load_checkpoint(tmp_path / "deploy.pt")(x)
+    assert torch.equal(a, b)
