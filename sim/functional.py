@@ -42,9 +42,25 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
     return y.reshape(n, *node.out_stream().shape)
 
 
+# Working memory of one batch: the widest stream of a frame (a CNV sliding window's im2col output) in float32,
+# times the one or two temporaries the golden ops make. Bigger batches run in chunks, so that the whole CIFAR-10
+# test set through a wide CNV needs about this much memory rather than tens of GiB.
+MAX_BATCH_BYTES = 1 << 30
+
+
+def batch_chunk(graph: DataflowGraph) -> int:
+    """Frames per chunk that keep one chunk's working memory under MAX_BATCH_BYTES."""
+    widest = max(max(node.in_stream().num_elems, node.out_stream().num_elems) for node in graph.nodes)
+    return max(1, MAX_BATCH_BYTES // (widest * 4 * 3))
+
+
 def run_dataflow(graph: DataflowGraph, frames: np.ndarray, return_all: bool = False):
-    """Dataflow input frames (N, *input_stream.shape) -> last node output, or every node's output (list)."""
+    """Dataflow input frames (N, *input_stream.shape) -> last node output, or every node's output (list).
+    The last output alone is computed chunk by chunk (see MAX_BATCH_BYTES); every row is independent."""
     x = np.asarray(frames)
+    step = batch_chunk(graph)
+    if not return_all and len(x) > step:
+        return np.concatenate([run_dataflow(graph, x[i:i + step]) for i in range(0, len(x), step)])
     outs = []
     for node in graph.nodes:
         x = run_node(graph, node, x)

@@ -152,7 +152,7 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
                "lambda_final": state.lambdas[-1] if state.lambdas else None, "config": cfg.to_dict()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     # The deployable student: no optimiser state, binary layers' latent weights replaced by their signs. It
-    # exports to the very same QONNX graph as checkpoint.pt and compresses ~20x (a wide student travels).
+    # exports to the very same QONNX graph as checkpoint.pt and compresses ~17x (a wide student travels).
     torch.save({"arch": model.arch, "state_dict": deployable_state_dict(model), "method": method},
                out / "student.pt")
     if state.lambdas:

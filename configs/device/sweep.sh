@@ -8,7 +8,7 @@
 # never write the same file), then trains its methods as parallel processes on its GPU. One summary per run
 # covers all its methods. Every student stops cleanly (checkpoint + metrics; epochs_done says so) if the
 # deadline comes first. Results: $OUT/sweep_results.tgz (metrics, plots, logs) and $OUT/sweep_students.tgz
-# (the deployable student.pt of every method: signs only, so it compresses ~20x).
+# (the deployable student.pt of every method: signs only, so it compresses ~17x).
 source configs/device/env.sh > /dev/null || exit 1
 PLAN=$1; DEADLINE=$2; T0=$(date +%s); R=/tmp/runs; L=/tmp/sweep_logs; mkdir -p $L
 left() { python -c "import time; print(round(max(0.5, ($DEADLINE - 50 - (time.time() - $T0)) / 60), 2))"; }
