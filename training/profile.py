@@ -25,15 +25,20 @@ from candle_hw.training.loop import split_params, training_forward
 from candle_hw.training.teachers import load_teacher, pooled_features
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def _time(fn, steps: int, warmup: int = 5) -> float:
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    _sync()
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        _sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -96,11 +101,11 @@ def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: l
 
 
 def profile_students(dataset: str, rho: float, students: list[str], batch: int, steps: int,
-                     compile_modes: list[bool]) -> dict:
+                     compile_modes: list[bool], device: str = "cuda") -> dict:
     """Alg. 1 step with cached targets (the runs' inner loop) for each student, eager and/or torch.compile'd:
     what a run of that student costs per epoch on this GPU, for planning device time."""
     from candle_hw.models import build_model
-    device = torch.device("cuda")
+    device = torch.device(device)
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -110,7 +115,8 @@ def profile_students(dataset: str, rho: float, students: list[str], batch: int, 
     size = tuple(ds.train.images.shape[2:])
     g = torch.Generator().manual_seed(0)
     steps_per_epoch = -(-len(labels) // batch)
-    out = {"device": torch.cuda.get_device_name(device), "batch": batch, "steps_per_epoch": steps_per_epoch,
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    out = {"device": name, "batch": batch, "steps_per_epoch": steps_per_epoch,
            "alg1_cached_ms": {}, "compile_seconds": {}}
     for student in students:
         for compiled in compile_modes:
@@ -136,7 +142,7 @@ def profile_students(dataset: str, rho: float, students: list[str], batch: int, 
             key = f"{student}{'+compile' if compiled else ''}"
             t0 = time.perf_counter()
             step()
-            torch.cuda.synchronize()
+            _sync()
             out["compile_seconds"][key] = time.perf_counter() - t0
             out["alg1_cached_ms"][key] = 1000 * _time(step, steps)
             print(key, f"{out['alg1_cached_ms'][key]:.2f} ms/step", flush=True)
@@ -155,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--out", default="profile.json")
+    p.add_argument("--device", default="cuda", help="with --students: cuda or cpu")
     p.add_argument("--students", help="comma list: profile only these students' Alg. 1 step (no teacher)")
     p.add_argument("--compile", choices=("off", "on", "both"), default="off",
                    help="with --students: torch.compile the student forward")
     a = p.parse_args(argv)
     if a.students:
         modes = {"off": [False], "on": [True], "both": [False, True]}[a.compile]
-        res = profile_students(a.dataset, a.rho, a.students.split(","), a.batch, a.steps, modes)
+        res = profile_students(a.dataset, a.rho, a.students.split(","), a.batch, a.steps, modes, a.device)
     else:
         res = profile(a.dataset, a.rho, a.student, a.teacher, [int(r) for r in a.resolutions.split(",")],
                       a.identity_index, a.batch, a.steps)

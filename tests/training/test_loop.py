@@ -111,3 +111,13 @@ def test_deployable_student_is_the_same_network(tmp_path):
         a = load_checkpoint(tmp_path / "full.pt")(x)
         b = load_checkpoint(tmp_path / "deploy.pt")(x)
     assert torch.equal(a, b)
+
+
+def test_student_profile_runs_on_cpu(digits_lt):
+    """The planning profile (GPU in practice) on CPU and tiny data: one entry per student, per-epoch cost derived
+    from the measured step and the LT set's step count."""
+    from candle_hw.training.profile import profile_students
+    out = profile_students("digits", 10, ["mlp_digits"], batch=32, steps=2, compile_modes=[False], device="cpu")
+    assert out["device"] == "cpu" and out["steps_per_epoch"] == -(-len(digits_lt.train.labels) // 32)
+    ms = out["alg1_cached_ms"]["mlp_digits"]
+    assert ms > 0 and out["epoch_s"]["mlp_digits"] == ms * out["steps_per_epoch"] / 1000
