@@ -111,6 +111,11 @@ def test_deployable_student_is_the_same_network(tmp_path):
         a = load_checkpoint(tmp_path / "full.pt")(x)
         b = load_checkpoint(tmp_path / "deploy.pt")(x)
     assert torch.equal(a, b)
+    # ... and the very same QONNX file: export already writes the quantized (signed) weights.
+    from candle_hw.compile.export import export_qonnx_model
+    export_qonnx_model(load_checkpoint(tmp_path / "full.pt"), tmp_path / "full.onnx")
+    export_qonnx_model(load_checkpoint(tmp_path / "deploy.pt"), tmp_path / "deploy.onnx")
+    assert (tmp_path / "full.onnx").read_bytes() == (tmp_path / "deploy.onnx").read_bytes()
 
 
 def test_student_profile_runs_on_cpu(digits_lt):
