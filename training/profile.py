@@ -43,30 +43,55 @@ def _time(fn, steps: int, warmup: int = 5) -> float:
     return statistics.median(times)
 
 
-def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: list[int], identity: int,
-            batch: int, steps: int) -> dict:
-    from candle_hw.models import build_model
-    device = torch.device("cuda")
-    torch.backends.cudnn.benchmark = True
+def _lt_batches(dataset: str, rho: float, batch: int, device: torch.device):
+    """The LT training set on the device and a sampler of random augmented batches (idx, images)."""
     ds = load_lt_dataset(dataset, rho)
     padded = pad_images(torch.from_numpy(ds.train.images).to(device), 4)
     labels = torch.from_numpy(ds.train.labels).to(device)
     size = tuple(ds.train.images.shape[2:])
-    model = build_model(student).to(device)
-    enc, cls = split_params(model)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ab = AdversarialBalancer().to(device)
-    encoder = load_teacher(teacher).to(device)
-    heads = {n: CalibratedHead(encoder.out_channels, model.feature_channels, n, min(identity, n - 1),
-                               ds.num_classes).to(device) for n in (1, len(resolutions))}
     g = torch.Generator().manual_seed(0)
-    cached_logits = torch.randn(batch, ds.num_classes, device=device)
-    cached_feat = torch.randn(batch, model.feature_channels, device=device)
 
     def batch_images():
         idx = torch.randint(0, len(labels), (batch,), generator=g).to(device)
         dy, dx, flip = random_views(batch, 4, g, device)
         return idx, crop_flip(padded, idx, dy, dx, flip, size)
+
+    return ds, padded, labels, size, batch_images
+
+
+class _StudentStep:
+    """One student training step (the loop's gradient rules and an Adam step) on given teacher targets."""
+
+    def __init__(self, student: str, device: torch.device, compiled: bool = False):
+        from candle_hw.models import build_model
+        self.model = build_model(student).to(device)
+        self.enc, self.cls = split_params(self.model)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.ab = AdversarialBalancer().to(device)
+        self.forward = training_forward(self.model, compiled)
+
+    def __call__(self, rule: str, x: torch.Tensor, labels: torch.Tensor, t_logits: torch.Tensor,
+                 t_feat: torch.Tensor) -> None:
+        feat, logits = self.forward(student_input(self.model, x))
+        g_enc, g_cls, _, _ = compute_gradients(rule, self.enc, self.cls, self.ab, feat, logits, labels, t_logits,
+                                               t_feat, 0.5, 1.0, 0.0, None)
+        for p, gr in zip(self.enc + self.cls, g_enc + g_cls):
+            p.grad = gr
+        self.opt.step()
+
+
+def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: list[int], identity: int,
+            batch: int, steps: int) -> dict:
+    device = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    ds, padded, labels, size, batch_images = _lt_batches(dataset, rho, batch, device)
+    train_step = _StudentStep(student, device)
+    channels = train_step.model.feature_channels
+    encoder = load_teacher(teacher).to(device)
+    heads = {n: CalibratedHead(encoder.out_channels, channels, n, min(identity, n - 1),
+                               ds.num_classes).to(device) for n in (1, len(resolutions))}
+    cached_logits = torch.randn(batch, ds.num_classes, device=device)
+    cached_feat = torch.randn(batch, channels, device=device)
 
     def step(rule: str, teacher_res: list[int] | None):
         idx, x = batch_images()
@@ -76,12 +101,7 @@ def profile(dataset: str, rho: float, student: str, teacher: str, resolutions: l
                 maps = [encoder(x, r).float() for r in teacher_res]
                 head = heads[len(teacher_res)]
                 t_logits, t_feat = head(maps), head.identity_feature(maps)
-        feat, logits = model.forward_features(student_input(model, x))
-        g_enc, g_cls, g_ab, _ = compute_gradients(rule, enc, cls, ab, feat, logits, labels[idx], t_logits, t_feat,
-                                                  0.5, 1.0, 0.0, None)
-        for p, gr in zip(enc + cls, g_enc + g_cls):
-            p.grad = gr
-        opt.step()
+        train_step(rule, x, labels[idx], t_logits, t_feat)
 
     steps_per_epoch = -(-len(labels) // batch)
     out = {"device": torch.cuda.get_device_name(device), "student": student, "teacher": teacher,
@@ -104,40 +124,24 @@ def profile_students(dataset: str, rho: float, students: list[str], batch: int, 
                      compile_modes: list[bool], device: str = "cuda") -> dict:
     """Alg. 1 step with cached targets (the runs' inner loop) for each student, eager and/or torch.compile'd:
     what a run of that student costs per epoch on this GPU, for planning device time."""
-    from candle_hw.models import build_model
     device = torch.device(device)
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    ds = load_lt_dataset(dataset, rho)
-    padded = pad_images(torch.from_numpy(ds.train.images).to(device), 4)
-    labels = torch.from_numpy(ds.train.labels).to(device)
-    size = tuple(ds.train.images.shape[2:])
-    g = torch.Generator().manual_seed(0)
+    ds, _, labels, _, batch_images = _lt_batches(dataset, rho, batch, device)
     steps_per_epoch = -(-len(labels) // batch)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     out = {"device": name, "batch": batch, "steps_per_epoch": steps_per_epoch,
            "alg1_cached_ms": {}, "compile_seconds": {}}
     for student in students:
         for compiled in compile_modes:
-            model = build_model(student).to(device)
-            enc, cls = split_params(model)
-            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-            ab = AdversarialBalancer().to(device)
+            train_step = _StudentStep(student, device, compiled)
             t_logits = torch.randn(batch, ds.num_classes, device=device)
-            t_feat = torch.randn(batch, model.feature_channels, device=device)
-            forward = training_forward(model, compiled)
+            t_feat = torch.randn(batch, train_step.model.feature_channels, device=device)
 
             def step():
-                idx = torch.randint(0, len(labels), (batch,), generator=g).to(device)
-                dy, dx, flip = random_views(batch, 4, g, device)
-                x = student_input(model, crop_flip(padded, idx, dy, dx, flip, size))
-                feat, logits = forward(x)
-                g_enc, g_cls, _, _ = compute_gradients("alg1", enc, cls, ab, feat, logits, labels[idx], t_logits,
-                                                       t_feat, 0.5, 1.0, 0.0, None)
-                for p, gr in zip(enc + cls, g_enc + g_cls):
-                    p.grad = gr
-                opt.step()
+                idx, x = batch_images()
+                train_step("alg1", x, labels[idx], t_logits, t_feat)
 
             key = f"{student}{'+compile' if compiled else ''}"
             t0 = time.perf_counter()
