@@ -13,6 +13,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, ax, path: Path) -> Path:
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def weight_norm_plot(norms: dict[str, list[float]], class_counts: np.ndarray, path: Path) -> Path:
     """Per-class L2 norm of the last classifier layer's latent weights, classes ordered head -> tail."""
     plt = _pyplot()
@@ -24,11 +32,7 @@ def weight_norm_plot(norms: dict[str, list[float]], class_counts: np.ndarray, pa
     ax.set_xticks(range(len(order)), [f"{c}\n({class_counts[c]})" for c in order], fontsize=7)
     ax.set_xlabel("class (training images), head -> tail")
     ax.set_ylabel("classifier weight norm")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def lambda_plot(lambdas: dict[str, list[float]], steps_per_epoch: int, path: Path) -> Path:
@@ -42,11 +46,7 @@ def lambda_plot(lambdas: dict[str, list[float]], steps_per_epoch: int, path: Pat
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("lambda_phi")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def per_class_plot(per_class: dict[str, list[float]], class_counts: np.ndarray, path: Path) -> Path:
@@ -61,8 +61,4 @@ def per_class_plot(per_class: dict[str, list[float]], class_counts: np.ndarray, 
     ax.set_xticks(np.arange(len(order)) + 0.4 - width / 2, [str(c) for c in order])
     ax.set_xlabel("class, head -> tail")
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
