@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("onnx")
     p.add_argument("build")
     p.add_argument("--qonnx", type=int, default=10000, help="test images also run through qonnx (random subset)")
-    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--batch", type=int, default=500, help="images per PyTorch / qonnx call")
     a = p.parse_args(argv)
 
     from candle_hw.compile.verify import qonnx_forward_batched
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     t_pt = time.perf_counter() - t0
     graph = load_graph(a.build)
     t0 = time.perf_counter()
-    sim = np.concatenate([run_model(graph, x[i:i + a.batch]) for i in range(0, len(x), a.batch)]).astype(np.float32)
+    sim = run_model(graph, x).astype(np.float32)  # the simulator bounds its own memory (chunks)
     t_sim = time.perf_counter() - t0
     idx = np.sort(np.random.default_rng(0).choice(len(x), min(a.qonnx, len(x)), replace=False))
     t0 = time.perf_counter()
