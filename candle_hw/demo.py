@@ -18,7 +18,8 @@ FOLDING = [{"pe": 8, "simd": 16}, {"pe": 8, "simd": 8}, {"pe": 10, "simd": 8}]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--out", default="runs/demo", help="output directory (replaced only if it is a candle-hw output)")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is not a candle-hw output")
     p.add_argument("--epochs", type=int, default=25, help="training epochs (default 25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rtl-frames", type=int, default=100, help="test images through RTL co-simulation (0: skip)")
@@ -76,6 +77,16 @@ def train_student(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, log: _St
 
 
 def run(args: argparse.Namespace) -> int:
+    from candle_hw.outdir import check_output_dir, output_dir
+
+    check_output_dir(args.out, args.force, "--out")  # before minutes of training
+    with output_dir(args.out, "demo", args.force, "--out") as tmp:
+        rc = _run_in(args, tmp, Path(args.out))
+    return rc
+
+
+def _run_in(args: argparse.Namespace, out: Path, final: Path) -> int:
+    """The demo, written into ``out`` (a temporary folder renamed to ``final`` at the end; logs name ``final``)."""
     import torch
 
     from candle_hw.compile.export import export_qonnx_model
@@ -85,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.sim.functional import run_model
 
     log = _Step()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     x_tr, x_te, y_tr, y_te = load_digits_split(args.seed)
     log(f"data: sklearn digits, {len(x_tr)} train / {len(x_te)} test images (8x8, 8-bit)")
     model = train_student(x_tr, y_tr, args.epochs, args.seed, log)
@@ -94,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         brevitas_out = model(torch.from_numpy(x_te)).numpy()
     save_checkpoint(model, out / "checkpoint.pt")
     onnx_path = export_qonnx_model(model, out / "model.onnx")
-    log(f"export: {onnx_path}")
+    log(f"export: {final / 'model.onnx'}")
     build = out / "build"
     graph = compile_model(onnx_path, build, CompileOptions(folding=FOLDING, verify=True),
                           log=lambda s: log(f"compile: {s}"))
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_hw:
         summary.update(_hardware(graph, build, x_te[: args.rtl_frames], log))
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    log(f"summary: {out / 'demo_summary.json'}")
+    log(f"summary: {final / 'demo_summary.json'}")
     return 0 if mism_q == 0 and mism_b == 0 and summary.get("rtl_mismatches", 0) == 0 else 1
 
 

@@ -9,7 +9,9 @@ from candle_hw.compile.pipeline import STEPS, CompileOptions, compile_model
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="QONNX model (.onnx)")
-    p.add_argument("-o", "--output", required=True, help="build directory to write")
+    p.add_argument("-o", "--output", required=True, help="build directory to write (an existing one is replaced "
+                   "only if it is a candle-hw build)")
+    p.add_argument("--force", action="store_true", help="replace -o DIR even if it is not a candle-hw build")
     p.add_argument("--target", help="device (e.g. xc7z020, ice40-up5k, ecp5-85k); needed with --fps")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--fps", help="target frames/s (a number, or 'max' for the fastest design that fits)")
@@ -36,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
                           dump_after=tuple(args.dump_after), emit_rtl=not args.no_rtl)
     t0 = time.perf_counter()
     log = (lambda s: None) if args.quiet else (lambda s: print(f"[compile] {s}", flush=True))
-    graph = compile_model(args.model, args.output, opts, log)
+    graph = compile_model(args.model, args.output, opts, log, force=args.force)
     log(f"wrote {args.output} ({len(graph.nodes)} nodes) in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -14,7 +14,6 @@ Every IR field -> HDL parameter mapping (snake_case -> UPPER_SNAKE) is in ``hdl_
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 from candle_hw.compile.ir import (DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node,
                                   SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter)
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+from candle_hw.outdir import replace_dir
 from candle_hw.sim.packing import encode, threshold_words, weight_words, write_memh
 from candle_hw.types import IntType
 
@@ -247,18 +247,8 @@ def emit_rtl(graph: DataflowGraph, out_dir: Path) -> Path:
         (tmp / "top.sv").write_text(render_top(g, instances))
         (tmp / "filelist.f").write_text("\n".join(sources + ["top.sv"]) + "\n")
         (tmp / "instances.json").write_text(json.dumps(instances_json(g, instances), indent=1) + "\n")
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    old = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
-        os.replace(dst, old / "x")
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from candle_hw.errors import UserError
+from candle_hw.outdir import check_output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint written by `candle-hw train` ({'arch', 'state_dict', ...})")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="QONNX file to write (default: CHECKPOINT with suffix .onnx)")
+    parser.add_argument("--force", action="store_true", help="replace --output even if it is not an .onnx file")
     parser.add_argument("--batch", type=int, default=1,
                         help="batch size fixed in the exported input shape (default 1)")
 
@@ -26,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch={args.batch} must be >= 1")
     model = load_checkpoint(args.checkpoint)
     output = args.output if args.output is not None else args.checkpoint.with_suffix(".onnx")
-    if output.exists() and output.is_dir():
+    if output.is_dir():
         raise UserError(f"--output {output} is a directory; give a file name such as {output / 'model.onnx'}")
+    check_output_file(output, args.force, "--output", suffixes=(".onnx",))
     start = time.perf_counter()
     path = export_qonnx_model(model, output, input_shape=(args.batch, *model.input_shape))
     print(f"exported {model.arch['family']} {tuple(model.input_shape)} -> {path} "

@@ -7,13 +7,11 @@
 then outputs: dataflow.json + params.npz, folding.json, rtl/, reports/.
 
 A build is written into a temporary sibling directory and renamed at the end, so a failed compile leaves
-nothing behind.
+nothing behind; an existing BUILD is replaced only if it is a candle-hw build (candle_hw/outdir.py).
 """
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +20,7 @@ from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.compile.passes.folding import ApplyFolding, folding_of, parse_folding
 from candle_hw.errors import UserError
+from candle_hw.outdir import check_output_dir, output_dir
 
 STEPS = ("lower", "fold", "stitch", "size_fifos")
 
@@ -101,26 +100,20 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
 
 
 def compile_model(model: str | Path, out_dir: str | Path, opts: CompileOptions | None = None,
-                  log: Callable[[str], None] = lambda s: None) -> DataflowGraph:
-    """The whole compile, written atomically to out_dir."""
+                  log: Callable[[str], None] = lambda s: None, force: bool = False) -> DataflowGraph:
+    """The whole compile, written atomically to out_dir (refused if out_dir holds something not ours)."""
     opts = opts or CompileOptions()
     for s in opts.dump_after:
         if s not in STEPS:
             raise UserError(f"--dump-after {s}: unknown step (steps: {', '.join(STEPS)})")
-    out = Path(out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    check_output_dir(out_dir, force)  # before the work, so a refusal costs nothing
+    with output_dir(out_dir, "compile", force) as tmp:
         def dump(step: str, g: DataflowGraph) -> None:
             if step in opts.dump_after:
                 g.save(tmp / "dump" / step)
 
         graph = run_steps(model, opts, log, dump)
         write_build(graph, tmp, opts, log)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return graph
 
 
@@ -136,14 +129,3 @@ def write_build(graph: DataflowGraph, build: Path, opts: CompileOptions, log: Ca
     from candle_hw.compile.report import write_estimate_reports
 
     write_estimate_reports(graph, build, target=opts.target, clock_mhz=opts.clock_mhz)
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        dst.rename(old)
-        src.rename(dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        src.rename(dst)

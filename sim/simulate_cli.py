@@ -6,12 +6,14 @@ output tensor as QONNX computes it (integers where the graph ends in integers).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from candle_hw.errors import UserError
+from candle_hw.outdir import check_output_file, write_file_atomic
 
 LEVELS = ("functional", "cycle", "rtl")
 
@@ -19,7 +21,9 @@ LEVELS = ("functional", "cycle", "rtl")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="QONNX model (.onnx) or build directory")
     p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
-    p.add_argument("--output", required=True, help="where to write the output tensor .npy")
+    p.add_argument("--output", required=True, help="where to write the output tensor .npy (an existing file that is "
+                   "not .npy is refused)")
+    p.add_argument("--force", action="store_true", help="replace --output even if it is not a .npy file")
     p.add_argument("--level", choices=LEVELS, default="functional")
     p.add_argument("--seed", type=int, default=0, help="seed for random stalls (rtl level)")
     p.add_argument("--stall", type=float, default=0.0, help="probability of input/output stalls per cycle (rtl level)")
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.source}: no such model file or build directory")
     if args.level == "rtl" and not src.is_dir():
         raise UserError(f"{args.source}: --level rtl needs a build directory (run `candle-hw compile` first)")
+    check_output_file(args.output, args.force, "--output", suffixes=(".npy",))
     graph = load_graph(src)
     x = _load_input(args.input)
     frames = run_prologue(graph, x)
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"[rtl] bit-exact on {len(frames)} frames; interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
     out = run_epilogue(graph, np.asarray(y).reshape(len(frames), *graph.output_stream.shape))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.output, out)
+    buf = io.BytesIO()
+    np.save(buf, out)
+    write_file_atomic(args.output, buf.getvalue())
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from candle_hw.training.distill import METHOD_SPECS
 
@@ -46,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", default=None,
                         help="torch.compile the student's training forward (fewer, fused kernels per step)")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--force", action="store_true",
+                        help="write into OUT/NAME even if it exists and is not a candle-hw run folder")
     parser.add_argument("--stage", choices=("all", "teacher", "students", "summary"), default="all")
     parser.add_argument("--jobs", type=int, default=1, help="student methods trained in parallel processes")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
@@ -55,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from candle_hw.training.config import load_config
     from candle_hw.training.pipeline import run_training
+    from candle_hw.outdir import claim_dir
     overrides = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag, None) is not None}
     if args.methods:
         overrides["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.progress:
         overrides["progress"] = False
     cfg = load_config(args.config, overrides)
+    claim_dir(Path(cfg.out_dir) / cfg.name, "train", args.force, "--out/--name")
     summary = run_training(cfg, stage=args.stage, jobs=args.jobs, summary=args.summary)
     for method, res in summary.get("methods", {}).items():
         print(f"{method:14s} acc {res['accuracy']:6.2f}  head {res['head']:6.2f}  medium {res['medium']:6.2f}  "
