@@ -17,10 +17,10 @@ import numpy as np
 
 from candle_hw.compile.emit import emit_rtl, stitched
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
-from candle_hw.sim.cosim import testgraphs
+from fixtures import handbuilt_graphs as testgraphs
 from candle_hw.sim.cosim.rtlsim import simulate_rtl
 from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.cycle_networks import cnv_graph, tfc_graph
+from fixtures.reference_graphs import cnv_graph, tfc_graph
 
 
 def designs() -> dict:

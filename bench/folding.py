@@ -19,7 +19,7 @@ from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.fold import FoldForThroughput, finn_set_folding
 from candle_hw.compile.passes.stitch import InsertWidthConverters
 from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.cycle_networks import cnv_graph, tfc_graph
+from fixtures.reference_graphs import cnv_graph, tfc_graph
 
 CNV_BW_CEILING_FPS = 16953  # anchors.md section 3, xc7z020 @ 100 MHz
 # FINN's own builds (finn-plus 1.6.1, xc7z020 @ 100 MHz; numbers from the task brief): II, LUT, BRAM_18K

@@ -19,6 +19,7 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
+from candle_hw.devices import get_device
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
@@ -154,10 +155,6 @@ def _device_family(device: Any) -> str:
     if device is None:
         return "xc7"
     if isinstance(device, str):
-        try:
-            from candle_hw.devices import get_device
-        except ImportError:
-            return "xc7"
         device = get_device(device)
     return getattr(device, "family", None) or (device.get("family", "xc7") if isinstance(device, dict) else "xc7")
 

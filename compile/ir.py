@@ -459,18 +459,6 @@ class DataflowGraph:
             raise KeyError(f"no node named {new.name!r}")
         return self.replace(nodes=nodes)
 
-    def to_networkx(self):
-        """A networkx.DiGraph view (nodes carry the IR node as attribute ``node``); derived, not storage."""
-        import networkx as nx
-
-        g = nx.DiGraph()
-        for n in self.nodes:
-            g.add_node(n.name, node=n)
-        for a, b in zip(self.nodes, self.nodes[1:]):
-            s = a.out_stream()
-            g.add_edge(a.name, b.name, stream=s, width_bits=s.width_bits)
-        return g
-
     # -- serialisation ----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {

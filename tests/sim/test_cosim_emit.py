@@ -14,7 +14,7 @@ from candle_hw.compile.ir import IRError, MatrixVectorUnit, StreamFIFO, WidthCon
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
 from candle_hw.sim.packing import read_memh, threshold_words, weight_words
 
-from candle_hw.sim.cosim.testgraphs import cnv_graph, mlp_graph
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "top_mlp.sv"
 

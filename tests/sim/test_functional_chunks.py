@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from candle_hw.sim import functional
-from candle_hw.sim.cosim.testgraphs import cnv_graph, random_frames
+from fixtures.handbuilt_graphs import cnv_graph, random_frames
 
 
 def test_chunked_batch_equals_one_pass(monkeypatch) -> None:
