@@ -28,6 +28,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
+from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
@@ -45,39 +46,37 @@ class FrontendError(UserError):
 # loading
 # --------------------------------------------------------------------------------------------------------
 def load_model(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> ModelWrapper:
-    """Load and clean a QONNX model; errors name the file and what is wrong with it."""
+    """Load, validate (compile/validate.py) and clean a QONNX model; errors name the file and what is wrong."""
     label = "model"
-    if isinstance(model, ModelWrapper):
-        mw = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
-    else:
-        try:
-            if isinstance(model, (str, Path)):
-                label = str(model)
-                if not Path(model).is_file():
-                    raise FrontendError(f"{label}: no such file")
-                proto = onnx.load(str(model))
-            elif isinstance(model, bytes):
-                proto = onnx.ModelProto.FromString(model)
-            else:
-                proto = model
-        except FrontendError:
-            raise
-        except Exception as exc:  # onnx raises DecodeError, ValidationError, ... for corrupt bytes
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FrontendError(f"{label}: not a valid ONNX model ({first})") from None
-        if not proto.graph.node:
-            raise FrontendError(f"{label}: the graph has no nodes")
-        mw = ModelWrapper(proto)
-    real_inputs = [i for i in mw.graph.input if mw.get_initializer(i.name) is None]
+    try:
+        if isinstance(model, (str, Path)):
+            label = str(model)
+            if not Path(model).is_file():
+                raise FrontendError(f"{label}: no such file")
+            proto = onnx.load(str(model))
+        elif isinstance(model, bytes):
+            proto = onnx.ModelProto.FromString(model)
+        else:  # a private copy: the cleanup below edits the graph in place
+            src = model.model if isinstance(model, ModelWrapper) else model
+            proto = onnx.ModelProto.FromString(src.SerializeToString())
+    except FrontendError:
+        raise
+    except Exception as exc:  # onnx raises DecodeError, ValidationError, ... for corrupt bytes
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FrontendError(f"{label}: not a valid ONNX model ({first})") from None
+    validate_model(proto, label)
+    inits = {t.name for t in proto.graph.initializer}
+    real_inputs = [i for i in proto.graph.input if i.name not in inits]
     if len(real_inputs) != 1:
         raise FrontendError(f"{label}: expected exactly one graph input, found {[i.name for i in real_inputs]}")
     inp = real_inputs[0]
+    fix_batch(proto, inp.name)  # one frame at a time: a dynamic batch dimension becomes 1
     dims = inp.type.tensor_type.shape.dim
     if not dims or any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims):
         shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in dims]
         raise FrontendError(f"input {inp.name}: shape {shape} is missing or dynamic; export with a fixed shape")
     try:
-        mw = _cleanup(mw)
+        mw = _cleanup(ModelWrapper(proto))
     except Exception as exc:
         raise FrontendError(f"{label}: qonnx cleanup failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     return mw

@@ -40,13 +40,13 @@ def test_missing_file(capsys, tmp_path):
 
 def test_dynamic_input_shape(capsys, tmp_path, tfc_path):
     def edit(m):
-        d = m.graph.input[0].type.tensor_type.shape.dim[0]
+        d = m.graph.input[0].type.tensor_type.shape.dim[2]
         d.ClearField("dim_value")
-        d.dim_param = "batch"
+        d.dim_param = "height"
 
     rc, err = _compile(capsys, _edit_tfc(tfc_path, tmp_path, edit), tmp_path)
     assert rc == 2 and len(err) == 1
-    assert "input 0: shape ['batch', 1, 28, 28] is missing or dynamic" in err[0]
+    assert "input 0: shape [1, 1, 'height', 28] is missing or dynamic" in err[0]
 
 
 def test_non_binary_weights(capsys, tmp_path, tfc_path):
