@@ -108,6 +108,8 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
             "NUM_VECTORS": n.vectors, "WEIGHT_FILE": f"{n.name}_weights.mem", "THRESH_FILE": "",
             "WEIGHT_STYLE": weight_style(n)})
         inst.mems[f"{n.name}_weights.mem"] = (weight_words(w, n.pe, n.simd), n.pe * n.simd)
+        if n.border:
+            raise IRError(f"{n.name}: border={n.border} (zero padding of a ±1 map) has no RTL block yet")
         if n.n_thresholds:
             t, ttype = threshold_spec(n, _param(graph, n, "thresholds"))
             inst.params.update(THRESH_BITS=ttype.bits, THRESH_SIGNED=int(ttype.signed),

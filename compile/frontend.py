@@ -29,6 +29,7 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.validate import fix_batch, validate_model
+from candle_hw.compile.zero_pad import border_thresholds
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
@@ -304,7 +305,8 @@ def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     if mode != "constant" or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or len(set(pads[2:4] + pads[6:8])) != 1:
         raise FrontendError(f"{node.name} (Pad): only symmetric constant spatial padding is supported, got mode={mode} pads={pads}")
     elem = value / cur.scale
-    ok = elem in (-1.0, 1.0) if cur.elem_type.bipolar else float(elem).is_integer() and cur.elem_type.min <= elem <= cur.elem_type.max
+    # 0 on a ±1 map is zero padding: the conv lowering realises it exactly (compile/zero_pad.py)
+    ok = elem in (-1.0, 0.0, 1.0) if cur.elem_type.bipolar else float(elem).is_integer() and cur.elem_type.min <= elem <= cur.elem_type.max
     if not ok:
         raise FrontendError(f"{node.name} (Pad): pad value {value} is not representable in {cur.elem_type} (scale {cur.scale})")
     nxt = b.only_consumer(node.output[0])
@@ -387,16 +389,14 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     if ifm != c:
         raise FrontendError(f"{node.name} (Conv): weight has {ifm} input channels, input has {c}")
     pad, pad_value = int(pads[0]), 0
-    if pad:
-        if cur.elem_type.bipolar:
-            raise FrontendError(
-                f"{node.name} (Conv): zero padding (pads={pads}) of a ±1 feature map is not representable in 1 bit; "
-                "pad with -1 or +1 explicitly (Pad node) or use no padding"
-            )
-        if cur.pending_pad is not None:
-            raise FrontendError(f"{node.name} (Conv): both a Pad node and Conv pads")
+    if pad and cur.pending_pad is not None:
+        raise FrontendError(f"{node.name} (Conv): both a Pad node and Conv pads")
     if cur.pending_pad is not None:
         pad, pad_value = cur.pending_pad[0], int(cur.pending_pad[1])
+    border: tuple[int, ...] = ()
+    if pad and pad_value == 0 and cur.elem_type.bipolar:
+        # zero padding of a ±1 map: the window pads with -1, per-border-class thresholds undo it exactly
+        border, pad_value = (h, wd, int(k[0]), int(s[0]), pad), -1
     idx = b.n_conv
     b.n_conv += 1
     swg = SlidingWindow(f"swg{idx}", (h, wd), c, int(k[0]), int(s[0]), pad, pad_value, cur.elem_type)
@@ -404,7 +404,7 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     oh, ow = swg.ofm_dim
     # [OFM][IFM][ky][kx] -> rows in (ky, kx, c) order, the sliding window's element order
     wmat = w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm)
-    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw")
+    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw", border)
 
 
 def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
@@ -418,9 +418,12 @@ def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
 
 
 def _finish_accumulator(
-    b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str
+    b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
+    border: tuple[int, ...] = (),
 ) -> _Cursor | None:
-    """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue."""
+    """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue.
+    With a ``border`` (zero-padded ±1 conv) thresholds are derived on the true dot product, every integer in
+    [-mw, mw], and then split per border class (compile/zero_pad.py)."""
     binary = cur.elem_type.bipolar
     mw, mh = w.shape
     tail: list[onnx.NodeProto] = []
@@ -438,6 +441,8 @@ def _finish_accumulator(
     acc_vals = np.arange(lo, hi + 1, dtype=np.int64)
     # the real value the ONNX graph computes from the accumulator
     z_vals = (2 * acc_vals - mw) if binary else acc_vals
+    if border:
+        z_vals = np.arange(-mw, mw + 1, dtype=np.int64)
     z_vals = z_vals.astype(np.float64) * cur.scale
     if end is not None and end.op_type in QUANTIZERS:
         if end.op_type == "Quant" and not (
@@ -446,9 +451,11 @@ def _finish_accumulator(
             raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
         out_scale = _pow2_scale(b, end, b.const(end, 1, "scale"))
         table = _run_tail(b, tail + [end], t_in=node.output[0], t_out=end.output[0], z=z_vals, mh=mh, layout=layout)
-        thresholds, flip = _switch_points(name, table, lo, hi, out_scale)
+        thresholds, flip = _switch_points(name, table, int(z_vals[0]) if border else lo, int(z_vals[-1]) if border else hi, out_scale)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
-        if binary:
+        if border:
+            thresholds = border_thresholds(thresholds, w, border)
+        elif binary:
             # a flipped column counts P' = mw - P agreements: P <= a  <=>  P' >= mw - a (thresholds hold -a)
             thresholds = np.where(flip, mw + thresholds, thresholds)
         else:
@@ -456,9 +463,9 @@ def _finish_accumulator(
             thresholds = np.clip(thresholds, lo2, hi2 + 1)
         lo, hi = _acc_bounds(w, cur.elem_type, binary)
         acc_type = IntType.for_range(lo, hi)
-        mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, BIPOLAR, binary, vectors, 1)
+        mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, BIPOLAR, binary, vectors, 1, border=border)
         b.params[f"{name}.weights"] = w
-        b.params[f"{name}.thresholds"] = thresholds.reshape(mh, 1).astype(np.int64)
+        b.params[f"{name}.thresholds"] = thresholds.reshape(*thresholds.shape[:-1], mh, 1).astype(np.int64)
         b.nodes.append(mvu)
         b.origins[name] = {"tensor": end.output[0], "layout": layout, "scale": out_scale}
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)

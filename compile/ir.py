@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from candle_hw.errors import UserError
+from candle_hw.sim.golden import border_classes
 from candle_hw.types import BIPOLAR, IntType, clog2
 
 
@@ -97,7 +98,9 @@ class SlidingWindow(Node):
     Input: an (H, W, C) frame, ``simd`` channels per word. Output: for each output pixel (oy, ox) in row-major
     order, the k*k*C window in (ky, kx, c) order, channel fastest (qonnx's Im2Col order), ``simd`` per word.
     Pixels outside the image read ``pad_value`` (in element values: -1 or +1 for BIPOLAR, which is what makes
-    padding of a ±1 map exact; 0 is not a bipolar value).
+    padding of a ±1 map exact; 0 is not a bipolar value). Zero padding of a ±1 map (what Brevitas/QONNX do)
+    is this window padding with -1 followed by a MatrixVectorUnit with ``border`` thresholds, which correct the
+    padded taps exactly.
     OH = (H + 2*pad - k) // stride + 1, likewise OW.
     """
 
@@ -147,6 +150,12 @@ class MatrixVectorUnit(Node):
     - n_thresholds == 0: out_r = acc_r (out_type == acc_type);
       n_thresholds >= 1: out_r = sum_i [acc_r >= T[r, i]] (params["<name>.thresholds"], shape (mh, n), sorted);
       with one threshold the output is BIPOLAR (bit 1 <-> +1 iff acc_r >= T[r, 0]).
+    Zero padding of a ±1 map (``border`` = (ifm_h, ifm_w, kernel, stride, pad), binary_xnor only): the input
+    comes from a SlidingWindow of that geometry that pads with -1 (bit 0), so padded taps add -W[k, r] to the
+    dot product instead of 0. The thresholds then depend on the vector's border class
+    (sim/golden.py border_classes; num_vectors = (OH, OW)): params["<name>.thresholds"] has shape
+    (n_classes, mh, n) and vector v compares against T[class(v), r, :], which absorbs the correction
+    sum_{padded k} W[k, r] (compile/zero_pad.py derives them). Empty ``border``: one threshold row per channel.
     Folding: SIMD inputs and PE outputs per cycle; SF = mw/simd, NF = mh/pe; output channel r = nf*pe + p.
     """
 
@@ -162,6 +171,7 @@ class MatrixVectorUnit(Node):
     n_thresholds: int = 1
     weight_type: IntType = BIPOLAR
     weight_style: str = "auto"
+    border: tuple[int, ...] = ()
     kind: ClassVar[str] = "MatrixVectorUnit"
 
     WEIGHT_STYLES: ClassVar[tuple[str, ...]] = ("auto", "block", "distributed", "logic")
@@ -184,6 +194,37 @@ class MatrixVectorUnit(Node):
             raise IRError(f"{self.name}: weight_style={self.weight_style!r} not in {self.WEIGHT_STYLES}")
         if not self.num_vectors or any(v < 1 for v in self.num_vectors):
             raise IRError(f"{self.name}: num_vectors={self.num_vectors} must be positive")
+        if self.border:
+            self._check_border()
+
+    def _check_border(self) -> None:
+        if len(self.border) != 5 or any(not isinstance(v, (int, np.integer)) or v < 0 for v in self.border):
+            raise IRError(f"{self.name}: border={self.border} must be (ifm_h, ifm_w, kernel, stride, pad), non-negative")
+        h, w, k, s, p = self.border
+        if not self.binary_xnor or self.n_thresholds < 1:
+            raise IRError(f"{self.name}: border={self.border} needs a binary_xnor unit with thresholds")
+        if k < 1 or s < 1 or p < 1 or h + 2 * p < k or w + 2 * p < k:
+            raise IRError(f"{self.name}: border={self.border} is not a padded window geometry")
+        ofm = ((h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+        if tuple(self.num_vectors) != ofm or self.mw % (k * k):
+            raise IRError(f"{self.name}: border={self.border} gives {ofm} windows of k*k*C, not num_vectors={self.num_vectors}, mw={self.mw}")
+
+    @property
+    def n_classes(self) -> int:
+        """Number of threshold sets: the border classes of a zero-padded window, else 1."""
+        return len(border_classes(*self.border_window)[1]) if self.border else 1
+
+    @property
+    def border_window(self) -> tuple[tuple[int, int], int, int, int]:
+        """(ifm_dim, kernel, stride, pad): the arguments of sim/golden.py border_classes."""
+        h, w, k, s, p = self.border
+        return (h, w), k, s, p
+
+    def vector_classes(self) -> np.ndarray:
+        """Border class of each input vector in stream order (all 0 without a border)."""
+        if not self.border:
+            return np.zeros(self.vectors, dtype=np.int64)
+        return border_classes(*self.border_window)[0].reshape(-1)
 
     @property
     def sf(self) -> int:
@@ -415,6 +456,9 @@ class DataflowGraph:
                     f"{a.name} -> {b.name}: stream mismatch, {a.name} produces {sa.elem_type}{list(sa.shape)} "
                     f"but {b.name} expects {sb.elem_type}{list(sb.shape)}"
                 )
+        for i, n in enumerate(self.nodes):
+            if isinstance(n, MatrixVectorUnit) and n.border:
+                _check_border_source(self.nodes[:i], n)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DataflowGraph):
@@ -497,6 +541,20 @@ class DataflowGraph:
         with np.load(directory / "params.npz") as z:
             params = {k: z[k] for k in z.files}
         return DataflowGraph.from_json(d, params)
+
+
+def _check_border_source(before: tuple[Node, ...], mvu: MatrixVectorUnit) -> None:
+    """A unit with border thresholds must be fed (through FIFOs/width converters only) by the -1-padding
+    sliding window of the same geometry: otherwise its thresholds would correct taps that are not there."""
+    for n in reversed(before):
+        if isinstance(n, (StreamFIFO, WidthConverter)):
+            continue
+        if isinstance(n, SlidingWindow) and n.pad_value == -1 and n.elem_type.bipolar and (
+            (*n.ifm_dim, n.kernel, n.stride, n.pad) == tuple(mvu.border)
+        ):
+            return
+        break
+    raise IRError(f"{mvu.name}: border={mvu.border} needs a BIPOLAR sliding window with that geometry and pad_value=-1 before it")
 
 
 def _json_eq(a: Any, b: Any) -> bool:

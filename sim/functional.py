@@ -23,7 +23,8 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
     if isinstance(node, MatrixVectorUnit):
         w = graph.params[f"{node.name}.weights"]
         t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
-        y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor)
+        cls = np.tile(node.vector_classes(), n) if node.border else None
+        y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor, cls)
     elif isinstance(node, SlidingWindow):
         # the window copy is the large tensor: make it in the float32 operand type of the next product once
         xf = x.astype(np.float32, copy=False) if node.elem_type.bits <= 16 else x

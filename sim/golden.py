@@ -46,12 +46,13 @@ def integer_binary_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n).
+    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n), or
+    (..., C, n) broadcasting against acc's leading axes (per-vector thresholds, see ``border_classes``).
 
     With one threshold per channel the result is the bool [acc >= T] (0/1)."""
     t = np.asarray(thresholds)
-    if t.shape[1] == 1:
-        return acc >= t[:, 0]
+    if t.shape[-1] == 1:
+        return acc >= t[..., 0]
     return (acc[..., None] >= t).sum(axis=-1).astype(np.int64)
 
 
@@ -62,17 +63,44 @@ def to_bipolar(bits: np.ndarray) -> np.ndarray:
     return 2 * b - np.int8(1)
 
 
-def mvu(x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool) -> np.ndarray:
+def mvu(
+    x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool,
+    vector_class: np.ndarray | None = None,
+) -> np.ndarray:
     """Matrix-vector unit: accumulate (XNOR-popcount P, or integer x . ±1 w), then threshold.
 
-    With one threshold per channel the result is BIPOLAR (-1/+1); with n > 1 it is the count in [0, n];
-    without thresholds it is the accumulator itself.
+    x is (V, mw). With one threshold per channel the result is BIPOLAR (-1/+1); with n > 1 it is the count in
+    [0, n]; without thresholds it is the accumulator itself. ``vector_class`` (V,) selects, per vector, one
+    row of class-indexed thresholds (n_classes, mh, n) (the border classes of a zero-padded window).
     """
     acc = xnor_popcount(x, w) if binary_xnor else integer_binary_matmul(x, w)
     if thresholds is None or thresholds.shape[-1] == 0:
         return acc
-    out = multithreshold(acc, thresholds)
-    return to_bipolar(out) if thresholds.shape[1] == 1 else out
+    t = thresholds if vector_class is None else thresholds[np.asarray(vector_class)]
+    out = multithreshold(acc, t)
+    return to_bipolar(out) if thresholds.shape[-1] == 1 else out
+
+
+def border_classes(ifm_dim: tuple[int, int], kernel: int, stride: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Border classes of a padded k x k window: output pixels whose windows overhang the image identically.
+
+    Returns (class_of_pixel (OH, OW) int64, padded (n_classes, k*k) bool in (ky, kx) order). A class is a pair
+    (row pattern, column pattern) of padded kernel rows/columns, numbered row class * n_column_classes + column
+    class, patterns sorted lexicographically (so the interior, when it exists, is class 0). A ±1 map zero
+    padded by ``pad`` has at most (number of distinct row overhangs) x (column overhangs) classes, 9 for a
+    3x3 kernel with pad 1 on a map of 3 or more pixels.
+    """
+    def axis(n: int) -> tuple[np.ndarray, np.ndarray]:
+        o = (n + 2 * pad - kernel) // stride + 1
+        pos = np.arange(o)[:, None] * stride - pad + np.arange(kernel)[None, :]
+        pats, idx = np.unique((pos < 0) | (pos >= n), axis=0, return_inverse=True)
+        return pats, np.asarray(idx).reshape(-1)
+
+    rows, row_idx = axis(ifm_dim[0])
+    cols, col_idx = axis(ifm_dim[1])
+    cls = row_idx[:, None] * len(cols) + col_idx[None, :]
+    padded = rows[:, None, :, None] | cols[None, :, None, :]  # (R, C, ky, kx)
+    return cls.astype(np.int64), padded.reshape(len(rows) * len(cols), kernel * kernel)
 
 
 def sliding_window(x: np.ndarray, kernel: int, stride: int, pad: int, pad_value: int) -> np.ndarray:
