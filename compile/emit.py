@@ -29,8 +29,9 @@ from candle_hw.compile.ir import (DataflowGraph, IRError, LabelSelect, MatrixVec
                                   SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter)
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
 from candle_hw.outdir import replace_dir
-from candle_hw.sim.packing import encode, threshold_words, weight_words, write_memh
-from candle_hw.types import IntType
+from candle_hw.sim.golden import border_classes
+from candle_hw.sim.packing import border_class_words, encode, threshold_words, weight_words, write_memh
+from candle_hw.types import IntType, clog2
 
 MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool",
@@ -93,6 +94,16 @@ def _param(graph: DataflowGraph, node: Node, kind: str) -> np.ndarray:
     return graph.params[key]
 
 
+def _border_mems(n: MatrixVectorUnit, inst: Instance) -> dict[str, tuple[list[int], int]]:
+    """Border classes of a zero-padded ±1 window: the row/column threshold base-address ROMs of mvu.sv."""
+    cls, _ = border_classes(*n.border_window)
+    rows, cols = border_class_words(cls, n.nf)
+    width = clog2(n.n_classes * n.nf)
+    inst.params.update(N_CLASSES=n.n_classes, OFM_W=n.num_vectors[1], ROW_FILE=f"{n.name}_border_rows.mem",
+                       COL_FILE=f"{n.name}_border_cols.mem")
+    return {f"{n.name}_border_rows.mem": (rows, width), f"{n.name}_border_cols.mem": (cols, width)}
+
+
 def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
     """The one mapping from IR node fields to the block's HDL parameters (and its memory files)."""
     module = MODULES.get(type(node))
@@ -109,7 +120,7 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
             "WEIGHT_STYLE": weight_style(n)})
         inst.mems[f"{n.name}_weights.mem"] = (weight_words(w, n.pe, n.simd), n.pe * n.simd)
         if n.border:
-            raise IRError(f"{n.name}: border={n.border} (zero padding of a ±1 map) has no RTL block yet")
+            inst.mems.update(_border_mems(n, inst))
         if n.n_thresholds:
             t, ttype = threshold_spec(n, _param(graph, n, "thresholds"))
             inst.params.update(THRESH_BITS=ttype.bits, THRESH_SIGNED=int(ttype.signed),

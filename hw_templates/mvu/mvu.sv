@@ -17,8 +17,12 @@
 // output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
 // PE*OUT_BITS bits, element j at bits [j*B, (j+1)*B).
 // Memories (layouts of sim/packing.py, loaded with $readmemh): WEIGHT_FILE = weight_words(): SF*NF words of
-// PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words(): NF words,
-// lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...). WEIGHT_STYLE: "block" (inferred block RAM, registered
+// PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words():
+// N_CLASSES*NF words, address class*NF + nf, lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...).
+// Border classes (N_CLASSES > 1: zero padding of a +-1 map, compile/zero_pad.py): vector v = oy*OFM_W + ox
+// compares against the thresholds of its class; ROW_FILE (NUM_VECTORS/OFM_W words) and COL_FILE (OFM_W words)
+// = border_class_words() hold row and column parts of class*NF, so the threshold address is
+// ROW[oy] + COL[ox] + nf: two small LUT ROMs and an adder instead of a per-pixel class memory. WEIGHT_STYLE: "block" (inferred block RAM, registered
 // read), "distributed" (LUT RAM; under Yosys a LUT ROM, same LUT count) or "logic" (constant ROM in LUTs), both
 // in mvu_wrom with a registered address; all three styles give the weight word one cycle after its address.
 //
@@ -68,7 +72,11 @@ module mvu #(
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter WEIGHT_STYLE = "block",
-    parameter int POP_REG_EVERY = 3
+    parameter int POP_REG_EVERY = 3,
+    parameter int N_CLASSES = 1,
+    parameter int OFM_W = 1,
+    parameter ROW_FILE = "",
+    parameter COL_FILE = ""
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -98,7 +106,10 @@ module mvu #(
     // Memories get at least two entries so that a 1-bit address always indexes them without a width mismatch.
     localparam int IDEPTH = SF > 1 ? SF : 2;
     localparam int WDEPTH = WMEM > 1 ? WMEM : 2;
-    localparam int TDEPTH = NF > 1 ? NF : 2;
+    localparam int TWORDS = N_CLASSES * NF;
+    localparam int TDEPTH = TWORDS > 1 ? TWORDS : 2;
+    localparam int TAW = TWORDS > 1 ? $clog2(TWORDS) : 1;
+    localparam int OFM_H = NUM_VECTORS / OFM_W;
     localparam int AW = ACC_BITS + 1;
     localparam int POP_LAT = pop_latency(SIMD);
     localparam int LAT = POP_LAT + 3;
@@ -119,6 +130,9 @@ module mvu #(
     end
     if (N_THRESH == 0 && OUT_BITS != ACC_BITS) begin : g_err_acc
         $error("mvu: without thresholds OUT_BITS=%0d must equal ACC_BITS=%0d", OUT_BITS, ACC_BITS);
+    end
+    if (N_CLASSES > 1 && (N_THRESH == 0 || NUM_VECTORS % OFM_W != 0)) begin : g_err_cls
+        $error("mvu: N_CLASSES=%0d needs thresholds and OFM_W=%0d dividing NUM_VECTORS=%0d", N_CLASSES, OFM_W, NUM_VECTORS);
     end
     if (N_THRESH > 0 && (1 << OUT_BITS) <= N_THRESH) begin : g_err_out
         $error("mvu: OUT_BITS=%0d cannot count N_THRESH=%0d thresholds", OUT_BITS, N_THRESH);
@@ -162,6 +176,37 @@ module mvu #(
         end
     end
 
+    // Threshold word of the issuing step: class*NF + nf, the class following the output pixel (oy, ox).
+    logic [TAW-1:0] taddr;
+    if (N_CLASSES > 1) begin : g_border
+        localparam int OYW = OFM_H > 1 ? $clog2(OFM_H) : 1;
+        localparam int OXW = OFM_W > 1 ? $clog2(OFM_W) : 1;
+        logic [OYW-1:0] oy;
+        logic [OXW-1:0] ox;
+        logic [TAW-1:0] rowm[OFM_H > 1 ? OFM_H : 2];
+        logic [TAW-1:0] colm[OFM_W > 1 ? OFM_W : 2];
+        initial begin
+            $readmemh(ROW_FILE, rowm, 0, OFM_H - 1);
+            $readmemh(COL_FILE, colm, 0, OFM_W - 1);
+        end
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                oy <= '0;
+                ox <= '0;
+            end else if (issue && is_last && nf == NFW'(NF - 1)) begin
+                if (ox == OXW'(OFM_W - 1)) begin
+                    ox <= '0;
+                    oy <= oy == OYW'(OFM_H - 1) ? '0 : oy + OYW'(1);
+                end else begin
+                    ox <= ox + OXW'(1);
+                end
+            end
+        end
+        assign taddr = rowm[oy] + colm[ox] + TAW'(nf);
+    end else begin : g_no_border
+        assign taddr = TAW'(nf);
+    end
+
     if (NF > 1) begin : g_ibuf
         logic [S_W-1:0] ibuf[IDEPTH];
         always_ff @(posedge clk) if (issue && nf == '0) ibuf[sf] <= s_tdata;
@@ -184,20 +229,20 @@ module mvu #(
         assign w_cur = w_q;
     end
 
-    // ---- control word travelling with the data: valid, first step, last step, fold index ----
-    localparam int CTLW = 3 + NFW;
+    // ---- control word travelling with the data: valid, first step, last step, threshold address ----
+    localparam int CTLW = 3 + TAW;
     logic [CTLW-1:0] ctl[POP_LAT + 1];
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             for (int k = 0; k <= POP_LAT; k++) ctl[k] <= '0;
         end else begin
-            ctl[0] <= {issue, sf == '0, is_last, nf};
+            ctl[0] <= {issue, sf == '0, is_last, taddr};
             for (int k = 1; k <= POP_LAT; k++) ctl[k] <= ctl[k - 1];
         end
     end
     logic p_valid, p_first, p_last;
-    logic [NFW-1:0] p_nf;
-    assign {p_valid, p_first, p_last, p_nf} = ctl[POP_LAT];
+    logic [TAW-1:0] p_taddr;
+    assign {p_valid, p_first, p_last, p_taddr} = ctl[POP_LAT];
 
     // ---- per-PE dot products, accumulators and activations ----
     for (genvar p = 0; p < PE; p++) begin : g_pe
@@ -283,21 +328,22 @@ module mvu #(
     end
     if (N_THRESH > 0) begin : g_tmem
         logic [TWW-1:0] tmem[TDEPTH];
-        initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
-        assign t_cur = tmem[p_nf];
+        initial $readmemh(THRESH_FILE, tmem, 0, TWORDS - 1);
+        assign t_cur = tmem[p_taddr];
         always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
     end else begin : g_no_tmem
         assign t_cur = '0;
         assign thr_q = '0;
     end
     logic unused_thr;  // only one of t_cur / thr_q is used, per N_THRESH
-    assign unused_thr = &{1'b0, t_cur, thr_q, p_nf};
+    assign unused_thr = &{1'b0, t_cur, thr_q, p_taddr};
 
     mvu_out_fifo #(.W(PE*OUT_BITS), .DEPTH(ODEPTH)) u_out (
         .clk(clk), .rst_n(rst_n), .reserve(issue && is_last), .can_reserve(credit),
         .wr_en(fin_q), .wr_data(out_word), .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
 
-    // NUM_VECTORS only documents the frame (cycles per frame = NUM_VECTORS*SF*NF): vectors are independent.
+    // NUM_VECTORS documents the frame (cycles per frame = NUM_VECTORS*SF*NF); vectors are independent except
+    // for their border class (N_CLASSES > 1).
     localparam int CYCLES_PER_FRAME = NUM_VECTORS * SF * NF;
     logic unused_doc;
     assign unused_doc = &{1'b0, CYCLES_PER_FRAME[0]};

@@ -18,7 +18,7 @@ from candle_hw.sim import golden  # noqa: E402
 from candle_hw.sim.cosim.blocktest import (  # noqa: E402
     block_design, block_sources, check_stream_block, hw_template_dir, steady_interval)
 from candle_hw.sim.cosim.toolchain import ToolchainError, verilator_lint  # noqa: E402
-from candle_hw.sim.packing import threshold_words, weight_words, write_memh  # noqa: E402
+from candle_hw.sim.packing import border_class_words, threshold_words, weight_words, write_memh  # noqa: E402
 from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
 
 pytestmark = pytest.mark.rtl
@@ -183,6 +183,40 @@ def test_mvu_tfc_layer0_throughput(tmp_path_factory) -> None:
     assert free.out_cycles[-1] - free.out_cycles[case.nf - 1] == 64 * (case.vectors - 1)
 
 
+@pytest.mark.parametrize("ifm,channels,stride,mh,pe,simd,style", [
+    ((4, 5), 2, 1, 4, 2, 6, "block"),       # 9 border classes, NF = 2, SF = 3
+    ((5, 4), 1, 2, 3, 1, 9, "logic"),       # stride 2: 4 classes, SF = 1, NF = 3
+])
+def test_mvu_border_classes(tmp_path_factory, ifm, channels, stride, mh, pe, simd, style) -> None:
+    """Zero padding of a ±1 map: each vector (output pixel) compares against its border class's thresholds;
+    two frames, so the pixel counters wrap."""
+    work = tmp_path_factory.mktemp("border")
+    rng = np.random.default_rng(channels + stride)
+    cls, padded = golden.border_classes(ifm, 3, stride, 1)
+    mw, frames = 9 * channels, 2
+    w = golden.to_bipolar(rng.integers(0, 2, size=(mw, mh)))
+    x = golden.to_bipolar(rng.integers(0, 2, size=(frames * cls.size, mw)))
+    t = rng.integers(0, mw + 2, size=(len(padded), mh, 1))
+    vector_class = np.tile(cls.reshape(-1), frames)
+    t[vector_class[:6], 0, 0] = golden.xnor_popcount(x[:6], w)[:, 0]  # ties
+    node = MatrixVectorUnit("b", mw, mh, pe, simd, BIPOLAR, IntType.for_range(0, mw), BIPOLAR, True,
+                            num_vectors=cls.shape, border=(*ifm, 3, stride, 1))
+    ttype = node.threshold_type
+    rows, cols = border_class_words(cls, node.nf)
+    taw = max(1, int(np.ceil(np.log2(node.n_classes * node.nf))))
+    for name, words, width in (("w", weight_words(w, pe, simd), pe * simd), ("t", threshold_words(t, pe, ttype), pe * ttype.bits),
+                               ("r", rows, taw), ("c", cols, taw)):
+        write_memh(work / f"{name}.mem", words, width)
+    params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "ACC_BITS": node.acc_type.bits, "N_THRESH": 1,
+              "THRESH_BITS": ttype.bits, "THRESH_SIGNED": 0, "OUT_BITS": 1, "NUM_VECTORS": cls.size,
+              "WEIGHT_FILE": str(work / "w.mem"), "THRESH_FILE": str(work / "t.mem"), "WEIGHT_STYLE": style,
+              "N_CLASSES": node.n_classes, "OFM_W": cls.shape[1], "ROW_FILE": str(work / "r.mem"),
+              "COL_FILE": str(work / "c.mem")}
+    expected = golden.mvu(x, w, t, True, vector_class)
+    d = block_design("mvu", params, work / "build")
+    check_stream_block(d, x, BIPOLAR, simd, expected, BIPOLAR, pe, stalls=((1.0, 1.0), (0.6, 0.7)))
+
+
 LINT_PARAMS = [
     {},
     {"MW": 784, "MH": 64, "PE": 16, "SIMD": 49, "ACC_BITS": 10, "THRESH_BITS": 10, "THRESH_SIGNED": 0},
@@ -190,6 +224,8 @@ LINT_PARAMS = [
      "WEIGHT_STYLE": "distributed"},
     {"MW": 27, "MH": 4, "PE": 1, "SIMD": 3, "IN_BITS": 8, "IN_SIGNED": 0, "BINARY_XNOR": 0, "ACC_BITS": 12,
      "N_THRESH": 0, "OUT_BITS": 12, "WEIGHT_STYLE": "logic"},
+    {"MW": 18, "MH": 4, "PE": 2, "SIMD": 6, "ACC_BITS": 5, "THRESH_BITS": 5, "THRESH_SIGNED": 0,
+     "NUM_VECTORS": 20, "N_CLASSES": 9, "OFM_W": 5},
     {"MW": 2, "MH": 1, "PE": 1, "SIMD": 1, "ACC_BITS": 2, "N_THRESH": 0, "OUT_BITS": 2},
 ]
 
