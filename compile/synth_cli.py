@@ -4,15 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from candle_hw import cli_types as T
 from candle_hw.devices import device_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
-    parser.add_argument("--target", default="xc7z020",
+    parser.add_argument("--target", type=T.device, default="xc7z020",
                         help=f"device or alias (default xc7z020); one of {device_names()}")
     parser.add_argument("--synth-args", default="", help='extra options for the Yosys synth command, e.g. "-abc9"')
-    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed for Yosys (default: no limit)")
+    parser.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds allowed for Yosys (default: no limit)")
 
 
 def _fmt(block: dict, keys: list[str]) -> str:

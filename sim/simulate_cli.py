@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from candle_hw import cli_types as T
 from candle_hw.errors import UserError
 from candle_hw.outdir import check_output_file, write_file_atomic
 
@@ -24,9 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="where to write the output tensor .npy (an existing file that is "
                    "not .npy is refused)")
     p.add_argument("--force", action="store_true", help="replace --output even if it is not a .npy file")
-    p.add_argument("--level", choices=LEVELS, default="functional")
-    p.add_argument("--seed", type=int, default=0, help="seed for random stalls (rtl level)")
-    p.add_argument("--stall", type=float, default=0.0, help="probability of input/output stalls per cycle (rtl level)")
+    p.add_argument("--level", choices=LEVELS, default="functional", help="simulation level")
+    p.add_argument("--seed", type=T.seed, default=0, help="seed for random stalls (rtl level)")
+    p.add_argument("--stall", type=T.stall_probability, default=0.0,
+                   help="probability in [0, 1) of an input/output stall per cycle (rtl level)")
 
 
 def _load_input(path: str) -> np.ndarray:
@@ -34,9 +36,18 @@ def _load_input(path: str) -> np.ndarray:
     if not p.is_file():
         raise UserError(f"--input {path}: no such file")
     try:
-        return np.load(p, allow_pickle=False)
+        x = np.load(p, allow_pickle=False)
     except Exception as exc:
         raise UserError(f"--input {path}: not a .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+        raise UserError(f"--input {path}: expected a numeric array, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            idx = [int(i) for i in np.argwhere(bad)[0]]
+            raise UserError(f"--input {path}: non-finite value {x[tuple(idx)]} at index {idx} (the hardware has no "
+                            f"NaN or infinity)")
+    return x
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
     buf = io.BytesIO()
     np.save(buf, out)
     write_file_atomic(args.output, buf.getvalue())
+    print(f"[{args.level}] wrote {args.output}: {out.dtype} array of shape {list(out.shape)} ({len(frames)} frames)")
     return 0

@@ -9,7 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from candle_hw.training.distill import METHOD_SPECS
+# nothing here imports torch: the options must parse (and a missing 'train' extra be named) without it
+from candle_hw import cli_types as T
 
 # flag -> dotted config key
 FLAGS = {"name": "name", "out": "out_dir", "student": "student", "device": "device",
@@ -23,34 +24,36 @@ FLAGS = {"name": "name", "out": "out_dir", "student": "student", "device": "devi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config (see configs/); flags below override it")
-    parser.add_argument("--name", help="run name: results go to OUT/NAME/")
+    parser.add_argument("--name", type=T.run_name, help="run name: results go to OUT/NAME/")
     parser.add_argument("--out", help="output folder (default runs)")
     parser.add_argument("--student", help="student preset from candle_hw.models.PRESETS (default cnv_w1a1)")
     parser.add_argument("--dataset", help="cifar10 | fashion_mnist | mnist5k | digits")
-    parser.add_argument("--rho", type=float, help="imbalance ratio (10 or 100 in the paper)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--n-max", dest="n_max", type=int, help="images of the head class (default: all)")
+    parser.add_argument("--rho", type=T.float_range(1.0, 1e4), help="imbalance ratio in [1, 10000] (10 or 100 in the paper)")
+    parser.add_argument("--seed", type=T.seed, help="data and training seed")
+    parser.add_argument("--n-max", dest="n_max", type=T.int_range(1, 10_000_000), help="images of the head class (default: all)")
     parser.add_argument("--cifar-archive", dest="cifar_archive", help="path of cifar10_jpg.tar.gz")
-    parser.add_argument("--pad", type=int, help="random-crop padding in pixels")
+    parser.add_argument("--pad", type=T.int_range(0, 64), help="random-crop padding in pixels, 0..64")
     parser.add_argument("--teacher", help="efficientnet_lite0 | efficientnet_lite2")
-    parser.add_argument("--resolutions", help="teacher resolutions down,identity,up (e.g. 128,224,480)")
-    parser.add_argument("--views", type=int, help="cached augmented views per image")
-    parser.add_argument("--methods", help=f"comma list from {','.join(METHOD_SPECS)}")
-    parser.add_argument("--epochs", type=int, help="student epochs (paper: 400)")
-    parser.add_argument("--batch", type=int, help="student batch (paper: 256)")
-    parser.add_argument("--lr", type=float, help="student Adam learning rate")
-    parser.add_argument("--calib-epochs", dest="calib_epochs", type=int)
-    parser.add_argument("--ft-blocks", dest="ft_blocks", type=int, help="teacher blocks fine-tuned (extension)")
-    parser.add_argument("--ft-epochs", dest="ft_epochs", type=int)
-    parser.add_argument("--max-minutes", dest="max_minutes", type=float,
+    parser.add_argument("--resolutions", type=T.int_list(8, 4096),
+                        help="teacher resolutions down,identity,up (e.g. 128,224,480)")
+    parser.add_argument("--views", type=T.int_range(1, 1000), help="cached augmented views per image")
+    parser.add_argument("--methods", help="comma list of ladder methods (candle_hw.training.distill.METHOD_SPECS)")
+    parser.add_argument("--epochs", type=T.int_range(1, 100_000), help="student epochs (paper: 400)")
+    parser.add_argument("--batch", type=T.int_range(1, 1_000_000), help="student batch (paper: 256)")
+    parser.add_argument("--lr", type=T.float_range(0.0, 10.0, lo_open=True), help="student Adam learning rate")
+    parser.add_argument("--calib-epochs", dest="calib_epochs", type=T.int_range(0, 100_000), help="calibration epochs")
+    parser.add_argument("--ft-blocks", dest="ft_blocks", type=T.int_range(0, 64), help="teacher blocks fine-tuned (extension)")
+    parser.add_argument("--ft-epochs", dest="ft_epochs", type=T.int_range(0, 100_000), help="teacher fine-tuning epochs")
+    parser.add_argument("--max-minutes", dest="max_minutes", type=T.float_range(0.0, 1e6, lo_open=True),
                         help="stop each student cleanly after this long (resume continues)")
     parser.add_argument("--compile", action="store_true", default=None,
                         help="torch.compile the student's training forward (fewer, fused kernels per step)")
-    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--device", type=T.torch_device, help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--force", action="store_true",
                         help="write into OUT/NAME even if it exists and is not a candle-hw run folder")
-    parser.add_argument("--stage", choices=("all", "teacher", "students", "summary"), default="all")
-    parser.add_argument("--jobs", type=int, default=1, help="student methods trained in parallel processes")
+    parser.add_argument("--stage", choices=("all", "teacher", "students", "summary"), default="all",
+                        help="which stage of the run to do")
+    parser.add_argument("--jobs", type=T.int_range(1, 256), default=1, help="student methods trained in parallel processes")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--no-summary", dest="summary", action="store_false", help=argparse.SUPPRESS)
 
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.methods:
         overrides["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.resolutions:
-        overrides["teacher.resolutions"] = [int(r) for r in args.resolutions.split(",")]
+        overrides["teacher.resolutions"] = args.resolutions
     if not args.progress:
         overrides["progress"] = False
     cfg = load_config(args.config, overrides)
