@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bitstream": ("candle_hw.compile.bitstream_cli", "place, route and pack a bitstream (iCE40/ECP5) or emit a Vivado project"),
     "report": ("candle_hw.compile.report_cli", "write reports/report.json and report.html for a build"),
     "demo": ("candle_hw.demo", "the whole flow on built-in data, in minutes"),
+    "run": ("candle_hw.runtime.run_cli", "run a build on a board through its shell, or on its whole-system simulation"),
 }
 
 # optional dependencies (top-level import name -> the pyproject extra that installs it)

@@ -143,3 +143,46 @@ def read_memh(path: str | Path) -> list[int]:
         if line and not line.startswith("@"):
             out.append(int(line, 16))
     return out
+
+
+# -- the board shell's wire layout (hw_templates/board/shell_unpack.sv and shell_pack.sv) -------------------
+# A frame of W-bit stream words travels as bytes: W <= 8: 8 // W words per byte, the first at the least
+# significant bits; W > 8: ceil(W / 8) bytes per word, little-endian. Every frame starts on a new byte.
+def wire_layout(width: int) -> tuple[int, int]:
+    """(words per byte, bytes per word) of ``width``-bit words on the wire."""
+    return (8 // width, 1) if width <= 8 else (1, (width + 7) // 8)
+
+
+def wire_bytes_per_frame(width: int, words_per_frame: int) -> int:
+    wpb, bpw = wire_layout(width)
+    return -(-words_per_frame // wpb) * bpw
+
+
+def pack_wire(words: Sequence[int], width: int, words_per_frame: int) -> bytes:
+    """Stream words (whole frames, as pack_stream returns them) -> the bytes the shell takes."""
+    n = len(words) // words_per_frame
+    if n * words_per_frame != len(words):
+        raise ValueError(f"{len(words)} words are not whole frames of {words_per_frame}")
+    wpb, bpw = wire_layout(width)
+    if width > 8:
+        return b"".join(int(w).to_bytes(bpw, "little") for w in words)
+    per = -(-words_per_frame // wpb)
+    a = np.zeros((n, per * wpb), dtype=np.uint16)
+    a[:, :words_per_frame] = np.asarray(words, dtype=np.uint16).reshape(n, words_per_frame)
+    shifts = (np.arange(wpb, dtype=np.uint16) * width)[None, None, :]
+    return (a.reshape(n, per, wpb) << shifts).sum(axis=2).astype(np.uint8).tobytes()
+
+
+def unpack_wire(data: bytes, width: int, words_per_frame: int) -> list[int]:
+    """Bytes of whole frames from the shell -> stream words (the inverse of pack_wire)."""
+    wpb, bpw = wire_layout(width)
+    per = wire_bytes_per_frame(width, words_per_frame)
+    n = len(data) // per
+    if n * per != len(data):
+        raise ValueError(f"{len(data)} bytes are not whole frames of {per}")
+    if width > 8:
+        return [int.from_bytes(data[i:i + bpw], "little") for i in range(0, len(data), bpw)]
+    b = np.frombuffer(data, dtype=np.uint8).reshape(n, per, 1).astype(np.uint16)
+    shifts = (np.arange(wpb, dtype=np.uint16) * width)[None, None, :]
+    w = ((b >> shifts) & ((1 << width) - 1)).reshape(n, per * wpb)[:, :words_per_frame]
+    return w.reshape(-1).tolist()
