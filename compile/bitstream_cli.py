@@ -5,11 +5,15 @@ import argparse
 import sys
 
 from candle_hw import cli_types as T
+from candle_hw.compile.board import board_name
+from candle_hw.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
-    parser.add_argument("--target", type=T.device, required=True, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
+    parser.add_argument("--board", type=board_name, default=None, help="icebreaker or ulx3s: the network inside the UART host shell on "
+                        "the board's pins (then --target is the board's device); flash it and use `candle-hw run`")
+    parser.add_argument("--target", type=T.device, default=None, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
                         "another Xilinx device (Vivado project, not run)")
     parser.add_argument("--freq", type=T.clock_mhz, default=None, help="clock constraint in MHz (default: the device's)")
     parser.add_argument("--seed", type=T.seed, default=1, help="placer seed (default 1)")
@@ -20,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.compile.bitstream import make_bitstream
     from candle_hw.compile.synth import SynthError
 
+    if args.board is not None:
+        return run_board(args)
+    if args.target is None:
+        raise UserError("bitstream: give --target DEVICE or --board icebreaker|ulx3s")
     try:
         r = make_bitstream(args.build, args.target, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout)
     except SynthError as exc:
@@ -36,4 +44,33 @@ def run(args: argparse.Namespace) -> int:
     print(f"Fmax {r['fmax_mhz']} MHz (constraint {r['freq_constraint_mhz']:g} MHz, {met})")
     print("utilisation: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["utilisation"].items()))
     print(f"report: {args.build}/reports/bitstream_{r['target']}.json")
+    return 0
+
+
+def run_board(args: argparse.Namespace) -> int:
+    """--board: shell + network bitstream (compile/board_bitstream.py)."""
+    from candle_hw.compile.board import get_board
+    from candle_hw.compile.board_bitstream import board_bitstream
+    from candle_hw.compile.synth import SynthError
+    from candle_hw.devices import get_device
+
+    board = get_board(args.board)
+    if args.target is not None and get_device(args.target).name != board["device"]:
+        raise UserError(f"--target {args.target}: board {args.board} carries {board['device']}")
+    try:
+        r = board_bitstream(args.build, args.board, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout)
+    except SynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sh, net, whole = r["shell"]["resources_synth"], r["network"]["resources_estimate"], r["design"]["resources_synth"]
+    print(f"{r['board']} ({r['title']}): {args.build}/{r['bitstream']} ({r['size_bytes']:,} B), "
+          f"build hash {r['shell']['build_hash']}")
+    print(f"Fmax {r['fmax_mhz']} MHz (constraint {r['freq_constraint_mhz']:g} MHz, "
+          f"{'met' if r['timing_met'] else 'NOT met'})")
+    for name, res in (("shell (synthesis)", sh), ("network (estimate)", net), ("whole (synthesis)", whole)):
+        print(f"  {name:19s} LUT {res.get('LUT', 0):>6,}  FF {res.get('FF', 0):>6,}  EBR {res.get('EBR', 0):>3}")
+    print("utilisation: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["utilisation"].items()))
+    print(f"flash: {r['flash'].replace('BUILD', str(args.build))}")
+    print(f"then:  candle-hw run {args.build} --port /dev/ttyUSBn --input X.npy --output Y.npy")
+    print(f"report: {args.build}/reports/board_{r['board']}.json")
     return 0

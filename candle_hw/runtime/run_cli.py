@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from candle_hw import cli_types as T
+from candle_hw.compile.board import board_name
 from candle_hw.errors import UserError
 
 
@@ -20,12 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'sim' for the Verilator model of the whole bitstream top")
     p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
     p.add_argument("--output", required=True, help="where to write the output tensor .npy")
-    p.add_argument("--board", default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
+    p.add_argument("--board", type=board_name, default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
                    "built for, else icebreaker)")
-    p.add_argument("--batch", type=int, default=256, help="frames per batch (default 256)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds to wait for a reply (default: from the "
+    p.add_argument("--batch", type=T.int_range(1, 1 << 20), default=256, help="frames per batch (default 256)")
+    p.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds to wait for a reply (default: from the "
                    "line rate and the estimated interval)")
-    p.add_argument("--retries", type=int, default=5, help="times a frame is sent again before giving up")
+    p.add_argument("--retries", type=T.int_range(0, 100), default=5, help="times a frame is sent again before giving up")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -40,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     build = Path(args.build)
     if not (build / "dataflow.json").is_file():
         raise UserError(f"{args.build}: not a build directory (no dataflow.json)")
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch}: must be >= 1")
     inp = Path(args.input)
     if not inp.is_file():
         raise UserError(f"--input {args.input}: no such file")

