@@ -5,13 +5,13 @@ import argparse
 import sys
 
 from candle_hw import cli_types as T
-from candle_hw.compile.board import board_name
+from candle_hw.compile.board import boards
 from candle_hw.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
-    parser.add_argument("--board", type=board_name, default=None, help="icebreaker or ulx3s: the network inside the UART host shell on "
+    parser.add_argument("--board", choices=sorted(boards()), default=None, help="icebreaker or ulx3s: the network inside the UART host shell on "
                         "the board's pins (then --target is the board's device); flash it and use `candle-hw run`")
     parser.add_argument("--target", type=T.device, default=None, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
                         "another Xilinx device (Vivado project, not run)")

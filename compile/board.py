@@ -33,15 +33,6 @@ def boards() -> dict[str, dict[str, Any]]:
     return {b["name"]: b for b in data["boards"]}
 
 
-def board_name(text: str) -> str:
-    """argparse type: a board of candle_hw/boards.json."""
-    import argparse
-
-    if text not in boards():
-        raise argparse.ArgumentTypeError(f"unknown board {text!r} (known: {', '.join(sorted(boards()))})")
-    return text
-
-
 def get_board(name: str) -> dict[str, Any]:
     table = boards()
     if name not in table:

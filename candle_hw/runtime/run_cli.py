@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from candle_hw import cli_types as T
-from candle_hw.compile.board import board_name
+from candle_hw.compile.board import boards
 from candle_hw.errors import UserError
 
 
@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'sim' for the Verilator model of the whole bitstream top")
     p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
     p.add_argument("--output", required=True, help="where to write the output tensor .npy")
-    p.add_argument("--board", type=board_name, default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
+    p.add_argument("--board", choices=sorted(boards()), default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
                    "built for, else icebreaker)")
     p.add_argument("--batch", type=T.int_range(1, 1 << 20), default=256, help="frames per batch (default 256)")
     p.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds to wait for a reply (default: from the "
