@@ -1,17 +1,20 @@
 """Folding comparison on TFC-W1A1 and CNV-W1A1 topologies: FoldForThroughput (exact DP, resource-aware) vs FINN's
-SetFolding walk (re-implemented) vs FINN's hand/test foldings, with FINN's measured finn-plus 1.6.1 results.
+SetFolding walk (re-implemented) vs FINN's hand/test foldings.
 
 Usage: python bench/folding.py [--device xc7z020] [--clock 100] [--no-sim]
 Per design: the estimated bottleneck (max_cycles), the interval the cycle-level simulator predicts after
 SizeFIFOs, FPS at the clock, our LUT/BRAM_18K model (calibrated on Yosys), FINN's estimator formulas on the same
-folding, and FPS per kLUT. CNV rows also give the fraction of the device's BRAM-bandwidth ceiling
-(anchors.md section 3: 16,953 FPS for CNV-W1A1 on xc7z020 at 100 MHz).
+folding (re-implemented in compile/estimate.py; they reproduce FINN's MVAU totals of anchors.md E1/E3, see
+tests/compile/test_estimate.py), and FPS per kLUT. CNV rows also give the fraction of the device's
+BRAM-bandwidth ceiling (anchors.md section 3: 16,953 FPS for CNV-W1A1 on xc7z020 at 100 MHz). Every peer figure
+is either computed here or printed with its anchors.md ID and source.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from candle_hw.compile.estimate import estimate_layer_resources, estimate_network_performance, finn_estimate_layer_resources
 from candle_hw.compile.ir import MatrixVectorUnit
@@ -19,15 +22,19 @@ from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.fold import FoldForThroughput, finn_set_folding
 from candle_hw.compile.passes.stitch import InsertWidthConverters
 from candle_hw.sim.cycle import simulate_cycle
-from fixtures.reference_graphs import cnv_graph, tfc_graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fixtures.reference_graphs import cnv_graph, tfc_graph  # noqa: E402
 
 CNV_BW_CEILING_FPS = 16953  # anchors.md section 3, xc7z020 @ 100 MHz
-# FINN's own builds (finn-plus 1.6.1, xc7z020 @ 100 MHz; numbers from the task brief): II, LUT, BRAM_18K
-FINN_MEASURED = [
-    ("TFC", "FINN SetFolding @1M FPS (finn-plus)", 98, 8819, 30),
-    ("CNV", "FINN SetFolding @3000 FPS (finn-plus)", 33020, 27179, 141),
-    ("CNV", "FINN hand folding (finn-plus)", 32768, 24296, 147),
-]
+# Measured FINN hardware, quoted with its source (anchors.md section 1, tag V: read in the public source)
+FINN_BOARD = (
+    "finn-examples CNV-W1A1 on Pynq-Z1 @ 100 MHz: 3,020 FPS (anchors H1: Xilinx/finn-examples notebook "
+    "1_cifar10_with_cnv_networks.ipynb @00da6d3)",
+    "BNN-PYNQ CNV-W1A1 overlay, post-P&R: 26,072 LUT, 124 BRAM tiles (anchors H6: Xilinx/BNN-PYNQ "
+    "bnn/src/network/cnvW1A1/README.md) -> 3,020 / 26.072 = 116 FPS/kLUT (board FPS and LUTs of two builds "
+    "of the same network and folding family)",
+)
 
 
 def evaluate(graph, clock: float, sim: bool) -> dict:
@@ -73,12 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{net:4s} {name:30s} {r['max_cycles']:8d} {r['ii'] or '-':>8} {r['fps']:10,.0f} {r['lut']:7d} {r['bram']:5d} "
               f"{r['finn_lut']:9d} {r['finn_bram']:9d} {r['fps'] / r['lut'] * 1000:9.1f} {ceil:>7s}  {r['fold']} "
               f"[{fold_s:.2f}]", flush=True)
-    for net, name, ii, lut, bram in FINN_MEASURED:
-        fps = clk * 1e6 / ii
-        ceil = f"{fps / CNV_BW_CEILING_FPS:7.1%}" if net == "CNV" else ""
-        print(f"{net:4s} {name:30s} {ii:8d} {'-':>8s} {fps:10,.0f} {lut:7d} {bram:5d} {'':9s} {'':9s} "
-              f"{fps / lut * 1000:9.1f} {ceil:>7s}  (measured by FINN)")
-    print("finn-examples CNV-W1A1 on Pynq-Z1: 3,020 FPS at ~26k LUT = 116 FPS/kLUT (anchors H1, H6)")
+    print("FINN hardware measured on boards (cited, not run here):")
+    for line in FINN_BOARD:
+        print(f"  {line}")
     return 0
 
 

@@ -52,7 +52,8 @@ class RunResult:
     cycles: int
     timeout: bool
     n_in_consumed: int
-    wall_s: float
+    wall_s: float                    # the testbench process, start to exit
+    loop_s: float                    # its simulation loop alone (tb.cpp's END line)
     taps: list[tuple[int, int, int]] = field(default_factory=list)  # (cycle, fire mask, tap_tdata) per tap cycle
     vcd: Path | None = None
 
@@ -260,4 +261,5 @@ def _parse_trace(text: str, wall: float) -> RunResult:
     if end is None:
         raise ToolchainError("simulation trace has no END line (testbench crashed?)")
     return RunResult(out_words=out_words, in_cycles=in_cycles, out_cycles=out_cycles, cycles=int(end[2]),
-                     timeout=end[1] != "ok", n_in_consumed=int(end[3]), wall_s=wall, taps=taps)
+                     timeout=end[1] != "ok", n_in_consumed=int(end[3]), wall_s=wall, loop_s=int(end[5]) / 1e9,
+                     taps=taps)

@@ -9,10 +9,12 @@
 //     "I <cycle>"            for every input handshake,
 //     "O <cycle> <hex>"      for every output handshake,
 //     "T <cycle> <fire_hex> <data_hex>" (taps build only) for every cycle with a handshake on a tap stream,
-//     "END <status> <cycles> <n_in> <n_out>" last, status = ok | timeout.
+//     "END <status> <cycles> <n_in> <n_out> <loop_ns>" last, status = ok | timeout; loop_ns = wall time of the
+//     simulation loop alone (no process start, $readmemh or input parsing), for honest speed figures.
 // Cycle 0 is the first rising edge after reset. Inputs are applied while clk is low, the design is evaluated,
 // the handshakes are sampled (so ready may depend combinationally on valid), then the rising edge happens.
 // s_tvalid follows AXI rules: once raised it stays high until the word is taken.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
 
     uint64_t cycle = 0, idx = 0, outs = 0;
     bool holding = false;
+    const auto loop_start = std::chrono::steady_clock::now();
     // Run until n_out words came out and every input word was taken (trailing words that produce no output,
     // e.g. dropped border pixels, must still be consumed), or until max_cycles.
     while ((outs < n_out || idx < in_words.size()) && cycle < max_cycles && !ctx->gotFinish()) {
@@ -190,9 +193,11 @@ int main(int argc, char** argv) {
         dut->clk = 0;
         ++cycle;
     }
+    const long long loop_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now() - loop_start).count();
     const bool timeout = outs < n_out || idx < in_words.size();
-    fprintf(fout, "END %s %llu %llu %llu\n", timeout ? "timeout" : "ok", (unsigned long long)cycle,
-            (unsigned long long)idx, (unsigned long long)outs);
+    fprintf(fout, "END %s %llu %llu %llu %lld\n", timeout ? "timeout" : "ok", (unsigned long long)cycle,
+            (unsigned long long)idx, (unsigned long long)outs, loop_ns);
     fclose(fout);
 #if VM_TRACE
     if (vcd) {
