@@ -94,6 +94,7 @@ def _run_in(args: argparse.Namespace, out: Path, final: Path) -> int:
 
     from candle_hw.compile.export import export_qonnx_model
     from candle_hw.compile.pipeline import CompileOptions, compile_model
+    from candle_hw.compile.report import write_report
     from candle_hw.compile.verify import oracle_model, qonnx_forward
     from candle_hw.models import save_checkpoint
     from candle_hw.sim.functional import run_model
@@ -110,6 +111,8 @@ def _run_in(args: argparse.Namespace, out: Path, final: Path) -> int:
     build = out / "build"
     graph = compile_model(onnx_path, build, CompileOptions(folding=FOLDING, verify=True),
                           log=lambda s: log(f"compile: {s}"))
+    write_report(build)
+    log(f"report: {final / 'build' / 'reports' / 'report.html'} (estimates, cycle-level prediction; open in a browser)")
     sim_out = run_model(graph, x_te)
     qonnx_out = qonnx_forward(oracle_model(onnx_path), x_te)
     mism_q = int(np.sum(sim_out.reshape(qonnx_out.shape) != qonnx_out))

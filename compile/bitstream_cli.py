@@ -17,17 +17,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "another Xilinx device (Vivado project, not run)")
     parser.add_argument("--freq", type=T.clock_mhz, default=None, help="clock constraint in MHz (default: the device's)")
     parser.add_argument("--seed", type=T.seed, default=1, help="placer seed (default 1)")
+    parser.add_argument("--force-fit", action="store_true",
+                        help="run the tools even if the resource estimate says the design does not fit the device")
     parser.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds allowed per tool (default: no limit)")
 
 
 def run(args: argparse.Namespace) -> int:
     from candle_hw.compile.bitstream import make_bitstream
+    from candle_hw.compile.estimate import check_build_fits
     from candle_hw.compile.synth import SynthError
 
     if args.board is not None:
         return run_board(args)
     if args.target is None:
         raise UserError("bitstream: give --target DEVICE or --board icebreaker|ulx3s")
+    if not args.force_fit:
+        check_build_fits(args.build, args.target)
     try:
         r = make_bitstream(args.build, args.target, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout)
     except SynthError as exc:
@@ -57,6 +62,10 @@ def run_board(args: argparse.Namespace) -> int:
     board = get_board(args.board)
     if args.target is not None and get_device(args.target).name != board["device"]:
         raise UserError(f"--target {args.target}: board {args.board} carries {board['device']}")
+    if not args.force_fit:
+        from candle_hw.compile.estimate import check_build_fits
+
+        check_build_fits(args.build, board["device"])
     try:
         r = board_bitstream(args.build, args.board, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout)
     except SynthError as exc:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 from candle_hw import cli_types as T
 from candle_hw.compile.pipeline import STEPS, CompileOptions, compile_model
@@ -34,5 +36,35 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     log = (lambda s: None) if args.quiet else (lambda s: print(f"[compile] {s}", flush=True))
     graph = compile_model(args.model, args.output, opts, log, force=args.force)
+    for line in summary(Path(args.output), args):
+        log(line)
     log(f"wrote {args.output} ({len(graph.nodes)} nodes) in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _folding_source(args: argparse.Namespace) -> str:
+    if args.folding is not None:
+        return f"from --folding {args.folding}"
+    if args.fps == "max":
+        return f"--fps max: the fastest folding whose estimate fits {args.target}"
+    if args.fps is not None:
+        return f"--fps {args.fps:g}: the folding with the fewest estimated LUTs that reaches it on {args.target}"
+    return "no --folding/--fps given: PE=SIMD=1 everywhere (smallest design)"
+
+
+def summary(build: Path, args: argparse.Namespace) -> list[str]:
+    """What was chosen and what the estimate predicts, read back from the build's own files."""
+    folding = json.loads((build / "folding.json").read_text())
+    units = [f"{name} PE {f['pe']} SIMD {f['simd']}" for name, f in folding.items() if "pe" in f and "simd" in f]
+    reports = build / "reports"
+    cfg = json.loads((reports / "estimate_config.json").read_text())
+    perf = json.loads((reports / "estimate_network_performance.json").read_text())
+    res = json.loads((reports / "estimate_layer_resources.json").read_text())["total"]
+    device = cfg["target"] if args.target else f"{cfg['target']} (no --target: assumed)"
+    return [
+        f"folding: {_folding_source(args)}: {', '.join(units)}",
+        f"estimate on {device} at {cfg['clock_mhz']:g} MHz: {perf['estimated_throughput_fps']:,.0f} FPS "
+        f"({perf['max_cycles']:,} cycles/frame, slowest {perf['max_cycles_node_name']}), latency "
+        f"{perf['critical_path_cycles']:,} cycles ({perf['estimated_latency_ns'] / 1000:,.1f} us), "
+        f"{res['LUT']:,} LUT, {res['BRAM_18K']} BRAM_18K",
+    ]

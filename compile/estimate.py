@@ -20,6 +20,7 @@ from candle_hw.compile.ir import (
     WidthConverter,
 )
 from candle_hw.devices import get_device
+from candle_hw.errors import UserError
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
@@ -269,3 +270,33 @@ def finn_node_resources(n: Node) -> dict[str, int]:
 def finn_estimate_layer_resources(graph: DataflowGraph) -> dict[str, dict[str, int]]:
     """FINN's estimate_layer_resources formulas (MVAU as HLS with ram_style auto, SWG distributed, SRL FIFOs)."""
     return _with_total({n.name: finn_node_resources(n) for n in graph.nodes})
+
+
+# -- fit against a device, from the estimate (before any tool runs) -----------------------------------------
+def estimate_capacity(device: Any) -> dict[str, int]:
+    """The device's LUTs and block RAM in the units of ``estimate_layer_resources`` on that device: LUTs of its
+    family, block RAM as RAMB18 equivalents by size (Lattice EBRs)."""
+    d = get_device(device)
+    bram = d.bram18k if d.is_xilinx else d.ebr * d.ebr_kbit // 18
+    return {"LUT": d.luts, "BRAM_18K": bram}
+
+
+def check_estimated_fit(graph: DataflowGraph, device: Any, hint: str = "") -> dict[str, int]:
+    """Refuse (UserError) a graph whose estimated LUTs or block RAM exceed the device's; returns the estimate."""
+    d = get_device(device)
+    total = estimate_layer_resources(graph, d)["total"]
+    cap = estimate_capacity(d)
+    over = [f"{total[k]:,} {k} estimated > {cap[k]:,} available" for k in cap if total[k] > cap[k]]
+    if over:
+        raise UserError(f"the design does not fit {d.name}: {'; '.join(over)}{hint}")
+    return total
+
+
+def check_build_fits(build: Any, device: Any) -> dict[str, int] | None:
+    """``check_estimated_fit`` for a build directory (None where it has no dataflow.json to estimate from);
+    synth and bitstream call it so that a design that cannot fit is refused before minutes of tool time."""
+    from pathlib import Path
+
+    if not (Path(build) / "dataflow.json").is_file():
+        return None
+    return check_estimated_fit(DataflowGraph.load(build), device, "; pass --force-fit to run the tools anyway")

@@ -47,7 +47,8 @@ def write_estimate_reports(graph: DataflowGraph, build: str | Path, target: str 
     _dump(reports / "estimate_layer_resources.json", estimate_layer_resources(graph, dev))
     _dump(reports / "estimate_layer_cycles.json", estimate_layer_cycles(graph))
     _dump(reports / "estimate_network_performance.json", estimate_network_performance(graph, clock))
-    _dump(reports / "estimate_config.json", {"target": dev.name, "clock_mhz": clock})
+    _dump(reports / "estimate_config.json", {"target": dev.name, "clock_mhz": clock,
+                                             "assumed": {"target": target is None, "clock_mhz": clock_mhz is None}})
 
 
 def _read(path: Path) -> dict | None:

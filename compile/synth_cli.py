@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"device or alias (default xc7z020); one of {device_names()}")
     parser.add_argument("--synth-args", default="", help='extra options for the Yosys synth command, e.g. "-abc9"')
     parser.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds allowed for Yosys (default: no limit)")
+    parser.add_argument("--force-fit", action="store_true",
+                        help="synthesise even if the resource estimate says the design does not fit the device")
 
 
 def _fmt(block: dict, keys: list[str]) -> str:
@@ -21,8 +23,11 @@ def _fmt(block: dict, keys: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from candle_hw.compile.estimate import check_build_fits
     from candle_hw.compile.synth import SynthError, synthesize
 
+    if not args.force_fit:
+        check_build_fits(args.build, args.target)
     try:
         r = synthesize(args.build, args.target, extra_args=args.synth_args, timeout=args.timeout)
     except SynthError as exc:

@@ -16,3 +16,5 @@ def test_demo_short_run_is_exact(tmp_path, capsys):
     assert (out / "build" / "dataflow.json").is_file() and (out / "model.onnx").is_file()
     log = capsys.readouterr().out
     assert "verify after size_fifos: bit-exact against QONNX" in log
+    assert f"report: {out / 'build' / 'reports' / 'report.html'}" in log
+    assert (out / "build" / "reports" / "report.html").stat().st_size > 10_000
