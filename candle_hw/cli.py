@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("candle_hw.compile.synth_cli", "synthesise a build with Yosys and report resources"),
     "bitstream": ("candle_hw.compile.bitstream_cli", "place, route and pack a bitstream (iCE40/ECP5) or emit a Vivado project"),
     "report": ("candle_hw.compile.report_cli", "write reports/report.json and report.html for a build"),
+    "codesign": ("candle_hw.training.codesign.cli", "search student variants for a device and FPS: Pareto fronts of accuracy vs LUT"),
     "demo": ("candle_hw.demo", "the whole flow on built-in data, in minutes"),
     "run": ("candle_hw.runtime.run_cli", "run a build on a board through its shell, or on its whole-system simulation"),
 }

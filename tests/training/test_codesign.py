@@ -1,0 +1,134 @@
+"""candle-hw codesign: Pareto flags, config validation, and a tiny real search on digits (resume, refused compile)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from candle_hw.errors import UserError
+from candle_hw.training.codesign.pareto import front, mark_fronts, write_html
+from candle_hw.training.codesign.space import load_codesign_config, target_key
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dominated(p, q) -> bool:
+    """q dominates p: no more LUTs, no less accuracy, better in one."""
+    return q[0] <= p[0] and q[1] >= p[1] and (q[0] < p[0] or q[1] > p[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), max_size=12))
+def test_front_is_the_set_of_undominated_points(points):
+    flags = front([(float(c), float(s)) for c, s in points])
+    for i, p in enumerate(points):
+        assert flags[i] == (not any(_dominated(p, q) for j, q in enumerate(points) if j != i))
+
+
+def test_front_by_hand():
+    # (LUT, accuracy): C costs more than B for less accuracy; D equals A; E is the most accurate
+    pts = [(100, 50.0), (200, 60.0), (300, 55.0), (100, 50.0), (900, 70.0), (200, 59.0)]
+    assert front(pts) == [True, True, False, True, True, False]
+
+
+def _rec(name, target, lut, acc, tail, compiled=True):
+    return {"name": name, "target": {"key": target}, "lut": lut if compiled else None, "accuracy": acc,
+            "tail": tail, "compiled": compiled, "error": None if compiled else "FoldForThroughput: too slow"}
+
+
+def test_fronts_are_per_target_and_skip_refused_compiles():
+    recs = mark_fronts([
+        _rec("a", "xc7z020@3000", 1000, 60.0, 20.0), _rec("b", "xc7z020@3000", 2000, 70.0, 10.0),
+        _rec("c", "xc7z020@3000", 3000, 65.0, 30.0),
+        # refused: best accuracy, yet on no front and dominating nothing
+        _rec("d", "xc7z020@3000", 0, 99.0, 99.0, compiled=False),
+        # another target: judged only against its own records
+        _rec("a", "ecp5-85k@max", 5000, 60.0, 20.0), _rec("b", "ecp5-85k@max", 4000, 70.0, 10.0)])
+    assert [r["pareto"] for r in recs] == [True, True, False, False, False, True]
+    assert [r["pareto_tail"] for r in recs] == [True, False, True, False, True, True]
+    page = write_html(recs, "t")
+    assert page.count("data:image/png;base64,") == 4 and "FoldForThroughput: too slow" in page
+
+
+def _write_cfg(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path
+
+
+BASE = """
+train: {device: cpu, data: {dataset: digits, rho: 10, pad: 1}, distill: {epochs: 2, batch: 64}}
+method: scratch
+targets: [{device: xc7z020, fps: 10000}]
+"""
+
+
+@pytest.mark.parametrize("search, message", [
+    ("[{base: mlp_digits, padding: [1]}]", "search[0].padding: the mlp family has no convolutions"),
+    ("[{base: mlp_digits, height: [1]}]", "search[0].height: unknown dimension"),
+    ("[{base: mlp_digits, width: [0]}]", "search[0].width=0"),
+    ("[{base: nope}]", "search[0].base='nope'"),
+    # the zoo builds binary chains only: a 2-bit student is refused before anything runs
+    ("[{base: mlp_digits, weight_bits: [2]}]", "search[0] (weight_bits=2): the zoo cannot build"),
+])
+def test_bad_search_is_refused_naming_the_option(tmp_path, search, message):
+    cfg = _write_cfg(tmp_path / "c.yaml", BASE + f"search: {search}\n")
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]")):
+        load_codesign_config(cfg)
+
+
+def test_cli_options_exit_2_with_one_line(tmp_path, capsys):
+    from candle_hw.cli import main
+    cfg = _write_cfg(tmp_path / "c.yaml", BASE + "search: [{base: mlp_digits}]\n")
+    assert main(["codesign", "--config", str(cfg), "--out", str(tmp_path / "o"), "--n-workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --n-workers=0: expected an integer >= 1"
+    assert main(["codesign", "--config", str(cfg), "--out", str(tmp_path / "o"), "--scheduler", "no address"]) == 2
+    assert "--scheduler 'no address'" in capsys.readouterr().err
+    bad = _write_cfg(tmp_path / "b.yaml", BASE.replace("fps: 10000", "fps: -5") + "search: [{base: mlp_digits}]\n")
+    assert main(["codesign", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "targets[0].fps=-5" in capsys.readouterr().err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("someone else's")
+    assert main(["codesign", "--config", str(cfg), "--out", str(foreign)]) == 2
+    assert "not a codesign folder" in capsys.readouterr().err
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"] and not (tmp_path / "o").exists()
+
+
+def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
+    from candle_hw.training.codesign.run import run_codesign
+    cfg_path = _write_cfg(tmp_path / "c.yaml", """
+train: {device: cpu, data: {dataset: digits, rho: 10, pad: 1}, distill: {epochs: 2, batch: 64, lr: 0.005}}
+method: scratch
+search: [{base: mlp_digits, width: [0.25, 0.5], depth: [1]}]
+targets:
+  - {device: xc7z020, fps: 10000}
+  - {device: ice40-up5k, fps: 10000000}   # no folding of any student reaches this on an iCE40
+synth: false
+""")
+    cfg = load_codesign_config(cfg_path)
+    out = tmp_path / "out"
+    first = run_codesign(cfg, out, n_workers=1, log=lambda s: None)
+    assert sorted(first["trained"]) == sorted(c.name for c in cfg.candidates) and first["reused"] == []
+    records = json.loads((out / "pareto.json").read_text())
+    assert len(records) == 4
+    ok = [r for r in records if r["target"]["key"] == target_key("xc7z020", 10000)]
+    refused = [r for r in records if r["target"]["key"] == target_key("ice40-up5k", 1e7)]
+    assert all(r["compiled"] and r["fps"] >= 10000 and r["lut"] > 0 for r in ok)
+    assert all(not r["compiled"] and not r["pareto"] and r["error"].startswith("FoldForThroughput: 10000000 FPS")
+               and "\n" not in r["error"] for r in refused)
+    assert any(r["pareto"] for r in ok)
+    assert {r["values"]["width"] for r in ok} == {0.25, 0.5}
+    students = sorted(out.glob("candidates/*/scratch/student.pt"))
+    stamps = [p.stat().st_mtime_ns for p in students]
+
+    second = run_codesign(cfg, out, n_workers=1, log=lambda s: None)
+    assert second["trained"] == [] and sorted(second["reused"]) == sorted(first["trained"])
+    assert [p.stat().st_mtime_ns for p in students] == stamps
+    again = json.loads((out / "pareto.json").read_text())
+    assert [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in again] == \
+        [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in records]
+    assert "data:image/png;base64," in (out / "pareto.html").read_text()

@@ -1,0 +1,43 @@
+"""``candle-hw codesign --config C.yaml --out DIR [--n-workers N | --scheduler ADDRESS]``.
+
+Trains, exports, compiles and folds every student variant of the config for each target (device, FPS), marks
+the accuracy-vs-LUT and tail-accuracy-vs-LUT Pareto fronts, synthesises the front with Yosys, and writes
+DIR/pareto.json and DIR/pareto.html. Rerunning with the same DIR resumes: trained candidates are reused.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+
+from candle_hw.errors import UserError
+
+ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="codesign YAML (see configs/codesign_*.yaml)")
+    parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier codesign run's)")
+    parser.add_argument("--n-workers", dest="n_workers", type=int, default=None,
+                        help="worker processes of the local Dask cluster (default: the config's n_workers, 2)")
+    parser.add_argument("--scheduler", default=None,
+                        help="address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster")
+    parser.add_argument("--no-synth", dest="synth", action="store_false", default=None,
+                        help="skip Yosys synthesis of the front")
+
+
+def run(args: argparse.Namespace) -> int:
+    from candle_hw.training.codesign.run import format_summary, run_codesign
+    from candle_hw.training.codesign.space import check_workers, load_codesign_config
+    if args.n_workers is not None:
+        check_workers(args.n_workers, "--n-workers")
+        if args.scheduler is not None:
+            raise UserError("--n-workers: only for the local cluster, not with --scheduler")
+    if args.scheduler is not None and not ADDRESS.match(args.scheduler):
+        raise UserError(f"--scheduler {args.scheduler!r}: expected an address such as tcp://HOST:8786")
+    cfg = load_codesign_config(args.config)
+    if args.synth is False:
+        cfg.synth = False
+    summary = run_codesign(cfg, args.out, args.scheduler, args.n_workers)
+    print(format_summary(summary))
+    print(f"wrote {args.out}/pareto.json and {args.out}/pareto.html")
+    return 0

@@ -1,0 +1,134 @@
+"""One co-design search on Dask distributed: teacher stages, then every candidate trained and exported, compiled
+for every target, the fronts marked, the front's builds synthesised, DIR/pareto.json and DIR/pareto.html.
+
+The task graph is Dask's: a candidate's training waits for its teacher stage, its compiles wait for its
+training, and Dask runs what is ready on whichever worker is free (a LocalCluster of single-threaded worker
+processes by default, or the cluster behind ``scheduler``).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from candle_hw.errors import UserError
+from candle_hw.training.codesign.pareto import mark_fronts, write_html
+from candle_hw.training.codesign.space import CodesignConfig
+from candle_hw.training.codesign.tasks import compile_task, read_json, synth_task, teacher_task, train_task, write_json
+from candle_hw.training.distill import METHOD_SPECS
+
+MANIFEST = "codesign.json"
+MANIFEST_KIND = "candle-hw codesign"
+
+
+def prepare_out(out: Path, cfg: CodesignConfig) -> None:
+    """A new or empty folder gets our manifest; a folder holding it is resumed; anything else is refused."""
+    manifest = out / MANIFEST
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        found = read_json(manifest)
+        if not found or found.get("kind") != MANIFEST_KIND:
+            raise UserError(f"--out {out}: not empty and not a codesign folder (no {MANIFEST}); choose another")
+    out.mkdir(parents=True, exist_ok=True)
+    if not manifest.is_file():
+        write_json(manifest, {"kind": MANIFEST_KIND, "name": cfg.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                            time.gmtime())})
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, n_workers: int):
+    from distributed import Client, LocalCluster
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"--scheduler {scheduler}: cannot connect ({type(exc).__name__})") from None
+        with client:
+            yield client
+        return
+    _guard_main()
+    # one thread per worker process: torch and the compiler are CPU-bound and not thread-safe together;
+    # no memory limit, since the nanny would kill a worker in the middle of a long training run
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=0,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _guard_main() -> None:
+    """Worker processes are spawned, and spawn re-runs the parent's main script; a console script written
+    without an ``if __name__ == "__main__"`` guard would start the whole search again in every worker. Naming
+    the CLI module (which has the guard) as the main module's spec makes spawn import that instead."""
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
+        main.__spec__ = importlib.util.find_spec("candle_hw.cli")
+
+
+def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = None, n_workers: int | None = None,
+                 log=print) -> dict:
+    out = Path(out).resolve()
+    prepare_out(out, cfg)
+    t0 = time.perf_counter()
+    cands = [c.as_dict() for c in cfg.candidates]
+    targets = [{"device": t.device, "fps": t.fps, "synth": t.synth} for t in cfg.targets]
+    pending = [c for c in cands if read_json(out / "candidates" / c["train_hash"] / "candidate.json") is None]
+    log(f"[codesign] {len(cands)} candidates ({len(cands) - len(pending)} trained before) x {len(targets)} targets")
+    with dask_client(scheduler, n_workers or cfg.n_workers) as client:
+        teachers = {}
+        if METHOD_SPECS[cfg.method].teacher is not None:
+            for c in pending:
+                # the teacher stage's cache key depends on the student's feature width only
+                key = cfg.train.teacher_key(_feature_channels(c["arch"]))
+                if key not in teachers and not any((out / "teacher").glob(f"targets_{key}_*.pt")):
+                    teachers[key] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
+        trained = {c["train_hash"]: client.submit(
+            train_task, c, cfg.train, cfg.method, str(out),
+            teachers.get(cfg.train.teacher_key(_feature_channels(c["arch"]))) if teachers else None,
+            key=f"train-{c['train_hash']}", pure=False) for c in cands}
+        compiled = [client.submit(compile_task, trained[c["train_hash"]], t, str(out), pure=False)
+                    for c in cands for t in targets]
+        results = client.gather(list(trained.values()))
+        records = mark_fronts(client.gather(compiled))
+        front = [r for r in records if (r["pareto"] or r["pareto_tail"]) and r["target"]["synth"]]
+        if cfg.synth and front:
+            log(f"[codesign] Yosys on the {len(front)} front records")
+            synths = client.gather([client.submit(synth_task, r, str(out), cfg.synth_timeout_s, pure=False)
+                                    for r in front])
+            for r, s in zip(front, synths):
+                r["synth"] = s
+    for r in records:
+        r.setdefault("synth", None)
+    summary = {"name": cfg.name, "method": cfg.method, "targets": targets,
+               "trained": [r["name"] for r in results if r["trained_now"]],
+               "reused": [r["name"] for r in results if not r["trained_now"]],
+               "seconds": round(time.perf_counter() - t0, 1), "records": records}
+    write_json(out / "pareto.json", records)
+    (out / "pareto.html").write_text(write_html(records, f"candle-hw codesign: {cfg.name} ({cfg.method})"))
+    write_json(out / "run.json", {k: v for k, v in summary.items() if k != "records"}
+               | {"config": cfg.raw, "train": asdict(cfg.train)})
+    return summary
+
+
+def _feature_channels(arch: dict) -> int:
+    from candle_hw.models import build_model
+    return int(build_model(arch).feature_channels)
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{'candidate':28s} {'target':22s} {'acc':>6s} {'tail':>6s} {'LUT':>8s} {'BRAM':>5s} "
+             f"{'FPS':>10s} {'lat us':>8s}  front"]
+    for r in summary["records"]:
+        if r["compiled"]:
+            mark = ("acc " if r["pareto"] else "") + ("tail" if r["pareto_tail"] else "")
+            lines.append(f"{r['name']:28s} {r['target']['key']:22s} {r['accuracy']:6.2f} {r['tail']:6.2f} "
+                         f"{r['lut']:8d} {r['bram_18k']:5d} {r['fps']:10.0f} {r['latency_us']:8.1f}  {mark}")
+        else:
+            acc = "" if r["accuracy"] is None else f"{r['accuracy']:6.2f} {r['tail']:6.2f} "
+            lines.append(f"{r['name']:28s} {r['target']['key']:22s} {acc}not compiled: {r['error']}")
+    lines.append(json.dumps({"trained": len(summary["trained"]), "reused": len(summary["reused"]),
+                             "seconds": summary["seconds"]}))
+    return "\n".join(lines)
