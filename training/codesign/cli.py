@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from candle_hw import cli_types as T
 from candle_hw.errors import UserError
 
 ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
@@ -17,27 +18,27 @@ ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="codesign YAML (see configs/codesign_*.yaml)")
     parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier codesign run's)")
-    parser.add_argument("--n-workers", dest="n_workers", type=int, default=None,
+    parser.add_argument("--n-workers", dest="n_workers", type=T.int_range(1, 1024), default=None,
                         help="worker processes of the local Dask cluster (default: the config's n_workers, 2)")
     parser.add_argument("--scheduler", default=None,
                         help="address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster")
+    parser.add_argument("--force", action="store_true",
+                        help="write into OUT even if it exists and is not a candle-hw output folder")
     parser.add_argument("--no-synth", dest="synth", action="store_false", default=None,
                         help="skip Yosys synthesis of the front")
 
 
 def run(args: argparse.Namespace) -> int:
     from candle_hw.training.codesign.run import format_summary, run_codesign
-    from candle_hw.training.codesign.space import check_workers, load_codesign_config
-    if args.n_workers is not None:
-        check_workers(args.n_workers, "--n-workers")
-        if args.scheduler is not None:
-            raise UserError("--n-workers: only for the local cluster, not with --scheduler")
+    from candle_hw.training.codesign.space import load_codesign_config
+    if args.n_workers is not None and args.scheduler is not None:
+        raise UserError("--n-workers: only for the local cluster, not with --scheduler")
     if args.scheduler is not None and not ADDRESS.match(args.scheduler):
         raise UserError(f"--scheduler {args.scheduler!r}: expected an address such as tcp://HOST:8786")
     cfg = load_codesign_config(args.config)
     if args.synth is False:
         cfg.synth = False
-    summary = run_codesign(cfg, args.out, args.scheduler, args.n_workers)
+    summary = run_codesign(cfg, args.out, args.scheduler, args.n_workers, force=args.force)
     print(format_summary(summary))
     print(f"wrote {args.out}/pareto.json and {args.out}/pareto.html")
     return 0

@@ -16,29 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from candle_hw.errors import UserError
+from candle_hw.outdir import claim_dir
 from candle_hw.training.codesign.pareto import mark_fronts, write_html
 from candle_hw.training.codesign.space import CodesignConfig
 from candle_hw.training.codesign.tasks import compile_task, read_json, synth_task, teacher_task, train_task, write_json
 from candle_hw.training.distill import METHOD_SPECS
-
-MANIFEST = "codesign.json"
-MANIFEST_KIND = "candle-hw codesign"
-
-
-def prepare_out(out: Path, cfg: CodesignConfig) -> None:
-    """A new or empty folder gets our manifest; a folder holding it is resumed; anything else is refused."""
-    manifest = out / MANIFEST
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        found = read_json(manifest)
-        if not found or found.get("kind") != MANIFEST_KIND:
-            raise UserError(f"--out {out}: not empty and not a codesign folder (no {MANIFEST}); choose another")
-    out.mkdir(parents=True, exist_ok=True)
-    if not manifest.is_file():
-        write_json(manifest, {"kind": MANIFEST_KIND, "name": cfg.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                            time.gmtime())})
-
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, n_workers: int):
@@ -69,9 +51,9 @@ def _guard_main() -> None:
 
 
 def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = None, n_workers: int | None = None,
-                 log=print) -> dict:
-    out = Path(out).resolve()
-    prepare_out(out, cfg)
+                 log=print, force: bool = False) -> dict:
+    # a new or empty folder, or one of ours (an earlier search to resume); anything else is refused
+    out = claim_dir(out, "codesign", force, "--out")
     t0 = time.perf_counter()
     cands = [c.as_dict() for c in cfg.candidates]
     targets = [{"device": t.device, "fps": t.fps, "synth": t.synth} for t in cfg.targets]

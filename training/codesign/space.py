@@ -249,7 +249,8 @@ def load_codesign_config(path: str | Path) -> CodesignConfig:
             h = train_hash(arch, method, train)
             candidates.setdefault(h, Candidate(f"{_name(arch, values)}-{h[:6]}", arch, values, h))
     n_workers = raw.get("n_workers", 2)
-    check_workers(n_workers, "n_workers")
+    if not (isinstance(n_workers, int) and not isinstance(n_workers, bool) and 1 <= n_workers <= 1024):
+        raise UserError(f"n_workers={n_workers!r}: expected an integer in [1, 1024]")
     synth = raw.get("synth", True)
     if not isinstance(synth, bool):
         raise UserError(f"synth={synth!r}: expected true or false")
@@ -259,7 +260,3 @@ def load_codesign_config(path: str | Path) -> CodesignConfig:
     return CodesignConfig(str(raw.get("name", p.stem)), train, method, list(candidates.values()),
                           _targets(raw.get("targets")), synth, float(timeout), int(n_workers), raw)
 
-
-def check_workers(n: Any, option: str) -> None:
-    if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-        raise UserError(f"{option}={n!r}: expected an integer >= 1")
