@@ -23,7 +23,7 @@ SHELL_TOP = "board_shell"
 SHELL_CORE = "uart_shell"
 SHELL_SOURCES = ("uart_rx.sv", "uart_tx.sv", "crc16_ccitt.sv", "shell_fifo.sv", "shell_unpack.sv", "shell_pack.sv",
                  "shell_rx.sv", "shell_tx.sv", "uart_shell.sv", "board_shell.sv")
-FIFO_AW = 9          # input and output FIFOs: 2**9 - 1 = 511 bytes each (one 4 Kbit iCE40 EBR, one ECP5 DP16KD)
+FIFO_AW = 9          # smallest FIFO: 2**9 - 1 = 511 bytes (one 4 Kbit iCE40 EBR, one ECP5 DP16KD)
 TIMEOUT_BYTES = 16   # a frame with no byte for this many byte times is abandoned (shell_rx TIMEOUT)
 
 
@@ -92,7 +92,13 @@ def clks_per_bit(board: dict[str, Any]) -> int:
     return hz // baud
 
 
-def shell_params(build: Path, board: dict[str, Any], *, fifo_aw: int = FIFO_AW,
+def fifo_aw(frame_bytes: int) -> int:
+    """Address width of a FIFO that holds at least two frames (so the host can keep one frame on the line while
+    the network reads the other), and never less than one block RAM's worth."""
+    return max(FIFO_AW, (2 * frame_bytes).bit_length())
+
+
+def shell_params(build: Path, board: dict[str, Any], *, in_aw: int | None = None,
                  out_aw: int | None = None) -> ShellParams:
     from candle_hw.compile.ir import DataflowGraph
 
@@ -101,10 +107,16 @@ def shell_params(build: Path, board: dict[str, Any], *, fifo_aw: int = FIFO_AW,
         raise UserError(f"{build}: not a build directory (no dataflow.json); run `candle-hw compile` first")
     g = DataflowGraph.load(build)
     sin, sout = g.input_stream, g.output_stream
+    in_bytes = wire_bytes_per_frame(sin.width_bits, sin.words_per_frame)
+    out_bytes = wire_bytes_per_frame(sout.width_bits, sout.words_per_frame)
+    in_aw, out_aw = in_aw or fifo_aw(in_bytes), out_aw or fifo_aw(out_bytes + 4)  # + the completion timestamp
+    for what, aw, need in (("input", in_aw, in_bytes), ("output", out_aw, out_bytes + 4)):
+        if 2 ** aw - 1 < need:  # a whole frame must fit: results leave only whole, inputs are committed whole
+            raise UserError(f"shell {what} FIFO of {2 ** aw - 1} B cannot hold one frame of {need} B")
     return ShellParams(s_w=sin.width_bits, m_w=sout.width_bits, in_words=sin.words_per_frame,
                        out_words=sout.words_per_frame, clks_per_bit=clks_per_bit(board),
                        build_hash=build_hash(build), rst_active_low=bool(board.get("reset_active_low", True)),
-                       in_aw=fifo_aw, out_aw=fifo_aw if out_aw is None else out_aw)
+                       in_aw=in_aw, out_aw=out_aw)
 
 
 def shell_source_text(name: str) -> str:

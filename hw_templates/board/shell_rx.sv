@@ -30,10 +30,12 @@ module shell_rx #(
     typedef enum logic [2:0] {HUNT, TYPE, ID, LEN0, LEN1, PAYLOAD, CRC0, CRC1} state_t;
     localparam logic [7:0] SYNC = 8'hA5, T_INFER = 8'h01, T_QUEUE = 8'h02, T_INFO = 8'h03;
     localparam int TW = $clog2(TIMEOUT + 1);
+    localparam int LW = $clog2(IN_BYTES + 1);  // payload bytes left: the longest payload is an input frame
 
     state_t state;
     logic [7:0] typ, len0, crc0;
-    logic [15:0] left, crc, crc_next;
+    logic [LW-1:0] left;
+    logic [15:0] crc, crc_next;
     logic [TW-1:0] idle;
     logic overflow, is_data, len_ok;
 
@@ -74,7 +76,7 @@ module shell_rx #(
                     state <= LEN1;
                 end
                 LEN1: begin
-                    left <= {rx_data, len0};
+                    left <= LW'({rx_data, len0});
                     if (!(is_data || typ == T_INFO)) begin
                         error <= 1'b1;
                         err_code <= 3'd3;
@@ -90,7 +92,7 @@ module shell_rx #(
                 PAYLOAD: begin
                     if (is_data && fifo_full) overflow <= 1'b1;
                     left <= left - 1'b1;
-                    if (left == 16'd1) state <= CRC0;
+                    if (left == LW'(1)) state <= CRC0;
                 end
                 CRC0: begin
                     crc0 <= rx_data;

@@ -40,3 +40,20 @@ def test_words_round_trip(tmp_path):
     assert build.returncode == 0, build.stderr[-3000:]
     sim = subprocess.run([str(tmp_path / "obj_dir" / "tb")], cwd=tmp_path, capture_output=True, text=True)
     assert sim.returncode == 0 and "PASS 24 words" in sim.stdout, sim.stdout + sim.stderr
+
+
+SHELL = ("uart_rx.sv", "uart_tx.sv", "crc16_ccitt.sv", "shell_fifo.sv", "shell_unpack.sv", "shell_pack.sv",
+         "shell_rx.sv", "shell_tx.sv", "uart_shell.sv", "board_shell.sv")
+
+
+@pytest.mark.parametrize("params", [
+    {"S_W": 4, "M_W": 7, "IN_WORDS": 196, "OUT_WORDS": 10},    # narrow words: several per byte
+    {"S_W": 24, "M_W": 16, "IN_WORDS": 5, "OUT_WORDS": 3},     # wide words: several bytes each
+])
+def test_shell_lint(tmp_path, params):
+    """The UART shell (without a network), -Wall clean for narrow and wide stream words (its behaviour is
+    tested end to end through the host runtime: tests/runtime/test_board_sim.py)."""
+    args = [f"-G{k}={v}" for k, v in params.items()]
+    r = _run(["verilator", "--lint-only", "-Wall", "-Wno-PROCASSINIT", "--top-module", "uart_shell", *args,
+              *[str(HERE / f) for f in SHELL[:-1]]], tmp_path)
+    assert r.returncode == 0, r.stderr
