@@ -12,7 +12,8 @@ from candle_hw.errors import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("build", help="build directory written by `candle-hw compile` (holds rtl/)")
     parser.add_argument("--board", choices=sorted(boards()), default=None, help="icebreaker or ulx3s: the network inside the UART host shell on "
-                        "the board's pins (then --target is the board's device); flash it and use `candle-hw run`")
+                        "the board's pins, flash it and use `candle-hw run`; pynq-z1: a Vivado block design with the "
+                        "Zynq PS and an AXI DMA (emitted, not run)")
     parser.add_argument("--target", type=T.device, default=None, help="ice40-up5k, ecp5-25k, ecp5-85k (bitstream) or pynq-z1 / "
                         "another Xilinx device (Vivado project, not run)")
     parser.add_argument("--freq", type=T.clock_mhz, default=None, help="clock constraint in MHz (default: the device's)")
@@ -71,6 +72,11 @@ def run_board(args: argparse.Namespace) -> int:
     except SynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if not r.get("run", True):
+        print(f"Vivado block design for {r['title']} written to {args.build}/{r['vivado_dir']}/: "
+              f"{', '.join(r['scripts'])}.")
+        print("It was NOT run: Vivado is not available here. To build: " + "; ".join(r["how_to_run"]))
+        return 0
     sh, net, whole = r["shell"]["resources_synth"], r["network"]["resources_estimate"], r["design"]["resources_synth"]
     print(f"{r['board']} ({r['title']}): {args.build}/{r['bitstream']} ({r['size_bytes']:,} B), "
           f"build hash {r['shell']['build_hash']}")

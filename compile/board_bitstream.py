@@ -90,6 +90,10 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
                     timeout: float | None = None, params: ShellParams | None = None) -> dict[str, Any]:
     build = Path(build_dir)
     board = get_board(board_name)
+    if board.get("link") == "axi-dma":
+        from candle_hw.compile.pynq_project import pynq_project
+
+        return pynq_project(build, board)
     device = get_device(board["device"])
     rtl = check_build(build)
     params = params or shell_params(build, board)

@@ -186,3 +186,27 @@ def unpack_wire(data: bytes, width: int, words_per_frame: int) -> list[int]:
     shifts = (np.arange(wpb, dtype=np.uint16) * width)[None, None, :]
     w = ((b >> shifts) & ((1 << width) - 1)).reshape(n, per * wpb)[:, :words_per_frame]
     return w.reshape(-1).tolist()
+
+
+# -- AXI DMA beats (hw_templates/board/axis_wrap.sv): a W-bit word zero-extended to a power-of-two byte width --
+def dma_bytes(width: int) -> int:
+    b = 1
+    while 8 * b < width:
+        b *= 2
+    return b
+
+
+def pack_dma(words: Sequence[int], width: int) -> np.ndarray:
+    """Stream words -> (n_words, dma_bytes(width)) uint8, little-endian beats (what the DMA reads from DDR)."""
+    nb = dma_bytes(width)
+    return np.frombuffer(b"".join(int(w).to_bytes(nb, "little") for w in words), dtype=np.uint8).reshape(-1, nb)
+
+
+def unpack_dma(beats: np.ndarray, width: int) -> list[int]:
+    """(n_words, dma_bytes(width)) uint8 from the DMA -> stream words (bits above ``width`` must be zero)."""
+    mask = (1 << width) - 1
+    words = [int.from_bytes(bytes(row), "little") for row in np.asarray(beats, dtype=np.uint8)]
+    bad = next((i for i, w in enumerate(words) if w & ~mask), None)
+    if bad is not None:
+        raise ValueError(f"DMA beat {bad} = {words[bad]:#x} has bits above the {width}-bit word")
+    return words

@@ -51,6 +51,8 @@ class Board:
         self.build = Path(build)
         self.graph = DataflowGraph.load(self.build)
         self.board = get_board(board)
+        if self.board.get("link") != "uart":
+            raise UserError(f"--board {board}: not a UART board; on a Zynq board use candle_hw.runtime.pynq")
         self.params = params or shell_params(self.build, self.board)
         self.retries = retries
         self.progress = progress

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'sim' for the Verilator model of the whole bitstream top")
     p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
     p.add_argument("--output", required=True, help="where to write the output tensor .npy")
-    p.add_argument("--board", choices=sorted(boards()), default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
+    p.add_argument("--board", choices=sorted(n for n, b in boards().items() if b["link"] == "uart"), default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
                    "built for, else icebreaker)")
     p.add_argument("--batch", type=T.int_range(1, 1 << 20), default=256, help="frames per batch (default 256)")
     p.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds to wait for a reply (default: from the "
@@ -32,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_board(build: Path) -> str:
-    made = sorted(p.stem.removeprefix("board_") for p in (build / "reports").glob("board_*.json"))
+    from candle_hw.compile.board import boards
+
+    made = sorted(n for n in (p.stem.removeprefix("board_") for p in (build / "reports").glob("board_*.json"))
+                  if boards().get(n, {}).get("link") == "uart")
     return made[0] if len(made) == 1 else "icebreaker"
 
 
