@@ -5,6 +5,7 @@ Called first by ``frontend.load_model`` on a private copy of the ONNX model. Che
 - exactly one graph output, produced by a node (not a graph input or an initializer, and not listed twice);
 - every node's domain is standard ONNX or one of qonnx's / FINN's / Brevitas's own custom-op domains; a node in
   any other domain (``BipolarQuant`` in ``com.evil.unknown``) is refused naming the node and the domain;
+- qonnx ``Quant`` bit widths are whole numbers in [1, 64] (qonnx would clip a 7.5-bit input at 2**7.5 - 1);
 - ``onnx.checker.check_model(full_check=True)`` (structure, SSA, topological order, types, shape inference);
   reported as one line; the known custom domains are declared for the checker where the exporter left them out (Brevitas' own
   exports use ``onnx.brevitas`` without an opset import).
@@ -60,6 +61,37 @@ def check_domains(graph: onnx.GraphProto, label: str) -> None:
                                   f"(known custom-op domains: {', '.join(CUSTOM_DOMAINS)})")
 
 
+def _constant(graph: onnx.GraphProto, name: str):
+    """The value of tensor ``name`` when it is an initializer or a Constant node's output, else None."""
+    from onnx import numpy_helper
+
+    for t in graph.initializer:
+        if t.name == name:
+            return numpy_helper.to_array(t)
+    for n in graph.node:
+        if n.op_type == "Constant" and n.output and n.output[0] == name:
+            attr = next((a for a in n.attribute if a.name == "value"), None)
+            return numpy_helper.to_array(attr.t) if attr is not None else None
+    return None
+
+
+def check_quantizers(graph: onnx.GraphProto) -> None:
+    """qonnx's Quant takes its bit width as a tensor; a non-integer one would make qonnx clip at 2**7.5 - 1
+    where an integer datapath cannot, so only whole numbers of bits in [1, 64] are accepted."""
+    import numpy as np
+
+    for i, node in enumerate(graph.node):
+        if node.op_type != "Quant" or len(node.input) < 4:
+            continue
+        bits = _constant(graph, node.input[3])
+        if bits is None:
+            continue
+        flat = np.asarray(bits, dtype=np.float64).reshape(-1)
+        if flat.size != 1 or not np.isfinite(flat[0]) or flat[0] != np.round(flat[0]) or not 1 <= flat[0] <= 64:
+            raise ValidationError(f"{_node_label(node, i)} (Quant): bit width {flat.tolist()[:4]} is not a whole "
+                                  f"number of bits in [1, 64]")
+
+
 def check_onnx(model: onnx.ModelProto, label: str) -> None:
     """onnx.checker in full mode on a copy that declares the known custom domains the exporter left out."""
     m = onnx.ModelProto()
@@ -82,6 +114,7 @@ def validate_model(model: onnx.ModelProto, label: str = "model") -> None:
     check_outputs(model.graph, label)
     check_domains(model.graph, label)
     check_onnx(model, label)
+    check_quantizers(model.graph)
 
 
 def fix_batch(model: onnx.ModelProto, input_name: str) -> None:

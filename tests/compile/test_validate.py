@@ -102,3 +102,24 @@ def test_dynamic_batch_is_fixed_to_one(batch, tmp_path, tfc_path):
     x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
     assert dyn.model_input_shape == ref.model_input_shape == (1, 1, 28, 28)
     np.testing.assert_array_equal(run_model(dyn, x), run_model(ref, x))
+
+
+@pytest.mark.parametrize("bits", [7.5, 0.0, 65.0, float("nan")])
+def test_quant_bit_width_must_be_whole(bits, capsys, tmp_path):
+    """qonnx clips a 7.5-bit input at 2**7.5 - 1: no integer datapath computes that, so it is refused."""
+    from onnx import numpy_helper
+
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 8])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])
+    consts = {"s": 1.0, "z": 0.0, "b": bits}
+    inits = [numpy_helper.from_array(np.array(v, dtype=np.float32), k) for k, v in consts.items()]
+    inits.append(numpy_helper.from_array(np.ones((8, 4), np.float32), "w"))
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], domain="qonnx.custom_op.general", name="inq",
+                              signed=0, narrow=0, rounding_mode="ROUND"),
+             helper.make_node("MatMul", ["xq", "w"], ["y"], name="fc")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializer=inits),
+                          opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("qonnx.custom_op.general", 1)])
+    p = tmp_path / "q.onnx"
+    onnx.save(m, str(p))
+    err = _refused(capsys, tmp_path, p)
+    assert f"inq (Quant): bit width [{bits}] is not a whole number of bits in [1, 64]" in err
