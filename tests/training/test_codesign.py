@@ -99,20 +99,38 @@ def test_cli_options_exit_2_with_one_line(tmp_path, capsys):
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"] and not (tmp_path / "o").exists()
 
 
-def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
-    from candle_hw.training.codesign.run import run_codesign
-    cfg_path = _write_cfg(tmp_path / "c.yaml", """
-train: {device: cpu, data: {dataset: digits, rho: 10, pad: 1}, distill: {epochs: 2, batch: 64, lr: 0.005}}
+SEARCH = """
+train: {device: cpu, data: {dataset: digits, rho: 10, pad: 1}, distill: {epochs: 2, batch: 64, lr: 0.005%s}}
 method: scratch
 search: [{base: mlp_digits, width: [0.25, 0.5], depth: [1]}]
 targets:
   - {device: xc7z020, fps: 10000}
   - {device: ice40-up5k, fps: 10000000}   # no folding of any student reaches this on an iCE40
 synth: false
-""")
-    cfg = load_codesign_config(cfg_path)
-    out = tmp_path / "out"
+"""
+
+
+def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
+    from candle_hw.training.codesign.run import run_codesign
+    from candle_hw.training.codesign.tasks import compile_task, train_task
+    from candle_hw.outdir import claim_dir
+    out = claim_dir(tmp_path / "out", "codesign")
+    # a time-boxed call (here: one epoch of two) leaves the candidate unfinished, recorded as such
+    boxed = load_codesign_config(_write_cfg(tmp_path / "boxed.yaml", SEARCH % ", stop_after: 1"))
+    cand = boxed.candidates[0].as_dict()
+    half = train_task(cand, boxed.train, "scratch", str(out))
+    assert half["unfinished"].startswith("training stopped after 1 of 2 epochs")
+    assert not (out / "candidates" / cand["train_hash"] / "candidate.json").exists()
+    metrics = out / "candidates" / cand["train_hash"] / "scratch" / "metrics.json"
+    epoch1 = json.loads(metrics.read_text())["history"]
+    rec = compile_task(half, {"device": "xc7z020", "fps": 10000.0, "synth": False}, str(out))
+    assert not rec["compiled"] and rec["error"] == half["unfinished"]
+
+    cfg = load_codesign_config(_write_cfg(tmp_path / "c.yaml", SEARCH % ""))
+    assert [c.train_hash for c in cfg.candidates] == [c.train_hash for c in boxed.candidates]
     first = run_codesign(cfg, out, n_workers=1, log=lambda s: None)
+    # epoch 2 continued from the checkpoint of epoch 1 (whose record, wall time included, is kept as it was)
+    assert json.loads(metrics.read_text())["history"][:1] == epoch1 and len(epoch1) == 1
     assert sorted(first["trained"]) == sorted(c.name for c in cfg.candidates) and first["reused"] == []
     records = json.loads((out / "pareto.json").read_text())
     assert len(records) == 4

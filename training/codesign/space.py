@@ -29,6 +29,8 @@ CHAIN_DEFAULTS = {"weight_bits": 1, "act_bits": 1, "residual": False}
 TOP_KEYS = ("name", "train_config", "train", "method", "search", "targets", "synth", "synth_timeout_s",
             "n_workers")
 POOL = "M"
+# distill options that change when or how fast a run stops or reports, not the student it trains
+TIME_BOXING = ("max_minutes", "stop_after", "checkpoint_every", "eval_every", "compile")
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ def train_hash(arch: dict, method: str, train_cfg: Any) -> str:
     cfg = train_cfg.to_dict()
     for key in ("name", "out_dir", "progress", "device", "student", "methods"):
         cfg.pop(key, None)
+    for key in TIME_BOXING:  # a time-boxed call must resume the same candidate, not start another
+        cfg["distill"].pop(key, None)
     blob = json.dumps({"arch": arch, "method": method, "train": cfg}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
