@@ -32,6 +32,7 @@ from candle_hw.compile.synth import (
 )
 from candle_hw.devices import Device, get_device
 from candle_hw.errors import UserError
+from candle_hw.outdir import output_dir
 
 WRAP = "board_wrap"
 _CAPACITY_PATTERNS = (
@@ -231,7 +232,8 @@ _MAIN_SITES = ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP", 
 
 
 # -- Vivado ----------------------------------------------------------------------------------------------
-def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fit: bool = True) -> dict[str, Any]:
+def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fit: bool = True,
+                   force: bool = False) -> dict[str, Any]:
     """Write BUILD/vivado/ (scripts + board constraints); nothing is run."""
     import jinja2
 
@@ -250,19 +252,12 @@ def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fi
     files = {"ooc_synth.tcl": "ooc_synth.tcl.j2"}
     if device.board:
         files.update({"create_project.tcl": "create_project.tcl.j2", "board.xdc": "board.xdc.j2"})
-    out = build / "vivado"
-    tmp = Path(tempfile.mkdtemp(prefix=".vivado-", dir=build))
-    try:
+    # replaced only if candle-hw wrote it: a user's own Vivado runs in another folder there are kept
+    with output_dir(build / "vivado", "bitstream", force, option="bitstream:") as tmp:
         for name, tpl in files.items():
             (tmp / name).write_text(env.from_string(template_text("vivado", tpl)).render(**ctx))
         if device.board:
             (tmp / "board_wrap.sv").write_text(template_text("board", "board_wrap.sv"))
-        tmp.chmod(0o755)  # mkdtemp's 0700 would surprise whoever copies the project to a Vivado machine
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     report = {
         "target": device.name, "part": device.part, "board": device.board["name"] if device.board else None,
         "run": False, "vivado_dir": "vivado", "scripts": sorted(files),
@@ -290,12 +285,12 @@ def _check_fit_xilinx(build: Path, device: Device) -> None:
 
 
 def make_bitstream(build_dir: str | Path, target: str | Device, *, freq_mhz: float | None = None, seed: int = 1,
-                   timeout: float | None = None, check_fit: bool = True) -> dict[str, Any]:
+                   timeout: float | None = None, check_fit: bool = True, force: bool = False) -> dict[str, Any]:
     """Bitstream (iCE40/ECP5) or Vivado project (Xilinx) for BUILD; returns the report (see module doc)."""
     build = Path(build_dir)
     device = get_device(target)
     if device.is_xilinx:
-        return vivado_project(build, device, freq_mhz, check_fit)
+        return vivado_project(build, device, freq_mhz, check_fit, force)
     if not device.can_place or not device.board:
         raise UserError(f"{device.name}: no open place-and-route flow or board pins in the device table")
     return lattice_bitstream(build, device, freq_mhz, seed, timeout)

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "another Xilinx device (Vivado project, not run)")
     parser.add_argument("--freq", type=T.clock_mhz, default=None, help="clock constraint in MHz (default: the device's)")
     parser.add_argument("--seed", type=T.seed, default=1, help="placer seed (default 1)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace BUILD/vivado even if candle-hw did not write it (Xilinx targets)")
     parser.add_argument("--force-fit", action="store_true",
                         help="run the tools even if the resource estimate says the design does not fit the device")
     parser.add_argument("--timeout", type=T.timeout_s, default=None, help="seconds allowed per tool (default: no limit)")
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.force_fit:
         check_build_fits(args.build, args.target)
     try:
-        r = make_bitstream(args.build, args.target, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout)
+        r = make_bitstream(args.build, args.target, freq_mhz=args.freq, seed=args.seed, timeout=args.timeout,
+                           force=args.force)
     except SynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

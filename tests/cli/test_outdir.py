@@ -130,3 +130,21 @@ def test_demo_and_train_refuse_before_any_work(argv, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and REFUSED in err[0]
     assert _snapshot(user) == before
+
+
+def test_vivado_folder_of_the_user_is_kept(tfc_path, tmp_path):
+    from candle_hw.compile.bitstream import vivado_project
+    from candle_hw.devices import get_device
+
+    build = tmp_path / "b"
+    assert main(["compile", str(tfc_path), "-o", str(build), "-q"]) == 0
+    mine = build / "vivado" / "my_run.log"
+    mine.parent.mkdir()
+    mine.write_text("four hours of place and route\n")
+    with pytest.raises(UserError, match=f"bitstream: {build / 'vivado'}: {REFUSED}"):
+        vivado_project(build, get_device("pynq-z1"), None, check_fit=False)
+    assert mine.read_text() == "four hours of place and route\n"
+    vivado_project(build, get_device("pynq-z1"), None, check_fit=False, force=True)
+    assert not mine.exists() and (build / "vivado" / "create_project.tcl").is_file()
+    vivado_project(build, get_device("pynq-z1"), None, check_fit=False)  # ours now: replaced without --force
+    assert is_candle_build(build / "vivado")
