@@ -29,9 +29,9 @@ from candle_hw.compile.ir import (DataflowGraph, IRError, LabelSelect, MatrixVec
                                   SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter)
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
 from candle_hw.outdir import replace_dir
-from candle_hw.sim.golden import border_classes
-from candle_hw.sim.packing import border_class_words, encode, threshold_words, weight_words, write_memh
-from candle_hw.types import IntType, clog2
+from candle_hw.sim.golden import padded_rows_cols
+from candle_hw.sim.packing import encode, pad_pattern_words, threshold_words, weight_words, write_memh
+from candle_hw.types import IntType
 
 MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool",
@@ -95,13 +95,12 @@ def _param(graph: DataflowGraph, node: Node, kind: str) -> np.ndarray:
 
 
 def _border_mems(n: MatrixVectorUnit, inst: Instance) -> dict[str, tuple[list[int], int]]:
-    """Border classes of a zero-padded ±1 window: the row/column threshold base-address ROMs of mvu.sv."""
-    cls, _ = border_classes(*n.border_window)
-    rows, cols = border_class_words(cls, n.nf)
-    width = clog2(n.n_classes * n.nf)
-    inst.params.update(N_CLASSES=n.n_classes, OFM_W=n.num_vectors[1], ROW_FILE=f"{n.name}_border_rows.mem",
-                       COL_FILE=f"{n.name}_border_cols.mem")
-    return {f"{n.name}_border_rows.mem": (rows, width), f"{n.name}_border_cols.mem": (cols, width)}
+    """A zero-padded ±1 window: mvu.sv's padded-row/column pattern ROMs and its tap-walk parameters."""
+    rows, cols = padded_rows_cols(*n.border_window)
+    k = n.border[2]
+    inst.params.update(BORDER=1, KERNEL=k, CF=n.simd_base // n.simd, OFM_W=n.num_vectors[1],
+                       PAD_ROW_FILE=f"{n.name}_pad_rows.mem", PAD_COL_FILE=f"{n.name}_pad_cols.mem")
+    return {f"{n.name}_pad_rows.mem": (pad_pattern_words(rows), k), f"{n.name}_pad_cols.mem": (pad_pattern_words(cols), k)}
 
 
 def hdl_params(node: Node, graph: DataflowGraph) -> Instance:

@@ -35,6 +35,9 @@ PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, 
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
+# zero padding: the 2*count / SIMD step choice, per PE (it mostly folds into the accumulator's adder LUTs); set so
+# that the model's extra LUTs (80) match the measured +84 of bench/zero_padding.py's default layer (one point)
+BORDER_LUT_PER_PE = 2.0
 LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
 
 
@@ -85,7 +88,20 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, in
     lat = 4
     odepth = -(-lat // n.sf) + 1
     ff += odepth * n.pe * n.out_type.bits
+    if n.border:
+        b_lut, b_ff = border_cost(n)
+        lut, ff = lut + b_lut, ff + b_ff
     return _res(lut, ff, bram)
+
+
+def border_cost(n: MatrixVectorUnit) -> tuple[float, float]:
+    """(LUT, FF) that zero padding adds to an MVU (mvu.sv, BORDER = 1): pixel and tap counters, two pattern
+    ROMs of OH and OW words, and per PE the choice between 2*count and SIMD in front of the accumulator."""
+    oh, ow = n.num_vectors
+    k = n.border[2]
+    counter_bits = clog2(oh) + clog2(ow) + 2 * clog2(k) + clog2(max(n.simd_base // n.simd, 1))
+    roms = k * (math.ceil(oh / 64) + math.ceil(ow / 64))
+    return 2 * counter_bits + roms + n.pe * BORDER_LUT_PER_PE, counter_bits + n.pe
 
 
 def swg_resources(n: SlidingWindow) -> dict[str, int]:

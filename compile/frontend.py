@@ -29,7 +29,6 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.validate import fix_batch, validate_model
-from candle_hw.compile.zero_pad import border_thresholds
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
@@ -305,7 +304,7 @@ def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     if mode != "constant" or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or len(set(pads[2:4] + pads[6:8])) != 1:
         raise FrontendError(f"{node.name} (Pad): only symmetric constant spatial padding is supported, got mode={mode} pads={pads}")
     elem = value / cur.scale
-    # 0 on a ±1 map is zero padding: the conv lowering realises it exactly (compile/zero_pad.py)
+    # 0 on a ±1 map is zero padding: the conv lowering realises it exactly (MatrixVectorUnit.border)
     ok = elem in (-1.0, 0.0, 1.0) if cur.elem_type.bipolar else float(elem).is_integer() and cur.elem_type.min <= elem <= cur.elem_type.max
     if not ok:
         raise FrontendError(f"{node.name} (Pad): pad value {value} is not representable in {cur.elem_type} (scale {cur.scale})")
@@ -395,7 +394,7 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
         pad, pad_value = cur.pending_pad[0], int(cur.pending_pad[1])
     border: tuple[int, ...] = ()
     if pad and pad_value == 0 and cur.elem_type.bipolar:
-        # zero padding of a ±1 map: the window pads with -1, per-border-class thresholds undo it exactly
+        # zero padding of a ±1 map: the window pads with -1 and the matrix unit counts those taps as 0
         border, pad_value = (h, wd, int(k[0]), int(s[0]), pad), -1
     idx = b.n_conv
     b.n_conv += 1
@@ -422,8 +421,8 @@ def _finish_accumulator(
     border: tuple[int, ...] = (),
 ) -> _Cursor | None:
     """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue.
-    With a ``border`` (zero-padded ±1 conv) thresholds are derived on the true dot product, every integer in
-    [-mw, mw], and then split per border class (compile/zero_pad.py)."""
+    With a ``border`` (zero-padded ±1 conv) thresholds are derived on the zero-padded dot product z, every
+    integer in [-mw, mw] (z may have either parity), and shifted to the unit's accumulator z + mw."""
     binary = cur.elem_type.bipolar
     mw, mh = w.shape
     tail: list[onnx.NodeProto] = []
@@ -454,7 +453,8 @@ def _finish_accumulator(
         thresholds, flip = _switch_points(name, table, int(z_vals[0]) if border else lo, int(z_vals[-1]) if border else hi, out_scale)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
-            thresholds = border_thresholds(thresholds, w, border)
+            # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
+            thresholds = np.clip(thresholds + mw, 0, 2 * mw + 1)
         elif binary:
             # a flipped column counts P' = mw - P agreements: P <= a  <=>  P' >= mw - a (thresholds hold -a)
             thresholds = np.where(flip, mw + thresholds, thresholds)
@@ -462,10 +462,10 @@ def _finish_accumulator(
             lo2, hi2 = _acc_bounds(w, cur.elem_type, False)
             thresholds = np.clip(thresholds, lo2, hi2 + 1)
         lo, hi = _acc_bounds(w, cur.elem_type, binary)
-        acc_type = IntType.for_range(lo, hi)
+        acc_type = IntType.for_range(lo, 2 * hi if border else hi)
         mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, BIPOLAR, binary, vectors, 1, border=border)
         b.params[f"{name}.weights"] = w
-        b.params[f"{name}.thresholds"] = thresholds.reshape(*thresholds.shape[:-1], mh, 1).astype(np.int64)
+        b.params[f"{name}.thresholds"] = thresholds.reshape(mh, 1).astype(np.int64)
         b.nodes.append(mvu)
         b.origins[name] = {"tensor": end.output[0], "layout": layout, "scale": out_scale}
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)

@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from candle_hw.errors import UserError
-from candle_hw.sim.golden import border_classes
 from candle_hw.types import BIPOLAR, IntType, clog2
 
 
@@ -99,8 +98,8 @@ class SlidingWindow(Node):
     order, the k*k*C window in (ky, kx, c) order, channel fastest (qonnx's Im2Col order), ``simd`` per word.
     Pixels outside the image read ``pad_value`` (in element values: -1 or +1 for BIPOLAR, which is what makes
     padding of a ±1 map exact; 0 is not a bipolar value). Zero padding of a ±1 map (what Brevitas/QONNX do)
-    is this window padding with -1 followed by a MatrixVectorUnit with ``border`` thresholds, which correct the
-    padded taps exactly.
+    is this window padding with -1 followed by a MatrixVectorUnit with ``border``, which counts the padded taps
+    as 0.
     OH = (H + 2*pad - k) // stride + 1, likewise OW.
     """
 
@@ -151,11 +150,11 @@ class MatrixVectorUnit(Node):
       n_thresholds >= 1: out_r = sum_i [acc_r >= T[r, i]] (params["<name>.thresholds"], shape (mh, n), sorted);
       with one threshold the output is BIPOLAR (bit 1 <-> +1 iff acc_r >= T[r, 0]).
     Zero padding of a ±1 map (``border`` = (ifm_h, ifm_w, kernel, stride, pad), binary_xnor only): the input
-    comes from a SlidingWindow of that geometry that pads with -1 (bit 0), so padded taps add -W[k, r] to the
-    dot product instead of 0. The thresholds then depend on the vector's border class
-    (sim/golden.py border_classes; num_vectors = (OH, OW)): params["<name>.thresholds"] has shape
-    (n_classes, mh, n) and vector v compares against T[class(v), r, :], which absorbs the correction
-    sum_{padded k} W[k, r] (compile/zero_pad.py derives them). Empty ``border``: one threshold row per channel.
+    comes from a SlidingWindow of that geometry, whose padded taps (sim/golden.py padded_taps) must count 0,
+    as in QONNX. The unit knows which taps are padded from its own pixel and tap counters, and accumulates
+    acc_r = sum_{k not padded} 2*[x_k == W[k, r]] + (number of padded taps) = z_r + mw, where z_r is the
+    zero-padded ±1 dot product; acc in [0, 2*mw], thresholds per channel as above. simd must divide the
+    channels mw/kernel^2, so that every input word is wholly padded or wholly inside the image.
     Folding: SIMD inputs and PE outputs per cycle; SF = mw/simd, NF = mh/pe; output channel r = nf*pe + p.
     """
 
@@ -201,30 +200,25 @@ class MatrixVectorUnit(Node):
         if len(self.border) != 5 or any(not isinstance(v, (int, np.integer)) or v < 0 for v in self.border):
             raise IRError(f"{self.name}: border={self.border} must be (ifm_h, ifm_w, kernel, stride, pad), non-negative")
         h, w, k, s, p = self.border
-        if not self.binary_xnor or self.n_thresholds < 1:
-            raise IRError(f"{self.name}: border={self.border} needs a binary_xnor unit with thresholds")
+        if not self.binary_xnor:
+            raise IRError(f"{self.name}: border={self.border} needs a binary_xnor unit (an integer map zero-pads with 0)")
         if k < 1 or s < 1 or p < 1 or h + 2 * p < k or w + 2 * p < k:
             raise IRError(f"{self.name}: border={self.border} is not a padded window geometry")
         ofm = ((h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
         if tuple(self.num_vectors) != ofm or self.mw % (k * k):
             raise IRError(f"{self.name}: border={self.border} gives {ofm} windows of k*k*C, not num_vectors={self.num_vectors}, mw={self.mw}")
+        _check_div(self.name, "simd", self.simd, "channels of the zero-padded window", self.mw // (k * k))
 
     @property
-    def n_classes(self) -> int:
-        """Number of threshold sets: the border classes of a zero-padded window, else 1."""
-        return len(border_classes(*self.border_window)[1]) if self.border else 1
+    def simd_base(self) -> int:
+        """What simd must divide: mw, or the window's channels after a zero-padded ±1 map."""
+        return self.mw // (self.border[2] ** 2) if self.border else self.mw
 
     @property
     def border_window(self) -> tuple[tuple[int, int], int, int, int]:
-        """(ifm_dim, kernel, stride, pad): the arguments of sim/golden.py border_classes."""
+        """(ifm_dim, kernel, stride, pad): the arguments of sim/golden.py padded_taps."""
         h, w, k, s, p = self.border
         return (h, w), k, s, p
-
-    def vector_classes(self) -> np.ndarray:
-        """Border class of each input vector in stream order (all 0 without a border)."""
-        if not self.border:
-            return np.zeros(self.vectors, dtype=np.int64)
-        return border_classes(*self.border_window)[0].reshape(-1)
 
     @property
     def sf(self) -> int:
@@ -246,7 +240,7 @@ class MatrixVectorUnit(Node):
     @property
     def acc_range(self) -> tuple[int, int]:
         if self.binary_xnor:
-            return 0, self.mw
+            return 0, self.mw * (2 if self.border else 1)
         return self.acc_type.min, self.acc_type.max
 
     @property

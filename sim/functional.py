@@ -23,8 +23,11 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
     if isinstance(node, MatrixVectorUnit):
         w = graph.params[f"{node.name}.weights"]
         t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
-        cls = np.tile(node.vector_classes(), n) if node.border else None
-        y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor, cls)
+        padded = None
+        if node.border:
+            taps = golden.padded_taps(*node.border_window, node.simd_base)
+            padded = np.broadcast_to(taps, (n, *taps.shape)).reshape(-1, node.mw)
+        y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor, padded)
     elif isinstance(node, SlidingWindow):
         # the window copy is the large tensor: make it in the float32 operand type of the next product once
         xf = x.astype(np.float32, copy=False) if node.elem_type.bits <= 16 else x

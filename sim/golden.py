@@ -46,13 +46,12 @@ def integer_binary_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n), or
-    (..., C, n) broadcasting against acc's leading axes (per-vector thresholds, see ``border_classes``).
+    """out[..., c] = sum_i [acc[..., c] >= T[c, i]] (FINN/qonnx MultiThreshold with >=); T is (C, n).
 
     With one threshold per channel the result is the bool [acc >= T] (0/1)."""
     t = np.asarray(thresholds)
     if t.shape[-1] == 1:
-        return acc >= t[..., 0]
+        return acc >= t[:, 0]
     return (acc[..., None] >= t).sum(axis=-1).astype(np.int64)
 
 
@@ -65,42 +64,40 @@ def to_bipolar(bits: np.ndarray) -> np.ndarray:
 
 def mvu(
     x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool,
-    vector_class: np.ndarray | None = None,
+    padded: np.ndarray | None = None,
 ) -> np.ndarray:
     """Matrix-vector unit: accumulate (XNOR-popcount P, or integer x . ±1 w), then threshold.
 
     x is (V, mw). With one threshold per channel the result is BIPOLAR (-1/+1); with n > 1 it is the count in
-    [0, n]; without thresholds it is the accumulator itself. ``vector_class`` (V,) selects, per vector, one
-    row of class-indexed thresholds (n_classes, mh, n) (the border classes of a zero-padded window).
+    [0, n]; without thresholds it is the accumulator itself. ``padded`` (V, mw) bool marks the taps of a
+    zero-padded ±1 window (binary_xnor only): they count 0 in the dot product, and the accumulator is
+    acc = sum_{k not padded} 2*[x_k == W_k] + (number of padded taps) = z + mw, z the zero-padded dot.
     """
-    acc = xnor_popcount(x, w) if binary_xnor else integer_binary_matmul(x, w)
+    if padded is not None:
+        acc = bipolar_dot(np.where(padded, 0, x), w) + w.shape[0]
+    else:
+        acc = xnor_popcount(x, w) if binary_xnor else integer_binary_matmul(x, w)
     if thresholds is None or thresholds.shape[-1] == 0:
         return acc
-    t = thresholds if vector_class is None else thresholds[np.asarray(vector_class)]
-    out = multithreshold(acc, t)
-    return to_bipolar(out) if thresholds.shape[-1] == 1 else out
+    out = multithreshold(acc, thresholds)
+    return to_bipolar(out) if thresholds.shape[1] == 1 else out
 
 
-def border_classes(ifm_dim: tuple[int, int], kernel: int, stride: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Border classes of a padded k x k window: output pixels whose windows overhang the image identically.
-
-    Returns (class_of_pixel (OH, OW) int64, padded (n_classes, k*k) bool in (ky, kx) order). A class is a pair
-    (row pattern, column pattern) of padded kernel rows/columns, numbered row class * n_column_classes + column
-    class, patterns sorted lexicographically (so the interior, when it exists, is class 0). A ±1 map zero
-    padded by ``pad`` has at most (number of distinct row overhangs) x (column overhangs) classes, 9 for a
-    3x3 kernel with pad 1 on a map of 3 or more pixels.
-    """
-    def axis(n: int) -> tuple[np.ndarray, np.ndarray]:
+def padded_rows_cols(ifm_dim: tuple[int, int], kernel: int, stride: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which kernel rows (OH, k) and columns (OW, k) of each output row/column's window fall outside the image."""
+    def axis(n: int) -> np.ndarray:
         o = (n + 2 * pad - kernel) // stride + 1
         pos = np.arange(o)[:, None] * stride - pad + np.arange(kernel)[None, :]
-        pats, idx = np.unique((pos < 0) | (pos >= n), axis=0, return_inverse=True)
-        return pats, np.asarray(idx).reshape(-1)
+        return (pos < 0) | (pos >= n)
 
-    rows, row_idx = axis(ifm_dim[0])
-    cols, col_idx = axis(ifm_dim[1])
-    cls = row_idx[:, None] * len(cols) + col_idx[None, :]
-    padded = rows[:, None, :, None] | cols[None, :, None, :]  # (R, C, ky, kx)
-    return cls.astype(np.int64), padded.reshape(len(rows) * len(cols), kernel * kernel)
+    return axis(ifm_dim[0]), axis(ifm_dim[1])
+
+
+def padded_taps(ifm_dim: tuple[int, int], kernel: int, stride: int, pad: int, channels: int) -> np.ndarray:
+    """(OH*OW, k*k*channels) bool: the window elements ((ky, kx, c) order) that lie in the padding."""
+    rows, cols = padded_rows_cols(ifm_dim, kernel, stride, pad)
+    taps = rows[:, None, :, None] | cols[None, :, None, :]  # (OH, OW, ky, kx)
+    return np.repeat(taps.reshape(len(rows) * len(cols), kernel * kernel), channels, axis=1)
 
 
 def sliding_window(x: np.ndarray, kernel: int, stride: int, pad: int, pad_value: int) -> np.ndarray:

@@ -6,8 +6,9 @@
 - Weight memory of a matrix-vector unit (mw x mh, ±1): WMEM = SF*NF words of PE*SIMD bits; word address
   nf*SF + sf; lane (p, s) at bit p*SIMD + s holds the bit of W[sf*SIMD + s, nf*PE + p] (FINN's layout).
 - Threshold memory: NF words; lane p, threshold i at bits [(p*n + i)*tb, (p*n + i + 1)*tb) hold
-  T[nf*PE + p, i] in two's complement of the threshold type's width tb; with border classes (zero padding)
-  n_classes*NF words, address class*NF + nf, plus row/column base-address ROMs (border_class_words).
+  T[nf*PE + p, i] in two's complement of the threshold type's width tb.
+- Padding pattern ROMs of a zero-padded ±1 window (pad_pattern_words): one word per output row (column),
+  bit j set iff kernel row (column) j of its window lies outside the image.
 """
 from __future__ import annotations
 
@@ -101,23 +102,17 @@ def weight_words_per_pe(w: np.ndarray, pe: int, simd: int) -> list[list[int]]:
 
 
 def threshold_words(t: np.ndarray, pe: int, ttype: IntType) -> list[int]:
-    """(mh, n) thresholds -> NF words; lane (p, i) at bits [(p*n + i)*tb, ...) in two's complement.
-    Class-indexed thresholds (n_classes, mh, n) -> n_classes*NF words, address class*NF + nf."""
-    mh, n = t.shape[-2:]
+    """(mh, n) thresholds -> NF words; lane (p, i) at bits [(p*n + i)*tb, ...) in two's complement."""
+    mh, n = t.shape
     nf = mh // pe
-    raw = encode(t, ttype).reshape(-1, pe * n)
+    raw = encode(t, ttype).reshape(nf, pe * n)
     return _join(raw, ttype.bits)
 
 
-def border_class_words(class_of_pixel: np.ndarray, nf: int) -> tuple[list[int], list[int]]:
-    """(OH, OW) border classes (sim/golden.py border_classes) -> (OH row words, OW column words) with
-    row[oy] + col[ox] = class(oy, ox) * NF: the threshold base address of a pixel, from two small ROMs."""
-    cls = np.asarray(class_of_pixel, dtype=np.int64)
-    row = cls.min(axis=1)  # some column has column class 0, so each row's minimum is its row part
-    col = cls[0] - row[0]
-    if not np.array_equal(cls, row[:, None] + col[None, :]):
-        raise ValueError("border classes are not row class + column class")
-    return (row * nf).tolist(), (col * nf).tolist()
+def pad_pattern_words(padded: np.ndarray) -> list[int]:
+    """(n, k) bool, which kernel rows (or columns) of each output row (column) lie in the padding (sim/golden.py
+    padded_rows_cols) -> n words of k bits, kernel row/column j at bit j."""
+    return _join(np.asarray(padded, dtype=np.uint64), 1)
 
 
 def hex_digits(width_bits: int) -> int:

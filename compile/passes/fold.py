@@ -107,7 +107,7 @@ def candidates(g: Group, max_cycles: int) -> list[Choice]:
     """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles."""
     best: dict[tuple[int, int], list[Choice]] = {}
     for pe in divisors(g.mvu.mh):
-        for simd in divisors(g.mvu.mw):
+        for simd in divisors(g.mvu.simd_base):
             nodes = _apply(g, pe, simd)
             extra = _inner_dwc(nodes)
             cycles = max(node_cycles(n) for n in nodes + extra)

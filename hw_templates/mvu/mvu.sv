@@ -17,12 +17,16 @@
 // output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
 // PE*OUT_BITS bits, element j at bits [j*B, (j+1)*B).
 // Memories (layouts of sim/packing.py, loaded with $readmemh): WEIGHT_FILE = weight_words(): SF*NF words of
-// PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words():
-// N_CLASSES*NF words, address class*NF + nf, lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...).
-// Border classes (N_CLASSES > 1: zero padding of a +-1 map, compile/zero_pad.py): vector v = oy*OFM_W + ox
-// compares against the thresholds of its class; ROW_FILE (NUM_VECTORS/OFM_W words) and COL_FILE (OFM_W words)
-// = border_class_words() hold row and column parts of class*NF, so the threshold address is
-// ROW[oy] + COL[ox] + nf: two small LUT ROMs and an adder instead of a per-pixel class memory. WEIGHT_STYLE: "block" (inferred block RAM, registered
+// PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s. THRESH_FILE = threshold_words(): NF words,
+// lane (p, i) at bits [(p*N_THRESH + i)*THRESH_BITS, ...).
+// Zero padding of a +-1 map (BORDER = 1, XNOR mode; compile/ir.py MatrixVectorUnit.border): the input vectors
+// are the KERNEL x KERNEL windows of an OFM (NUM_VECTORS/OFM_W) x OFM_W output map, taps in (ky, kx, channel)
+// order with CF = channels/SIMD words per tap, so a word is wholly padded or wholly inside the image. Padded
+// taps must count 0: acc_r = sum over inside words of 2*popcount + SIMD per padded word = z_r + MW (z the
+// zero-padded dot product), compared with the per-channel thresholds as usual. The unit knows which words are
+// padded from counters (oy, ox; ky, kx, cf following sf) and two pattern ROMs: PAD_ROW_FILE (one word per
+// output row, bit ky = kernel row ky outside the image) and PAD_COL_FILE (per output column, bit kx), written
+// by sim/packing.py pad_pattern_words. Cost: the counters, two tiny ROMs and a 2:1 choice in each PE's step. WEIGHT_STYLE: "block" (inferred block RAM, registered
 // read), "distributed" (LUT RAM; under Yosys a LUT ROM, same LUT count) or "logic" (constant ROM in LUTs), both
 // in mvu_wrom with a registered address; all three styles give the weight word one cycle after its address.
 //
@@ -73,10 +77,12 @@ module mvu #(
     parameter THRESH_FILE = "",
     parameter WEIGHT_STYLE = "block",
     parameter int POP_REG_EVERY = 3,
-    parameter int N_CLASSES = 1,
+    parameter int BORDER = 0,
+    parameter int KERNEL = 1,
+    parameter int CF = 1,
     parameter int OFM_W = 1,
-    parameter ROW_FILE = "",
-    parameter COL_FILE = ""
+    parameter PAD_ROW_FILE = "",
+    parameter PAD_COL_FILE = ""
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -106,10 +112,7 @@ module mvu #(
     // Memories get at least two entries so that a 1-bit address always indexes them without a width mismatch.
     localparam int IDEPTH = SF > 1 ? SF : 2;
     localparam int WDEPTH = WMEM > 1 ? WMEM : 2;
-    localparam int TWORDS = N_CLASSES * NF;
-    localparam int TDEPTH = TWORDS > 1 ? TWORDS : 2;
-    localparam int TAW = TWORDS > 1 ? $clog2(TWORDS) : 1;
-    localparam int OFM_H = NUM_VECTORS / OFM_W;
+    localparam int TDEPTH = NF > 1 ? NF : 2;
     localparam int AW = ACC_BITS + 1;
     localparam int POP_LAT = pop_latency(SIMD);
     localparam int LAT = POP_LAT + 3;
@@ -131,8 +134,9 @@ module mvu #(
     if (N_THRESH == 0 && OUT_BITS != ACC_BITS) begin : g_err_acc
         $error("mvu: without thresholds OUT_BITS=%0d must equal ACC_BITS=%0d", OUT_BITS, ACC_BITS);
     end
-    if (N_CLASSES > 1 && (N_THRESH == 0 || NUM_VECTORS % OFM_W != 0)) begin : g_err_cls
-        $error("mvu: N_CLASSES=%0d needs thresholds and OFM_W=%0d dividing NUM_VECTORS=%0d", N_CLASSES, OFM_W, NUM_VECTORS);
+    if (BORDER != 0 && (BINARY_XNOR == 0 || SF != KERNEL * KERNEL * CF || NUM_VECTORS % OFM_W != 0)) begin : g_err_border
+        $error("mvu: BORDER needs XNOR mode, SF=%0d = KERNEL^2*CF (KERNEL=%0d, CF=%0d), OFM_W=%0d dividing NUM_VECTORS=%0d",
+               SF, KERNEL, CF, OFM_W, NUM_VECTORS);
     end
     if (N_THRESH > 0 && (1 << OUT_BITS) <= N_THRESH) begin : g_err_out
         $error("mvu: OUT_BITS=%0d cannot count N_THRESH=%0d thresholds", OUT_BITS, N_THRESH);
@@ -176,35 +180,63 @@ module mvu #(
         end
     end
 
-    // Threshold word of the issuing step: class*NF + nf, the class following the output pixel (oy, ox).
-    logic [TAW-1:0] taddr;
-    if (N_CLASSES > 1) begin : g_border
+    // Is the issuing step's input word in the padding? (zero-padded +-1 window, see the header)
+    logic pad_word;
+    if (BORDER != 0) begin : g_border
+        localparam int OFM_H = NUM_VECTORS / OFM_W;
         localparam int OYW = OFM_H > 1 ? $clog2(OFM_H) : 1;
         localparam int OXW = OFM_W > 1 ? $clog2(OFM_W) : 1;
+        localparam int KW = KERNEL > 1 ? $clog2(KERNEL) : 1;
+        localparam int CFW = CF > 1 ? $clog2(CF) : 1;
         logic [OYW-1:0] oy;
         logic [OXW-1:0] ox;
-        logic [TAW-1:0] rowm[OFM_H > 1 ? OFM_H : 2];
-        logic [TAW-1:0] colm[OFM_W > 1 ? OFM_W : 2];
+        logic [KW-1:0] ky, kx;
+        logic [CFW-1:0] cf;
+        logic [KERNEL-1:0] prow[OFM_H > 1 ? OFM_H : 2];
+        logic [KERNEL-1:0] pcol[OFM_W > 1 ? OFM_W : 2];
+        logic [KERNEL-1:0] prow_cur, pcol_cur;
         initial begin
-            $readmemh(ROW_FILE, rowm, 0, OFM_H - 1);
-            $readmemh(COL_FILE, colm, 0, OFM_W - 1);
+            $readmemh(PAD_ROW_FILE, prow, 0, OFM_H - 1);
+            $readmemh(PAD_COL_FILE, pcol, 0, OFM_W - 1);
         end
         always_ff @(posedge clk) begin
             if (!rst_n) begin
                 oy <= '0;
                 ox <= '0;
-            end else if (issue && is_last && nf == NFW'(NF - 1)) begin
-                if (ox == OXW'(OFM_W - 1)) begin
-                    ox <= '0;
-                    oy <= oy == OYW'(OFM_H - 1) ? '0 : oy + OYW'(1);
+                ky <= '0;
+                kx <= '0;
+                cf <= '0;
+            end else if (issue) begin
+                if (is_last) begin
+                    ky <= '0;
+                    kx <= '0;
+                    cf <= '0;
+                    if (nf == NFW'(NF - 1)) begin
+                        if (ox == OXW'(OFM_W - 1)) begin
+                            ox <= '0;
+                            oy <= oy == OYW'(OFM_H - 1) ? '0 : oy + OYW'(1);
+                        end else begin
+                            ox <= ox + OXW'(1);
+                        end
+                    end
+                end else if (cf != CFW'(CF - 1)) begin
+                    cf <= cf + CFW'(1);
                 end else begin
-                    ox <= ox + OXW'(1);
+                    cf <= '0;
+                    if (kx == KW'(KERNEL - 1)) begin
+                        kx <= '0;
+                        ky <= ky + KW'(1);
+                    end else begin
+                        kx <= kx + KW'(1);
+                    end
                 end
             end
         end
-        assign taddr = rowm[oy] + colm[ox] + TAW'(nf);
+        assign prow_cur = prow[oy];
+        assign pcol_cur = pcol[ox];
+        assign pad_word = prow_cur[ky] || pcol_cur[kx];
     end else begin : g_no_border
-        assign taddr = TAW'(nf);
+        assign pad_word = 1'b0;
     end
 
     if (NF > 1) begin : g_ibuf
@@ -229,20 +261,20 @@ module mvu #(
         assign w_cur = w_q;
     end
 
-    // ---- control word travelling with the data: valid, first step, last step, threshold address ----
-    localparam int CTLW = 3 + TAW;
+    // ---- control word travelling with the data: valid, first step, last step, padded word, fold index ----
+    localparam int CTLW = 4 + NFW;
     logic [CTLW-1:0] ctl[POP_LAT + 1];
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             for (int k = 0; k <= POP_LAT; k++) ctl[k] <= '0;
         end else begin
-            ctl[0] <= {issue, sf == '0, is_last, taddr};
+            ctl[0] <= {issue, sf == '0, is_last, pad_word, nf};
             for (int k = 1; k <= POP_LAT; k++) ctl[k] <= ctl[k - 1];
         end
     end
-    logic p_valid, p_first, p_last;
-    logic [TAW-1:0] p_taddr;
-    assign {p_valid, p_first, p_last, p_taddr} = ctl[POP_LAT];
+    logic p_valid, p_first, p_last, p_pad;
+    logic [NFW-1:0] p_nf;
+    assign {p_valid, p_first, p_last, p_pad, p_nf} = ctl[POP_LAT];
 
     // ---- per-PE dot products, accumulators and activations ----
     for (genvar p = 0; p < PE; p++) begin : g_pe
@@ -256,7 +288,12 @@ module mvu #(
                 .clk(clk), .x(x_q), .w(w_cur[p*SIMD +: SIMD]), .cnt(cnt));
             // A one-step count wider than the accumulator only happens with a mis-sized ACC_BITS; the upper
             // bits are then dropped on purpose (modulo arithmetic, as in the integer mode).
-            assign step = AW'(cnt);
+            if (BORDER != 0) begin : g_zero_pad
+                // 2*count inside the image, SIMD for a padded word: acc = z + MW with padded taps counting 0
+                assign step = p_pad ? AW'(SIMD) : AW'({cnt, 1'b0});
+            end else begin : g_plain
+                assign step = AW'(cnt);
+            end
         end else begin : g_int
             localparam int TW = IN_BITS + 1;
             localparam int NP2 = 1 << $clog2(SIMD);
@@ -328,22 +365,21 @@ module mvu #(
     end
     if (N_THRESH > 0) begin : g_tmem
         logic [TWW-1:0] tmem[TDEPTH];
-        initial $readmemh(THRESH_FILE, tmem, 0, TWORDS - 1);
-        assign t_cur = tmem[p_taddr];
+        initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
+        assign t_cur = tmem[p_nf];
         always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
     end else begin : g_no_tmem
         assign t_cur = '0;
         assign thr_q = '0;
     end
     logic unused_thr;  // only one of t_cur / thr_q is used, per N_THRESH
-    assign unused_thr = &{1'b0, t_cur, thr_q, p_taddr};
+    assign unused_thr = &{1'b0, t_cur, thr_q, p_nf, p_pad};
 
     mvu_out_fifo #(.W(PE*OUT_BITS), .DEPTH(ODEPTH)) u_out (
         .clk(clk), .rst_n(rst_n), .reserve(issue && is_last), .can_reserve(credit),
         .wr_en(fin_q), .wr_data(out_word), .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
 
-    // NUM_VECTORS documents the frame (cycles per frame = NUM_VECTORS*SF*NF); vectors are independent except
-    // for their border class (N_CLASSES > 1).
+    // NUM_VECTORS only documents the frame (cycles per frame = NUM_VECTORS*SF*NF): vectors are independent.
     localparam int CYCLES_PER_FRAME = NUM_VECTORS * SF * NF;
     logic unused_doc;
     assign unused_doc = &{1'b0, CYCLES_PER_FRAME[0]};

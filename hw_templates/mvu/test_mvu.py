@@ -18,7 +18,7 @@ from candle_hw.sim import golden  # noqa: E402
 from candle_hw.sim.cosim.blocktest import (  # noqa: E402
     block_design, block_sources, check_stream_block, hw_template_dir, steady_interval)
 from candle_hw.sim.cosim.toolchain import ToolchainError, verilator_lint  # noqa: E402
-from candle_hw.sim.packing import border_class_words, threshold_words, weight_words, write_memh  # noqa: E402
+from candle_hw.sim.packing import pad_pattern_words, threshold_words, weight_words, write_memh  # noqa: E402
 from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
 
 pytestmark = pytest.mark.rtl
@@ -184,37 +184,43 @@ def test_mvu_tfc_layer0_throughput(tmp_path_factory) -> None:
 
 
 @pytest.mark.parametrize("ifm,channels,stride,mh,pe,simd,style", [
-    ((4, 5), 2, 1, 4, 2, 6, "block"),       # 9 border classes, NF = 2, SF = 3
-    ((5, 4), 1, 2, 3, 1, 9, "logic"),       # stride 2: 4 classes, SF = 1, NF = 3
+    ((4, 5), 4, 1, 4, 2, 2, "block"),       # CF = 2 words per tap, NF = 2
+    ((5, 4), 3, 2, 3, 1, 3, "logic"),       # stride 2, CF = 1, NF = 3
 ])
-def test_mvu_border_classes(tmp_path_factory, ifm, channels, stride, mh, pe, simd, style) -> None:
-    """Zero padding of a ±1 map: each vector (output pixel) compares against its border class's thresholds;
-    two frames, so the pixel counters wrap."""
+def test_mvu_zero_padding(tmp_path_factory, ifm, channels, stride, mh, pe, simd, style) -> None:
+    """Zero padding of a ±1 map: the words the window padded with -1 count 0 (acc = z + MW); two frames, so
+    the pixel counters wrap."""
     work = tmp_path_factory.mktemp("border")
     rng = np.random.default_rng(channels + stride)
-    cls, padded = golden.border_classes(ifm, 3, stride, 1)
+    padded = golden.padded_taps(ifm, 3, stride, 1, channels)
     mw, frames = 9 * channels, 2
     w = golden.to_bipolar(rng.integers(0, 2, size=(mw, mh)))
-    x = golden.to_bipolar(rng.integers(0, 2, size=(frames * cls.size, mw)))
-    t = rng.integers(0, mw + 2, size=(len(padded), mh, 1))
-    vector_class = np.tile(cls.reshape(-1), frames)
-    t[vector_class[:6], 0, 0] = golden.xnor_popcount(x[:6], w)[:, 0]  # ties
-    node = MatrixVectorUnit("b", mw, mh, pe, simd, BIPOLAR, IntType.for_range(0, mw), BIPOLAR, True,
-                            num_vectors=cls.shape, border=(*ifm, 3, stride, 1))
+    x = golden.to_bipolar(rng.integers(0, 2, size=(frames * len(padded), mw)))
+    x[np.tile(padded, (frames, 1))] = -1  # what the sliding window sends for padded taps
+    mask = np.tile(padded, (frames, 1))
+    acc = golden.mvu(x, w, None, True, mask)
+    t = rng.integers(0, 2 * mw + 2, size=(mh, 1))
+    t[:, 0] = np.where(np.arange(mh) % 2, acc[rng.integers(len(x), size=mh), np.arange(mh)], t[:, 0])  # ties
+    node = MatrixVectorUnit("b", mw, mh, pe, simd, BIPOLAR, IntType.for_range(0, 2 * mw), BIPOLAR, True,
+                            num_vectors=(len(padded) // ifm_out(ifm, stride)[1], ifm_out(ifm, stride)[1]),
+                            border=(*ifm, 3, stride, 1))
     ttype = node.threshold_type
-    rows, cols = border_class_words(cls, node.nf)
-    taw = max(1, int(np.ceil(np.log2(node.n_classes * node.nf))))
+    rows, cols = golden.padded_rows_cols(ifm, 3, stride, 1)
     for name, words, width in (("w", weight_words(w, pe, simd), pe * simd), ("t", threshold_words(t, pe, ttype), pe * ttype.bits),
-                               ("r", rows, taw), ("c", cols, taw)):
+                               ("r", pad_pattern_words(rows), 3), ("c", pad_pattern_words(cols), 3)):
         write_memh(work / f"{name}.mem", words, width)
     params = {"MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "ACC_BITS": node.acc_type.bits, "N_THRESH": 1,
-              "THRESH_BITS": ttype.bits, "THRESH_SIGNED": 0, "OUT_BITS": 1, "NUM_VECTORS": cls.size,
+              "THRESH_BITS": ttype.bits, "THRESH_SIGNED": 0, "OUT_BITS": 1, "NUM_VECTORS": len(padded),
               "WEIGHT_FILE": str(work / "w.mem"), "THRESH_FILE": str(work / "t.mem"), "WEIGHT_STYLE": style,
-              "N_CLASSES": node.n_classes, "OFM_W": cls.shape[1], "ROW_FILE": str(work / "r.mem"),
-              "COL_FILE": str(work / "c.mem")}
-    expected = golden.mvu(x, w, t, True, vector_class)
+              "BORDER": 1, "KERNEL": 3, "CF": channels // simd, "OFM_W": len(cols), "PAD_ROW_FILE": str(work / "r.mem"),
+              "PAD_COL_FILE": str(work / "c.mem")}
+    expected = golden.mvu(x, w, t, True, mask)
     d = block_design("mvu", params, work / "build")
     check_stream_block(d, x, BIPOLAR, simd, expected, BIPOLAR, pe, stalls=((1.0, 1.0), (0.6, 0.7)))
+
+
+def ifm_out(ifm, stride):
+    return tuple((d + 2 - 3) // stride + 1 for d in ifm)
 
 
 LINT_PARAMS = [
@@ -224,8 +230,8 @@ LINT_PARAMS = [
      "WEIGHT_STYLE": "distributed"},
     {"MW": 27, "MH": 4, "PE": 1, "SIMD": 3, "IN_BITS": 8, "IN_SIGNED": 0, "BINARY_XNOR": 0, "ACC_BITS": 12,
      "N_THRESH": 0, "OUT_BITS": 12, "WEIGHT_STYLE": "logic"},
-    {"MW": 18, "MH": 4, "PE": 2, "SIMD": 6, "ACC_BITS": 5, "THRESH_BITS": 5, "THRESH_SIGNED": 0,
-     "NUM_VECTORS": 20, "N_CLASSES": 9, "OFM_W": 5},
+    {"MW": 36, "MH": 4, "PE": 2, "SIMD": 2, "ACC_BITS": 7, "THRESH_BITS": 7, "THRESH_SIGNED": 0,
+     "NUM_VECTORS": 20, "BORDER": 1, "KERNEL": 3, "CF": 2, "OFM_W": 5},
     {"MW": 2, "MH": 1, "PE": 1, "SIMD": 1, "ACC_BITS": 2, "N_THRESH": 0, "OUT_BITS": 2},
 ]
 

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.rtl
 
 
 @pytest.mark.parametrize("in_ch,img,convs,input_bits,folding,seed", [
-    (1, 6, [(4, 1), (8, 2)], 8, [{"pe": 2, "simd": 3}, {"pe": 4, "simd": 12}, {"pe": 1, "simd": 8}], 3),
-    (2, 5, [(4, 2), (6, 1)], 1, [{"pe": 4, "simd": 6}, {"pe": 2, "simd": 9}, {"pe": 5, "simd": 6}], 4),
+    (1, 6, [(4, 1), (8, 2)], 8, [{"pe": 2, "simd": 3}, {"pe": 4, "simd": 4}, {"pe": 1, "simd": 8}], 3),
+    (2, 5, [(4, 2), (6, 1)], 1, [{"pe": 4, "simd": 2}, {"pe": 2, "simd": 2}, {"pe": 5, "simd": 6}], 4),
 ])
 def test_zero_padded_net_rtl_equals_qonnx(tmp_path, in_ch, img, convs, input_bits, folding, seed) -> None:
     torch.manual_seed(seed)

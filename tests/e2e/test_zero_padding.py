@@ -1,8 +1,9 @@
 """Zero padding of ±1 maps (Brevitas QuantConv2d padding=1): Brevitas == QONNX == functional == cycle sim, exact.
 
-The golden border-class rule is also checked against the definition: windows padded with 0 (a ternary map)
-multiplied by the weights give the same sign decisions as the -1-padded popcount with per-class thresholds.
+The golden padded-tap rule is checked against the definition (windows of a map padded with 0).
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -10,10 +11,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
-from candle_hw.compile.ir import IRError, MatrixVectorUnit, SlidingWindow
+from candle_hw.compile.ir import DataflowGraph, IRError, MatrixVectorUnit, SlidingWindow
 from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.compile.zero_pad import border_thresholds
 from candle_hw.models import randomize_bn, sample_input
 from candle_hw.sim import golden
 from candle_hw.sim.cycle import simulate_cycle
@@ -59,54 +59,58 @@ def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, seed):
     bordered = [m for m in mvus if m.border]
     assert len(bordered) == len(convs) - (input_bits == 8)
     for m in bordered:
-        assert graph.params[f"{m.name}.thresholds"].shape == (m.n_classes, m.mh, 1)
+        assert m.acc_range == (0, 2 * m.mw)
     rng = np.random.default_rng(seed)
-    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.mw)))} for m in mvus]
+    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
     folded = apply_folding(graph, folding)
     frames = run_prologue(folded, x)
     np.testing.assert_array_equal(simulate_cycle(folded, frames).outputs, run_dataflow(graph, frames))
 
 
 @given(h=st.integers(1, 6), w=st.integers(1, 6), k=st.sampled_from([1, 2, 3]), s=st.sampled_from([1, 2]),
-       p=st.sampled_from([1, 2]), c=st.sampled_from([1, 3]), mh=st.sampled_from([1, 4]), seed=st.integers(0, 999))
-@settings(max_examples=40, deadline=None)
-def test_border_thresholds_match_zero_padded_dot(h, w, k, s, p, c, mh, seed):
+       p=st.sampled_from([1, 2]), c=st.sampled_from([1, 3]))
+@settings(max_examples=30, deadline=None)
+def test_padded_taps_are_where_the_window_pads(h, w, k, s, p, c):
     if h + 2 * p < k or w + 2 * p < k:
         return
-    rng = np.random.default_rng(seed)
-    x = rng.choice([-1, 1], size=(2, h, w, c))
-    wt = rng.choice([-1, 1], size=(k * k * c, mh))
-    mw = k * k * c
-    tau = rng.integers(-mw - 1, mw + 2, size=mh)
-    true_dot = golden.sliding_window(x, k, s, p, 0).reshape(-1, mw) @ wt  # taps padded with 0 add nothing
-    expected = np.where(true_dot >= tau, 1, -1)
-    cls, _ = golden.border_classes((h, w), k, s, p)
-    t = border_thresholds(tau, wt, (h, w, k, s, p))
-    windows = golden.sliding_window(x, k, s, p, -1).reshape(-1, mw)
-    got = golden.mvu(windows, wt, t[..., None], True, np.tile(cls.reshape(-1), 2))
-    np.testing.assert_array_equal(got, expected)
+    ones = np.ones((1, h, w, c))
+    window = golden.sliding_window(ones, k, s, p, 0)[0]  # 0 exactly at the padded taps
+    np.testing.assert_array_equal(golden.padded_taps((h, w), k, s, p, c), window.reshape(-1, k * k * c) == 0)
 
 
-def test_border_classes_of_a_3x3_pad1_map():
-    cls, padded = golden.border_classes((5, 6), 3, 1, 1)
-    assert cls.shape == (5, 6) and len(padded) == 9
-    assert np.all(cls[1:-1, 1:-1] == 0) and not padded[0].any()  # the interior pads nothing
-    assert padded[cls[0, 0]].reshape(3, 3).tolist() == [[True] * 3, [True, False, False], [True, False, False]]
-    cls2, padded2 = golden.border_classes((4, 4), 3, 2, 1)  # stride 2: only the top/left rows overhang
-    assert cls2.shape == (2, 2) and len(padded2) == 4
+def test_zero_padded_accumulator_counts_padded_taps_as_zero():
+    rng = np.random.default_rng(0)
+    x = rng.choice([-1, 1], size=(1, 4, 5, 2))
+    wt = rng.choice([-1, 1], size=(18, 3))
+    padded = golden.padded_taps((4, 5), 3, 1, 1, 2)
+    acc = golden.mvu(golden.sliding_window(x, 3, 1, 1, -1).reshape(-1, 18), wt, None, True, padded)
+    # z by definition: products of the taps inside the image only
+    z = np.einsum("vk,km->vm", np.where(padded, 0, golden.sliding_window(x, 3, 1, 1, 1).reshape(-1, 18)), wt)
+    np.testing.assert_array_equal(acc, z + 18)
+    assert acc.min() >= 0 and acc.max() <= 36
 
 
 def test_border_needs_a_matching_window():
     swg = SlidingWindow("swg0", (4, 4), 2, 3, 1, 1, -1, BIPOLAR)
-    acc = IntType.for_range(0, 18)
+    acc = IntType.for_range(0, 36)
     with pytest.raises(IRError, match="border"):
         MatrixVectorUnit("conv0", 18, 4, 1, 1, BIPOLAR, acc, BIPOLAR, True, (4, 4), 1, border=(4, 4, 3, 1))
     with pytest.raises(IRError, match="num_vectors"):
         MatrixVectorUnit("conv0", 18, 4, 1, 1, BIPOLAR, acc, BIPOLAR, True, (3, 3), 1, border=(4, 4, 3, 1, 1))
-    good = MatrixVectorUnit("conv0", 18, 4, 1, 1, BIPOLAR, acc, BIPOLAR, True, (4, 4), 1, border=(4, 4, 3, 1, 1))
-    assert good.n_classes == 9
-    from candle_hw.compile.ir import DataflowGraph
-
-    DataflowGraph((swg, good))
+    with pytest.raises(IRError, match="simd=3 does not divide channels of the zero-padded window=2"):
+        MatrixVectorUnit("conv0", 18, 4, 1, 3, BIPOLAR, acc, BIPOLAR, True, (4, 4), 1, border=(4, 4, 3, 1, 1))
+    good = MatrixVectorUnit("conv0", 18, 4, 1, 2, BIPOLAR, acc, BIPOLAR, True, (4, 4), 1, border=(4, 4, 3, 1, 1))
+    assert good.acc_range == (0, 36) and good.simd_base == 2
+    DataflowGraph((replace(swg, simd=2), good))
     with pytest.raises(IRError, match="pad_value=-1"):
-        DataflowGraph((SlidingWindow("swg0", (4, 4), 2, 3, 1, 1, 1, BIPOLAR), good))
+        DataflowGraph((SlidingWindow("swg0", (4, 4), 2, 3, 1, 1, 1, BIPOLAR, 2), good))
+
+
+def test_zero_padding_estimate_costs_more_than_pm1_padding():
+    from candle_hw.compile.estimate import mvu_resources
+
+    acc = IntType.for_range(0, 1152)
+    zero = MatrixVectorUnit("c", 576, 64, 8, 64, BIPOLAR, acc, BIPOLAR, True, (16, 16), 1, border=(16, 16, 3, 1, 1))
+    pm1 = replace(zero, border=(), acc_type=IntType.for_range(0, 576))
+    extra = mvu_resources(zero)["LUT"] - mvu_resources(pm1)["LUT"]
+    assert 0 < extra < 0.1 * mvu_resources(pm1)["LUT"]
