@@ -153,3 +153,20 @@ def claim_dir(out: str | Path, command: str, force: bool = False, option: str = 
     if not is_candle_build(path):
         write_manifest(path, command)
     return path
+
+
+def check_npy_output(path: str | Path, force: bool = False, option: str = "--output") -> Path:
+    """Before the work: an output tensor file may replace only an earlier .npy (or anything with --force)."""
+    return check_output_file(path, force, option, suffixes=(".npy",))
+
+
+def save_npy(path: str | Path, array, force: bool = False, option: str = "--output") -> Path:
+    """Write ``array`` as .npy to exactly ``path`` (no suffix appended), atomically, after the same check."""
+    import io
+
+    import numpy as np
+
+    check_npy_output(path, force, option)
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return write_file_atomic(path, buf.getvalue())

@@ -6,6 +6,8 @@ The epilogue is a lookup table filled by qonnx execution at compile time (see co
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from candle_hw.compile.ir import DataflowGraph
@@ -84,3 +86,23 @@ def _from_stream_layout(graph: DataflowGraph, y: np.ndarray, out_shape: tuple[in
     if len(out_shape) == 4:
         return y.reshape(out_shape[0], out_shape[2], out_shape[3], out_shape[1]).transpose(0, 3, 1, 2)
     return y.reshape(out_shape)
+
+
+def load_input(path: str | Path, option: str = "--input") -> np.ndarray:
+    """A model input tensor from a .npy file: numeric and finite (the hardware has no NaN), else UserError."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{option} {path}: no such file")
+    try:
+        x = np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise UserError(f"{option} {path}: not a .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+        raise UserError(f"{option} {path}: expected a numeric array, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            idx = [int(i) for i in np.argwhere(bad)[0]]
+            raise UserError(f"{option} {path}: non-finite value {x[tuple(idx)]} at index {idx} (the hardware has no "
+                            f"NaN or infinity)")
+    return x

@@ -6,7 +6,6 @@ output tensor as QONNX computes it (integers where the graph ends in integers).
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from candle_hw import cli_types as T
 from candle_hw.errors import UserError
-from candle_hw.outdir import check_output_file, write_file_atomic
+from candle_hw.outdir import check_npy_output, save_npy
 
 LEVELS = ("functional", "cycle", "rtl")
 
@@ -31,37 +30,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="probability in [0, 1) of an input/output stall per cycle (rtl level)")
 
 
-def _load_input(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--input {path}: no such file")
-    try:
-        x = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise UserError(f"--input {path}: not a .npy array ({exc})") from None
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
-        raise UserError(f"--input {path}: expected a numeric array, got {getattr(x, 'dtype', type(x).__name__)}")
-    if x.dtype.kind == "f":
-        bad = ~np.isfinite(x)
-        if bad.any():
-            idx = [int(i) for i in np.argwhere(bad)[0]]
-            raise UserError(f"--input {path}: non-finite value {x[tuple(idx)]} at index {idx} (the hardware has no "
-                            f"NaN or infinity)")
-    return x
-
-
 def run(args: argparse.Namespace) -> int:
     from candle_hw.sim.functional import load_graph, run_dataflow
-    from candle_hw.sim.host import run_epilogue, run_prologue
+    from candle_hw.sim.host import load_input, run_epilogue, run_prologue
 
     src = Path(args.source)
     if not src.exists():
         raise UserError(f"{args.source}: no such model file or build directory")
     if args.level == "rtl" and not src.is_dir():
         raise UserError(f"{args.source}: --level rtl needs a build directory (run `candle-hw compile` first)")
-    check_output_file(args.output, args.force, "--output", suffixes=(".npy",))
+    check_npy_output(args.output, args.force)
     graph = load_graph(src)
-    x = _load_input(args.input)
+    x = load_input(args.input)
     frames = run_prologue(graph, x)
     if args.level == "functional":
         y = run_dataflow(graph, frames)
@@ -83,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"[rtl] bit-exact on {len(frames)} frames; interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
     out = run_epilogue(graph, np.asarray(y).reshape(len(frames), *graph.output_stream.shape))
-    buf = io.BytesIO()
-    np.save(buf, out)
-    write_file_atomic(args.output, buf.getvalue())
+    save_npy(args.output, out, args.force)
     print(f"[{args.level}] wrote {args.output}: {out.dtype} array of shape {list(out.shape)} ({len(frames)} frames)")
     return 0

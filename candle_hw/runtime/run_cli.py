@@ -21,7 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, help="serial port of the board's FTDI UART (e.g. /dev/ttyUSB1) or "
                    "'sim' for the Verilator model of the whole bitstream top")
     p.add_argument("--input", required=True, help="input tensor .npy (N, ...) in the model's layout")
-    p.add_argument("--output", required=True, help="where to write the output tensor .npy")
+    p.add_argument("--output", required=True, help="where to write the output tensor .npy (an existing file that is "
+                   "not .npy is refused)")
+    p.add_argument("--force", action="store_true", help="replace --output even if it is not a .npy file")
     p.add_argument("--board", choices=sorted(n for n, b in boards().items() if b["link"] == "uart"), default=None, help="icebreaker or ulx3s (default: the board BUILD's bitstream was "
                    "built for, else icebreaker)")
     p.add_argument("--batch", type=T.int_range(1, 1 << 20), default=256, help="frames per batch (default 256)")
@@ -40,25 +42,21 @@ def default_board(build: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from candle_hw.outdir import check_npy_output, save_npy
     from candle_hw.runtime.driver import Board
+    from candle_hw.sim.host import load_input
 
     build = Path(args.build)
     if not (build / "dataflow.json").is_file():
         raise UserError(f"{args.build}: not a build directory (no dataflow.json)")
-    inp = Path(args.input)
-    if not inp.is_file():
-        raise UserError(f"--input {args.input}: no such file")
-    try:
-        x = np.load(inp, allow_pickle=False)
-    except Exception as exc:
-        raise UserError(f"--input {args.input}: not a .npy array ({exc})") from None
+    check_npy_output(args.output, args.force)
+    x = load_input(args.input)
     board = args.board or default_board(build)
     with Board(build, args.port, board, timeout=args.timeout, retries=args.retries,
                progress=not args.no_progress) as b:
         y, st = b.execute(x, batch=args.batch)
         info = b.info()
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.output, y)
+    save_npy(args.output, y, args.force)
     d = np.diff(st.done_cycles)
     where = "simulated board time" if args.port == "sim" else "host clock"
     print(f"[run] {st.frames} frames on {board} ({args.port}) in {st.seconds:.4f} s of {where}: "

@@ -148,3 +148,22 @@ def test_vivado_folder_of_the_user_is_kept(tfc_path, tmp_path):
     assert not mine.exists() and (build / "vivado" / "create_project.tcl").is_file()
     vivado_project(build, get_device("pynq-z1"), None, check_fit=False)  # ours now: replaced without --force
     assert is_candle_build(build / "vivado")
+
+
+def test_run_checks_its_input_and_output_before_the_board(tfc_path, tmp_path, capsys):
+    build = tmp_path / "b"
+    assert _compile(tfc_path, build) == 0
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    np.save(tmp_path / "x.npy", x)
+    victim = tmp_path / "notes.txt"
+    victim.write_text("keep\n")
+    run = ["run", str(build), "--port", "sim", "--input", str(tmp_path / "x.npy")]
+    assert main(run + ["--output", str(victim)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --output {victim}: exists and is not a .npy file; pass --force to replace it"]
+    assert victim.read_text() == "keep\n"
+    x[1, 0, 2, 3] = -np.inf
+    np.save(tmp_path / "x.npy", x)
+    assert main(run + ["--output", str(tmp_path / "y.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "non-finite value -inf at index [1, 0, 2, 3]" in err[0]
