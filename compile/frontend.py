@@ -1,12 +1,12 @@
 """QONNX -> DataflowGraph: lower a binary network to integer dataflow nodes, exactly.
 
 How exactness is obtained: every float "tail" between an accumulating op (MatMul/Conv) and the next quantizer
-(BatchNormalization, Mul, Add, Sub, Div, ... then BipolarQuant) is *executed by qonnx itself* on every value the
-integer accumulator can take, and the switch point of the quantizer's output is read off per channel. A tail whose
-output falls with the accumulator (negative BN gamma) gets its weight column negated, which keeps the weights ±1
-and makes the rule "+1 iff acc >= T" exact, ties included. A tail that ends the graph becomes a per-channel lookup
-table on the host (the epilogue), again filled by qonnx execution. So the integers agree with QONNX by
-construction, not by re-deriving floating-point formulas.
+(BatchNormalization, Mul, Add, Sub, Div, ... then BipolarQuant) is monotone per channel (compile/tails.py checks
+the conditions), so its switch point is found by bisection, each step *executed by qonnx itself* on one candidate
+accumulator value per channel. A tail whose output falls with the accumulator (negative BN gamma) gets its weight
+column negated, which keeps the weights ±1 and makes the rule "+1 iff acc >= T" exact, ties included. A tail
+that ends the graph becomes float32 host ops (the epilogue) replaying onnxruntime's arithmetic, checked against
+qonnx at compile time. So the integers agree with QONNX by construction, not by re-deriving float formulas.
 
 Scope (this release): 1-bit (±1) weights; bipolar activations; an integer (or bipolar) network input produced
 by one input quantizer; Conv (square kernel, no groups, no dilation), MatMul/Gemm without bias, MaxPool on quantized
@@ -25,17 +25,19 @@ import onnx
 from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
+from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, InputQuant, LayerOrigin, Prologue
 from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
+from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops, run_tail
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
 QUANTIZERS = ("BipolarQuant", "Quant")
-TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
-PASS_THROUGH = ("Identity", "Dropout")
-MAX_TABLE = 1 << 22  # candidate accumulator values x channels evaluated per tail
+# accumulator values x channels on which the host epilogue is checked against qonnx at compile time; ranges
+# beyond it are checked on an evenly spaced subset of this size
+EPILOGUE_CHECK = 1 << 16
 
 
 class FrontendError(UserError):
@@ -126,9 +128,9 @@ class _Builder:
     model: ModelWrapper
     nodes: list[Node] = field(default_factory=list)
     params: dict[str, np.ndarray] = field(default_factory=dict)
-    origins: dict[str, dict[str, Any]] = field(default_factory=dict)
-    prologue: dict[str, Any] = field(default_factory=dict)
-    epilogue: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
+    origins: list[LayerOrigin] = field(default_factory=list)
+    prologue: Prologue | None = None
+    epilogue: Epilogue = Epilogue("int")
     n_conv: int = 0
     n_fc: int = 0
     n_pool: int = 0
@@ -176,8 +178,8 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
         if node is None:
             if not b.is_output(cur.tensor):
                 raise FrontendError(f"tensor {cur.tensor}: dead end (no consumer and not a graph output)")
-            # the graph ends in quantized values: they are the output (epilogue "none")
-            b.epilogue = {"kind": "none", "scale": cur.scale}
+            # the graph ends in quantized values: they are the output
+            b.epilogue = Epilogue("int", scale=cur.scale)
             break
         cur = _lower_node(b, node, cur)
         if cur is None:
@@ -188,9 +190,8 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
     if not b.nodes:
         raise FrontendError("the model has no matrix or convolution layer to map")
     return DataflowGraph(
-        nodes=tuple(b.nodes), params=b.params, prologue=b.prologue,
-        epilogue={**b.epilogue, "origins": b.origins},
-        model_input_shape=in_shape, model_output_shape=out_shape,
+        nodes=tuple(b.nodes), params=b.params, prologue=b.prologue, epilogue=b.epilogue,
+        model_input_shape=in_shape, model_output_shape=out_shape, origins=tuple(b.origins),
     )
 
 
@@ -219,7 +220,7 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
 # -- prologue ----------------------------------------------------------------------------------------------
 def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cursor:
     """Record the host ops from the model input to the first quantizer and return the dataflow input."""
-    ops: list[dict[str, Any]] = []
+    ops: list[HostOp] = []
     shape = list(in_shape)
     while True:
         node = b.only_consumer(cur.tensor)
@@ -228,19 +229,18 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
         op = node.op_type
         if op in ("Reshape", "Flatten"):
             shape = list(b.model.get_tensor_shape(node.output[0]))
-            ops.append({"op": "reshape", "shape": shape})
+            ops.append(HostOp("reshape", shape=tuple(shape)))
         elif op in ("Mul", "Add", "Sub", "Div"):
             if node.input[0] != cur.tensor:
                 raise FrontendError(f"{node.name} ({op}): the input must be the first operand")
             key = f"prologue.{len(ops)}"
             b.params[key] = b.const(node, 1, "operand").astype(np.float32)
-            ops.append({"op": op.lower(), "const": key})
+            ops.append(HostOp(op.lower(), key))
         elif op in PASS_THROUGH:
             pass
         elif op == "BipolarQuant":
             scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
-            b.prologue = {"ops": ops, "quant": {"kind": "bipolar", "scale": scale}}
-            return _enter_dataflow(b, node, shape, BIPOLAR, scale)
+            return _enter_dataflow(b, node, shape, ops, InputQuant("bipolar", BIPOLAR, scale))
         elif op == "Quant":
             scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
             zp = b.const(node, 2, "zero point")
@@ -252,25 +252,26 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
             narrow = bool(b.attr(node, "narrow", 0))
             rounding = b.attr(node, "rounding_mode", "ROUND")
             rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
-            etype = BIPOLAR if (nbits == 1 and signed) else IntType(nbits, signed)
-            b.prologue = {"ops": ops, "quant": {
-                "kind": "bipolar" if etype.bipolar else "int", "scale": scale, "bits": nbits,
-                "signed": signed, "narrow": narrow, "rounding_mode": rounding}}
-            return _enter_dataflow(b, node, shape, etype, scale)
+            if nbits == 1 and signed:
+                raise FrontendError(f"{node.name} (Quant): a 1-bit signed Quant is not supported as the input quantizer")
+            quant = InputQuant("int", IntType(nbits, signed), scale, narrow, rounding)
+            return _enter_dataflow(b, node, shape, ops, quant)
         else:
             raise FrontendError(f"{node.name}: unsupported op type {op!r} before the input quantizer")
         cur = _Cursor(node.output[0])
 
 
-def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, shape: list[int], etype: IntType, scale: float) -> _Cursor:
+def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, shape: list[int], ops: list[HostOp],
+                    quant: InputQuant) -> _Cursor:
     if shape[0] != 1:
         raise FrontendError(f"{qnode.name}: batch size {shape[0]} in the model; export with batch 1")
+    etype, scale = quant.elem_type, quant.scale
     if len(shape) == 4:
         _, c, h, w = shape
-        b.prologue["layout"] = "nchw"
+        b.prologue = Prologue(tuple(ops), quant, "nchw")
         return _Cursor(qnode.output[0], etype, scale, (h, w, c))
     if len(shape) == 2:
-        b.prologue["layout"] = "nc"
+        b.prologue = Prologue(tuple(ops), quant, "nc")
         return _Cursor(qnode.output[0], etype, scale, (shape[1],))
     raise FrontendError(f"{qnode.name}: quantized input of shape {shape} (expected NCHW or NC)")
 
@@ -326,7 +327,7 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     n = MaxPool(f"pool{b.n_pool}", (h, w), c, int(k[0]), int(s[0]), cur.elem_type)
     b.n_pool += 1
     b.nodes.append(n)
-    b.origins[n.name] = {"tensor": node.output[0], "layout": "nchw", "scale": cur.scale}
+    b.origins.append(LayerOrigin(n.name, node.output[0], "nchw", cur.scale))
     oh, ow = n.ofm_dim
     return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c))
 
@@ -416,6 +417,17 @@ def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
     return int(lo.min()), int(hi.max())
 
 
+def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], str, onnx.NodeProto | None]:
+    tail: list[onnx.NodeProto] = []
+    t = node.output[0]
+    while True:
+        nxt = b.only_consumer(t)
+        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
+            return tail, t, nxt
+        tail.append(nxt)
+        t = nxt.output[0]
+
+
 def _finish_accumulator(
     b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
     border: tuple[int, ...] = (),
@@ -425,32 +437,24 @@ def _finish_accumulator(
     integer in [-mw, mw] (z may have either parity), and shifted to the unit's accumulator z + mw."""
     binary = cur.elem_type.bipolar
     mw, mh = w.shape
-    tail: list[onnx.NodeProto] = []
-    t = node.output[0]
-    while True:
-        nxt = b.only_consumer(t)
-        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
-            break
-        if nxt.input[0] != t:
-            raise FrontendError(f"{nxt.name} ({nxt.op_type}): the activation must be the first operand")
-        tail.append(nxt)
-        t = nxt.output[0]
-    end = b.only_consumer(t)
+    nodes, t, end = _collect_tail(b, node)
+    if (end is None or end.op_type not in QUANTIZERS) and layout != "nc":
+        raise FrontendError(f"{node.name}: the network must end in a fully connected layer (got a conv output)")
+    tail = check_tail(b.model, nodes, node.output[0], mh, layout)
     lo, hi = _acc_bounds(w, cur.elem_type, binary)
-    acc_vals = np.arange(lo, hi + 1, dtype=np.int64)
-    # the real value the ONNX graph computes from the accumulator
-    z_vals = (2 * acc_vals - mw) if binary else acc_vals
-    if border:
-        z_vals = np.arange(-mw, mw + 1, dtype=np.int64)
-    z_vals = z_vals.astype(np.float64) * cur.scale
+    # the real value the ONNX graph computes from the accumulator: dot * input scale * channel weight scale
+    zscale = np.full(mh, float(np.float32(cur.scale)), dtype=np.float64)
+    # a zero-padded ±1 conv thresholds the true dot product, every integer in [-mw, mw] (compile/zero_pad.py)
+    t_lo, t_hi, t_binary = (-mw, mw, False) if border else (lo, hi, binary)
     if end is not None and end.op_type in QUANTIZERS:
         if end.op_type == "Quant" and not (
             int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))
         ):
             raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
         out_scale = _pow2_scale(b, end, b.const(end, 1, "scale"))
-        table = _run_tail(b, tail + [end], t_in=node.output[0], t_out=end.output[0], z=z_vals, mh=mh, layout=layout)
-        thresholds, flip = _switch_points(name, table, int(z_vals[0]) if border else lo, int(z_vals[-1]) if border else hi, out_scale)
+        is_on = _quantizer_probe(b, name, nodes + [end], node.output[0], end.output[0], layout, t_binary, mw,
+                                 zscale, out_scale)
+        thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
@@ -467,7 +471,7 @@ def _finish_accumulator(
         b.params[f"{name}.weights"] = w
         b.params[f"{name}.thresholds"] = thresholds.reshape(mh, 1).astype(np.int64)
         b.nodes.append(mvu)
-        b.origins[name] = {"tensor": end.output[0], "layout": layout, "scale": out_scale}
+        b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale))
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
         return _Cursor(end.output[0], BIPOLAR, out_scale, new_shape)
     # no quantizer: the network ends here (optionally in a TopK)
@@ -475,107 +479,76 @@ def _finish_accumulator(
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
     b.params[f"{name}.weights"] = w
     b.nodes.append(mvu)
-    if layout != "nc":
-        raise FrontendError(f"{node.name}: the network must end in a fully connected layer (got a conv output)")
-    table = _run_tail(b, tail, t_in=node.output[0], t_out=t, z=z_vals, mh=mh, layout=layout)
+    ops, consts = epilogue_ops(tail, "epilogue")
+    b.params.update(consts)
+    b.params["epilogue.zscale"] = zscale
+    integral = not ops and bool(np.all(zscale == 1.0))
+    epi = Epilogue("float", binary=binary, mw=mw, zscale="epilogue.zscale", ops=ops, integral=integral)
+    _check_epilogue(b, name, epi, tail, lo, hi, mh)
     if end is not None and end.op_type == "TopK":
-        return _lower_topk(b, end, name, table, lo, acc_type)
+        return _lower_topk(b, end, epi, lo, hi, acc_type)
     if end is not None:
         raise FrontendError(f"{end.name}: unsupported op type {end.op_type!r} after the last layer")
-    b.params["epilogue.table"] = table.T.astype(np.float32)  # (mh, number of accumulator values)
-    b.epilogue = {"kind": "lut", "acc_min": lo, "integral": bool(np.all(np.mod(table, 1) == 0))}
-    b.origins[name] = {"tensor": t, "layout": "nc", "scale": 1.0, "lut": True}
+    b.epilogue = epi
+    b.origins.append(LayerOrigin(name, t, "nc", 1.0, via_epilogue=True))
     return None
 
 
-def _switch_points(name: str, table: np.ndarray, lo: int, hi: int, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel: threshold T with out = +1 iff acc >= T, or a flip flag when out = +1 iff acc <= a."""
-    vals = np.unique(table)
-    if not set(vals.tolist()) <= {-out_scale, out_scale}:
-        raise FrontendError(f"{name}: quantizer output takes values {vals[:4].tolist()}, expected ±{out_scale}")
-    pos = table > 0  # (R, C)
-    n_acc, n_ch = pos.shape
-    thresholds = np.empty(n_ch, dtype=np.int64)
-    flip = np.zeros(n_ch, dtype=bool)
-    for c in range(n_ch):
-        col = pos[:, c]
-        on = np.flatnonzero(col)
-        if on.size == 0:
-            thresholds[c] = hi + 1
-        elif on.size == n_acc:
-            thresholds[c] = lo
-        elif np.all(col[on[0]:]) and not col[: on[0]].any():
-            thresholds[c] = lo + on[0]
-        elif np.all(col[: on[-1] + 1]) and not col[on[-1] + 1:].any():
-            flip[c] = True
-            thresholds[c] = -(lo + on[-1])  # integer mode: -acc >= -a
-        else:
-            raise FrontendError(
-                f"{name}: channel {c}: the activation is not monotone in the accumulator (switches at "
-                f"{(lo + np.flatnonzero(np.diff(col.astype(np.int8)))).tolist()[:6]}); cannot map to a threshold"
-            )
-    return thresholds, flip
+def _quantizer_probe(b: _Builder, name: str, nodes: list[onnx.NodeProto], t_in: str, t_out: str, layout: str,
+                     binary: bool, mw: int, zscale: np.ndarray, out_scale: float):
+    """acc (rows, mh) -> whether qonnx's quantizer outputs +out_scale there (the tail run by execute_onnx)."""
+
+    def is_on(acc: np.ndarray) -> np.ndarray:
+        out = run_tail(b.model, nodes, t_in, t_out, accumulator_value(acc, binary, mw, zscale), layout)
+        bad = ~np.isin(out, (-out_scale, out_scale))
+        if bad.any():
+            c = int(np.argwhere(bad)[0][1])
+            raise FrontendError(f"{name}: channel {c}: quantizer output {out[bad][0]}, expected ±{out_scale}")
+        return out > 0
+
+    return is_on
 
 
-def _run_tail(
-    b: _Builder, tail: list[onnx.NodeProto], t_in: str, t_out: str, z: np.ndarray, mh: int, layout: str
-) -> np.ndarray:
-    """Execute the tail ops with qonnx on every candidate value z for every channel: returns (len(z), mh)."""
-    from qonnx.core.onnx_exec import execute_onnx
-
-    if len(z) * mh > MAX_TABLE:
+def _check_epilogue(b: _Builder, name: str, epi: Epilogue, tail, lo: int, hi: int, mh: int) -> None:
+    """The host replay must equal qonnx's execution of the tail: compared on every accumulator value when the
+    range is small, else on EPILOGUE_CHECK // mh evenly spaced ones (the replay is the same float32 operations
+    in the same order, so this confirms the arithmetic, e.g. onnxruntime's BatchNormalization, not a table)."""
+    n = max(2, min(hi - lo + 1, EPILOGUE_CHECK // mh))
+    acc = np.repeat(np.unique(np.linspace(lo, hi, n).round().astype(np.int64))[:, None], mh, axis=1)
+    want = run_tail(b.model, list(tail.nodes), tail.t_in, tail.t_out,
+                    accumulator_value(acc, epi.binary, epi.mw, b.params[epi.zscale]), "nc")
+    got = epi.replay(acc, b.params)
+    bad = np.argwhere(~((got == want) | (np.isnan(got) & np.isnan(want))))
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
         raise FrontendError(
-            f"{tail[0].name if tail else t_in}: the accumulator takes {len(z)} values x {mh} channels; too many to "
-            "tabulate exactly (limit {MAX_TABLE})"
+            f"{name}: channel {c}: the host replay of the final ops gives {got[r, c]!r} at accumulator "
+            f"{int(acc[r, c])}, qonnx {want[r, c]!r}; cannot reproduce the output exactly"
         )
-    zf = z.astype(np.float32)
-    if not np.array_equal(zf.astype(np.float64), z):
-        raise FrontendError(f"{t_in}: accumulator values are not exact in float32")
-    if not tail:
-        return np.repeat(zf[:, None], mh, axis=1)
-    shape = [len(z), mh] if layout == "nc" else [1, mh, len(z), 1]
-    data = np.repeat(zf[:, None], mh, axis=1)
-    if layout != "nc":
-        data = data.T.reshape(shape)
-    inits, seen = [], set()
-    for n in tail:
-        for i in n.input[1:]:
-            if i and i not in seen:
-                seen.add(i)
-                inits.append(numpy_helper.from_array(np.asarray(b.model.get_initializer(i)), i))
-    g = helper.make_graph(
-        list(tail), "tail",
-        [helper.make_tensor_value_info(t_in, onnx.TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(t_out, onnx.TensorProto.FLOAT, shape)],
-        initializer=inits,
-    )
-    m = ModelWrapper(helper.make_model(g, opset_imports=list(b.model.model.opset_import)))
-    for n in tail[:-1]:  # every op in the tail is elementwise: intermediate tensors share the input's shape
-        m.set_tensor_shape(n.output[0], shape)
-    out = execute_onnx(m, {t_in: data})[t_out]
-    out = np.asarray(out, dtype=np.float32)
-    return out if layout == "nc" else out.reshape(mh, len(z)).T
 
 
-def _lower_topk(b: _Builder, node: onnx.NodeProto, last: str, table: np.ndarray, lo: int, acc_type: IntType) -> None:
+def _lower_topk(b: _Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: int, acc_type: IntType) -> None:
     k = int(b.const(node, 1, "k").reshape(-1)[0])
     axis = b.attr(node, "axis", -1)
     if b.attr(node, "largest", 1) != 1 or axis not in (-1, 1):
         raise FrontendError(f"{node.name} (TopK): only largest=1 on the last axis is supported")
-    same = np.all(table == table[:, :1], axis=1).all()
-    increasing = np.all(np.diff(table[:, 0]) > 0)
-    if not (same and increasing):
-        raise FrontendError(
-            f"{node.name} (TopK): the scores before TopK are not one strictly increasing function of the "
-            "accumulator for all classes; label select on integers would not be exact"
-        )
     outs = [o for o in node.output if o]
     graph_outs = {o.name for o in b.model.graph.output}
     if len(outs) < 2 or outs[1] not in graph_outs or (outs[0] in graph_outs):
         raise FrontendError(f"{node.name} (TopK): only the indices output may be a graph output")
-    mh = table.shape[1]
+    # label select compares integers: exact only if the scores are one strictly increasing function of the
+    # accumulator for every class (checked on the whole range of the host replay, itself checked against qonnx)
+    mh = int(b.params[epi.zscale].size)
+    same = all(np.all(v == v[0]) for v in [b.params[epi.zscale]] + [b.params[o.const] for o in epi.ops])
+    scores = epi.replay(np.arange(lo, hi + 1, dtype=np.int64)[:, None], {k: v[:1] for k, v in b.params.items()
+                                                                         if k.startswith("epilogue.")})
+    if not (same and np.all(np.diff(scores[:, 0]) > 0)):
+        raise FrontendError(
+            f"{node.name} (TopK): the scores before TopK are not one strictly increasing function of the "
+            "accumulator for all classes; label select on integers would not be exact"
+        )
     ls = LabelSelect("labelselect", mh, k, 1, acc_type, IntType.for_range(0, mh - 1))
     b.nodes.append(ls)
-    b.epilogue = {"kind": "label"}
-    b.origins["labelselect"] = {"tensor": outs[1], "layout": "nc", "scale": 1.0}
+    b.epilogue = Epilogue("label")
+    b.origins.append(LayerOrigin("labelselect", outs[1], "nc"))
     return None

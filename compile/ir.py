@@ -10,10 +10,11 @@ Stream conventions (shared with sim/packing.py, the RTL blocks and the cycle sim
   ``elems_per_word`` of them per transfer (word); element 0 of a word sits at its least significant bits;
 - BIPOLAR elements travel as one bit: bit 1 <-> +1, bit 0 <-> -1; signed integers in two's complement.
 
-Outside the dataflow, the graph records what stays on the host: a ``prologue`` (float ops from the model
-input to the first quantizer, producing the integers that enter the dataflow) and an ``epilogue`` (a per
-channel lookup table from the last node's integer output to the model's float output, or nothing when the
-network ends in integers). Both reproduce QONNX execution exactly.
+Outside the dataflow, the graph records what stays on the host, as typed values (see compile/host_ir.py):
+a ``Prologue`` (float ops from the model input to the first quantizer, producing the integers that enter the
+dataflow) and an ``Epilogue`` (the last accumulator's per-channel float ops, replayed in float32 in QONNX's
+order, or label indices, or the integers themselves). ``origins`` maps nodes to the ONNX tensors they compute
+(what layer-by-layer verification compares); it is not needed to run the graph.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from candle_hw.compile.host_ir import Epilogue, LayerOrigin, Prologue
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType, clog2
 
@@ -387,6 +389,9 @@ class WidthConverter(Node):
         return StreamType(self.elem_type, self.shape, self.out_elems)
 
 
+# 2: typed prologue/epilogue (float ops replayed, no lookup table) and origins beside them
+FORMAT_VERSION = 2
+
 NODE_KINDS: dict[str, type[Node]] = {
     c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, LabelSelect, StreamFIFO, WidthConverter)
 }
@@ -424,17 +429,19 @@ def node_from_dict(d: dict[str, Any]) -> Node:
 class DataflowGraph:
     """A chain of dataflow nodes plus integer parameters and the host-side prologue/epilogue.
 
-    ``prologue``: JSON-able description of the float ops from the model input to the dataflow input (see
-    sim/host.py); ``epilogue``: how the last node's integers become the model output ("none", "lut", "label").
+    ``prologue``: the float ops from the model input to the dataflow input; ``epilogue``: how the last node's
+    integers become the model output (both run by sim/host.py; constants live in ``params``).
+    ``origins``: the ONNX tensor each mapped node computes (for layer-by-layer verification only).
     ``model_input_shape``/``model_output_shape``: the QONNX model's own tensor shapes (with batch 1).
     """
 
     nodes: tuple[Node, ...]
     params: dict[str, np.ndarray] = field(default_factory=dict, compare=False, hash=False)
-    prologue: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    epilogue: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    prologue: Prologue | None = None
+    epilogue: Epilogue = Epilogue("int")
     model_input_shape: tuple[int, ...] = ()
     model_output_shape: tuple[int, ...] = ()
+    origins: tuple[LayerOrigin, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.nodes:
@@ -461,8 +468,9 @@ class DataflowGraph:
             self.nodes == other.nodes
             and self.model_input_shape == other.model_input_shape
             and self.model_output_shape == other.model_output_shape
-            and _json_eq(self.prologue, other.prologue)
-            and _json_eq(self.epilogue, other.epilogue)
+            and self.prologue == other.prologue
+            and self.epilogue == other.epilogue
+            and self.origins == other.origins
             and self.params.keys() == other.params.keys()
             and all(np.array_equal(self.params[k], other.params[k]) for k in self.params)
         )
@@ -501,11 +509,12 @@ class DataflowGraph:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": "candle-hw-dataflow",
-            "version": 1,
+            "version": FORMAT_VERSION,
             "model_input_shape": list(self.model_input_shape),
             "model_output_shape": list(self.model_output_shape),
-            "prologue": self.prologue,
-            "epilogue": self.epilogue,
+            "prologue": self.prologue.to_json() if self.prologue is not None else None,
+            "epilogue": self.epilogue.to_json(),
+            "origins": [o.to_json() for o in self.origins],
             "nodes": [n.to_dict() for n in self.nodes],
         }
 
@@ -513,13 +522,18 @@ class DataflowGraph:
     def from_json(d: dict[str, Any], params: dict[str, np.ndarray]) -> "DataflowGraph":
         if d.get("format") != "candle-hw-dataflow":
             raise IRError("not a candle-hw dataflow.json (missing format tag)")
+        if d.get("version") != FORMAT_VERSION:
+            raise IRError(f"dataflow.json: format version {d.get('version')!r} (this candle-hw reads {FORMAT_VERSION}); "
+                          "compile the model again")
+        pro = d.get("prologue")
         return DataflowGraph(
             nodes=tuple(node_from_dict(n) for n in d["nodes"]),
             params=dict(params),
-            prologue=d.get("prologue", {}),
-            epilogue=d.get("epilogue", {}),
+            prologue=Prologue.from_json(pro) if pro is not None else None,
+            epilogue=Epilogue.from_json(d["epilogue"]),
             model_input_shape=tuple(d.get("model_input_shape", ())),
             model_output_shape=tuple(d.get("model_output_shape", ())),
+            origins=tuple(LayerOrigin.from_json(o) for o in d.get("origins", ())),
         )
 
     def save(self, directory: str | Path) -> None:
@@ -551,12 +565,8 @@ def _check_border_source(before: tuple[Node, ...], mvu: MatrixVectorUnit) -> Non
     raise IRError(f"{mvu.name}: border={mvu.border} needs a BIPOLAR sliding window with that geometry and pad_value=-1 before it")
 
 
-def _json_eq(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
 __all__ = [
     "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
     "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
-    "clog2",
+    "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",
 ]

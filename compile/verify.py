@@ -1,6 +1,6 @@
 """Bit-exactness checks of a DataflowGraph against QONNX execution, layer by layer.
 
-Every node with an ONNX counterpart (recorded by the frontend in ``graph.epilogue["origins"]``) is compared as
+Every node with an ONNX counterpart (recorded by the frontend in ``graph.origins``) is compared as
 integers with the tensor qonnx's ``execute_onnx`` computes; the first differing node is named.
 """
 from __future__ import annotations
@@ -72,19 +72,18 @@ def random_inputs(graph: DataflowGraph, n: int, seed: int = 0) -> np.ndarray:
     """Inputs that exercise the whole quantizer range: half uniform in [0, 1], half spanning the quantizer."""
     rng = np.random.default_rng(seed)
     shape = (n, *graph.model_input_shape[1:])
-    q = graph.prologue["quant"]
-    scale = float(q["scale"])
-    if q["kind"] == "bipolar":
-        lo, hi = -1.0, 1.0
-    else:
-        bits, signed = int(q["bits"]), bool(q["signed"])
-        lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    x = rng.uniform(lo * scale, hi * scale, size=shape)
-    if graph.prologue.get("ops"):
+    q = graph.prologue.quant
+    t = q.elem_type
+    if q.kind == "datatype":  # the input holds the type's values themselves
+        vals = rng.choice(np.array([-1.0, 1.0]), size=shape) if t.bipolar else rng.integers(t.min, t.max + 1, size=shape)
+        return vals.astype(np.float32)
+    lo, hi = (-1.0, 1.0) if t.bipolar else (t.min, t.max)
+    x = rng.uniform(lo * q.scale, hi * q.scale, size=shape)
+    if graph.prologue.ops:
         half = n // 2
         x[:half] = rng.uniform(0.0, 1.0, size=(half, *shape[1:]))
-    elif q["kind"] != "bipolar":
-        x = np.round(x)
+    elif not t.bipolar:
+        x = np.round(x / q.scale) * q.scale  # on the quantizer's grid (ties of its rounding included)
     return x.astype(np.float32)
 
 
@@ -98,19 +97,19 @@ def compare_layers(graph: DataflowGraph, oracle, x: np.ndarray) -> list[Mismatch
     """All mismatches (first one first, in layer order) of every mapped layer against execute_onnx."""
     ctxs = qonnx_forward(oracle, x, full=True)
     ours = run_dataflow(graph, run_prologue(graph, x), return_all=True)
-    origins = graph.epilogue.get("origins", {})
+    origins = {o.node: o for o in graph.origins}
     found: list[Mismatch] = []
     for node, y in zip(graph.nodes, ours):
         org = origins.get(node.name)
         if org is None:
             continue
-        ref = np.concatenate([c[org["tensor"]] for c in ctxs], axis=0)
-        if org.get("lut"):
+        ref = np.concatenate([c[org.tensor] for c in ctxs], axis=0)
+        if org.via_epilogue:
             got = run_epilogue(graph, y).astype(np.float64).reshape(ref.shape)
         elif isinstance(node, LabelSelect):
             got = y.reshape(ref.shape)
         else:
-            got = _to_onnx_layout(y, org["layout"]).astype(np.float64) * float(org["scale"])
+            got = _to_onnx_layout(y, org.layout).astype(np.float64) * float(org.scale)
             got = got.reshape(ref.shape)
         bad = np.argwhere(got != ref)
         if bad.size:

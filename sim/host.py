@@ -2,7 +2,8 @@
 
 The prologue replays the model's float ops up to the input quantizer in float32 (elementwise Mul/Add/Sub/Div
 are single IEEE operations, identical in numpy and onnxruntime) and then calls qonnx's own quantizer functions.
-The epilogue is a lookup table filled by qonnx execution at compile time (see compile/frontend.py).
+The epilogue replays the last layer's per-channel float ops the same way (``Epilogue.replay`` in
+compile/host_ir.py, checked against qonnx when the graph was built).
 """
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ import numpy as np
 
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.errors import UserError
-
-_ELEMENTWISE = {"mul": np.multiply, "add": np.add, "sub": np.subtract, "div": np.divide}
-
+from candle_hw.types import IntType
 
 def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     """Model input (N, ...) as QONNX takes it -> dataflow input frames (N, *input_stream.shape) of element values."""
@@ -27,22 +26,24 @@ def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
         raise UserError(f"input: shape {list(x.shape)} does not match the model input (N, {', '.join(map(str, want))})")
     n = x.shape[0]
     fresh = False  # whether x is a temporary this function owns (then later ops may work in place)
-    for op in pro.get("ops", []):
-        if op["op"] == "reshape":
-            x = x.reshape(n, *op["shape"][1:])
+    for op in pro.ops:
+        if op.op == "reshape":
+            x = x.reshape(n, *op.shape[1:])
         else:
-            c = graph.params[op["const"]].astype(np.float32)
+            c = graph.params[op.const].astype(np.float32)
             if fresh and np.broadcast_shapes(x.shape, c.shape) == x.shape:
-                _ELEMENTWISE[op["op"]](x, c, out=x)
+                op.float_op()(x, c, out=x)
             else:
-                x = _ELEMENTWISE[op["op"]](x, c).astype(np.float32, copy=False)
+                x = op.float_op()(x, c).astype(np.float32, copy=False)
                 fresh = True
-    q = pro["quant"]
-    # qonnx's BipolarQuant / IntQuant, specialised to a positive power-of-two scale and zero point 0 (the only
-    # ones the frontend accepts), so x / scale is exact: sign for bipolar (0 -> +1), else clamp then round.
-    # Element values are returned in float32 containers (exact: at most 24-bit integers reach this point), the
-    # operand type of the exact BLAS products downstream, so no layer pays for a conversion.
-    if q["kind"] == "bipolar":
+    q = pro.quant
+    # qonnx's BipolarQuant / IntQuant with zero point 0 (the only one the frontend accepts): sign for bipolar
+    # (0 -> +1), else x / scale in float32 as qonnx divides, clamp, round. Element values are returned in
+    # float32 containers (exact: at most 24-bit integers reach this point), the operand type of the exact BLAS
+    # products downstream, so no layer pays for a conversion.
+    if q.kind == "datatype":
+        vals = _check_datatype(x, q.elem_type)
+    elif q.kind == "bipolar":
         # branch-free (np.where on a random sign pattern is several times slower): 2*[x >= 0] - 1
         vals = x if fresh else np.empty(x.shape, dtype=np.float32)
         np.greater_equal(x, 0, out=vals)
@@ -51,14 +52,24 @@ def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     else:
         from qonnx.custom_op.general.quant import max_int, min_int, resolve_rounding_mode
 
-        y = x / np.float32(q["scale"])
-        lo, hi = min_int(q["signed"], q["narrow"], q["bits"]), max_int(q["signed"], q["narrow"], q["bits"])
-        vals = resolve_rounding_mode(q["rounding_mode"])(np.clip(y, lo, hi))
-        if q["bits"] > 24:
+        t = q.elem_type
+        y = x / np.float32(q.scale)
+        lo, hi = min_int(t.signed, q.narrow, t.bits), max_int(t.signed, q.narrow, t.bits)
+        vals = resolve_rounding_mode(q.rounding_mode)(np.clip(y, lo, hi))
+        if t.bits > 24:
             vals = vals.astype(np.int64)
-    if pro.get("layout") == "nchw":
+    if pro.layout == "nchw":
         vals = vals.transpose(0, 2, 3, 1)
     return np.ascontiguousarray(vals).reshape(n, *graph.input_stream.shape)
+
+
+def _check_datatype(x: np.ndarray, t: IntType) -> np.ndarray:
+    """The model input carries its qonnx datatype directly: every value must be one of the type's."""
+    ok = np.isin(x, (-1.0, 1.0)) if t.bipolar else (x == np.round(x)) & (x >= t.min) & (x <= t.max)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        raise UserError(f"input: value {x[idx]!r} at index {list(idx)} is not a {t.name} value (the model's input datatype)")
+    return x
 
 
 def run_epilogue(graph: DataflowGraph, y: np.ndarray) -> np.ndarray:
@@ -66,17 +77,12 @@ def run_epilogue(graph: DataflowGraph, y: np.ndarray) -> np.ndarray:
     epi = graph.epilogue
     n = y.shape[0]
     out_shape = (n, *graph.model_output_shape[1:])
-    kind = epi.get("kind", "none")
-    if kind == "lut":
-        table = graph.params["epilogue.table"]  # (channels, accumulator values)
-        acc = y.reshape(n, -1) - int(epi["acc_min"])
-        vals = np.take_along_axis(table[None, :, :], acc[:, :, None], axis=2)[:, :, 0]
-        if epi.get("integral"):
-            return vals.astype(np.int64).reshape(out_shape)
-        return vals.reshape(out_shape)
-    if kind == "label":
+    if epi.kind == "float":
+        vals = epi.replay(y.reshape(n, -1), graph.params)
+        return (vals.astype(np.int64) if epi.integral else vals).reshape(out_shape)
+    if epi.kind == "label":
         return y.astype(np.int64).reshape(out_shape)
-    scale = float(epi.get("scale", 1.0))
+    scale = float(epi.scale)
     if scale == 1.0:
         return y.astype(np.int64).reshape(out_shape) if y.ndim == 2 else _from_stream_layout(graph, y, out_shape).astype(np.int64)
     return (_from_stream_layout(graph, y, out_shape) * scale).astype(np.float32)

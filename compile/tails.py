@@ -1,0 +1,212 @@
+"""The float tail after an accumulating node (MatMul/Conv), turned into integer thresholds or a host epilogue.
+
+A tail is the chain of elementwise BatchNormalization / Mul / Add / Sub / Div ops with constant, per-channel
+operands between a MatMul/Conv and the next quantizer (or the graph output). ``check_tail`` establishes that it
+is monotone per channel; ``derive_thresholds`` then finds each channel's switch point by bisection, asking
+qonnx's own ``execute_onnx`` for the quantizer's output on one candidate accumulator value per channel per
+step; ``epilogue_ops`` turns a final tail into float32 host ops that replay onnxruntime's arithmetic. The
+argument for exactness is in docs/architecture.md ("Why the frontend is exact by construction").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from candle_hw.compile.host_ir import HostOp
+from candle_hw.errors import UserError
+
+TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+PASS_THROUGH = ("Identity", "Dropout")
+COMMUTATIVE = ("Mul", "Add")
+# sampled accumulator values per channel on which the found step is re-checked against qonnx
+CHECK_POINTS = 64
+
+
+class TailError(UserError):
+    """A tail that cannot become thresholds or an epilogue; the message names the node or channel."""
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The tail ops of one accumulating node: ``nodes`` from tensor ``t_in`` to ``t_out``; ``consts`` holds,
+    per node, its per-channel float32 operands (BatchNormalization: scale, bias, mean, var)."""
+
+    nodes: tuple[onnx.NodeProto, ...]
+    t_in: str
+    t_out: str
+    consts: tuple[tuple[np.ndarray, ...], ...]
+
+
+def _per_channel(node: onnx.NodeProto, name: str, v: np.ndarray, mh: int, layout: str) -> np.ndarray:
+    """The (mh,) vector an ONNX-broadcast constant applies to each channel; refuses one that varies along any
+    other axis (a threshold is per channel) or holds non-finite values."""
+    rank = 2 if layout == "nc" else 4
+    v = np.asarray(v, dtype=np.float32)
+    if v.ndim > rank:
+        raise TailError(f"{node.name} ({node.op_type}): constant {name} has rank {v.ndim} > {rank}")
+    full = (1,) * (rank - v.ndim) + v.shape
+    if any(d != 1 for i, d in enumerate(full) if i != 1) or full[1] not in (1, mh):
+        raise TailError(f"{node.name} ({node.op_type}): constant {name} of shape {list(v.shape)} is not per channel "
+                        f"(expected a scalar or {mh} channel values)")
+    vec = np.broadcast_to(v.reshape(-1), (mh,)).astype(np.float32)
+    if not np.all(np.isfinite(vec)):
+        raise TailError(f"{node.name} ({node.op_type}): constant {name} holds non-finite values")
+    return vec
+
+
+def check_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, mh: int, layout: str) -> Tail:
+    """Validate the tail's monotonicity conditions and collect its per-channel constants.
+
+    Each op maps x to one IEEE float32 operation (or, for BatchNormalization, onnxruntime's x * s + b with
+    s = gamma / sqrt(var + eps)) with constants fixed per channel; rounding to nearest is monotone, so each
+    op is monotone in x (rising for + and for * or / by a positive constant, falling for a negative one,
+    constant for * 0) and so is their composition. What this needs, and checks: constant, finite, per-channel
+    operands; the activation the first operand of Sub/Div; no division by zero; var + eps > 0.
+    """
+    t = t_in
+    consts = []
+    for n in nodes:
+        if n.op_type in PASS_THROUGH:
+            consts.append(())
+            t = n.output[0]
+            continue
+        if n.input[0] != t and not (n.op_type in COMMUTATIVE and len(n.input) > 1 and n.input[1] == t):
+            raise TailError(f"{n.name} ({n.op_type}): the activation must be the first operand")
+        others = [i for i in n.input if i != t]
+        vals = []
+        for i in others:
+            v = model.get_initializer(i)
+            if v is None:
+                raise TailError(f"{n.name} ({n.op_type}): operand {i} is not a constant")
+            if n.op_type == "BatchNormalization":  # operands are (C,) vectors by definition, not broadcast
+                v = np.asarray(v, dtype=np.float32)
+                if v.shape != (mh,) or not np.all(np.isfinite(v)):
+                    raise TailError(f"{n.name} (BatchNormalization): {i} must hold {mh} finite channel values, "
+                                    f"got shape {list(v.shape)}")
+                vals.append(v)
+            else:
+                vals.append(_per_channel(n, i, v, mh, layout))
+        if n.op_type == "Div" and np.any(vals[0] == 0):
+            raise TailError(f"{n.name} (Div): division by zero in channel {int(np.flatnonzero(vals[0] == 0)[0])}")
+        if n.op_type == "BatchNormalization":
+            if len(vals) != 4:
+                raise TailError(f"{n.name} (BatchNormalization): expected 4 constant operands, got {len(vals)}")
+            eps = np.float32(_attr(n, "epsilon", 1e-5))
+            bad = np.flatnonzero(~(vals[3] + eps > 0))
+            if bad.size:
+                raise TailError(f"{n.name} (BatchNormalization): channel {int(bad[0])}: var + epsilon is not positive")
+        consts.append(tuple(vals))
+        t = n.output[0]
+    return Tail(tuple(nodes), t_in, t, tuple(consts))
+
+
+def _attr(node: onnx.NodeProto, name: str, default):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def run_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, t_out: str, z: np.ndarray,
+             layout: str) -> np.ndarray:
+    """Execute ``nodes`` with qonnx on candidate values z (rows, mh) float32, channel c fed z[:, c]; returns the
+    (rows, mh) values of ``t_out``. Every op is elementwise per channel, so each row is an independent probe."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    rows, mh = z.shape
+    if not nodes:
+        return z
+    shape = [rows, mh] if layout == "nc" else [1, mh, rows, 1]
+    data = z if layout == "nc" else z.T.reshape(shape)
+    inits, seen = [], set()
+    for n in nodes:
+        for i in n.input:
+            if i and i not in seen and model.get_initializer(i) is not None:
+                seen.add(i)
+                inits.append(numpy_helper.from_array(np.asarray(model.get_initializer(i)), i))
+    g = helper.make_graph(
+        list(nodes), "tail",
+        [helper.make_tensor_value_info(t_in, onnx.TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(t_out, onnx.TensorProto.FLOAT, shape)],
+        initializer=inits,
+    )
+    m = ModelWrapper(helper.make_model(g, opset_imports=list(model.model.opset_import)))
+    for n in nodes[:-1]:
+        m.set_tensor_shape(n.output[0], shape)
+    out = np.asarray(execute_onnx(m, {t_in: np.ascontiguousarray(data, dtype=np.float32)})[t_out], dtype=np.float32)
+    return out if layout == "nc" else out.reshape(mh, rows).T
+
+
+def derive_thresholds(name: str, is_on: Callable[[np.ndarray], np.ndarray], lo: int, hi: int,
+                      mh: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: T with out = +1 iff acc >= T (rising), or a flip flag and T = -a with out = +1 iff
+    acc <= a (falling), for accumulators in [lo, hi].
+
+    ``is_on(acc)`` maps an (rows, mh) int64 array of accumulator values (channel c's candidates in column c)
+    to whether the quantizer outputs +1 there, as qonnx computes it. Monotone tails (check_tail) switch at most
+    once, so the ends give the direction and bisection finds the switch in ceil(log2(hi - lo + 1)) calls; the
+    step is then re-checked on CHECK_POINTS values per channel, and a channel that disagrees is refused.
+    """
+    ends = is_on(np.array([[lo] * mh, [hi] * mh], dtype=np.int64))
+    on_lo, on_hi = ends
+    rising, falling = ~on_lo & on_hi, on_lo & ~on_hi
+    a = np.full(mh, lo, dtype=np.int64)   # rising: off at a; falling: on at a
+    b = np.full(mh, hi, dtype=np.int64)   # rising: on at b; falling: off at b
+    moving = rising | falling
+    while np.any(moving & (b - a > 1)):
+        active = moving & (b - a > 1)
+        mid = np.where(active, (a + b) // 2, a)
+        on = is_on(mid[None, :])[0]
+        up = np.where(rising, ~on, on)  # the switch lies above mid
+        a = np.where(active & up, mid, a)
+        b = np.where(active & ~up, mid, b)
+    thresholds = np.where(rising, b, np.where(falling, -a, np.where(on_lo, lo, hi + 1))).astype(np.int64)
+    _check_step(name, is_on, lo, hi, rising, falling, on_lo, a, b)
+    return thresholds, falling
+
+
+def _check_step(name, is_on, lo, hi, rising, falling, on_lo, a, b) -> None:
+    """Re-evaluate evenly spaced accumulators plus both sides of each switch; any disagreement with the step
+    found means the tail is not monotone in that channel."""
+    grid = np.unique(np.linspace(lo, hi, CHECK_POINTS).round().astype(np.int64))
+    probes = np.concatenate([np.repeat(grid[:, None], a.size, axis=1), a[None], b[None]])
+    got = is_on(probes)
+    want = np.where(rising, probes >= b, np.where(falling, probes <= a, on_lo))
+    bad = np.argwhere(got != want)
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
+        raise TailError(
+            f"{name}: channel {c}: the activation is not monotone in the accumulator (at accumulator "
+            f"{int(probes[r, c])} it is {'+1' if got[r, c] else '-1'}, against the step found); cannot map to a threshold"
+        )
+
+
+def epilogue_ops(tail: Tail, prefix: str) -> tuple[tuple[HostOp, ...], dict[str, np.ndarray]]:
+    """The final tail as float32 host ops and their (mh,) constants, in onnxruntime's arithmetic:
+    Mul/Add/Sub/Div one operation each; BatchNormalization as x * s + b with s = gamma * (1 / sqrt(var + eps)),
+    b = beta - mean * s, each step rounded to float32 (onnxruntime's CPU kernel)."""
+    ops: list[HostOp] = []
+    params: dict[str, np.ndarray] = {}
+
+    def add(op: str, v: np.ndarray) -> None:
+        key = f"{prefix}.{len(ops)}"
+        params[key] = v.astype(np.float32)
+        ops.append(HostOp(op, key))
+
+    for n, vals in zip(tail.nodes, tail.consts):
+        if n.op_type in PASS_THROUGH:
+            continue
+        if n.op_type == "BatchNormalization":
+            gamma, beta, mean, var = vals
+            eps = np.float32(_attr(n, "epsilon", 1e-5))
+            s = gamma * (np.float32(1) / np.sqrt(var + eps))
+            add("mul", s)
+            add("add", beta - mean * s)
+        else:
+            add(n.op_type.lower(), vals[0])
+    return tuple(ops), params
