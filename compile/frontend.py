@@ -8,10 +8,11 @@ column negated, which keeps the weights ±1 and makes the rule "+1 iff acc >= T"
 that ends the graph becomes float32 host ops (the epilogue) replaying onnxruntime's arithmetic, checked against
 qonnx at compile time. So the integers agree with QONNX by construction, not by re-deriving float formulas.
 
-Scope (this release): 1-bit (±1) weights; bipolar activations; an integer (or bipolar) network input produced
-by one input quantizer; Conv (square kernel, no groups, no dilation), MatMul/Gemm without bias, MaxPool on quantized
-tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything else is refused with a message naming the
-node and the value.
+Scope (this release): 1-bit (±1) weights with a per-tensor or per-output-channel scale; bipolar activations
+with any positive scale; an integer (or bipolar) network input produced by one input quantizer, or carrying a
+qonnx integer datatype annotation; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
+without bias; MaxPool on quantized tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything
+else is refused with a message naming the node and the value.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, Input
 from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
+from candle_hw.compile.bias import bias_add, bias_exact, check_bias_margin, dot_exact
 from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops, run_tail
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
@@ -117,7 +119,7 @@ class _Cursor:
 
     tensor: str
     elem_type: IntType | None = None      # None while still on the host (before the input quantizer)
-    scale: float = 1.0                    # real value = scale * element value (a power of two)
+    scale: float = 1.0                    # real value = scale * element value (a positive float32)
     nhwc: tuple[int, ...] = ()            # dataflow frame shape of this tensor (channel-last)
     flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
     pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
@@ -212,7 +214,7 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     if op in TAIL_OPS or op in QUANTIZERS:
         raise FrontendError(
             f"{node.name} ({op}): a float operation on an already quantized tensor {cur.tensor} must follow a "
-            "MatMul/Conv (scales other than powers of two are not supported)"
+            "MatMul/Conv (it would need a requantizing threshold unit)"
         )
     raise FrontendError(f"{node.name}: unsupported op type {op!r}")
 
@@ -222,15 +224,21 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
     """Record the host ops from the model input to the first quantizer and return the dataflow input."""
     ops: list[HostOp] = []
     shape = list(in_shape)
+    annotated = _input_datatype(b, cur.tensor)
     while True:
         node = b.only_consumer(cur.tensor)
         if node is None:
             raise FrontendError(f"tensor {cur.tensor}: the input is never quantized (no BipolarQuant/Quant found)")
         op = node.op_type
+        if annotated is not None and op in ("MatMul", "Gemm", "Conv", "Pad"):
+            # no quantizer: the model's input datatype annotation says which integers the input holds
+            return _enter_dataflow(b, node, cur.tensor, shape, ops, InputQuant("datatype", annotated))
         if op in ("Reshape", "Flatten"):
             shape = list(b.model.get_tensor_shape(node.output[0]))
             ops.append(HostOp("reshape", shape=tuple(shape)))
         elif op in ("Mul", "Add", "Sub", "Div"):
+            if annotated is not None:
+                raise FrontendError(f"{node.name} ({op}): float op on the {annotated.name} input before any quantizer")
             if node.input[0] != cur.tensor:
                 raise FrontendError(f"{node.name} ({op}): the input must be the first operand")
             key = f"prologue.{len(ops)}"
@@ -239,10 +247,10 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
         elif op in PASS_THROUGH:
             pass
         elif op == "BipolarQuant":
-            scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
-            return _enter_dataflow(b, node, shape, ops, InputQuant("bipolar", BIPOLAR, scale))
+            scale = _positive_scale(b, node, b.const(node, 1, "scale"))
+            return _enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("bipolar", BIPOLAR, scale))
         elif op == "Quant":
-            scale = _pow2_scale(b, node, b.const(node, 1, "scale"))
+            scale = _positive_scale(b, node, b.const(node, 1, "scale"))
             zp = b.const(node, 2, "zero point")
             bits = b.const(node, 3, "bit width")
             if np.any(zp != 0):
@@ -255,13 +263,27 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
             if nbits == 1 and signed:
                 raise FrontendError(f"{node.name} (Quant): a 1-bit signed Quant is not supported as the input quantizer")
             quant = InputQuant("int", IntType(nbits, signed), scale, narrow, rounding)
-            return _enter_dataflow(b, node, shape, ops, quant)
+            return _enter_dataflow(b, node, node.output[0], shape, ops, quant)
         else:
             raise FrontendError(f"{node.name}: unsupported op type {op!r} before the input quantizer")
         cur = _Cursor(node.output[0])
 
 
-def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, shape: list[int], ops: list[HostOp],
+def _input_datatype(b: _Builder, tensor: str) -> IntType | None:
+    """The integer type of the model input from its qonnx datatype annotation (None: a float input)."""
+    dt = b.model.get_tensor_datatype(tensor)
+    if dt is None or dt.name.startswith("FLOAT"):
+        return None
+    try:
+        etype = IntType.from_name(dt.name)
+    except Exception:
+        raise FrontendError(f"input {tensor}: datatype {dt.name} is not supported (BIPOLAR, INTn or UINTn)") from None
+    if etype.bits > 24:
+        raise FrontendError(f"input {tensor}: datatype {dt.name} is wider than 24 bits")
+    return etype
+
+
+def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, tensor: str, shape: list[int], ops: list[HostOp],
                     quant: InputQuant) -> _Cursor:
     if shape[0] != 1:
         raise FrontendError(f"{qnode.name}: batch size {shape[0]} in the model; export with batch 1")
@@ -269,18 +291,19 @@ def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, shape: list[int], ops: l
     if len(shape) == 4:
         _, c, h, w = shape
         b.prologue = Prologue(tuple(ops), quant, "nchw")
-        return _Cursor(qnode.output[0], etype, scale, (h, w, c))
+        return _Cursor(tensor, etype, scale, (h, w, c))
     if len(shape) == 2:
         b.prologue = Prologue(tuple(ops), quant, "nc")
-        return _Cursor(qnode.output[0], etype, scale, (shape[1],))
+        return _Cursor(tensor, etype, scale, (shape[1],))
     raise FrontendError(f"{qnode.name}: quantized input of shape {shape} (expected NCHW or NC)")
 
 
-def _pow2_scale(b: _Builder, node: onnx.NodeProto, scale: np.ndarray) -> float:
+def _positive_scale(b: _Builder, node: onnx.NodeProto, scale: np.ndarray) -> float:
+    """One positive, finite activation scale (a float32 value; carried into the next layer's thresholds)."""
     s = np.unique(np.asarray(scale, dtype=np.float32))
-    if s.size != 1 or s[0] <= 0 or math.frexp(float(s[0]))[0] != 0.5:
+    if s.size != 1 or not (s[0] > 0 and np.isfinite(s[0])):
         raise FrontendError(
-            f"{node.name} ({node.op_type}): scale {s.tolist()} is not supported (one positive power of two, e.g. 1.0)"
+            f"{node.name} ({node.op_type}): scale {s.tolist()[:6]} is not supported (one positive value per tensor)"
         )
     return float(s[0])
 
@@ -333,15 +356,21 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
 
 
 # -- accumulating layers -----------------------------------------------------------------------------------
-def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> np.ndarray:
-    vals = np.unique(w)
-    if not set(vals.tolist()) <= {-1.0, 1.0}:
+def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mw, mh) float weights -> ±1 signs and the per-channel scale s_c > 0 (every weight of column c is ±s_c):
+    1-bit weights with a per-tensor or per-output-channel scale, which the next thresholds absorb."""
+    w = np.asarray(w, dtype=np.float32)
+    mag = np.abs(w)
+    scale = mag.max(axis=0) if w.size else np.ones(w.shape[1], np.float32)
+    bad = np.flatnonzero(~np.all(mag == scale[None, :], axis=0) | ~(scale > 0) | ~np.isfinite(scale))
+    if bad.size:
+        vals = np.unique(w[:, bad[0]])
         shown = vals[:6].tolist()
         raise FrontendError(
-            f"{node.name} ({node.op_type}): weights are not 1-bit ±1 (values {shown}{' ...' if vals.size > 6 else ''}); "
-            "only binary weights with scale 1 are supported"
+            f"{node.name} ({node.op_type}): weights of output channel {int(bad[0])} are not 1-bit ±s (values "
+            f"{shown}{' ...' if vals.size > 6 else ''}); only binary weights (one positive scale per channel) are supported"
         )
-    return w.astype(np.int8)
+    return np.where(w > 0, 1, -1).astype(np.int8), scale
 
 
 def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
@@ -349,15 +378,16 @@ def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | 
         raise FrontendError(f"{node.name} ({node.op_type}): the activation must be the first operand")
     if cur.elem_type is None:
         raise FrontendError(f"{node.name}: input is not quantized")
+    bias = None
     if node.op_type == "Gemm":
+        if b.attr(node, "transA", 0) or b.attr(node, "alpha", 1.0) != 1.0 or b.attr(node, "beta", 1.0) != 1.0:
+            raise FrontendError(f"{node.name} (Gemm): transA/alpha/beta other than 0/1/1 are not supported")
         if len(node.input) > 2 and node.input[2]:
-            raise FrontendError(f"{node.name} (Gemm): a bias is not supported")
-        if b.attr(node, "transA", 0) or b.attr(node, "alpha", 1.0) != 1.0:
-            raise FrontendError(f"{node.name} (Gemm): transA/alpha are not supported")
+            bias = b.const(node, 2, "bias")
     w = b.const(node, 1, "weight")
     if node.op_type == "Gemm" and b.attr(node, "transB", 0):
         w = w.T
-    w = _check_weights(node, w)
+    w, wscale = _check_weights(node, w)
     if len(cur.nhwc) != 1 or w.shape[0] != cur.nhwc[0]:
         raise FrontendError(f"{node.name}: weight shape {list(w.shape)} does not match input of {cur.nhwc} elements")
     if cur.flatten_from is not None:
@@ -366,15 +396,14 @@ def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | 
         w = w.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(c * h * wd, -1)
     name = f"fc{b.n_fc}"
     b.n_fc += 1
-    return _finish_accumulator(b, node, cur, name, w, (1,), "nc")
+    return _finish_accumulator(b, node, cur, name, w, (1,), "nc", wscale=wscale, bias=bias)
 
 
 def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (Conv): input is not a quantized feature map")
-    if len(node.input) > 2 and node.input[2]:
-        raise FrontendError(f"{node.name} (Conv): a bias is not supported")
-    w = _check_weights(node, b.const(node, 1, "weight"))
+    bias = b.const(node, 2, "bias") if len(node.input) > 2 and node.input[2] else None
+    w = b.const(node, 1, "weight")
     k = b.attr(node, "kernel_shape", list(w.shape[2:]))
     s = b.attr(node, "strides", [1, 1])
     pads = b.attr(node, "pads", [0, 0, 0, 0])
@@ -403,8 +432,8 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     b.nodes.append(swg)
     oh, ow = swg.ofm_dim
     # [OFM][IFM][ky][kx] -> rows in (ky, kx, c) order, the sliding window's element order
-    wmat = w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm)
-    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw", border)
+    wmat, wscale = _check_weights(node, w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm))
+    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw", border, wscale, bias)
 
 
 def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
@@ -430,7 +459,7 @@ def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProt
 
 def _finish_accumulator(
     b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
-    border: tuple[int, ...] = (),
+    border: tuple[int, ...] = (), wscale: np.ndarray | None = None, bias: np.ndarray | None = None,
 ) -> _Cursor | None:
     """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue.
     With a ``border`` (zero-padded ±1 conv) thresholds are derived on the zero-padded dot product z, every
@@ -440,21 +469,31 @@ def _finish_accumulator(
     nodes, t, end = _collect_tail(b, node)
     if (end is None or end.op_type not in QUANTIZERS) and layout != "nc":
         raise FrontendError(f"{node.name}: the network must end in a fully connected layer (got a conv output)")
-    tail = check_tail(b.model, nodes, node.output[0], mh, layout)
+    t_in = node.output[0]
+    if bias is not None:  # the bias becomes the tail's first op: an Add on the bias-free dot product
+        add = bias_add(b.model, node, bias, mh, layout)
+        t_in, nodes = add.input[0], [add, *nodes]
+    tail = check_tail(b.model, nodes, t_in, mh, layout)
     lo, hi = _acc_bounds(w, cur.elem_type, binary)
     # the real value the ONNX graph computes from the accumulator: dot * input scale * channel weight scale
-    zscale = np.full(mh, float(np.float32(cur.scale)), dtype=np.float64)
+    wscale = np.ones(mh, np.float32) if wscale is None else wscale
+    zscale = np.float64(np.float32(cur.scale)) * wscale.astype(np.float64)
     # a zero-padded ±1 conv thresholds the true dot product, every integer in [-mw, mw] (compile/zero_pad.py)
     t_lo, t_hi, t_binary = (-mw, mw, False) if border else (lo, hi, binary)
+    dmax = mw if binary else max(abs(lo), abs(hi))
     if end is not None and end.op_type in QUANTIZERS:
         if end.op_type == "Quant" and not (
             int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))
         ):
             raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
-        out_scale = _pow2_scale(b, end, b.const(end, 1, "scale"))
-        is_on = _quantizer_probe(b, name, nodes + [end], node.output[0], end.output[0], layout, t_binary, mw,
+        out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
+        is_on = _quantizer_probe(b, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
                                  zscale, out_scale)
         thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
+        if (bias is not None and dot_exact(zscale, dmax).all()
+                and not bias_exact(node, bias, zscale, mw, t_binary, t_lo, t_hi)):
+            check_bias_margin(b.model, name, node, tail, end, layout, thresholds, flip, (t_lo, t_hi),
+                              lambda acc: accumulator_value(acc, t_binary, mw, zscale))
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
@@ -479,6 +518,18 @@ def _finish_accumulator(
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
     b.params[f"{name}.weights"] = w
     b.nodes.append(mvu)
+    inexact = np.flatnonzero(~dot_exact(zscale, dmax))
+    if inexact.size:
+        c = int(inexact[0])
+        raise FrontendError(
+            f"{node.name} ({node.op_type}): channel {c}: input scale x weight scale = {float(zscale[c])!r} makes qonnx's "
+            "float32 dot product round in an input-dependent order, so the last layer's float output is not a "
+            "function of the accumulator; use power-of-two scales on the last layer or end it in a quantizer")
+    if bias is not None and not bias_exact(node, bias, zscale, mw, binary, lo, hi):
+        raise FrontendError(
+            f"{node.name} (Gemm): a float bias on the last layer with {mw} inputs: onnxruntime adds it inside its "
+            "K-blocked sum, so the output is not a function of the accumulator; use MatMul + Add or a bias on the "
+            "accumulator's grid (a quantized bias)")
     ops, consts = epilogue_ops(tail, "epilogue")
     b.params.update(consts)
     b.params["epilogue.zscale"] = zscale

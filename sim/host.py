@@ -68,7 +68,7 @@ def _check_datatype(x: np.ndarray, t: IntType) -> np.ndarray:
     ok = np.isin(x, (-1.0, 1.0)) if t.bipolar else (x == np.round(x)) & (x >= t.min) & (x <= t.max)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
-        raise UserError(f"input: value {x[idx]!r} at index {list(idx)} is not a {t.name} value (the model's input datatype)")
+        raise UserError(f"input: value {float(x[idx])!r} at index {list(idx)} is not a {t.name} value (the model's input datatype)")
     return x
 
 

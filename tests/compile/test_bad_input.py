@@ -51,14 +51,20 @@ def test_dynamic_input_shape(capsys, tmp_path, tfc_path):
 
 def test_non_binary_weights(capsys, tmp_path, tfc_path):
     def edit(m):
-        # the scale of the second layer's weight quantizer: ±1 weights become ±0.5
+        # the scale of the second layer's weight quantizer ((out, in) before its Transpose), per input: every
+        # output channel mixes ±0.5 and ±1 (a per-output-channel scale would be fine)
         for init in m.graph.initializer:
             if init.name == "47":
-                init.CopyFrom(numpy_helper.from_array(np.array(0.5, dtype=np.float32), "47"))
+                rows = np.where(np.arange(64) % 2, 1.0, 0.5).astype(np.float32).reshape(1, 64)
+                init.CopyFrom(numpy_helper.from_array(rows, "47"))
+        for vi in [v for v in m.graph.value_info if v.name == "47"] + [i for i in m.graph.input if i.name == "47"]:
+            vi.type.tensor_type.shape.Clear()
+            for d in (1, 64):
+                vi.type.tensor_type.shape.dim.add().dim_value = d
 
     rc, err = _compile(capsys, _edit_tfc(tfc_path, tmp_path, edit), tmp_path)
     assert rc == 2 and len(err) == 1
-    assert "MatMul" in err[0] and "weights are not 1-bit ±1 (values [-0.5, 0.5])" in err[0]
+    assert "MatMul" in err[0] and "weights of output channel 0 are not 1-bit ±s (values [-1.0, -0.5, 0.5, 1.0])" in err[0]
 
 
 def test_unsupported_op(capsys, tmp_path):

@@ -1,0 +1,113 @@
+"""Biases of Conv/Gemm folded into the tail: an Add on the bias-free dot product, and when that is exact.
+
+onnxruntime adds a Conv's bias after the whole dot product (one rounding: fl(S + b)), and so does Gemm when
+the reduction fits one block of its matrix kernel; above that, Gemm initialises its output with the bias and
+adds each K-block's partial sum to it, rounding each time, so its result depends on how the accumulator splits
+over the blocks. Both agree with fl(S + b) whenever every partial sum plus the bias is a float32 number (a bias
+on the accumulator's grid, e.g. a quantized bias); otherwise ``check_bias_margin`` bounds the difference and
+proves, per channel, that no value within the bound crosses the switch (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from candle_hw.compile.tails import Tail, TailError, run_tail
+
+# Gemm reductions of at most this many inputs add the bias once (onnxruntime's MLAS sgemm blocks K by 256;
+# half of it leaves room for kernels with smaller blocks)
+GEMM_BLOCK_K = 128
+
+
+def bias_add(model: ModelWrapper, node: onnx.NodeProto, bias: np.ndarray, mh: int, layout: str) -> onnx.NodeProto:
+    """An Add node (dot + bias) standing for the bias inside ``node``; its constant is put into ``model``."""
+    v = np.asarray(bias, dtype=np.float32)
+    if v.size not in (1, mh) or (v.ndim > 1 and v.shape[-1] != v.size):
+        raise TailError(f"{node.name} ({node.op_type}): bias of shape {list(v.shape)} is not per channel ({mh})")
+    vec = np.broadcast_to(v.reshape(-1), (mh,)).astype(np.float32)
+    key = f"{node.name}__bias"
+    model.set_initializer(key, vec.reshape(mh, 1, 1) if layout == "nchw" else vec)
+    return helper.make_node("Add", [f"{node.output[0]}__dot", key], [node.output[0]], name=f"{node.name}.bias")
+
+
+def _lsb_exp(x: float) -> int:
+    """Exponent of the least significant set bit of a finite nonzero float."""
+    f = Fraction(float(x))
+    n = abs(f.numerator)
+    return ((n & -n).bit_length() - 1) - (f.denominator.bit_length() - 1)
+
+
+def dot_exact(zscale: np.ndarray, dmax: int) -> np.ndarray:
+    """Per channel: whether qonnx's float32 MatMul/Conv is exact for every input, so it equals
+    accumulator_value: inputs q*s_in, products q*s_in*s_c and every partial sum are then multiples of
+    2^lsb(zscale) below 2^24 of them (zscale = s_in*s_c, |q| <= dmax, |partial sums| <= dmax*zscale)."""
+    return np.array([z / math.ldexp(1.0, _lsb_exp(z)) * dmax < 2**24 for z in zscale.tolist()], dtype=bool)
+
+
+def bias_exact(node: onnx.NodeProto, bias: np.ndarray, zscale: np.ndarray, mw: int, binary: bool, lo: int,
+               hi: int) -> bool:
+    """Whether onnxruntime's result is fl32(dot + bias) for every input: a Conv, a one-block Gemm, or every
+    partial sum plus bias exactly representable (all are multiples of 2^min(lsb(b), lsb(zscale)) below
+    2^24 of them)."""
+    if node.op_type != "Gemm" or mw <= GEMM_BLOCK_K:
+        return True
+    dmax = mw if binary else max(abs(lo), abs(hi))
+    b = np.broadcast_to(np.asarray(bias, dtype=np.float32).reshape(-1), zscale.shape)
+    for bc, zc in zip(b.tolist(), zscale.tolist()):
+        if bc == 0:
+            continue
+        q = min(_lsb_exp(bc), _lsb_exp(zc))
+        if (abs(bc) + dmax * zc) >= math.ldexp(1.0, 24 + q):
+            return False
+    return True
+
+
+def check_bias_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,
+                      layout: str, thresholds: np.ndarray, flip: np.ndarray, bounds: tuple[int, int],
+                      dot_value: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Refuse a channel whose decision could depend on Gemm's summation order.
+
+    Gemm's value differs from v = fl32(dot + b) by at most (blocks + 1) half-ulps of |b| + max|dot| (one
+    rounding per block addition, plus ours). With the tail monotone, the decision is the same for every value in
+    [v - delta, v + delta] iff it is the same at both ends; checked by qonnx on the accumulators on both sides of
+    each switch (or the range ends of a constant channel)."""
+    lo, hi = bounds
+    mh = thresholds.size
+    t = thresholds.reshape(-1)
+    const_on, const_off = ~flip & (t == lo), ~flip & (t == hi + 1)
+    rising = ~flip & ~const_on & ~const_off
+    a1 = np.where(rising, t - 1, np.where(flip, -t, lo))
+    a2 = np.where(rising, t, np.where(flip, -t + 1, hi))
+    want1 = np.where(rising, False, np.where(flip, True, const_on))
+    want2 = np.where(rising, True, np.where(flip, False, const_on))
+    b = tail.consts[0][0]
+    dmax = np.abs(dot_value(np.array([[lo] * mh, [hi] * mh]))).max(axis=0).astype(np.float64)
+    blocks = -(-node_inputs(node, model) // GEMM_BLOCK_K)
+    delta = (blocks + 1) * 0.5 * np.spacing(np.float32(np.abs(b) + dmax)).astype(np.float64)
+    probes = []
+    for a in (a1, a2):
+        v = (dot_value(a[None, :])[0] + b).astype(np.float32).astype(np.float64)
+        probes += [np.nextafter(np.float32(v - delta), np.float32(-np.inf)),
+                   np.nextafter(np.float32(v + delta), np.float32(np.inf))]
+    out = run_tail(model, list(tail.nodes[1:]) + [end], node.output[0], end.output[0],
+                   np.stack(probes).astype(np.float32), layout)
+    want = np.stack([want1, want1, want2, want2])
+    bad = np.argwhere((out > 0) != want)
+    if bad.size:
+        c = int(bad[0][1])
+        acc = int((a1 if bad[0][0] < 2 else a2)[c])
+        raise TailError(
+            f"{name}: channel {c}: {node.name}'s float bias {float(b[c])!r} puts the switch within {delta[c]:.3g} of "
+            f"the value at accumulator {acc}, where onnxruntime's K-blocked Gemm sum, not the accumulator, decides; "
+            "quantize the bias (or use MatMul + Add)")
+
+
+def node_inputs(node: onnx.NodeProto, model: ModelWrapper) -> int:
+    """The reduction length K of a Gemm (its first input's last dimension)."""
+    return int(model.get_tensor_shape(node.input[0])[-1])

@@ -1,0 +1,225 @@
+"""Biases, any positive scales, per-channel weight scales and datatype-annotated inputs, equal to qonnx."""
+import re
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from brevitas.core.scaling import ScalingImplType
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+from brevitas.quant import Int8ActPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+from hypothesis import given, settings, strategies as st
+from onnx import helper, numpy_helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from torch import nn
+
+from candle_hw.compile.export import export_qonnx_model
+from candle_hw.compile.frontend import FrontendError, qonnx_to_dataflow
+from candle_hw.compile.tails import TailError
+from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
+from candle_hw.errors import UserError
+from candle_hw.models import randomize_bn
+from candle_hw.models.quant import BinaryWeightQuant
+from candle_hw.sim.functional import run_model
+
+F32 = np.float32
+Q = "qonnx.custom_op.general"
+SETTINGS = settings(max_examples=4, deadline=None)
+
+
+class PerChannelBinaryWeight(SignedBinaryWeightPerTensorConst):
+    """±s_c weights, s_c = mean |w| of output channel c (a float32 value, not a power of two)."""
+
+    scaling_impl_type = ScalingImplType.STATS
+    scaling_per_output_channel = True
+    scaling_stats_op = "AVE"
+
+
+def _act(scale):
+    return QuantIdentity(act_quant=SignedBinaryActPerTensorConst, scaling_const=scale, return_quant_tensor=False)
+
+
+class _Net(nn.Module):
+    def __init__(self, in_shape, body, head):
+        super().__init__()
+        self.input_shape = in_shape
+        self.body, self.head = body, head
+
+    def forward(self, x):
+        return self.head(self.body(x).flatten(1))
+
+
+def _mlp(features, hidden, signed_input, act_scale):
+    quant = Int8ActPerTensorFloat if signed_input else Uint8ActPerTensorFloat
+    body = nn.Sequential(QuantIdentity(act_quant=quant, return_quant_tensor=False),
+                         QuantLinear(features, hidden, bias=True, weight_quant=PerChannelBinaryWeight),
+                         nn.BatchNorm1d(hidden), _act(act_scale),
+                         QuantLinear(hidden, hidden, bias=True, weight_quant=PerChannelBinaryWeight),
+                         nn.BatchNorm1d(hidden), _act(1.0))
+    # the last layer: a float bias on ±1 weights (its float output must be a function of the accumulator)
+    return _Net((features,), body, QuantLinear(hidden, 7, bias=True, weight_quant=BinaryWeightQuant))
+
+
+def _cnn(channels, img, act_scale):
+    body = nn.Sequential(QuantIdentity(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=False),
+                         QuantConv2d(3, channels, 3, bias=True, weight_quant=PerChannelBinaryWeight),
+                         nn.BatchNorm2d(channels), _act(act_scale),
+                         QuantConv2d(channels, channels, 3, bias=True, weight_quant=PerChannelBinaryWeight),
+                         nn.BatchNorm2d(channels), _act(1.0))
+    flat = channels * (img - 4) ** 2
+    return _Net((3, img, img), body, QuantLinear(flat, 5, bias=True, weight_quant=BinaryWeightQuant))
+
+
+def _check_brevitas(model, x, tmp_path, seed):
+    """Random BN (ties on x's accumulators), random biases; simulator == qonnx on x and on fresh inputs."""
+    torch.manual_seed(seed)
+    for m in model.modules():
+        if getattr(m, "bias", None) is not None and isinstance(m, (QuantLinear, QuantConv2d)):
+            with torch.no_grad():
+                m.bias.normal_(0, 2.0)
+    randomize_bn(model, seed, x=torch.from_numpy(x))
+    path = export_qonnx_model(model.eval(), tmp_path / f"m{seed}.onnx")
+    graph = qonnx_to_dataflow(path)
+    oracle = oracle_model(path)
+    ref = qonnx_forward(oracle, x)
+    np.testing.assert_array_equal(run_model(graph, x), ref)
+    assert compare_layers(graph, oracle, x[:8]) == []
+    return graph
+
+
+@SETTINGS
+@given(features=st.sampled_from([12, 40]), hidden=st.sampled_from([8, 24]), signed=st.booleans(),
+       act_scale=st.sampled_from([0.37, 1.0, 2.5]), seed=st.integers(0, 1000))
+def test_brevitas_mlp_biases_and_scales(tmp_path_factory, features, hidden, signed, act_scale, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1 if signed else 0, 1, (64, features)).astype(F32)
+    graph = _check_brevitas(_mlp(features, hidden, signed, act_scale), x, tmp_path_factory.mktemp("mlp"), seed)
+    assert graph.prologue.quant.scale not in (1.0, 0.5, 0.25)  # a learned-style float scale, not a power of two
+    assert graph.epilogue.kind == "float" and graph.epilogue.ops[0].op == "add"  # the last layer's bias
+
+
+@SETTINGS
+@given(channels=st.sampled_from([4, 8]), img=st.sampled_from([6, 8]), act_scale=st.sampled_from([0.37, 1.0]),
+       seed=st.integers(0, 1000))
+def test_brevitas_cnn_conv_biases_and_scales(tmp_path_factory, channels, img, act_scale, seed):
+    x = np.random.default_rng(seed).uniform(0, 1, (24, 3, img, img)).astype(F32)
+    _check_brevitas(_cnn(channels, img, act_scale), x, tmp_path_factory.mktemp("cnn"), seed)
+
+
+# -- exact ties with non-power-of-two (dyadic) scales, built directly in ONNX ---------------------------------------
+def _onnx_mlp(w_scales, in_scale, bias, mean, gamma, k=16, head_bias=None):
+    """INT8 Quant(in_scale) -> Gemm(±w_scales[c], bias) -> BN(gamma, mean, var 1, eps 0) -> BipolarQuant(0.75)
+    -> MatMul(±1 x 3) [-> Add head_bias]."""
+    rng = np.random.default_rng(len(w_scales) * 31 + k)
+    mh = len(w_scales)
+    signs = np.where(rng.random((k, mh)) < 0.5, -1, 1).astype(F32)
+    inits = {"s": np.array(in_scale, F32), "zp": np.array(0.0, F32), "bits": np.array(8.0, F32),
+             "w1": (signs * np.asarray(w_scales, F32)).T.copy(), "b1": np.asarray(bias, F32),
+             "g": np.asarray(gamma, F32), "beta": np.zeros(mh, F32), "mu": np.asarray(mean, F32),
+             "var": np.ones(mh, F32), "s2": np.array(0.75, F32),
+             "w2": np.where(rng.random((mh, 3)) < 0.5, -1, 1).astype(F32)}
+    nodes = [helper.make_node("Quant", ["x", "s", "zp", "bits"], ["xq"], domain=Q, signed=1, narrow=0,
+                              rounding_mode="ROUND"),
+             helper.make_node("Gemm", ["xq", "w1", "b1"], ["a1"], transB=1, name="gemm1"),
+             helper.make_node("BatchNormalization", ["a1", "g", "beta", "mu", "var"], ["n1"], epsilon=0.0),
+             helper.make_node("BipolarQuant", ["n1", "s2"], ["h1"], domain=Q),
+             helper.make_node("MatMul", ["h1", "w2"], ["y" if head_bias is None else "a2"])]
+    if head_bias is not None:
+        inits["b2"] = np.asarray(head_bias, F32)
+        nodes.append(helper.make_node("Add", ["a2", "b2"], ["y"]))
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])],
+                          initializer=[numpy_helper.from_array(v, n) for n, v in inits.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(Q, 1)]), signs
+
+
+def _ints_with_dot(signs_col, target):
+    """INT8 values q with q . signs_col == target (greedy)."""
+    q = np.zeros(signs_col.size, F32)
+    left = abs(int(target))
+    for i in np.flatnonzero(signs_col == (1 if target >= 0 else -1)):
+        q[i] = min(127, left)
+        left -= int(q[i])
+    assert left == 0
+    return q
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000))
+def test_exact_ties_with_dyadic_scales_and_quantized_bias(seed):
+    """s_in = 0.375, s_c = k/8, bias on the accumulator grid: qonnx's float math is exact, so the BN switch
+    sits exactly on an attainable value; inputs on both sides of every switch must agree."""
+    rng = np.random.default_rng(seed)
+    mh, k, s_in = 6, 16, 0.375
+    w_scales = rng.integers(1, 16, mh) / 8
+    zs = s_in * w_scales
+    bias = rng.integers(-40, 40, mh) * zs           # a quantized bias: an integer times input x weight scale
+    t_int = rng.integers(-300, 300, mh)              # switch on the integer dot product
+    mean = (t_int * zs + bias).astype(F32)           # BN(x) = gamma (x - mean): 0 exactly at the switch
+    gamma = rng.choice([-1.0, 1.0], mh)
+    model, signs = _onnx_mlp(w_scales, s_in, bias, mean, gamma, k)
+    xs = [rng.integers(-128, 128, k).astype(F32) * F32(s_in) for _ in range(4)]
+    for c in range(mh):
+        xs += [_ints_with_dot(signs[:, c], t) * F32(s_in) for t in (t_int[c] - 1, t_int[c], t_int[c] + 1)]
+    x = np.stack(xs)
+    graph = qonnx_to_dataflow(model)
+    oracle = oracle_model(model)
+    np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle, x))
+    assert compare_layers(graph, oracle, x) == []
+
+
+def test_gemm_float_bias_near_a_switch_is_refused_naming_the_channel():
+    """K > one Gemm block and a float bias: the switch placed on fl(dot + b) itself is ambiguous (onnxruntime
+    adds the bias inside its blocked sum), so the channel is refused; a switch far from it is accepted."""
+    k, mh = 300, 2
+    bias = np.array([0.1, 0.1], F32)
+    mean = np.array([F32(10.0) + bias[0], 0.55], F32)  # channel 0 switches exactly at fl(10 + 0.1)
+    model, _ = _onnx_mlp([1.0, 1.0], 1.0, bias, mean, [1.0, 1.0], k)
+    with pytest.raises(TailError, match="fc0: channel 0: gemm1's float bias"):
+        qonnx_to_dataflow(model)
+    mean[0] = 10.55  # halfway between attainable values: no ambiguity
+    model, _ = _onnx_mlp([1.0, 1.0], 1.0, bias, mean, [1.0, 1.0], k)
+    x = np.random.default_rng(0).integers(-128, 128, (32, k)).astype(F32)
+    np.testing.assert_array_equal(run_model(qonnx_to_dataflow(model), x), qonnx_forward(oracle_model(model), x))
+
+
+def test_inexact_last_layer_scale_is_refused():
+    """A last layer whose float dot product rounds (weight scale 0.1 x input scale 1) has no exact epilogue."""
+    model, _ = _onnx_mlp([0.75, 0.75], 1.0, [0.0, 0.0], [0.0, 0.0], [1.0, 1.0], 8)
+    w2 = next(i for i in model.graph.initializer if i.name == "w2")
+    w2.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w2) * F32(0.1), "w2"))
+    with pytest.raises(FrontendError, match=re.escape("MatMul_4 (MatMul): channel 0: input scale x weight scale")):
+        qonnx_to_dataflow(model)
+
+
+# -- an input without a quantizer: its qonnx datatype annotation ------------------------------------------------
+@pytest.mark.parametrize("dtype", ["BIPOLAR", "INT8", "UINT4"])
+def test_datatype_annotated_input(tmp_path, dtype):
+    rng = np.random.default_rng(1)
+    k, mh = 24, 8
+    w1 = np.where(rng.random((k, mh)) < 0.5, -1, 1).astype(F32)
+    w2 = np.where(rng.random((mh, 4)) < 0.5, -1, 1).astype(F32)
+    inits = {"w1": w1, "w2": w2, "mu": rng.normal(size=mh).astype(F32) * 3, "one": np.array(1.0, F32)}
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["a"]),
+             helper.make_node("Sub", ["a", "mu"], ["b"]),
+             helper.make_node("BipolarQuant", ["b", "one"], ["h"], domain=Q),
+             helper.make_node("MatMul", ["h", "w2"], ["y"])]
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+                          initializer=[numpy_helper.from_array(v, n) for n, v in inits.items()])
+    m = ModelWrapper(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(Q, 1)]))
+    m.set_tensor_datatype("x", DataType[dtype])
+    p = tmp_path / "annotated.onnx"
+    m.save(str(p))
+    graph = qonnx_to_dataflow(p)
+    assert graph.prologue.quant.kind == "datatype" and graph.input_stream.elem_type.name == dtype
+    t = DataType[dtype]
+    x = (rng.choice([-1.0, 1.0], (40, k)) if dtype == "BIPOLAR"
+         else rng.integers(t.min(), t.max() + 1, (40, k))).astype(F32)
+    np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle_model(p), x))
+    bad = x.copy()
+    bad[3, 5] = 0.5
+    with pytest.raises(UserError, match=re.escape(f"input: value 0.5 at index [3, 5] is not a {dtype} value")):
+        run_model(graph, bad)
