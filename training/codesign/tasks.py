@@ -70,7 +70,7 @@ def _run_cfg(train_cfg, cand: dict, out: str | Path):
     shared = Path(out) / "teacher"
     shared.mkdir(exist_ok=True)
     link = run_dir / "teacher"
-    if not link.exists():
+    if not link.is_symlink() and not link.exists():
         # the teacher stage caches its targets in RUN/teacher; one shared folder computes them once
         os.symlink(os.path.relpath(shared, run_dir), link)
     return cfg
