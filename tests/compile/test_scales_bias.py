@@ -223,3 +223,31 @@ def test_datatype_annotated_input(tmp_path, dtype):
     bad[3, 5] = 0.5
     with pytest.raises(UserError, match=re.escape(f"input: value 0.5 at index [3, 5] is not a {dtype} value")):
         run_model(graph, bad)
+
+
+def test_cli_compiles_folds_and_reports_a_scaled_biased_model(tmp_path, capsys):
+    """`candle-hw compile` (folding from a file, --verify, RTL) and `report` on a Brevitas model with biases and
+    non-power-of-two scales; a model it must refuse exits 2 with one line and writes nothing."""
+    import json
+
+    from candle_hw.cli import main
+
+    rng = np.random.default_rng(5)
+    model = _mlp(16, 8, False, 0.37)
+    x = rng.uniform(0, 1, (32, 16)).astype(F32)
+    randomize_bn(model, 5, x=torch.from_numpy(x))
+    path = export_qonnx_model(model.eval(), tmp_path / "scaled.onnx")
+    fold = tmp_path / "fold.json"
+    fold.write_text(json.dumps([{"pe": 4, "simd": 4}, {"pe": 2, "simd": 8}, {"pe": 7, "simd": 2}]))
+    out = tmp_path / "build"
+    assert main(["compile", str(path), "-o", str(out), "--folding", str(fold), "--verify", "-q"]) == 0
+    assert json.loads((out / "folding.json").read_text())["fc1"]["simd"] == 8
+    assert main(["report", str(out)]) == 0
+    assert (out / "reports" / "report.json").is_file()
+    capsys.readouterr()
+    bad, _ = _onnx_mlp([1.0, 1.0], 1.0, np.array([0.1, 0.1], F32), np.array([F32(10.0) + F32(0.1), 0.5], F32),
+                       [1.0, 1.0], 300)
+    onnx.save(bad, str(tmp_path / "bad.onnx"))
+    assert main(["compile", str(tmp_path / "bad.onnx"), "-o", str(tmp_path / "b2"), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fc0: channel 0: gemm1's float bias" in err[0] and not (tmp_path / "b2").exists()
