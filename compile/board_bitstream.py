@@ -87,7 +87,8 @@ def _pnr(rtl: Path, work: Path, device: Device, board: dict, freq: float, seed: 
 
 
 def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float | None = None, seed: int = 1,
-                    timeout: float | None = None, params: ShellParams | None = None) -> dict[str, Any]:
+                    timeout: float | None = None, params: ShellParams | None = None,
+                    check_fit: bool = True) -> dict[str, Any]:
     build = Path(build_dir)
     board = get_board(board_name)
     if board.get("link") == "axi-dma":
@@ -111,12 +112,13 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
         t0 = time.perf_counter()
         shell = _synth(rtl, work, device, SHELL_CORE, shell_src, core, "shell", timeout)
         network = network_estimate(build, device)
-        needed = check_fit_before_pnr(shell, network, device)
+        needed = check_fit_before_pnr(shell, network, device) if check_fit else None
         steps["shell_synth_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         whole = _synth(rtl, work, device, SHELL_TOP, [*rtl_sources(rtl), *[work / f for f in SHELL_SOURCES]], hdl,
                        "design", timeout)
-        _check_fit(whole, device, "synthesis statistics")
+        if check_fit:
+            _check_fit(whole, device, "synthesis statistics")
         steps["synth_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         pnr = _pnr(rtl, work, device, board, freq, seed, timeout)
