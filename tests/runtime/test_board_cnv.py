@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +18,10 @@ from candle_hw.models import build_model, randomize_bn  # noqa: E402
 from candle_hw.runtime import Board  # noqa: E402
 from candle_hw.sim.functional import run_dataflow  # noqa: E402
 from candle_hw.sim.host import run_epilogue, run_prologue  # noqa: E402
+from candle_hw.training.data import CIFAR10_DEFAULT as CIFAR  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 
-CIFAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10" / "cifar10_jpg.tar.gz"
 FINN_CNV_FOLDING = [{"pe": p, "simd": s} for p, s in
                     [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (5, 1)]]
 
