@@ -173,3 +173,17 @@ def test_no_board_answers(tfc):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_cli_run_sim_equals_simulate(tfc, digits, tmp_path, capsys):
+    from candle_hw.cli import main as cli_main
+
+    build, graph, _ = tfc
+    np.save(tmp_path / "x.npy", digits[:5])
+    args = ["--input", str(tmp_path / "x.npy")]
+    assert cli_main(["run", str(build), "--port", "sim", *args, "--output", str(tmp_path / "y.npy"),
+                     "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "UART bound" in out and "frames_done" in out
+    assert cli_main(["simulate", str(build), *args, "--output", str(tmp_path / "z.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "z.npy"))
