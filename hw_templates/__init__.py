@@ -1,0 +1,30 @@
+"""The RTL block library (package data: one folder per block, read with importlib.resources) and the facts
+about its blocks that several layers need: the emitter and the resource estimates (compile/), the cycle
+models and the Verilator harness (sim/). Each is defined here once, next to the blocks it describes."""
+from __future__ import annotations
+
+import math
+
+# fifo.sv, RAM_STYLE "auto": distributed (LUT) RAM up to 64 words, block RAM (and a 3-cycle read path) above
+FIFO_BLOCK_MIN_DEPTH = 65
+
+# Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
+BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
+
+
+def fifo_uses_block_ram(depth: int) -> bool:
+    return depth >= FIFO_BLOCK_MIN_DEPTH
+
+
+def dwc_buffer_elems(in_elems: int, out_elems: int) -> int:
+    """dwc.sv's element buffer BUF = IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT); an input word is taken while
+    the buffer holds at most BUF - IN elements."""
+    return in_elems + 2 * out_elems + min(in_elems, out_elems) - math.gcd(in_elems, out_elems)
+
+
+def block_folders(block: str) -> list[str]:
+    """``block`` and the block folders it needs, dependencies first, without duplicates."""
+    out: list[str] = []
+    for dep in BLOCK_DEPS.get(block, ()):
+        out += [b for b in block_folders(dep) if b not in out]
+    return out + [block]

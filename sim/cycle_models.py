@@ -19,6 +19,7 @@ import numpy as np
 from candle_hw.compile.ir import (
     LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
+from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
 from candle_hw.sim.cycle_engine import EventSystem
 from candle_hw.types import clog2
 
@@ -40,7 +41,6 @@ TIMING: dict[str, BlockTiming] = {
     # swg.sv: issue -> read register -> 3-word queue (offered 2 cycles after issue), 3 credits
     "SlidingWindow": BlockTiming(latency=2, capacity=3, free=1),
 }
-FIFO_BLOCK_MIN_DEPTH = 65  # fifo.sv RAM_STYLE "auto": block RAM above 64 words
 POP_REG_EVERY = 3  # mvu.sv default
 
 
@@ -174,7 +174,7 @@ def _build_fifo(sys: EventSystem, n: StreamFIFO, frames: int) -> tuple[Port, Out
     empties), 3 cycles from write to m_tvalid, DEPTH + 2 words in all."""
     pat = streaming_pattern(n.stream.words_per_frame)
     mem_in, mem_out = _single(sys, n.name, pat, frames, BlockTiming(1, n.depth, 1))
-    if n.depth < FIFO_BLOCK_MIN_DEPTH:
+    if not fifo_uses_block_ram(n.depth):
         return mem_in, mem_out
     rd_in, rd_out = _single(sys, n.name + ".rd", pat, frames, BlockTiming(1, 1, 0))
     out_in, out_out = _single(sys, n.name + ".out", pat, frames, BlockTiming(1, 1, 0))
@@ -204,11 +204,6 @@ def _build_label_select(sys: EventSystem, n: LabelSelect, frames: int, t: BlockT
     return Port(inp, np.arange(words * frames, dtype=np.int64)), port
 
 
-def dwc_buffer(n: WidthConverter) -> int:
-    a, b = n.in_elems, n.out_elems
-    return a + 2 * b if (a % b == 0 or b % a == 0) else a + 2 * b + min(a, b) - 1
-
-
 def _build_dwc(sys: EventSystem, n: WidthConverter, frames: int) -> tuple[Port, OutPort]:
     """dwc.sv: an input word is taken while count <= BUF - IN (count read from registers, so an output
     handshake frees room from the next cycle); output word k is offered once its last element is in (the
@@ -221,7 +216,7 @@ def _build_dwc(sys: EventSystem, n: WidthConverter, frames: int) -> tuple[Port, 
     k = np.arange(n_out, dtype=np.int64)
     sys.add_constraint(out, k, inp, -(-((k + 1) * b) // a) - 1, 1)
     w = np.arange(n_in, dtype=np.int64)
-    need_out = -(-((w + 1) * a - dwc_buffer(n)) // b) - 1  # output word that must have left before w enters
+    need_out = -(-((w + 1) * a - dwc_buffer_elems(a, b)) // b) - 1  # output word that must have left before w enters
     ok = need_out >= 0
     port = OutPort(out, k, BlockTiming(0, 1, 1), [(inp, w[ok], need_out[ok], 1)])
     return Port(inp, w), port

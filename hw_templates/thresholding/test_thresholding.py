@@ -55,7 +55,7 @@ def test_thresholding(tmp_path_factory, channels: int, pe: int, in_type: IntType
                                     {"CHANNELS": 5, "PE": 1, "IN_BITS": 1, "THRESH_BITS": 2}], ids=range(3))
 def test_thresholding_lint_clean(params: dict) -> None:
     """verilator --lint-only -Wall reports nothing."""
-    from candle_hw.compile.emit import block_folders
+    from candle_hw.hw_templates import block_folders
     from candle_hw.sim.cosim.blocktest import block_sources, hw_template_dir
     from candle_hw.sim.cosim.toolchain import verilator_lint
 

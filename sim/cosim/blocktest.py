@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from candle_hw.compile.emit import block_folders
+from candle_hw.hw_templates import block_folders
 from candle_hw.sim.cosim.harness import RunResult, StreamDesign
 from candle_hw.sim.packing import pack_stream, unpack_stream
 from candle_hw.types import IntType
