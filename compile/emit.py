@@ -6,8 +6,8 @@
 - ``top.sv`` from hw_templates/top.sv.j2 (Jinja2, StrictUndefined): one instance per node, named after it;
 - ``filelist.f`` (sources in dependency order, top.sv last) and ``instances.json`` (instance, kind, module,
   output stream of every block: what the RTL simulator needs to decode the debug taps).
-The graph is first run through InsertWidthConverters, and through InsertFIFOs when it has no FIFO at all
-(a graph whose FIFOs were sized or pruned keeps them as they are).
+The graph is emitted exactly as given: it must be stitched (pipeline step "stitch", compile/passes/stitch.py),
+and one whose adjacent blocks exchange words of different sizes is refused.
 
 Every IR field -> HDL parameter mapping (snake_case -> UPPER_SNAKE) is in ``hdl_params`` below, and nowhere else.
 """
@@ -26,8 +26,9 @@ import jinja2
 import numpy as np
 
 from candle_hw.compile.ir import (DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node,
-                                  SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter)
-from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+                                  SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter,
+                                  require_stitched)
+from candle_hw.hw_templates import block_folders
 from candle_hw.outdir import replace_dir
 from candle_hw.sim.golden import padded_rows_cols
 from candle_hw.sim.packing import encode, pad_pattern_words, threshold_words, weight_words, write_memh
@@ -37,8 +38,6 @@ MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool",
     LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc",
 }
-# Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
-BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
 # Weight memories up to this depth go to LUT RAM under weight_style "auto": a block RAM would be mostly empty.
 DISTRIBUTED_MAX_WMEM = 64
 _HDL_SUFFIXES = (".sv", ".v", ".svh", ".vh")
@@ -50,14 +49,6 @@ class Instance:
     module: str
     params: dict[str, int | str]
     mems: dict[str, tuple[list[int], int]] = field(default_factory=dict)  # file -> (words, width)
-
-
-def block_folders(block: str) -> list[str]:
-    """``block`` and the block folders it needs, dependencies first, without duplicates."""
-    out: list[str] = []
-    for dep in BLOCK_DEPS.get(block, ()):
-        out += [b for b in block_folders(dep) if b not in out]
-    return out + [block]
 
 
 def _signed(t: IntType) -> int:
@@ -163,14 +154,6 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
                                         "ELEM_BITS": node.elem_type.bits})
 
 
-def stitched(graph: DataflowGraph) -> DataflowGraph:
-    """The graph as emitted: width converters everywhere words differ; default FIFOs if it has none."""
-    g = InsertWidthConverters()(graph)
-    if not any(isinstance(n, StreamFIFO) for n in g.nodes):
-        g = InsertFIFOs()(g)
-    return g
-
-
 def hdl_name(name: str) -> str:
     """A node name as a SystemVerilog identifier (instance names = node names where legal)."""
     s = re.sub(r"[^A-Za-z0-9_]", "_", name)
@@ -247,7 +230,8 @@ def _copy_sources(modules: list[str], dst: Path) -> list[str]:
 def emit_rtl(graph: DataflowGraph, out_dir: Path) -> Path:
     """Write out_dir/ (see the module docstring) for ``graph``; returns out_dir."""
     out_dir = Path(out_dir)
-    g = stitched(graph)
+    require_stitched(graph, "emit")
+    g = graph
     instances = [hdl_params(n, g) for n in g.nodes]
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

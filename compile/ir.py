@@ -565,8 +565,19 @@ def _check_border_source(before: tuple[Node, ...], mvu: MatrixVectorUnit) -> Non
     raise IRError(f"{mvu.name}: border={mvu.border} needs a BIPOLAR sliding window with that geometry and pad_value=-1 before it")
 
 
+def require_stitched(graph: DataflowGraph, user: str) -> None:
+    """Refuse a graph whose adjacent blocks exchange words of different sizes: the RTL wires a producer's word
+    straight into its consumer, so only a graph completed by the pipeline's "stitch" step
+    (compile/passes/stitch.py) describes a design that can be emitted or simulated cycle by cycle."""
+    for a, b in zip(graph.nodes, graph.nodes[1:]):
+        ea, eb = a.out_stream().elems_per_word, b.in_stream().elems_per_word
+        if ea != eb:
+            raise IRError(f"{user}: {a.name} -> {b.name}: words of {ea} and {eb} elements meet without a width "
+                          "converter; stitch the graph first (pipeline step 'stitch', compile/passes/stitch.py)")
+
+
 __all__ = [
     "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
     "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
-    "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",
+    "require_stitched", "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.compile.passes.folding import ApplyFolding, folding_of, parse_folding
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.errors import UserError
 from candle_hw.outdir import check_output_dir, output_dir
 
@@ -57,9 +58,7 @@ def _fold_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
 
 
 def _stitch_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
-    from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
-
-    return InsertFIFOs()(InsertWidthConverters()(graph))
+    return Stitch()(graph)
 
 
 def _size_fifos_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
@@ -97,6 +96,15 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
         if on_step is not None:
             on_step(step, graph)
     return graph
+
+
+def load_graph(path: str | Path) -> DataflowGraph:
+    """A build directory's graph, or a QONNX model lowered and stitched (steps "lower" and "stitch", no folding
+    or FIFO sizing): the graph `candle-hw simulate` runs at every level."""
+    p = Path(path)
+    if p.is_dir():
+        return DataflowGraph.load(p)
+    return Stitch()(qonnx_to_dataflow(p))
 
 
 def compile_model(model: str | Path, out_dir: str | Path, opts: CompileOptions | None = None,

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from candle_hw.compile.verify import qonnx_forward_batched
     from candle_hw.models import load_checkpoint
-    from candle_hw.sim.functional import load_graph, run_model
+    from candle_hw.compile.pipeline import load_graph
+    from candle_hw.sim.functional import run_model
     from candle_hw.training.data import load_cifar10
 
     _, test, _ = load_cifar10()

@@ -5,8 +5,6 @@ float32 BLAS products (every partial sum is an integer below 2**24), which is as
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from candle_hw.compile.ir import (
@@ -76,13 +74,3 @@ def run_dataflow(graph: DataflowGraph, frames: np.ndarray, return_all: bool = Fa
 def run_model(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     """Model input tensor (N, ...) -> model output tensor, as QONNX execution computes it."""
     return run_epilogue(graph, run_dataflow(graph, run_prologue(graph, x)))
-
-
-def load_graph(path: str | Path) -> DataflowGraph:
-    """A build directory (dataflow.json) or a QONNX model file."""
-    p = Path(path)
-    if p.is_dir():
-        return DataflowGraph.load(p)
-    from candle_hw.compile.frontend import qonnx_to_dataflow
-
-    return qonnx_to_dataflow(p)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from candle_hw.compile.ir import DataflowGraph, Node, StreamFIFO
+from candle_hw.compile.ir import DataflowGraph, StreamFIFO
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.errors import UserError
 from candle_hw.sim.cycle import SimulationError, simulate_cycle
 
@@ -24,24 +25,9 @@ MIN_DEPTH = 2  # fifo.sv at depth 1 moves a word only every other cycle
 
 
 def insert_fifos(graph: DataflowGraph, depth: int = 2) -> DataflowGraph:
-    """Width converters where words differ, then a StreamFIFO at every stream position without one
-    (compile/passes/stitch.py when present: input, between nodes, output; else between nodes)."""
-    try:
-        from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
-    except ImportError:
-        return _insert_between(graph, depth)
-    return InsertFIFOs(default_depth=depth)(InsertWidthConverters()(graph))
-
-
-def _insert_between(graph: DataflowGraph, depth: int) -> DataflowGraph:
-    nodes: list[Node] = [graph.nodes[0]]
-    for b in graph.nodes[1:]:
-        a = nodes[-1]
-        if not isinstance(a, StreamFIFO) and not isinstance(b, StreamFIFO):
-            s = a.out_stream()
-            nodes.append(StreamFIFO(f"fifo_{a.name}", s, depth))
-        nodes.append(b)
-    return graph.replace(nodes=tuple(nodes))
+    """The pipeline's stitch step with FIFOs of ``depth``: width converters where words differ, then a StreamFIFO
+    at every stream position without one (input, between nodes, output)."""
+    return Stitch(default_depth=depth)(graph)
 
 
 def _interval(graph: DataflowGraph, frames: int, max_sweeps: int) -> int | None:
@@ -96,8 +82,6 @@ class SizeFIFOs:
             g = _set_depth(g, name, max(MIN_DEPTH, res.fifo_max_occupancy[name]))
         if self.remove_unneeded:
             for name in fifos:
-                if sum(isinstance(n, StreamFIFO) for n in g.nodes) == 1:
-                    break  # the emitter would re-insert default FIFOs into a design with none
                 trial = g.replace(nodes=tuple(n for n in g.nodes if n.name != name))
                 runs += 1
                 ii = _interval(trial, self.frames, TRIAL_SWEEPS)

@@ -1,5 +1,9 @@
 """Stitching passes: the width converters and FIFOs that join the blocks of a dataflow chain.
 
+``Stitch`` is the pipeline's "stitch" step (both passes). The emitter and the cycle simulator take a stitched
+graph as it is and refuse one whose adjacent blocks exchange words of different sizes (compile/ir.py
+``require_stitched``): nothing re-stitches behind the pipeline's back.
+
 Stream positions of a chain of n nodes are numbered 0..n: position 0 is the dataflow input (before node 0),
 position i the stream from node i-1 to node i, position n the dataflow output.
 """
@@ -89,6 +93,18 @@ class InsertFIFOs:
         if not isinstance(depth, int) or depth < 1:
             raise IRError(f"{name}: FIFO depth={depth!r} must be a positive integer")
         return depth
+
+
+@dataclass(frozen=True)
+class Stitch:
+    """The pipeline's "stitch" step: InsertWidthConverters, then InsertFIFOs with ``default_depth``.
+
+    Reads/writes: as the two passes. Idempotent (both are)."""
+
+    default_depth: int = DEFAULT_FIFO_DEPTH
+
+    def __call__(self, graph: DataflowGraph) -> DataflowGraph:
+        return InsertFIFOs(default_depth=self.default_depth)(InsertWidthConverters()(graph))
 
 
 def _unique(name: str, graph: DataflowGraph, new: list[Node]) -> str:

@@ -16,7 +16,6 @@ Timing definitions (cycles of the design clock; cycle 0 = first edge after reset
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from candle_hw.compile.emit import emit_rtl, stitched
-from candle_hw.compile.ir import DataflowGraph, StreamType
+from candle_hw.compile.ir import DataflowGraph, StreamType, require_stitched
 from candle_hw.errors import UserError
 from candle_hw.sim.cosim.harness import RunResult, StreamDesign
 from candle_hw.sim.packing import pack_stream, unpack_stream
@@ -66,10 +64,12 @@ class Mismatch:
                 f"expected {self.expected:#x}, got {got} {when}" + (f"; VCD {self.vcd}" if self.vcd else ""))
 
 
-def _rtl_dir(build_dir: Path, graph: DataflowGraph) -> Path:
+def _rtl_dir(build_dir: Path) -> Path:
+    """BUILD/rtl, emitted by the compiler (``candle-hw compile``, compile/emit.py): the RTL simulator runs the
+    design that was built and never emits one of its own."""
     rtl = build_dir / "rtl"
     if not (rtl / "top.sv").exists():
-        emit_rtl(graph, rtl)
+        raise UserError(f"{build_dir}: no rtl/top.sv; compile the model first (`candle-hw compile`)")
     return rtl
 
 
@@ -110,7 +110,7 @@ def simulate_rtl(build_dir: Path, frames: np.ndarray, *, in_valid_prob: float = 
     build_dir = Path(build_dir).resolve()
     graph = DataflowGraph.load(build_dir)
     frames = _check_frames(graph, frames)
-    rtl = _rtl_dir(build_dir, graph)
+    rtl = _rtl_dir(build_dir)
     design = _design(rtl, build_dir / ("rtlsim_trace" if vcd else "rtlsim"), trace=vcd)
     sin, sout = graph.input_stream, graph.output_stream
     n = frames.shape[0]
@@ -159,13 +159,12 @@ def _stream_of(d: dict[str, Any]) -> StreamType:
 
 
 def first_mismatch(graph: DataflowGraph, frames: np.ndarray, rtl_outputs: np.ndarray, *,
-                   build_dir: Path | None = None, in_valid_prob: float = 1.0, out_ready_prob: float = 1.0,
+                   build_dir: Path, in_valid_prob: float = 1.0, out_ready_prob: float = 1.0,
                    seed: int = 0) -> Mismatch | None:
     """None when ``rtl_outputs`` equals the functional simulator's output; else the first differing block.
 
-    ``build_dir``: the build whose rtl/ produced ``rtl_outputs`` (emitted there from ``graph`` if missing; a new
-    temporary build when None); the debug build goes to build_dir/rtlsim_debug and the VCD to
-    build_dir/reports/first_mismatch.vcd.
+    ``build_dir``: the build (``graph`` and the rtl/ emitted from it) that produced ``rtl_outputs``; the debug
+    build goes to build_dir/rtlsim_debug and the VCD to build_dir/reports/first_mismatch.vcd.
     """
     from candle_hw.sim.functional import run_dataflow
 
@@ -176,12 +175,10 @@ def first_mismatch(graph: DataflowGraph, frames: np.ndarray, rtl_outputs: np.nda
     if not bad:
         return None
     upto = bad[0] + 1
-    if build_dir is None:  # emit the graph's RTL afresh (the outputs must then come from the same graph)
-        build_dir = Path(tempfile.mkdtemp(prefix="candle-hw-mismatch-"))
-        graph.save(build_dir)
     build_dir = Path(build_dir).resolve()
-    rtl = _rtl_dir(build_dir, graph)
-    g = stitched(graph)
+    rtl = _rtl_dir(build_dir)
+    require_stitched(graph, "RTL simulation")
+    g = graph
     info = json.loads((rtl / "instances.json").read_text())
     if [i["name"] for i in info] != [nd.name for nd in g.nodes]:
         raise UserError(f"{rtl}: instances.json does not match the graph's stitched nodes; re-emit the RTL")

