@@ -1,15 +1,22 @@
-"""Cycle-level simulator: word-level timing of a stitched dataflow design, and its integer outputs.
+"""Cycle-level simulator: the words of a stitched dataflow design, and the cycle at which each one moves.
 
-``simulate_cycle(graph, frames)`` predicts, for the RTL the compiler emits, when every stream word moves:
-per-node first/last activity and initiation interval, network interval and latency, and the maximum
+``simulate_cycle(graph, frames)`` predicts, for the RTL the compiler emits from ``graph``, when every stream word
+moves: per-node first/last activity and initiation interval, network interval and latency, and the maximum
 occupancy of every StreamFIFO. Streams follow AXI-Stream ready/valid; nodes with no FIFO between them couple
 through their output registers; the testbench drives input every cycle it is accepted and always accepts
 output (FINN's rtlsim_performance set-up). The block timing models live in sim/cycle_models.py and are solved
 exactly (least fixed point of max-plus constraints, sim/cycle_engine.py) without a per-cycle loop.
 
-No block's timing depends on data, so the values are the functional simulator's (sim/golden.py, frame-batched), and the
-schedule is solved for a few frames only: once two consecutive frames repeat the same schedule shifted by
-the same number of cycles, every later frame does too, and later frames are extrapolated exactly.
+The data: the input frames are packed into words (sim/packing.py) and every block model (sim/cycle_streams.py)
+turns the words its upstream block emitted into the words it emits, in the RTL's order and grouping; the
+outputs are the last block's words unpacked. With ``check`` every block's word sequence is compared with the
+functional simulator's output of that node, packed the same way, and the first block that differs is named
+with the word and its cycle (``CycleResult.mismatch``).
+
+No block's timing depends on data, so the schedule is solved for a few frames only: once two consecutive
+frames repeat the same schedule shifted by the same number of cycles, every later frame does too, and later
+frames are extrapolated exactly. The graph must be stitched (pipeline step "stitch"): the simulator models
+the design exactly as given and refuses one whose adjacent blocks exchange words of different sizes.
 """
 from __future__ import annotations
 
@@ -18,13 +25,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from candle_hw.compile.ir import DataflowGraph, StreamFIFO
-from candle_hw.sim.functional import run_dataflow
+from candle_hw.compile.ir import DataflowGraph, StreamFIFO, require_stitched
+from candle_hw.errors import UserError
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
 from candle_hw.sim.cycle_models import OutPort, Port, build_node, link, streaming_pattern
+from candle_hw.sim.cycle_streams import block_words, lanes
+from candle_hw.sim.functional import batch_chunk, run_node
+from candle_hw.sim.packing import decode, lanes_to_words
 
-__all__ = ["CycleResult", "NodeStats", "simulate_cycle", "simulate_schedule", "SimulationError",
-           "stitched_graph", "mean_interval"]
+__all__ = ["CycleResult", "NodeStats", "WordMismatch", "simulate_cycle", "simulate_schedule", "SimulationError",
+           "mean_interval"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,27 @@ class NodeStats:
         return self.first_out - self.first_in
 
 
+@dataclass(frozen=True)
+class WordMismatch:
+    """The first block whose output words differ from the functional simulator's output of that node."""
+
+    node: str
+    kind: str
+    frame: int
+    word: int          # index of the word within that block's output frame
+    cycle: int | None  # cycle the word leaves the block, from the first input handshake (None: no such word)
+    expected: int | None
+    got: int | None
+
+    def __str__(self) -> str:
+        def show(w: int | None) -> str:
+            return "nothing" if w is None else f"{w:#x}"
+
+        when = "" if self.cycle is None else f" at cycle {self.cycle}"
+        return (f"{self.node} ({self.kind}): first difference in frame {self.frame}, output word {self.word}"
+                f"{when}: expected {show(self.expected)}, got {show(self.got)}")
+
+
 @dataclass
 class CycleResult:
     outputs: np.ndarray
@@ -60,18 +91,12 @@ class CycleResult:
     stream_max_occupancy: dict[str, int] = field(default_factory=dict)
     graph: DataflowGraph | None = None
     fully_periodic: bool = True  # False: frames beyond sim_frames extrapolated from the output's period only
+    mismatch: WordMismatch | None = None  # with check: the first block whose words differ from the functional sim
 
     @property
     def mean_interval_cycles(self) -> float:
         """The interval as sim/cosim/rtlsim.py measures it on the same number of frames."""
         return mean_interval(self.frame_done_cycles)
-
-
-# -- values -----------------------------------------------------------------------------------------------
-def _run_values(graph: DataflowGraph, frames: np.ndarray) -> np.ndarray:
-    """The integers every frame produces: the functional simulator's (sim/golden.py per node, batched)."""
-    x = np.asarray(frames)
-    return run_dataflow(graph, x.reshape((x.shape[0], *graph.input_stream.shape)))
 
 
 # -- schedule ----------------------------------------------------------------------------------------------
@@ -170,15 +195,6 @@ def _interval_estimate(s: Schedule) -> int:
     return int(last[-1] - last[-2]) if s.frames >= 2 else int(last[-1] - list(s.in_times.values())[0][0] + 1)
 
 
-def stitched_graph(graph: DataflowGraph) -> DataflowGraph:
-    """The graph the RTL emitter builds (compile/emit.py ``stitched``), or the graph itself without it."""
-    try:
-        from candle_hw.compile.emit import stitched
-    except ImportError:
-        return graph
-    return stitched(graph)
-
-
 def mean_interval(done: np.ndarray) -> float:
     """sim/cosim/rtlsim.py's interval: mean distance between frame completions, frame 0 excluded if N >= 3."""
     d = np.asarray(done, dtype=np.float64)
@@ -198,27 +214,103 @@ def _occupancy(writes: np.ndarray, reads: np.ndarray) -> int:
     return int(np.max(np.arange(1, writes.size + 1) - read_by))
 
 
+# -- data ------------------------------------------------------------------------------------------------
+def _word_cycle(s: Schedule, shift: int, node: str, words_per_frame: int, index: int, start: int) -> int:
+    """Cycle at which word ``index`` of ``node``'s output leaves it (frames beyond the solved ones shifted by
+    the period)."""
+    t = s.out_times[node]
+    frame, w = divmod(index, words_per_frame)
+    if frame < s.frames:
+        return int(t[index]) - start
+    return int(t[(s.frames - 1) * words_per_frame + w]) + shift * (frame - s.frames + 1) - start
+
+
+def _first_word_difference(got: np.ndarray, want: np.ndarray) -> int | None:
+    n = min(len(got), len(want))
+    bad = np.flatnonzero(np.any(got[:n] != want[:n], axis=1)) if got.shape[1:] == want.shape[1:] else [0]
+    if len(bad):
+        return int(bad[0])
+    return None if len(got) == len(want) else n
+
+
+def _mismatch(graph: DataflowGraph, node_idx: int, got: np.ndarray, want: np.ndarray, index: int,
+              offset: int, when) -> WordMismatch:
+    node = graph.nodes[node_idx]
+    s = node.out_stream()
+    wpf, bits = s.words_per_frame, s.elem_type.bits
+    word = offset + index
+
+    def word_at(a: np.ndarray) -> int | None:
+        return lanes_to_words(a[index:index + 1], bits)[0] if index < len(a) and a.shape[1:] == (s.elems_per_word,) \
+            else None
+
+    cycle = when(node.name, wpf, word) if index < len(got) else None
+    return WordMismatch(node.name, node.kind, word // wpf, word % wpf, cycle, word_at(want), word_at(got))
+
+
+def _run_words(graph: DataflowGraph, frames: np.ndarray, check: bool, when) -> tuple[np.ndarray, WordMismatch | None]:
+    """Every frame's words through every block model, chunk by chunk (sim/functional.py's working-memory bound);
+    returns the last block's words and, with ``check``, the first block whose words differ from the
+    functional simulator's output of the same node."""
+    outs, first = [], None
+    step = batch_chunk(graph)
+    for f0 in range(0, len(frames), step):
+        x = frames[f0:f0 + step]
+        n = len(x)
+        try:
+            words = lanes(x, graph.input_stream)
+        except ValueError as exc:
+            raise UserError(f"cycle simulation: the input frames do not fit the input stream: {exc}") from None
+        ref = x
+        for k, node in enumerate(graph.nodes):
+            words = block_words(graph, node, words, n)
+            if check and first is None:
+                ref = run_node(graph, node, ref)
+                want = lanes(ref, node.out_stream())
+                bad = _first_word_difference(words, want)
+                if bad is not None:
+                    first = _mismatch(graph, k, words, want, bad, f0 * node.out_stream().words_per_frame, when)
+                    if words.shape != want.shape:  # the blocks after it cannot even read its stream
+                        raise SimulationError(f"cycle simulation: {first}")
+        outs.append(words)
+    return np.concatenate(outs), first
+
+
 def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: int = 20000,
-                   stitch: bool = True) -> CycleResult:
+                   check: bool = True) -> CycleResult:
     """Run ``frames`` (element values, (N, *input shape)) or just time N frames when given an int.
 
-    With ``stitch`` the graph is first completed exactly as the RTL emitter completes it (width converters
-    where words differ, default FIFOs when it has none), so the prediction is for the emitted design.
+    The graph must be stitched (pipeline step "stitch"); it is simulated exactly as given. With ``check`` (and
+    frames given as values) every block's words are compared with the functional simulator's (see the
+    module docstring); ``check=False`` runs the words through the blocks only.
 
     ``max_sweeps`` bounds the solver (SimulationError beyond it): designs whose FIFOs are far too small
     settle slowly, because each sweep resolves one more round of stalls between two blocks.
     """
     t0 = time.perf_counter()
-    if stitch:
-        graph = stitched_graph(graph)
-    if isinstance(frames, (int, np.integer)):
-        n, outputs = int(frames), np.empty((0,), dtype=np.int64)
+    require_stitched(graph, "cycle simulation")
+    values = not isinstance(frames, (int, np.integer))
+    if values:
+        x = np.asarray(frames)
+        n = x.shape[0] if x.ndim else 0
+        if n and int(np.prod(x.shape[1:])) != graph.input_stream.num_elems:
+            raise UserError(f"cycle simulation: frames of shape {x.shape} do not match the dataflow input "
+                            f"(N, {', '.join(map(str, graph.input_stream.shape))})")
     else:
-        outputs = _run_values(graph, frames)
-        n = outputs.shape[0]
+        n = int(frames)
     if n < 1:
         raise ValueError("simulate_cycle needs at least one frame")
     s, shift, exact = solve_periodic(graph, n, max_sweeps=max_sweeps)
+    first = graph.nodes[0].name
+    start = int(s.in_times[first][0])
+    outputs, mismatch = np.empty((0,), dtype=np.int64), None
+    if values:
+        def when(node: str, wpf: int, index: int) -> int:
+            return _word_cycle(s, shift, node, wpf, index, start)
+
+        out_words, mismatch = _run_words(graph, x.reshape(n, *graph.input_stream.shape), check, when)
+        so = graph.output_stream
+        outputs = decode(out_words, so.elem_type).reshape(n, *so.shape)
     per_node, occ, stream_occ = {}, {}, {}
     for node in graph.nodes:
         ti, to = s.in_times[node.name], s.out_times[node.name]
@@ -227,15 +319,13 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
         stream_occ[node.name] = _occupancy(ti, to) if isinstance(node, StreamFIFO) else 0
         if isinstance(node, StreamFIFO):
             occ[node.name] = stream_occ[node.name]
-    first = graph.nodes[0].name
     done = s.out_times[graph.nodes[-1].name].reshape(s.frames, -1)[:, -1]
     if n > s.frames:
         done = np.concatenate([done, done[-1] + shift * np.arange(1, n - s.frames + 1)])
-    start = int(s.in_times[first][0])
     latency = int(done[0]) - start + 1
     return CycleResult(
         outputs=outputs, per_node=per_node, interval_cycles=shift, latency_cycles=latency,
         fifo_max_occupancy=occ, total_cycles=int(done[-1]) - start + 1, frame_done_cycles=done - start,
         sim_frames=s.frames, sweeps=s.sweeps, runtime_s=time.perf_counter() - t0,
-        stream_max_occupancy=stream_occ, graph=graph, fully_periodic=exact,
+        stream_max_occupancy=stream_occ, graph=graph, fully_periodic=exact, mismatch=mismatch,
     )

@@ -66,12 +66,28 @@ def _split(words: Sequence[int], lanes: int, bits: int) -> np.ndarray:
     return out
 
 
-def pack_stream(values: np.ndarray, elem_type: IntType, elems_per_word: int) -> list[int]:
-    """A frame (or a batch of frames) of element values -> stream words in transfer order."""
+def lane_dtype(bits: int) -> type:
+    """The narrowest unsigned numpy type that holds one ``bits``-bit element."""
+    return next(t for b, t in ((8, np.uint8), (16, np.uint16), (32, np.uint32), (64, np.uint64)) if bits <= b)
+
+
+def stream_lanes(values: np.ndarray, elem_type: IntType, elems_per_word: int) -> np.ndarray:
+    """Element values -> stream words in transfer order, as lanes: (words, elems_per_word) raw bit patterns,
+    lane j of a row being the word's bits [j*b, (j+1)*b). The vectorised form of ``pack_stream``."""
     raw = encode(np.asarray(values).reshape(-1), elem_type)
     if raw.size % elems_per_word:
         raise ValueError(f"{raw.size} elements do not fill words of {elems_per_word}")
-    return _join(raw.reshape(-1, elems_per_word), elem_type.bits)
+    return raw.astype(lane_dtype(elem_type.bits)).reshape(-1, elems_per_word)
+
+
+def lanes_to_words(lanes: np.ndarray, bits: int) -> list[int]:
+    """Rows of lanes (``stream_lanes``) -> the words as integers, lane 0 at the least significant bits."""
+    return _join(np.asarray(lanes).reshape(len(lanes), -1), bits)
+
+
+def pack_stream(values: np.ndarray, elem_type: IntType, elems_per_word: int) -> list[int]:
+    """A frame (or a batch of frames) of element values -> stream words in transfer order."""
+    return lanes_to_words(stream_lanes(values, elem_type, elems_per_word), elem_type.bits)
 
 
 def unpack_stream(words: Sequence[int], elem_type: IntType, elems_per_word: int, shape: Iterable[int]) -> np.ndarray:

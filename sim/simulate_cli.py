@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from candle_hw.sim.functional import load_graph, run_dataflow
+    from candle_hw.compile.pipeline import load_graph
+    from candle_hw.sim.functional import run_dataflow
     from candle_hw.sim.host import load_input, run_epilogue, run_prologue
 
     src = Path(args.source)
@@ -49,8 +50,13 @@ def run(args: argparse.Namespace) -> int:
         from candle_hw.sim.cycle import simulate_cycle
 
         res = simulate_cycle(graph, frames)
+        if res.mismatch is not None:
+            print(f"error: the cycle simulator's words differ from the functional simulator: {res.mismatch}",
+                  file=sys.stderr)
+            return 1
         y = res.outputs
-        print(f"[cycle] interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
+        print(f"[cycle] every block's words equal the functional simulator's on {len(frames)} frames; "
+              f"interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")
     else:
         from candle_hw.sim.cosim.rtlsim import first_mismatch, simulate_rtl
 
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         y = res.outputs
         ref = run_dataflow(graph, frames)
         if not np.array_equal(np.asarray(y).reshape(ref.shape), ref):
-            msg = first_mismatch(src, frames, y)
+            msg = first_mismatch(graph, frames, y, build_dir=src)
             print(f"error: RTL differs from the functional simulator: {msg}", file=sys.stderr)
             return 1
         print(f"[rtl] bit-exact on {len(frames)} frames; interval {res.interval_cycles} cycles, latency {res.latency_cycles} cycles")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit, StreamFIFO
+from candle_hw.compile.passes.stitch import Stitch
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames
-from candle_hw.sim.cycle import simulate_cycle, simulate_schedule, stitched_graph
+from candle_hw.sim.cycle import simulate_cycle, simulate_schedule
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
 from candle_hw.sim.cycle_models import mvu_timing
 from fixtures.reference_graphs import tfc_graph
@@ -17,9 +18,10 @@ from candle_hw.types import BIPOLAR, IntType
 
 @pytest.mark.parametrize("make", [lambda: mlp_graph(seed=3, k=3), lambda: cnv_graph(seed=5), lambda: tfc_graph(seed=1)])
 def test_outputs_equal_functional(make) -> None:
-    g = make()
+    g = Stitch()(make())
     x = random_frames(g, 7, seed=2)
     res = simulate_cycle(g, x)
+    assert res.mismatch is None
     np.testing.assert_array_equal(res.outputs, run_dataflow(g, x))
     assert res.frame_done_cycles.shape == (7,)
     assert np.all(np.diff(res.frame_done_cycles) > 0)
@@ -55,7 +57,7 @@ def test_cyclic_wait_is_reported() -> None:
 
 
 def test_periodic_extrapolation_is_exact() -> None:
-    g = stitched_graph(cnv_graph(seed=5))
+    g = Stitch()(cnv_graph(seed=5))
     res = simulate_cycle(g, 40)
     assert res.sim_frames < 40
     full = simulate_schedule(g, 40)
@@ -79,15 +81,15 @@ def _single_mvu(sf: int, nf: int, vectors: int) -> DataflowGraph:
 def test_single_mvu_timing(sf: int, nf: int, vectors: int) -> None:
     """mvu.sv header: SF*NF cycles per vector with no bubble; the first output LAT cycles after the last word
     of the first fold (plus one cycle through each default FIFO around it)."""
-    g = _single_mvu(sf, nf, vectors)
+    g = Stitch()(_single_mvu(sf, nf, vectors))
     res = simulate_cycle(g, 6)
     assert res.interval_cycles == sf * nf * vectors
     st = res.per_node["m"]
-    assert st.first_out - (st.first_in + sf - 1) == mvu_timing(g.nodes[0]).latency
+    assert st.first_out - (st.first_in + sf - 1) == mvu_timing(g.node("m")).latency
 
 
 def test_fifo_occupancy_within_depth() -> None:
-    g = stitched_graph(tfc_graph())
+    g = Stitch()(tfc_graph())
     res = simulate_cycle(g, 10)
     fifos = [n for n in g.nodes if isinstance(n, StreamFIFO)]
     assert fifos and set(res.fifo_max_occupancy) == {f.name for f in fifos}
@@ -102,7 +104,7 @@ def test_output_period_extrapolation_on_cnv() -> None:
     from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
     from fixtures.reference_graphs import cnv_graph
 
-    g = stitched_graph(SizeFIFOs()(cnv_graph()))
+    g = SizeFIFOs()(cnv_graph())
     res = simulate_cycle(g, 12)
     assert res.sim_frames == 4 and not res.fully_periodic
     full = simulate_schedule(g, 12)
