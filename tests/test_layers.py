@@ -1,0 +1,54 @@
+"""Layering (docs/architecture.md, "Layers"): sim/ depends on the IR, never on the rest of compile/; compile/ reaches
+sim/ only through the named interface below; neither imports torch or brevitas. Imports inside functions count."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The one interface from compile/ into sim/: module -> what it may use, and who uses it.
+COMPILE_TO_SIM = {
+    "candle_hw.sim.cycle": {"simulate_cycle", "SimulationError"},  # passes/fifo_sizing.py, report.py: timing
+    "candle_hw.sim.functional": {"run_dataflow"},                  # verify.py: values against QONNX
+    "candle_hw.sim.host": {"run_prologue", "run_epilogue"},        # verify.py
+    "candle_hw.sim.packing": {"encode", "threshold_words", "weight_words", "write_memh"},  # emit.py: memory files
+}
+SHARED_WITH_SIM = {"candle_hw.compile.ir"}  # the data model both sides read
+
+
+def _imports(path: Path) -> list[tuple[str, set[str]]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, {a.name for a in node.names}))
+        elif isinstance(node, ast.Import):
+            out += [(a.name, set()) for a in node.names]
+    return out
+
+
+def _modules(folder: str) -> list[Path]:
+    # *_cli.py modules are the command's entry points (candle_hw/cli.py loads them): they sit above both layers
+    return [p for p in sorted((ROOT / folder).rglob("*.py")) if not p.name.endswith("_cli.py")]
+
+
+def test_sim_depends_only_on_the_ir_of_compile() -> None:
+    bad = [f"{p.relative_to(ROOT)}: {m}" for p in _modules("sim") for m, _ in _imports(p)
+           if m.startswith("candle_hw.compile") and m not in SHARED_WITH_SIM]
+    assert bad == []
+
+
+def test_compile_reaches_sim_through_one_interface() -> None:
+    bad = []
+    for p in _modules("compile"):
+        for m, names in _imports(p):
+            if m.startswith("candle_hw.sim") and not (m in COMPILE_TO_SIM and names <= COMPILE_TO_SIM[m]):
+                bad.append(f"{p.relative_to(ROOT)}: {m} {sorted(names)}")
+    assert bad == []
+
+
+def test_no_torch_in_compile_or_sim() -> None:
+    allowed = {ROOT / "compile" / "export.py", ROOT / "compile" / "export_cli.py"}
+    bad = [f"{p.relative_to(ROOT)}: {m}" for folder in ("compile", "sim") for p in sorted((ROOT / folder).rglob("*.py"))
+           if p not in allowed for m, _ in _imports(p) if m.split(".")[0] in ("torch", "brevitas")]
+    assert bad == []
