@@ -1,4 +1,4 @@
-"""Brevitas forward == QONNX execute_onnx == functional simulator, exact, over random zoo models.
+"""Brevitas forward == QONNX execute_onnx == functional simulator == cycle simulator, exact, over random zoo models.
 
 Every model gets random BatchNorm statistics (negative gammas, thresholds landing exactly on attainable
 accumulator values, constant channels) so that the threshold mapping is exercised at its corner cases.
@@ -16,7 +16,10 @@ from candle_hw.compile.ir import MatrixVectorUnit
 from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
 from candle_hw.models import build_model, randomize_bn, sample_input
+from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
+from candle_hw.sim.host import run_epilogue, run_prologue
 
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -48,6 +51,11 @@ def _check_chain(model, tmp_path, seed, n=8):
     assert compare_layers(graph, oracle, x[:3]) == []
     folded = apply_folding(graph, _random_folding(graph, np.random.default_rng(seed)))
     np.testing.assert_array_equal(run_model(folded, x), sim_out)
+    # the cycle level moves words through the blocks of the stitched design (random foldings: width converters)
+    stitched = Stitch()(folded)
+    res = simulate_cycle(stitched, run_prologue(stitched, x))
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(run_epilogue(stitched, res.outputs), sim_out)
     return graph
 
 
