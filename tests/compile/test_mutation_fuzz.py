@@ -16,6 +16,7 @@ from candle_hw.cli import main
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.verify import oracle_model, qonnx_forward, random_inputs
 from candle_hw.errors import UserError
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
 from candle_hw.sim.host import run_epilogue, run_prologue
@@ -257,6 +258,6 @@ def test_mutant_is_refused_or_exact(model, name, seed, request, tmp_path, capsys
     want = qonnx_forward(oracle_model(path), x)
     np.testing.assert_array_equal(run_model(graph, x).reshape(want.shape), want)
     frames = run_prologue(graph, x)
-    cyc = simulate_cycle(graph, frames).outputs
+    cyc = simulate_cycle(Stitch()(graph), frames).outputs
     got = run_epilogue(graph, np.asarray(cyc).reshape(len(frames), *graph.output_stream.shape))
     np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -16,6 +16,7 @@ from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
 from candle_hw.models import randomize_bn, sample_input
 from candle_hw.sim import golden
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_dataflow, run_model
 from candle_hw.sim.host import run_prologue
@@ -64,7 +65,9 @@ def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, seed):
     folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
     folded = apply_folding(graph, folding)
     frames = run_prologue(folded, x)
-    np.testing.assert_array_equal(simulate_cycle(folded, frames).outputs, run_dataflow(graph, frames))
+    res = simulate_cycle(Stitch()(folded), frames)
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
 
 
 @given(h=st.integers(1, 6), w=st.integers(1, 6), k=st.sampled_from([1, 2, 3]), s=st.sampled_from([1, 2]),

@@ -9,7 +9,7 @@ from candle_hw.cli import main
 from candle_hw.compile.ir import IRError, MatrixVectorUnit, SlidingWindow, WidthConverter
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim import cycle_streams, functional
-from candle_hw.sim.cosim.testgraphs import cnv_graph, mlp_graph, random_frames
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames
 from candle_hw.sim.cycle import simulate_cycle, simulate_schedule
 from candle_hw.sim.packing import pack_stream, stream_lanes
 
