@@ -18,7 +18,7 @@ from candle_hw.compile.ir import (
     WidthConverter,
 )
 from candle_hw.sim import golden
-from candle_hw.sim.packing import decode, stream_lanes
+from candle_hw.sim.packing import decode, encode, stream_lanes
 
 
 def lanes(values: np.ndarray, s: StreamType) -> np.ndarray:
@@ -46,13 +46,21 @@ def dwc_words(graph: DataflowGraph, node: WidthConverter, words: np.ndarray, fra
 
 def swg_words(graph: DataflowGraph, node: SlidingWindow, words: np.ndarray, frames: int) -> np.ndarray:
     """swg.sv: per output pixel (oy, ox), row-major, its K*K window positions (ky, kx) row-major, each as
-    C/SIMD words of SIMD consecutive channels; positions outside the image carry the pad value."""
-    x = _read(words, node.in_stream(), frames)
-    win = golden.sliding_window(x, node.kernel, node.stride, node.pad, node.pad_value)
+    C/SIMD words of SIMD consecutive channels; positions outside the image carry the pad value's bits.
+
+    A window only moves elements, so it moves their bit patterns as they are (no decoding and re-encoding of
+    the largest stream of a CNV)."""
+    s = node.in_stream()
+    if words.shape != (frames * s.words_per_frame, s.elems_per_word):
+        raise ValueError(f"{node.name}: {words.shape[0]} words of {words.shape[1]} elements do not make "
+                         f"{frames} frames of {s.words_per_frame} words of {s.elems_per_word}")
+    pad_bits = int(encode(np.array([node.pad_value]), node.elem_type)[0]) if node.pad else 0
+    x = words.reshape(frames, *node.ifm_dim, node.channels)
+    win = golden.sliding_window(x, node.kernel, node.stride, node.pad, pad_bits)
     oh, ow = node.ofm_dim
     k2, cf = node.kernel * node.kernel, node.channels // node.simd
     order = win.reshape(frames, oh, ow, k2, cf, node.simd)  # word (oy, ox, ky*K + kx, cf), lane = channel % SIMD
-    return lanes(order, node.out_stream())
+    return order.reshape(-1, node.simd)
 
 
 def mvu_words(graph: DataflowGraph, node: MatrixVectorUnit, words: np.ndarray, frames: int) -> np.ndarray:
