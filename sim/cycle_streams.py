@@ -66,12 +66,15 @@ def swg_words(graph: DataflowGraph, node: SlidingWindow, words: np.ndarray, fram
 def mvu_words(graph: DataflowGraph, node: MatrixVectorUnit, words: np.ndarray, frames: int) -> np.ndarray:
     """mvu.sv: a vector arrives as SF words of SIMD elements; per vector it emits NF words, word nf holding
     output channels nf*PE .. nf*PE + PE - 1 (lane p = channel nf*PE + p), thresholded when it has thresholds
-    (a zero-padded window's vectors against their border class's thresholds)."""
+    (a zero-padded window's taps in the padding counted as 0)."""
     x = _read(words, node.in_stream(), frames).reshape(-1, node.mw)
     w = graph.params[f"{node.name}.weights"]
     t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
-    cls = np.tile(node.vector_classes(), frames) if node.border else None  # per-vector border-class thresholds
-    y = golden.mvu(x, w, t, node.binary_xnor, cls)
+    padded = None
+    if node.border:  # the unit counts its window's taps in the zero padding as 0 (it knows them by position)
+        taps = golden.padded_taps(*node.border_window, node.simd_base)
+        padded = np.broadcast_to(taps, (frames, *taps.shape)).reshape(-1, node.mw)
+    y = golden.mvu(x, w, t, node.binary_xnor, padded)
     return lanes(y.reshape(-1, node.nf, node.pe), node.out_stream())
 
 
