@@ -215,11 +215,13 @@ def _rebuild(graph: DataflowGraph, groups: list[Group], chosen: list[Choice]) ->
 def _device_caps(device: Any) -> tuple[int, int, str, float]:
     from candle_hw.devices import get_device
 
+    from candle_hw.compile.estimate import LUT4_FACTOR, estimate_capacity
+
     d = get_device(device)
-    if not d.is_xilinx:
-        # Lattice block RAMs (EBR) are counted as RAMB18 equivalents by size; LUT4 as LUT6 x 2 in the model
-        return d.luts // 2, d.ebr * d.ebr_kbit // 18, d.name, float(d.clock_mhz)
-    return d.luts, d.bram18k, d.name, float(d.clock_mhz)
+    cap = estimate_capacity(d)  # block RAM as RAMB18 equivalents (the one rule, shared with the fit check)
+    # the search works in the xc7 (LUT6) model; a LUT4 device holds 1 / LUT4_FACTOR as many of those LUTs
+    luts = cap["LUT"] if d.is_xilinx else int(cap["LUT"] // LUT4_FACTOR)
+    return luts, cap["BRAM_18K"], d.name, float(d.clock_mhz)
 
 
 @dataclass(frozen=True)
