@@ -155,6 +155,21 @@ def claim_dir(out: str | Path, command: str, force: bool = False, option: str = 
     return path
 
 
+@contextmanager
+def claimed_dir(out: str | Path, command: str, force: bool = False, option: str = "--out") -> Iterator[Path]:
+    """``claim_dir`` for the duration of the work: a folder this call created is removed again if the work fails
+    before writing anything into it (bad input leaves nothing behind)."""
+    path = Path(out).resolve()
+    created = not path.exists()
+    claim_dir(out, command, force, option)
+    try:
+        yield path
+    except BaseException:
+        if created and [p.name for p in path.iterdir()] == [MANIFEST]:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
 def check_npy_output(path: str | Path, force: bool = False, option: str = "--output") -> Path:
     """Before the work: an output tensor file may replace only an earlier .npy (or anything with --force)."""
     return check_output_file(path, force, option, suffixes=(".npy",))

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from candle_hw.training.config import load_config
     from candle_hw.training.pipeline import run_training
-    from candle_hw.outdir import claim_dir
+    from candle_hw.outdir import claimed_dir
     overrides = {key: getattr(args, flag) for flag, key in FLAGS.items() if getattr(args, flag, None) is not None}
     if args.methods:
         overrides["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.progress:
         overrides["progress"] = False
     cfg = load_config(args.config, overrides)
-    claim_dir(Path(cfg.out_dir) / cfg.name, "train", args.force, "--out/--name")
-    summary = run_training(cfg, stage=args.stage, jobs=args.jobs, summary=args.summary)
+    with claimed_dir(Path(cfg.out_dir) / cfg.name, "train", args.force, "--out/--name"):
+        summary = run_training(cfg, stage=args.stage, jobs=args.jobs, summary=args.summary)
     for method, res in summary.get("methods", {}).items():
         print(f"{method:14s} acc {res['accuracy']:6.2f}  head {res['head']:6.2f}  medium {res['medium']:6.2f}  "
               f"tail {res['tail']:6.2f}  ({res['epochs_done']} epochs, {res['train_seconds']:.0f} s)")

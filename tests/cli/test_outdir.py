@@ -167,3 +167,10 @@ def test_run_checks_its_input_and_output_before_the_board(tfc_path, tmp_path, ca
     assert main(run + ["--output", str(tmp_path / "y.npy")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "non-finite value -inf at index [1, 0, 2, 3]" in err[0]
+
+
+def test_train_with_bad_input_leaves_no_run_folder(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["train", "--dataset", "nope", "--out", str(tmp_path), "--name", "r", "--epochs", "1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
