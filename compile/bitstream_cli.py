@@ -87,7 +87,8 @@ def run_board(args: argparse.Namespace) -> int:
     print(f"Fmax {r['fmax_mhz']} MHz (constraint {r['freq_constraint_mhz']:g} MHz, "
           f"{'met' if r['timing_met'] else 'NOT met'})")
     for name, res in (("shell (synthesis)", sh), ("network (estimate)", net), ("whole (synthesis)", whole)):
-        print(f"  {name:19s} LUT {res.get('LUT', 0):>6,}  FF {res.get('FF', 0):>6,}  EBR {res.get('EBR', 0):>3}")
+        mem = f"EBR {res['EBR']:>3}" if "EBR" in res else f"BRAM_18K-eq {res.get('BRAM_18K', 0)}"
+        print(f"  {name:19s} LUT {res.get('LUT', 0):>6,}  FF {res.get('FF', 0):>6,}  {mem}")
     print("utilisation: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["utilisation"].items()))
     print(f"flash: {r['flash'].replace('BUILD', str(args.build))}")
     print(f"then:  candle-hw run {args.build} --port /dev/ttyUSBn --input X.npy --output Y.npy")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -28,8 +27,8 @@ from candle_hw.compile.board import (
     SHELL_CORE, SHELL_SOURCES, SHELL_TOP, ShellParams, get_board, lpf_text, pcf_text, shell_params, shell_source_text,
 )
 from candle_hw.compile.synth import (
-    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_commands, rtl_sources,
-    run_tool, utilisation, _write_json_atomic,
+    SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, read_commands, rtl_sources,
+    run_tool, _write_json_atomic,
 )
 from candle_hw.devices import Device, get_device
 from candle_hw.errors import UserError
@@ -52,21 +51,28 @@ def _synth(rtl: Path, work: Path, device: Device, top: str, sources: list[Path],
 
 
 def network_estimate(build: Path, device: Device) -> dict[str, int]:
-    """The network's estimated LUT/FF/EBR/DSP on ``device`` (block memories converted to the device's EBR)."""
+    """The network's estimated resources on ``device`` (compile/estimate.py units: LUT of the family, FF, block
+    RAM as BRAM_18K equivalents by size)."""
     from candle_hw.compile.estimate import estimate_layer_resources
     from candle_hw.compile.ir import DataflowGraph
 
     total = estimate_layer_resources(DataflowGraph.load(build), device)["total"]
-    ebr = math.ceil(total.get("BRAM_18K", 0) * 18 / device.ebr_kbit) if device.ebr_kbit else 0
-    return {"LUT": int(total["LUT"]), "FF": int(total["FF"]), "EBR": ebr, "DSP": int(total.get("DSP", 0))}
+    return {k: int(total.get(k, 0)) for k in ("LUT", "FF", "BRAM_18K", "DSP")}
 
 
-def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device: Device) -> dict[str, int]:
-    need = {k: int(shell.get(k, 0)) + int(network.get(k, 0)) for k in ("LUT", "FF", "EBR", "DSP")}
-    over = overflow(utilisation(need, device))
+def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device: Device) -> dict[str, float]:
+    """Refuse what cannot fit, in compile/estimate.py's capacity units (estimate_capacity): LUTs as the shell's
+    measured plus the network's estimated; block RAM as the network's estimate alone (BRAM_18K equivalents by
+    size, rounded up per block, which overstates iCE40's 4 Kbit EBRs: TFC's 6 "BRAM_18K" are 17 EBRs placed), so
+    the shell's 3 small EBRs are left to the exact check on the synthesis statistics, still before P&R."""
+    from candle_hw.compile.estimate import estimate_capacity
+
+    cap = estimate_capacity(device)
+    need = {"LUT": shell.get("LUT", 0) + network["LUT"], "BRAM_18K": network["BRAM_18K"]}
+    over = [f"{need[k]:,} {k} > {cap[k]:,} available" for k in cap if need[k] > cap[k]]
     if over:
         raise UserError(f"the design does not fit {device.name} (shell measured + network estimated, before "
-                        f"place and route): " + "; ".join(over))
+                        f"place and route): " + "; ".join(over) + "; pass --force-fit to run the tools anyway")
     return need
 
 
@@ -84,6 +90,12 @@ def _pnr(rtl: Path, work: Path, device: Device, board: dict, freq: float, seed: 
     if rc != 0:
         _raise_pnr_failure(work, device, rc)
     return json.loads((work / "pnr.json").read_text())
+
+
+def _capacity(device: Device) -> dict[str, int]:
+    from candle_hw.compile.estimate import estimate_capacity
+
+    return estimate_capacity(device)
 
 
 def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float | None = None, seed: int = 1,
@@ -136,7 +148,7 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
                       "build_hash": f"{params.build_hash:#010x}", "baud": board["baud"],
                       "in_bytes": params.in_bytes, "out_bytes": params.out_bytes},
             "network": {"resources_estimate": network},
-            "fit_check_before_pnr": {"needed": needed, "available": device.capacity()},
+            "fit_check_before_pnr": {"needed": needed, "available": _capacity(device)},
             "design": {"resources_synth": whole},
             "utilisation": {k: {"used": v["used"], "available": v["available"]}
                             for k, v in pnr.get("utilization", {}).items() if v.get("used", 0) or k in _MAIN_SITES},

@@ -70,7 +70,11 @@ class Board:
         self.timeout = timeout or self._default_timeout()
         self.reader = P.ReplyReader()
         self.next_id = 0
-        self.info_reply = self.check()
+        try:
+            self.info_reply = self.check()
+        except BaseException:
+            self.port.close()  # no simulator process or open port left behind a refused board
+            raise
 
     def _default_timeout(self) -> float:
         """Time to drain a full window: line time or the estimated network interval per frame, times 4."""
