@@ -100,7 +100,8 @@ def write_html(records: list[dict], title: str) -> str:
         parts.append(f"<h2>{html.escape(key)}: {len(compiled)} of {len(group)} candidates compile</h2>")
         if compiled:
             for score, flag in (("accuracy", "pareto"), ("tail", "pareto_tail")):
-                parts.append(f"<img alt='{score} vs LUT' src='{_plot(compiled, score, flag, f'{key}: {score} vs LUT')}'>")
+                uri = _plot(compiled, score, flag, f"{key}: {score} vs LUT")
+                parts.append(f"<img alt='{score} vs LUT' src='{uri}'>")
         head = "".join(f"<th>{html.escape(h)}</th>" for _, h in COLUMNS)
         body = "".join(_row(r) for r in sorted(group, key=lambda r: (not r["compiled"], r.get("lut") or 0)))
         parts.append(f"<table><tr>{head}</tr>{body}</table>")

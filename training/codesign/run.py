@@ -16,11 +16,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from candle_hw.errors import UserError
-from candle_hw.outdir import claim_dir
+from candle_hw.outdir import claim_dir, write_file_atomic
 from candle_hw.training.codesign.pareto import mark_fronts, write_html
 from candle_hw.training.codesign.space import CodesignConfig
 from candle_hw.training.codesign.tasks import compile_task, read_json, synth_task, teacher_task, train_task, write_json
 from candle_hw.training.distill import METHOD_SPECS
+
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, n_workers: int):
@@ -60,17 +61,19 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
     pending = [c for c in cands if read_json(out / "candidates" / c["train_hash"] / "candidate.json") is None]
     log(f"[codesign] {len(cands)} candidates ({len(cands) - len(pending)} trained before) x {len(targets)} targets")
     with dask_client(scheduler, n_workers or cfg.n_workers) as client:
-        teachers = {}
+        # one teacher stage per cache key (the key depends on the student's feature width only), run before the
+        # candidates that need it unless an earlier run left its targets
+        needs = {}
         if METHOD_SPECS[cfg.method].teacher is not None:
-            for c in pending:
-                # the teacher stage's cache key depends on the student's feature width only
-                key = cfg.train.teacher_key(_feature_channels(c["arch"]))
-                if key not in teachers and not any((out / "teacher").glob(f"targets_{key}_*.pt")):
-                    teachers[key] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
-        trained = {c["train_hash"]: client.submit(
-            train_task, c, cfg.train, cfg.method, str(out),
-            teachers.get(cfg.train.teacher_key(_feature_channels(c["arch"]))) if teachers else None,
-            key=f"train-{c['train_hash']}", pure=False) for c in cands}
+            needs = {c["train_hash"]: cfg.train.teacher_key(_feature_channels(c["arch"])) for c in pending}
+        teachers = {}
+        for c in pending:
+            key = needs.get(c["train_hash"])
+            if key and key not in teachers and not any((out / "teacher").glob(f"targets_{key}_*.pt")):
+                teachers[key] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
+        trained = {c["train_hash"]: client.submit(train_task, c, cfg.train, cfg.method, str(out),
+                                                  teachers.get(needs.get(c["train_hash"])),
+                                                  key=f"train-{c['train_hash']}", pure=False) for c in cands}
         compiled = [client.submit(compile_task, trained[c["train_hash"]], t, str(out), pure=False)
                     for c in cands for t in targets]
         results = client.gather(list(trained.values()))
@@ -89,7 +92,8 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
                "reused": [r["name"] for r in results if not r["trained_now"]],
                "seconds": round(time.perf_counter() - t0, 1), "records": records}
     write_json(out / "pareto.json", records)
-    (out / "pareto.html").write_text(write_html(records, f"candle-hw codesign: {cfg.name} ({cfg.method})"))
+    page = write_html(records, f"candle-hw codesign: {cfg.name} ({cfg.method})")
+    write_file_atomic(out / "pareto.html", page.encode())
     write_json(out / "run.json", {k: v for k, v in summary.items() if k != "records"}
                | {"config": cfg.raw, "train": asdict(cfg.train)})
     return summary

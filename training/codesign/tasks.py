@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.errors import UserError
+from candle_hw.outdir import write_file_atomic
 from candle_hw.training.codesign.space import target_key
 
 
@@ -31,9 +32,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=float) + "\n")
-    tmp.replace(path)
+    write_file_atomic(path, (json.dumps(data, indent=1, default=float) + "\n").encode())
 
 
 def read_json(path: Path) -> dict | None:
