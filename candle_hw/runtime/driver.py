@@ -155,7 +155,8 @@ class Board:
             while todo and len(pending) < self.window:
                 k = todo.popleft()
                 ident = self._ident()
-                typ = P.QUEUE if queue and k != n - 1 else P.INFER
+                # a frame sent again goes as INFER: a QUEUE after the burst's INFER would hold the network
+                typ = P.QUEUE if queue and k != n - 1 and not tries[k] else P.INFER
                 self.port.write(P.request(typ, ident, payloads[k]))
                 pending[ident] = k
             alive, got = self._replies(self.timeout)
