@@ -200,6 +200,13 @@ MUTATIONS = {f.__name__: (f, n) for f, n in (
     (flip_weights, 2), (scale_weights, 2), (act_scale, 5), (weight_scale, 2), (bn_params, 4), (bn_epsilon, 3),
     (delete_node, 2), (duplicate_node, 1), (insert_node, 5), (hostile_names, 6), (input_shape, 6),
     (output_shape, 1), (opset, 5), (outputs, 4), (input_quant, 0))}
+def mutant(base: bytes, name: str, seed: int) -> onnx.ModelProto:
+    """Mutation ``name`` number ``seed`` of the serialized model ``base`` (deterministic)."""
+    m = onnx.ModelProto.FromString(base)
+    MUTATIONS[name][0](m, np.random.default_rng(1000 * seed + len(name)), seed)
+    return m
+
+
 # a conv net of the zoo (8-bit input quantizer, sliding windows, max-pool): fewer mutants, it costs more to check
 CNV_MUTATIONS = {"flip_weights": 1, "act_scale": 1, "bn_params": 1, "input_quant": 9, "hostile_names": 1,
                  "input_shape": 1, "insert_node": 1}
@@ -248,8 +255,7 @@ def _case(model: str, name: str, seed: int):
 @pytest.mark.parametrize("model,name,seed", [_case(*c) for c in CASES])
 def test_mutant_is_refused_or_exact(model, name, seed, request, tmp_path, capsys):
     base = request.getfixturevalue("models")["tfc"] if model == "tfc" else request.getfixturevalue("cnv_small")
-    m = onnx.ModelProto.FromString(base)
-    MUTATIONS[name][0](m, np.random.default_rng(1000 * seed + len(name)), seed)
+    m = mutant(base, name, seed)
     path = tmp_path / "mutant.onnx"
     path.write_bytes(m.SerializeToString())
     try:
