@@ -86,8 +86,10 @@ def _design(name: str):
     return InsertFIFOs()(InsertWidthConverters()(small_cnv(seed=5)))
 
 
-# Held out of the LUT fit: CNV-W1A1 at finn-examples' folding (this module's cnv_graph), same tool and blocks;
-# 10,637 LUT and 112 BRAM_18K with its four sized FIFOs (the BRAM rule for deep memories was set from it).
+# CNV-W1A1 at finn-examples' folding (fixtures' cnv_graph: random weights and thresholds), blocks as of commit
+# 7794e25: 10,637 LUT and 112 BRAM_18K with its four sized FIFOs. Not held out: the BRAM rule for deep memories
+# was set from it. The check on a design the model was not fitted to, with the current blocks, is in
+# docs/results.md (bench/estimate_vs_yosys.py on a padded CNV built with --fps).
 CNV_MEASURED_LUT = {
     "conv0": 1296, "conv1": 3027, "conv2": 1250, "conv3": 1299, "conv4": 693, "conv5": 347, "fc6": 148, "fc7": 270,
     "fc8": 131, "swg0": 128, "swg1": 177, "swg2": 164, "swg3": 153, "swg4": 142, "swg5": 125, "pool1": 123,
@@ -96,7 +98,7 @@ CNV_MEASURED_LUT = {
 }
 
 
-def test_cnv_w1a1_held_out() -> None:
+def test_cnv_w1a1_recorded() -> None:
     est = estimate_layer_resources(InsertWidthConverters()(cnv_graph()))
     total_e, total_m = sum(est[k]["LUT"] for k in CNV_MEASURED_LUT), sum(CNV_MEASURED_LUT.values())
     assert abs(total_e / total_m - 1) < 0.10  # +4.2 % when measured
