@@ -4,8 +4,9 @@ onnxruntime adds a Conv's bias after the whole dot product (one rounding: fl(S +
 the reduction fits one block of its matrix kernel; above that, Gemm initialises its output with the bias and
 adds each K-block's partial sum to it, rounding each time, so its result depends on how the accumulator splits
 over the blocks. Both agree with fl(S + b) whenever every partial sum plus the bias is a float32 number (a bias
-on the accumulator's grid, e.g. a quantized bias); otherwise ``check_bias_margin`` bounds the difference and
-proves, per channel, that no value within the bound crosses the switch (docs/architecture.md).
+on the accumulator's grid, e.g. a quantized bias); otherwise ``check_margin`` bounds the difference and
+proves, per channel, that no value within the bound crosses the switch (docs/architecture.md). The same
+margin check covers a dot product that float32 cannot compute exactly (non-dyadic input x weight scales).
 """
 from __future__ import annotations
 
@@ -68,15 +69,23 @@ def bias_exact(node: onnx.NodeProto, bias: np.ndarray, zscale: np.ndarray, mw: i
     return True
 
 
-def check_bias_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,
-                      layout: str, thresholds: np.ndarray, flip: np.ndarray, bounds: tuple[int, int],
-                      dot_value: Callable[[np.ndarray], np.ndarray]) -> None:
-    """Refuse a channel whose decision could depend on Gemm's summation order.
+def dot_error(zscale: np.ndarray, k: int, qmax: int, exact: np.ndarray) -> np.ndarray:
+    """Bound on |qonnx's float32 dot product - d * zscale| per channel (0 where ``dot_exact``): each input
+    fl(q*s_in), each product and each of the k additions rounds with relative error <= 2^-24 of at most
+    sum |q_k| * zscale <= k * qmax * zscale; plus the rounding of our own candidate."""
+    return np.where(exact, 0.0, (k + 2) * 2.0**-24 * k * qmax * zscale)
 
-    Gemm's value differs from v = fl32(dot + b) by at most (blocks + 1) half-ulps of |b| + max|dot| (one
-    rounding per block addition, plus ours). With the tail monotone, the decision is the same for every value in
-    [v - delta, v + delta] iff it is the same at both ends; checked by qonnx on the accumulators on both sides of
-    each switch (or the range ends of a constant channel)."""
+
+def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,
+                 layout: str, thresholds: np.ndarray, flip: np.ndarray, bounds: tuple[int, int],
+                 dot_value: Callable[[np.ndarray], np.ndarray], dot_err: np.ndarray, bias_inexact: bool) -> None:
+    """Refuse a channel whose decision could depend on float32 rounding qonnx does in another order than ours.
+
+    qonnx's value at the tail's input differs from ours, v = fl32(dot) (+ bias), by at most delta: the dot
+    product's error bound ``dot_err`` plus, for a Gemm float bias off the accumulator's grid, (blocks + 1)
+    half-ulps of |b| + max|dot| (one rounding per block addition), plus one ulp of v. With the tail monotone,
+    the decision is the same for every value in [v - delta, v + delta] iff it is the same at both ends; checked
+    by qonnx on the accumulators on both sides of each switch (or the range ends of a constant channel)."""
     lo, hi = bounds
     mh = thresholds.size
     t = thresholds.reshape(-1)
@@ -86,26 +95,33 @@ def check_bias_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail
     a2 = np.where(rising, t, np.where(flip, -t + 1, hi))
     want1 = np.where(rising, False, np.where(flip, True, const_on))
     want2 = np.where(rising, True, np.where(flip, False, const_on))
-    b = tail.consts[0][0]
+    has_bias = bool(tail.nodes) and tail.nodes[0].name == f"{node.name}.bias"
+    b = tail.consts[0][0] if has_bias else np.zeros(mh, np.float32)
     dmax = np.abs(dot_value(np.array([[lo] * mh, [hi] * mh]))).max(axis=0).astype(np.float64)
-    blocks = -(-node_inputs(node, model) // GEMM_BLOCK_K)
-    delta = (blocks + 1) * 0.5 * np.spacing(np.float32(np.abs(b) + dmax)).astype(np.float64)
+    delta = np.asarray(dot_err, dtype=np.float64).copy()
+    if bias_inexact:
+        blocks = -(-node_inputs(node, model) // GEMM_BLOCK_K)
+        delta += (blocks + 1) * 0.5 * np.spacing(np.float32(np.abs(b) + dmax)).astype(np.float64)
     probes = []
     for a in (a1, a2):
-        v = (dot_value(a[None, :])[0] + b).astype(np.float32).astype(np.float64)
-        probes += [np.nextafter(np.float32(v - delta), np.float32(-np.inf)),
-                   np.nextafter(np.float32(v + delta), np.float32(np.inf))]
-    out = run_tail(model, list(tail.nodes[1:]) + [end], node.output[0], end.output[0],
-                   np.stack(probes).astype(np.float32), layout)
+        v = (dot_value(a[None, :])[0] + b).astype(np.float32)
+        d = delta + np.spacing(np.abs(v)).astype(np.float64)
+        v = v.astype(np.float64)
+        probes += [np.nextafter(np.float32(v - d), np.float32(-np.inf)),
+                   np.nextafter(np.float32(v + d), np.float32(np.inf))]
+    nodes = list(tail.nodes[1:] if has_bias else tail.nodes) + [end]
+    out = run_tail(model, nodes, node.output[0], end.output[0], np.stack(probes).astype(np.float32), layout)
     want = np.stack([want1, want1, want2, want2])
     bad = np.argwhere((out > 0) != want)
     if bad.size:
         c = int(bad[0][1])
         acc = int((a1 if bad[0][0] < 2 else a2)[c])
+        why = (f"{node.name}'s float bias {float(b[c])!r} (added inside onnxruntime's K-blocked Gemm sum)"
+               if bias_inexact and dot_err[c] == 0 else
+               f"the float32 rounding of {node.name}'s dot product (its input x weight scale is not exact in float32)")
         raise TailError(
-            f"{name}: channel {c}: {node.name}'s float bias {float(b[c])!r} puts the switch within {delta[c]:.3g} of "
-            f"the value at accumulator {acc}, where onnxruntime's K-blocked Gemm sum, not the accumulator, decides; "
-            "quantize the bias (or use MatMul + Add)")
+            f"{name}: channel {c}: the switch lies within {delta[c]:.3g} of the value at accumulator {acc}, where "
+            f"{why}, not the accumulator, decides; use power-of-two (or few-bit) scales or a quantized bias")
 
 
 def node_inputs(node: onnx.NodeProto, model: ModelWrapper) -> int:

@@ -30,7 +30,7 @@ from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, Input
 from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
-from candle_hw.compile.bias import bias_add, bias_exact, check_bias_margin, dot_exact
+from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
 from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops, run_tail
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
@@ -490,10 +490,13 @@ def _finish_accumulator(
         is_on = _quantizer_probe(b, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
                                  zscale, out_scale)
         thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
-        if (bias is not None and dot_exact(zscale, dmax).all()
-                and not bias_exact(node, bias, zscale, mw, t_binary, t_lo, t_hi)):
-            check_bias_margin(b.model, name, node, tail, end, layout, thresholds, flip, (t_lo, t_hi),
-                              lambda acc: accumulator_value(acc, t_binary, mw, zscale))
+        exact = dot_exact(zscale, dmax)
+        bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, t_lo, t_hi)
+        if bias_inexact or not exact.all():
+            qmax = 1 if binary else max(abs(cur.elem_type.min), abs(cur.elem_type.max))
+            check_margin(b.model, name, node, tail, end, layout, thresholds, flip, (t_lo, t_hi),
+                         lambda acc: accumulator_value(acc, t_binary, mw, zscale),
+                         dot_error(zscale, mw, qmax, exact), bias_inexact)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
