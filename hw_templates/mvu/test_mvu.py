@@ -183,16 +183,16 @@ def test_mvu_tfc_layer0_throughput(tmp_path_factory) -> None:
     assert free.out_cycles[-1] - free.out_cycles[case.nf - 1] == 64 * (case.vectors - 1)
 
 
-@pytest.mark.parametrize("ifm,channels,stride,mh,pe,simd,style", [
-    ((4, 5), 4, 1, 4, 2, 2, "block"),       # CF = 2 words per tap, NF = 2
-    ((5, 4), 3, 2, 3, 1, 3, "logic"),       # stride 2, CF = 1, NF = 3
+@pytest.mark.parametrize("ifm,channels,stride,pad,mh,pe,simd,style", [
+    ((4, 5), 4, 1, 1, 4, 2, 2, "block"),       # CF = 2 words per tap, NF = 2
+    ((5, 4), 3, 2, 2, 3, 1, 3, "logic"),       # stride 2, pad 2 (two padded rows/columns), CF = 1, NF = 3
 ])
-def test_mvu_zero_padding(tmp_path_factory, ifm, channels, stride, mh, pe, simd, style) -> None:
+def test_mvu_zero_padding(tmp_path_factory, ifm, channels, stride, pad, mh, pe, simd, style) -> None:
     """Zero padding of a ±1 map: the words the window padded with -1 count 0 (acc = z + MW); two frames, so
     the pixel counters wrap."""
     work = tmp_path_factory.mktemp("border")
     rng = np.random.default_rng(channels + stride)
-    padded = golden.padded_taps(ifm, 3, stride, 1, channels)
+    padded = golden.padded_taps(ifm, 3, stride, pad, channels)
     mw, frames = 9 * channels, 2
     w = golden.to_bipolar(rng.integers(0, 2, size=(mw, mh)))
     x = golden.to_bipolar(rng.integers(0, 2, size=(frames * len(padded), mw)))
@@ -202,10 +202,10 @@ def test_mvu_zero_padding(tmp_path_factory, ifm, channels, stride, mh, pe, simd,
     t = rng.integers(0, 2 * mw + 2, size=(mh, 1))
     t[:, 0] = np.where(np.arange(mh) % 2, acc[rng.integers(len(x), size=mh), np.arange(mh)], t[:, 0])  # ties
     node = MatrixVectorUnit("b", mw, mh, pe, simd, BIPOLAR, IntType.for_range(0, 2 * mw), BIPOLAR, True,
-                            num_vectors=(len(padded) // ifm_out(ifm, stride)[1], ifm_out(ifm, stride)[1]),
-                            border=(*ifm, 3, stride, 1))
+                            num_vectors=(len(padded) // ifm_out(ifm, stride, pad)[1], ifm_out(ifm, stride, pad)[1]),
+                            border=(*ifm, 3, stride, pad))
     ttype = node.threshold_type
-    rows, cols = golden.padded_rows_cols(ifm, 3, stride, 1)
+    rows, cols = golden.padded_rows_cols(ifm, 3, stride, pad)
     for name, words, width in (("w", weight_words(w, pe, simd), pe * simd), ("t", threshold_words(t, pe, ttype), pe * ttype.bits),
                                ("r", pad_pattern_words(rows), 3), ("c", pad_pattern_words(cols), 3)):
         write_memh(work / f"{name}.mem", words, width)
@@ -219,8 +219,8 @@ def test_mvu_zero_padding(tmp_path_factory, ifm, channels, stride, mh, pe, simd,
     check_stream_block(d, x, BIPOLAR, simd, expected, BIPOLAR, pe, stalls=((1.0, 1.0), (0.6, 0.7)))
 
 
-def ifm_out(ifm, stride):
-    return tuple((d + 2 - 3) // stride + 1 for d in ifm)
+def ifm_out(ifm, stride, pad):
+    return tuple((d + 2 * pad - 3) // stride + 1 for d in ifm)
 
 
 LINT_PARAMS = [

@@ -56,9 +56,10 @@ def export_checked(model, tmp_path, seed, n=6):
 @SETTINGS
 @given(input_bits=st.sampled_from([1, 8]), in_ch=st.sampled_from([1, 2]), img=st.integers(3, 7),
        convs=st.lists(st.tuples(st.sampled_from([2, 4, 6]), st.sampled_from([1, 2])), min_size=1, max_size=2),
-       explicit_pad=st.booleans(), seed=st.integers(0, 10_000))
-def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, explicit_pad, seed):
-    graph, x, _ = export_checked(ZeroPadNet(in_ch, img, convs, input_bits, explicit_pad=explicit_pad), tmp_path, seed)
+       explicit_pad=st.booleans(), pad=st.sampled_from([1, 1, 2]), seed=st.integers(0, 10_000))
+def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, explicit_pad, pad, seed):
+    net = ZeroPadNet(in_ch, img, convs, input_bits, explicit_pad=explicit_pad, pad=pad)
+    graph, x, _ = export_checked(net, tmp_path, seed)
     mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
     bordered = [m for m in mvus if m.border]
     assert len(bordered) == len(convs) - (input_bits == 8)
