@@ -2,7 +2,8 @@
 
     lower       QONNX -> DataflowGraph (compile/frontend.py)
     fold        PE/SIMD: a user folding (ApplyFolding) or a throughput target on a device (FoldForThroughput)
-    stitch      width converters and FIFOs between nodes (InsertWidthConverters, InsertFIFOs)
+    stitch      width converters and FIFOs between nodes (Stitch: InsertWidthConverters, InsertFIFOs); the only
+                place they are inserted: emit and the simulators refuse an unstitched graph
     size_fifos  minimal FIFO depths from the cycle-level simulator (SizeFIFOs)
 then outputs: dataflow.json + params.npz, folding.json, rtl/, reports/.
 
