@@ -7,6 +7,8 @@ import math
 
 # fifo.sv, RAM_STYLE "auto": distributed (LUT) RAM up to 64 words, block RAM (and a 3-cycle read path) above
 FIFO_BLOCK_MIN_DEPTH = 65
+# fifo.sv moves one word per cycle from DEPTH 2 on; at DEPTH 1 only every other cycle
+FIFO_MIN_DEPTH = 2
 
 # Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
 BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}

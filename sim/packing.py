@@ -20,17 +20,20 @@ import numpy as np
 from candle_hw.types import IntType
 
 
-def encode(values: np.ndarray, elem_type: IntType) -> np.ndarray:
-    """Element values -> raw unsigned bit patterns (uint64)."""
-    v = np.asarray(values).astype(np.int64)
-    if v.size and (v.min() < elem_type.min or v.max() > elem_type.max):
-        raise ValueError(f"values in [{v.min()}, {v.max()}] do not fit {elem_type}")
-    if elem_type.bipolar:
+def encode(values: np.ndarray, elem_type: IntType, dtype: type = np.uint64) -> np.ndarray:
+    """Element values -> raw unsigned bit patterns (``dtype``, uint64 unless a narrower one is asked for)."""
+    v = np.asarray(values)
+    if elem_type.bipolar:  # compared in the values' own type: the widest stream of a CNV is BIPOLAR
+        if v.size and (v.min() < -1 or v.max() > 1):
+            raise ValueError(f"values in [{v.min()}, {v.max()}] do not fit {elem_type}")
         if v.size and np.any(v == 0):
             raise ValueError("0 is not a BIPOLAR value")
-        return ((v + 1) >> 1).astype(np.uint64)
+        return (v > 0).astype(dtype)
+    v = v.astype(np.int64)
+    if v.size and (v.min() < elem_type.min or v.max() > elem_type.max):
+        raise ValueError(f"values in [{v.min()}, {v.max()}] do not fit {elem_type}")
     mask = (1 << elem_type.bits) - 1
-    return (v & mask).astype(np.uint64)
+    return (v & mask).astype(dtype)
 
 
 def decode(raw: np.ndarray, elem_type: IntType) -> np.ndarray:
@@ -74,10 +77,10 @@ def lane_dtype(bits: int) -> type:
 def stream_lanes(values: np.ndarray, elem_type: IntType, elems_per_word: int) -> np.ndarray:
     """Element values -> stream words in transfer order, as lanes: (words, elems_per_word) raw bit patterns,
     lane j of a row being the word's bits [j*b, (j+1)*b). The vectorised form of ``pack_stream``."""
-    raw = encode(np.asarray(values).reshape(-1), elem_type)
+    raw = encode(np.asarray(values).reshape(-1), elem_type, lane_dtype(elem_type.bits))
     if raw.size % elems_per_word:
         raise ValueError(f"{raw.size} elements do not fill words of {elems_per_word}")
-    return raw.astype(lane_dtype(elem_type.bits)).reshape(-1, elems_per_word)
+    return raw.reshape(-1, elems_per_word)
 
 
 def lanes_to_words(lanes: np.ndarray, bits: int) -> list[int]:

@@ -13,18 +13,19 @@ import time
 from dataclasses import dataclass, field, replace
 
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
-from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.compile.passes.stitch import DEFAULT_FIFO_DEPTH, Stitch
 from candle_hw.errors import UserError
+from candle_hw.hw_templates import FIFO_MIN_DEPTH
 from candle_hw.sim.cycle import SimulationError, simulate_cycle
 
 SIZING_FRAMES = 3
 # A trial whose schedule has not settled after this many solver sweeps is stalling heavily, i.e. the FIFO is
 # too small; counting it as a miss can only leave a FIFO larger than needed, never too small.
 TRIAL_SWEEPS = 400
-MIN_DEPTH = 2  # fifo.sv at depth 1 moves a word only every other cycle
+MIN_DEPTH = FIFO_MIN_DEPTH
 
 
-def insert_fifos(graph: DataflowGraph, depth: int = 2) -> DataflowGraph:
+def insert_fifos(graph: DataflowGraph, depth: int = DEFAULT_FIFO_DEPTH) -> DataflowGraph:
     """The pipeline's stitch step with FIFOs of ``depth``: width converters where words differ, then a StreamFIFO
     at every stream position without one (input, between nodes, output)."""
     return Stitch(default_depth=depth)(graph)
@@ -66,7 +67,7 @@ class SizeFIFOs:
         fifos = [n.name for n in g.nodes if isinstance(n, StreamFIFO)]
         big = g
         for name in fifos:
-            big = _set_depth(big, name, max(2, self.deep * big.node(name).stream.words_per_frame))
+            big = _set_depth(big, name, max(MIN_DEPTH, self.deep * big.node(name).stream.words_per_frame))
         res = simulate_cycle(big, self.frames)
         runs += 1
         best = res.interval_cycles

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from candle_hw.compile.ir import DataflowGraph, IRError, Node, StreamFIFO, StreamType, WidthConverter
+from candle_hw.hw_templates import FIFO_MIN_DEPTH
 
-DEFAULT_FIFO_DEPTH = 2
+DEFAULT_FIFO_DEPTH = FIFO_MIN_DEPTH  # the smallest FIFO that moves a word every cycle
 
 
 def _converter_shape(a: StreamType, b: StreamType) -> tuple[int, ...]:
