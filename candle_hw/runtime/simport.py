@@ -81,7 +81,6 @@ class SimTransport:
     def __init__(self, build: Path, params: ShellParams, board: dict, name: str | None = None) -> None:
         self.params = params
         self.clock_hz = board["clock_mhz"] * 1e6
-        self.baud = board["baud"]
         self.name = "sim"
         binary = build_model(build, params, name or board["name"])
         self.proc = subprocess.Popen([str(binary), str(params.clks_per_bit), str(int(params.rst_active_low))],

@@ -5,9 +5,10 @@
 // INFO payload (28 bytes, little-endian): build_hash u32 | IN_BYTES u16 | OUT_BYTES u16 | input FIFO bytes u16 |
 // output FIFO bytes u16 | CLKS_PER_BIT u16 | protocol version u8 | 0 u8 | frames_done u32 | errors u32 |
 // burst_start u32, where frames_done counts frames whose last output word left the network, errors counts bad
-// requests (CRC, length, type, overflow, timeout, UART framing), and burst_start is the cycle of the first input
-// word the network took while it held no frame (the start of the last burst: latency = a result's timestamp
-// minus burst_start plus one). All cycle values come from one free-running 32-bit counter.
+// requests (CRC, length, type, overflow, timeout, UART framing; a 16-bit counter sent as u32), and burst_start is
+// the cycle of the first input word the network took while it held no frame (the start of the last burst:
+// latency = a result's timestamp minus burst_start plus one). All cycle values come from one free-running
+// 32-bit counter.
 module uart_shell #(
     parameter int S_W = 1,
     parameter int M_W = 8,
