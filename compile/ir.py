@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from candle_hw.compile.host_ir import Epilogue, LayerOrigin, Prologue
+from candle_hw.compile.host_ir import Epilogue, HostOp, InputQuant, LayerOrigin, Prologue, accumulator_value
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType, clog2
 
