@@ -146,7 +146,7 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
 
     # the rerun goes to an existing cluster by its address (what --scheduler does)
     from distributed import LocalCluster
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         second = run_codesign(cfg, out, scheduler=cluster.scheduler_address, log=lambda s: None)
     assert second["trained"] == [] and sorted(second["reused"]) == sorted(first["trained"])
     assert [p.stat().st_mtime_ns for p in students] == stamps

@@ -19,7 +19,9 @@ from candle_hw.errors import UserError
 from candle_hw.outdir import claim_dir, write_file_atomic
 from candle_hw.training.codesign.pareto import mark_fronts, write_html
 from candle_hw.training.codesign.space import CodesignConfig
-from candle_hw.training.codesign.tasks import compile_task, read_json, synth_task, teacher_task, train_task, write_json
+from candle_hw.training.codesign.tasks import (
+    compile_task, read_json, synth_task, teacher_dir, teacher_task, train_task, write_json,
+)
 from candle_hw.training.distill import METHOD_SPECS
 
 
@@ -36,9 +38,10 @@ def dask_client(scheduler: str | None, n_workers: int):
         return
     _guard_main()
     # one thread per worker process: torch and the compiler are CPU-bound and not thread-safe together;
-    # no memory limit, since the nanny would kill a worker in the middle of a long training run
+    # no memory limit, since the nanny would kill a worker in the middle of a long training run; the dashboard
+    # on a free port, since two searches on one machine would otherwise both ask for 8787
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=0,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 
@@ -61,16 +64,16 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
     pending = [c for c in cands if read_json(out / "candidates" / c["train_hash"] / "candidate.json") is None]
     log(f"[codesign] {len(cands)} candidates ({len(cands) - len(pending)} trained before) x {len(targets)} targets")
     with dask_client(scheduler, n_workers or cfg.n_workers) as client:
-        # one teacher stage per cache key (the key depends on the student's feature width only), run before the
-        # candidates that need it unless an earlier run left its targets
+        # one teacher stage per key (DIR/teacher/KEY), run before the candidates that need it unless an earlier
+        # run left its targets
         needs = {}
         if METHOD_SPECS[cfg.method].teacher is not None:
-            needs = {c["train_hash"]: cfg.train.teacher_key(_feature_channels(c["arch"])) for c in pending}
+            needs = {c["train_hash"]: teacher_dir(out, cfg.train, c["arch"]) for c in pending}
         teachers = {}
         for c in pending:
-            key = needs.get(c["train_hash"])
-            if key and key not in teachers and not any((out / "teacher").glob(f"targets_{key}_*.pt")):
-                teachers[key] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
+            folder = needs.get(c["train_hash"])
+            if folder and folder not in teachers and not any(folder.glob("targets_*.pt")):
+                teachers[folder] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
         trained = {c["train_hash"]: client.submit(train_task, c, cfg.train, cfg.method, str(out),
                                                   teachers.get(needs.get(c["train_hash"])),
                                                   key=f"train-{c['train_hash']}", pure=False) for c in cands}
@@ -97,11 +100,6 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
     write_json(out / "run.json", {k: v for k, v in summary.items() if k != "records"}
                | {"config": cfg.raw, "train": asdict(cfg.train)})
     return summary
-
-
-def _feature_channels(arch: dict) -> int:
-    from candle_hw.models import build_model
-    return int(build_model(arch).feature_channels)
 
 
 def format_summary(summary: dict) -> str:

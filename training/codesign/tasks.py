@@ -8,7 +8,7 @@ atomically, so a step that finds its result never runs again:
     DIR/candidates/HASH/model.onnx       its QONNX export
     DIR/candidates/HASH/targets/T/build  the compiled, folded build for target T (DEVICE@FPS)
     DIR/candidates/HASH/targets/T/compiled.json
-    DIR/teacher/                         the teacher stage's cached targets, shared by every candidate
+    DIR/teacher/KEY/                     a teacher stage's cached targets, shared by the candidates of its key
 
 A compile the compiler refuses is a result too (its one-line reason), recomputed on each run because it is
 cheap and the compiler may since accept it. The folder must be reachable under the same path by every worker.
@@ -66,13 +66,20 @@ def _run_cfg(train_cfg, cand: dict, out: str | Path):
     cfg.device = _worker_device(cfg.device)
     run_dir = candidate_dir(out, cand["train_hash"])
     run_dir.mkdir(parents=True, exist_ok=True)
-    shared = Path(out) / "teacher"
-    shared.mkdir(exist_ok=True)
+    shared = teacher_dir(out, cfg, cand["arch"])
+    shared.mkdir(parents=True, exist_ok=True)
     link = run_dir / "teacher"
     if not link.is_symlink() and not link.exists():
-        # the teacher stage caches its targets in RUN/teacher; one shared folder computes them once
+        # the teacher stage caches its targets and reports in RUN/teacher; candidates whose teacher stage is the
+        # same (same key) share one folder, so it is computed once and its report is that stage's own
         os.symlink(os.path.relpath(shared, run_dir), link)
     return cfg
+
+
+def teacher_dir(out: str | Path, train_cfg, arch: dict) -> Path:
+    """DIR/teacher/KEY: the teacher stage of every candidate with this key (it depends on the feature width)."""
+    from candle_hw.models import build_model
+    return Path(out) / "teacher" / train_cfg.teacher_key(int(build_model(arch).feature_channels))
 
 
 def teacher_task(cand: dict, train_cfg, out: str) -> str:
