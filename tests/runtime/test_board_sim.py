@@ -187,3 +187,34 @@ def test_cli_run_sim_equals_simulate(tfc, digits, tmp_path, capsys):
     assert "UART bound" in out and "frames_done" in out
     assert cli_main(["simulate", str(build), *args, "--output", str(tmp_path / "z.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "z.npy"))
+
+
+class _NoisyLine:
+    """The host -> board line flips one random bit in a third of the writes (headers, payloads and CRCs alike)."""
+
+    def __init__(self, port, seed: int) -> None:
+        self.port, self.rng, self.flipped = port, np.random.default_rng(seed), 0
+        self.name = port.name
+
+    def write(self, data: bytes) -> None:
+        if data and self.rng.random() < 1 / 3:
+            b = bytearray(data)
+            b[int(self.rng.integers(len(b)))] ^= 1 << int(self.rng.integers(8))
+            data, self.flipped = bytes(b), self.flipped + 1
+        self.port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+
+def test_random_bit_errors_on_the_line_are_retried_to_exact_results(tfc, digits):
+    build, graph, board = tfc
+    clean = board.port
+    board.port = _NoisyLine(clean, seed=7)
+    try:
+        y, st = board.execute(digits[:12])
+    finally:
+        board.port = clean
+    np.testing.assert_array_equal(y, _expected(graph, digits[:12]))
+    assert st.retries > 0
+    assert board.check().build_hash == board.params.build_hash  # the board still answers cleanly afterwards
