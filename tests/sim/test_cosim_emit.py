@@ -53,6 +53,16 @@ def test_emit_refuses_an_unstitched_graph(tmp_path: Path) -> None:
     assert not (tmp_path / "rtl").exists()
 
 
+def test_rtl_simulation_refuses_a_build_without_rtl(tmp_path: Path) -> None:
+    from candle_hw.errors import UserError
+    from candle_hw.sim.cosim.rtlsim import simulate_rtl
+
+    g = Stitch()(mlp_graph())
+    g.save(tmp_path)
+    with pytest.raises(UserError, match="no rtl/top.sv; compile the model first"):
+        simulate_rtl(tmp_path, np.ones((1, *g.input_stream.shape), dtype=np.int64))
+
+
 def test_emit_writes_memories_through_packing(tmp_path: Path) -> None:
     g = Stitch()(cnv_graph())
     out = emit_rtl(g, tmp_path / "rtl")
