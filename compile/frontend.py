@@ -31,15 +31,14 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
-from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops, run_tail
+from candle_hw.compile.tails import (
+    PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe,
+)
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
 QUANTIZERS = ("BipolarQuant", "Quant")
-# accumulator values x channels on which the host epilogue is checked against qonnx at compile time; ranges
-# beyond it are checked on an evenly spaced subset of this size
-EPILOGUE_CHECK = 1 << 16
 
 
 class FrontendError(UserError):
@@ -487,7 +486,7 @@ def _finish_accumulator(
         ):
             raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
-        is_on = _quantizer_probe(b, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
+        is_on = quantizer_probe(b.model, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
                                  zscale, out_scale)
         thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
         exact = dot_exact(zscale, dmax)
@@ -538,7 +537,7 @@ def _finish_accumulator(
     b.params["epilogue.zscale"] = zscale
     integral = not ops and bool(np.all(zscale == 1.0))
     epi = Epilogue("float", binary=binary, mw=mw, zscale="epilogue.zscale", ops=ops, integral=integral)
-    _check_epilogue(b, name, epi, tail, lo, hi, mh)
+    check_epilogue(b.model, b.params, name, epi, tail, lo, hi, mh)
     if end is not None and end.op_type == "TopK":
         return _lower_topk(b, end, epi, lo, hi, acc_type)
     if end is not None:
@@ -546,39 +545,6 @@ def _finish_accumulator(
     b.epilogue = epi
     b.origins.append(LayerOrigin(name, t, "nc", 1.0, via_epilogue=True))
     return None
-
-
-def _quantizer_probe(b: _Builder, name: str, nodes: list[onnx.NodeProto], t_in: str, t_out: str, layout: str,
-                     binary: bool, mw: int, zscale: np.ndarray, out_scale: float):
-    """acc (rows, mh) -> whether qonnx's quantizer outputs +out_scale there (the tail run by execute_onnx)."""
-
-    def is_on(acc: np.ndarray) -> np.ndarray:
-        out = run_tail(b.model, nodes, t_in, t_out, accumulator_value(acc, binary, mw, zscale), layout)
-        bad = ~np.isin(out, (-out_scale, out_scale))
-        if bad.any():
-            c = int(np.argwhere(bad)[0][1])
-            raise FrontendError(f"{name}: channel {c}: quantizer output {out[bad][0]}, expected ±{out_scale}")
-        return out > 0
-
-    return is_on
-
-
-def _check_epilogue(b: _Builder, name: str, epi: Epilogue, tail, lo: int, hi: int, mh: int) -> None:
-    """The host replay must equal qonnx's execution of the tail: compared on every accumulator value when the
-    range is small, else on EPILOGUE_CHECK // mh evenly spaced ones (the replay is the same float32 operations
-    in the same order, so this confirms the arithmetic, e.g. onnxruntime's BatchNormalization, not a table)."""
-    n = max(2, min(hi - lo + 1, EPILOGUE_CHECK // mh))
-    acc = np.repeat(np.unique(np.linspace(lo, hi, n).round().astype(np.int64))[:, None], mh, axis=1)
-    want = run_tail(b.model, list(tail.nodes), tail.t_in, tail.t_out,
-                    accumulator_value(acc, epi.binary, epi.mw, b.params[epi.zscale]), "nc")
-    got = epi.replay(acc, b.params)
-    bad = np.argwhere(~((got == want) | (np.isnan(got) & np.isnan(want))))
-    if bad.size:
-        r, c = (int(i) for i in bad[0])
-        raise FrontendError(
-            f"{name}: channel {c}: the host replay of the final ops gives {got[r, c]!r} at accumulator "
-            f"{int(acc[r, c])}, qonnx {want[r, c]!r}; cannot reproduce the output exactly"
-        )
 
 
 def _lower_topk(b: _Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: int, acc_type: IntType) -> None:

@@ -17,7 +17,7 @@ import onnx
 from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
-from candle_hw.compile.host_ir import HostOp
+from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value
 from candle_hw.errors import UserError
 
 TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
@@ -25,6 +25,9 @@ PASS_THROUGH = ("Identity", "Dropout")
 COMMUTATIVE = ("Mul", "Add")
 # sampled accumulator values per channel on which the found step is re-checked against qonnx
 CHECK_POINTS = 64
+# accumulator values x channels on which the host epilogue is checked against qonnx at compile time; ranges
+# beyond it are checked on an evenly spaced subset of this size
+EPILOGUE_CHECK = 1 << 16
 
 
 class TailError(UserError):
@@ -210,3 +213,37 @@ def epilogue_ops(tail: Tail, prefix: str) -> tuple[tuple[HostOp, ...], dict[str,
         else:
             add(n.op_type.lower(), vals[0])
     return tuple(ops), params
+
+
+def quantizer_probe(model: ModelWrapper, name: str, nodes: list[onnx.NodeProto], t_in: str, t_out: str, layout: str,
+                     binary: bool, mw: int, zscale: np.ndarray, out_scale: float):
+    """acc (rows, mh) -> whether qonnx's quantizer outputs +out_scale there (the tail run by execute_onnx)."""
+
+    def is_on(acc: np.ndarray) -> np.ndarray:
+        out = run_tail(model, nodes, t_in, t_out, accumulator_value(acc, binary, mw, zscale), layout)
+        bad = ~np.isin(out, (-out_scale, out_scale))
+        if bad.any():
+            c = int(np.argwhere(bad)[0][1])
+            raise TailError(f"{name}: channel {c}: quantizer output {out[bad][0]}, expected ±{out_scale}")
+        return out > 0
+
+    return is_on
+
+
+def check_epilogue(model: ModelWrapper, params: dict[str, np.ndarray], name: str, epi: Epilogue, tail: Tail, lo: int,
+                   hi: int, mh: int) -> None:
+    """The host replay must equal qonnx's execution of the tail: compared on every accumulator value when the
+    range is small, else on EPILOGUE_CHECK // mh evenly spaced ones (the replay is the same float32 operations
+    in the same order, so this confirms the arithmetic, e.g. onnxruntime's BatchNormalization, not a table)."""
+    n = max(2, min(hi - lo + 1, EPILOGUE_CHECK // mh))
+    acc = np.repeat(np.unique(np.linspace(lo, hi, n).round().astype(np.int64))[:, None], mh, axis=1)
+    want = run_tail(model, list(tail.nodes), tail.t_in, tail.t_out,
+                    accumulator_value(acc, epi.binary, epi.mw, params[epi.zscale]), "nc")
+    got = epi.replay(acc, params)
+    bad = np.argwhere(~((got == want) | (np.isnan(got) & np.isnan(want))))
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
+        raise TailError(
+            f"{name}: channel {c}: the host replay of the final ops gives {float(got[r, c])!r} at accumulator "
+            f"{int(acc[r, c])}, qonnx {float(want[r, c])!r}; cannot reproduce the output exactly"
+        )
