@@ -78,14 +78,16 @@ def dot_error(zscale: np.ndarray, k: int, qmax: int, exact: np.ndarray) -> np.nd
 
 def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,
                  layout: str, thresholds: np.ndarray, flip: np.ndarray, bounds: tuple[int, int],
-                 dot_value: Callable[[np.ndarray], np.ndarray], dot_err: np.ndarray, bias_inexact: bool) -> None:
+                 dot_value: Callable[[np.ndarray], np.ndarray], dot_err: np.ndarray, bias_inexact: bool,
+                 cut: float = 0.0) -> None:
     """Refuse a channel whose decision could depend on float32 rounding qonnx does in another order than ours.
 
     qonnx's value at the tail's input differs from ours, v = fl32(dot) (+ bias), by at most delta: the dot
     product's error bound ``dot_err`` plus, for a Gemm float bias off the accumulator's grid, (blocks + 1)
     half-ulps of |b| + max|dot| (one rounding per block addition), plus one ulp of v. With the tail monotone,
     the decision is the same for every value in [v - delta, v + delta] iff it is the same at both ends; checked
-    by qonnx on the accumulators on both sides of each switch (or the range ends of a constant channel)."""
+    by qonnx on the accumulators on both sides of each switch (or the range ends of a constant channel).
+    The decision is quantizer output > ``cut`` (0 for a bipolar step; between two levels of a multi-bit one)."""
     lo, hi = bounds
     mh = thresholds.size
     t = thresholds.reshape(-1)
@@ -112,7 +114,7 @@ def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tai
     nodes = list(tail.nodes[1:] if has_bias else tail.nodes) + [end]
     out = run_tail(model, nodes, node.output[0], end.output[0], np.stack(probes).astype(np.float32), layout)
     want = np.stack([want1, want1, want2, want2])
-    bad = np.argwhere((out > 0) != want)
+    bad = np.argwhere((out > cut) != want)
     if bad.size:
         c = int(bad[0][1])
         acc = int((a1 if bad[0][0] < 2 else a2)[c])

@@ -31,8 +31,9 @@ from candle_hw.compile.ir import (
     DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
+from candle_hw.compile.multibit import Levels, channel_thresholds, derive_levels, level_probe, quant_levels
 from candle_hw.compile.tails import (
-    PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe,
+    PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
 )
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
@@ -481,21 +482,31 @@ def _finish_accumulator(
     t_lo, t_hi, t_binary = (-mw, mw, False) if border else (lo, hi, binary)
     dmax = mw if binary else max(abs(lo), abs(hi))
     if end is not None and end.op_type in QUANTIZERS:
-        if end.op_type == "Quant" and not (
-            int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))
-        ):
-            raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
+        levels = _end_levels(b, end)
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
-        is_on = quantizer_probe(b.model, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
-                                 zscale, out_scale)
-        thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
         exact = dot_exact(zscale, dmax)
         bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, t_lo, t_hi)
+        qmax = 1 if binary else max(abs(cur.elem_type.min), abs(cur.elem_type.max))
+        if levels is None:
+            is_on = quantizer_probe(b.model, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
+                                    zscale, out_scale)
+            thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
+            steps = [(thresholds, flip, 0.0)]
+            thresholds = thresholds[None, :]
+        else:
+            def run(acc: np.ndarray) -> np.ndarray:
+                return run_tail(b.model, nodes + [end], t_in, end.output[0],
+                                accumulator_value(acc, t_binary, mw, zscale), layout)
+            level = level_probe(name, run, levels, out_scale)
+            raw, raw_flip = derive_levels(name, level, t_lo, t_hi, mh, levels.count)
+            # level i is on iff the Quant output is >= (qmin + i) * scale: cut half a step below it
+            steps = [(raw[i], raw_flip[i], float((levels.qmin + i + 0.5) * out_scale)) for i in range(levels.count)]
+            thresholds, flip = channel_thresholds(name, raw, raw_flip, t_lo, t_hi)
         if bias_inexact or not exact.all():
-            qmax = 1 if binary else max(abs(cur.elem_type.min), abs(cur.elem_type.max))
-            check_margin(b.model, name, node, tail, end, layout, thresholds, flip, (t_lo, t_hi),
-                         lambda acc: accumulator_value(acc, t_binary, mw, zscale),
-                         dot_error(zscale, mw, qmax, exact), bias_inexact)
+            for t_i, flip_i, cut in steps:
+                check_margin(b.model, name, node, tail, end, layout, t_i, flip_i, (t_lo, t_hi),
+                             lambda acc: accumulator_value(acc, t_binary, mw, zscale),
+                             dot_error(zscale, mw, qmax, exact), bias_inexact, cut)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
@@ -508,13 +519,16 @@ def _finish_accumulator(
             thresholds = np.clip(thresholds, lo2, hi2 + 1)
         lo, hi = _acc_bounds(w, cur.elem_type, binary)
         acc_type = IntType.for_range(lo, 2 * hi if border else hi)
-        mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, BIPOLAR, binary, vectors, 1, border=border)
+        n_thr = thresholds.shape[0]
+        out_type = BIPOLAR if levels is None else IntType.for_range(0, n_thr)
+        mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, out_type, binary, vectors, n_thr,
+                               border=border)
         b.params[f"{name}.weights"] = w
-        b.params[f"{name}.thresholds"] = thresholds.reshape(mh, 1).astype(np.int64)
+        b.params[f"{name}.thresholds"] = np.ascontiguousarray(thresholds.T).astype(np.int64)
         b.nodes.append(mvu)
         b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale))
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
-        return _Cursor(end.output[0], BIPOLAR, out_scale, new_shape)
+        return _Cursor(end.output[0], out_type, out_scale, new_shape)
     # no quantizer: the network ends here (optionally in a TopK)
     acc_type = IntType.for_range(lo, hi)
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
@@ -545,6 +559,19 @@ def _finish_accumulator(
     b.epilogue = epi
     b.origins.append(LayerOrigin(name, t, "nc", 1.0, via_epilogue=True))
     return None
+
+
+def _end_levels(b: _Builder, end: onnx.NodeProto) -> Levels | None:
+    """None for a bipolar quantizer (BipolarQuant, 1-bit signed Quant), else the multi-bit Quant's levels."""
+    if end.op_type != "Quant":
+        return None
+    zp = b.const(end, 2, "zero point")
+    if np.any(zp != 0):
+        raise FrontendError(f"{end.name} (Quant): zero point {zp.reshape(-1)[:6].tolist()} is not supported (must be 0)")
+    bits = b.const(end, 3, "bit width").reshape(-1)
+    if bits.size != 1 or not float(bits[0]).is_integer():
+        raise FrontendError(f"{end.name} (Quant): bit width {bits[:6].tolist()} is not one integer")
+    return quant_levels(end, int(bits[0]), bool(b.attr(end, "signed", 1)), bool(b.attr(end, "narrow", 0)))
 
 
 def _lower_topk(b: _Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: int, acc_type: IntType) -> None:

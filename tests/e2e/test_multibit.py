@@ -1,0 +1,103 @@
+"""Multi-bit (2..4-bit unsigned) activations with binary weights: Brevitas == QONNX == functional == cycle sim,
+exact, per layer; the frontend's thresholds against the definition; clean refusals outside the class."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.ir import MatrixVectorUnit, MaxPool
+from candle_hw.compile.multibit import MultiBitError, channel_thresholds, quant_levels
+from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.compile.pipeline import apply_folding
+from candle_hw.sim.cycle import simulate_cycle
+from candle_hw.sim.functional import run_dataflow
+from candle_hw.sim.host import run_prologue
+from candle_hw.types import IntType
+
+from multibit_nets import MultiBitCNV, MultiBitMLP
+from test_zero_padding import _divisors, export_checked
+
+SETTINGS = settings(max_examples=int(os.environ.get("CANDLE_HW_MULTIBIT_EXAMPLES", 3)), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _cycle_equals_functional(graph, x, seed):
+    mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
+    rng = np.random.default_rng(seed)
+    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
+    folded = apply_folding(graph, folding)
+    frames = run_prologue(folded, x)
+    res = simulate_cycle(Stitch()(folded), frames)
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
+
+
+def _check_multibit_units(graph, bits, n_layers):
+    multi = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit) and n.n_thresholds > 1]
+    assert len(multi) == n_layers
+    for m in multi:
+        assert m.n_thresholds == 2 ** bits - 1 and m.out_type == IntType(bits, False)
+        t = graph.params[f"{m.name}.thresholds"]
+        assert t.shape == (m.mh, m.n_thresholds) and np.all(np.diff(t, axis=1) >= 0)
+
+
+@SETTINGS
+@given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3, 4]), in_f=st.integers(4, 20),
+       hidden=st.lists(st.integers(2, 12), min_size=1, max_size=2), max_val=st.floats(0.5, 8.0),
+       seed=st.integers(0, 10_000))
+def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, seed):
+    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val)
+    graph, x, _ = export_checked(net, tmp_path, seed)
+    _check_multibit_units(graph, bits, len(hidden))
+    _cycle_equals_functional(graph, x, seed)
+
+
+@SETTINGS
+@given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3]), in_ch=st.sampled_from([1, 2]),
+       img=st.integers(6, 9), convs=st.lists(st.tuples(st.sampled_from([2, 4]), st.booleans()), min_size=1, max_size=2),
+       max_val=st.floats(0.5, 8.0), seed=st.integers(0, 10_000))
+def test_multibit_cnv_exact(tmp_path, input_bits, bits, in_ch, img, convs, max_val, seed):
+    hw = img
+    for _, pool in convs:
+        hw = (hw - 2) // (2 if pool else 1)
+    if hw < 1:
+        return
+    net = MultiBitCNV(in_ch, img, convs, bits, input_bits, max_val=max_val)
+    graph, x, _ = export_checked(net, tmp_path, seed)
+    _check_multibit_units(graph, bits, len(convs))
+    pools = [n for n in graph.nodes if isinstance(n, MaxPool)]
+    assert all(p.elem_type == IntType(bits, False) for p in pools)
+    _cycle_equals_functional(graph, x, seed)
+
+
+def test_levels_of_a_falling_channel_use_the_negated_accumulator():
+    # channel 0 rises (switches at 2, 5, 9), channel 1 falls (on iff acc <= 7, 3, -1), channel 2 constant
+    lo, hi = -10, 10
+    t = np.array([[2, -7, lo], [5, -3, hi + 1], [9, 1, hi + 1]])
+    flip = np.array([[False, True, False]] * 3)
+    out, falling = channel_thresholds("fc0", t, flip, lo, hi)
+    assert falling.tolist() == [False, True, False]
+    np.testing.assert_array_equal(out, [[2, -7, lo], [5, -3, hi + 1], [9, 1, hi + 1]])
+    acc = np.arange(lo, hi + 1)
+    level = (-acc[:, None] >= out[:, 1][None, :]).sum(axis=1)  # counted on -acc
+    np.testing.assert_array_equal(level, (acc <= 7).astype(int) + (acc <= 3) + (acc <= -1))
+    # a falling channel with a constant level: always on -> -hi, always off -> -lo + 1 on the negated domain
+    out2, _ = channel_thresholds("fc0", np.array([[lo], [-3]]), np.array([[False], [True]]), lo, hi)
+    assert out2[:, 0].tolist() == [-hi, -3]
+    with pytest.raises(MultiBitError, match="fc0: channel 0: .*rise and fall"):
+        channel_thresholds("fc0", np.array([[2], [-3]]), np.array([[False], [True]]), lo, hi)
+
+
+@pytest.mark.parametrize("bits,signed,msg", [
+    (2, True, "Quant_9 \\(Quant\\): signed 2-bit activations are not supported"),
+    (5, False, "Quant_9 \\(Quant\\): bit width 5 is not supported"),
+    (1, False, "Quant_9 \\(Quant\\): bit width 1 is not supported"),
+])
+def test_unsupported_quantizers_are_refused(bits, signed, msg):
+    import onnx
+    node = onnx.helper.make_node("Quant", ["a", "s", "z", "b"], ["y"], name="Quant_9")
+    with pytest.raises(MultiBitError, match=msg):
+        quant_levels(node, bits, signed, False)
+    assert quant_levels(node, 2, False, True).count == 2  # narrow unsigned 2-bit: levels 0..2
