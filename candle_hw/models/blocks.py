@@ -14,12 +14,12 @@ class BinaryBlock(nn.Module):
     encoding; padding with -1 keeps every tap in {-1, +1}, so the compiler sees an ordinary ``Pad(-1)``.
     """
 
-    def __init__(self, layer: nn.Module, bn: nn.Module, pad: nn.Module | None = None) -> None:
+    def __init__(self, layer: nn.Module, bn: nn.Module, pad: nn.Module | None = None, act_bits: int = 1) -> None:
         super().__init__()
         self.pad = pad
         self.layer = layer
         self.bn = bn
-        self.act = binary_act()
+        self.act = binary_act(act_bits)
 
     def pre_act(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad is not None:
@@ -28,6 +28,20 @@ class BinaryBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.pre_act(x))
+
+
+class ResidualBlock(BinaryBlock):
+    """A block with an integer shortcut (Bi-Real/ReActNet-style, all-integer):
+    act(round_int(BN(conv(x))) + x), where the conv branch is quantized to ``res_bits``-bit integers (scale 1)
+    before the add, so the sum of branch and shortcut (x: ±1 or the multi-bit activation) is an exact integer.
+    Shapes are preserved (padded conv, in = out channels)."""
+
+    def __init__(self, layer: nn.Module, bn: nn.Module, pad: nn.Module | None, act_bits: int, res_bits: int) -> None:
+        super().__init__(layer, bn, pad, act_bits)
+        self.branch_quant = binary_act(res_bits)
+
+    def pre_act(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branch_quant(super().pre_act(x)) + x
 
 
 class Encoder(nn.Sequential):
@@ -39,7 +53,7 @@ class Encoder(nn.Sequential):
         for module in modules[:-1]:
             x = module(x)
         last = modules[-1]
-        if not isinstance(last, BinaryBlock):
+        if not isinstance(last, BinaryBlock):  # ResidualBlock included
             raise TypeError(f"encoder must end in a BinaryBlock, not {type(last).__name__}")
         feat = last.pre_act(x)
         return feat, last.act(feat)

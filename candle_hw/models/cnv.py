@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from torch import nn
 
-from candle_hw.models.blocks import BinaryBlock, BinaryStudent, Encoder
+from candle_hw.models.blocks import BinaryBlock, BinaryStudent, Encoder, ResidualBlock
 from candle_hw.models.quant import BN_EPS, LogitScale, binary_conv, binary_linear, input_quant
 
 POOL = "M"
+RESIDUAL = "R"  # a shape-preserving block with an integer shortcut at the current width
 KERNEL = 3
+PAD_VALUES = (-1, 0)
 
 
 def scale_channels(channels: int, width: float) -> int:
@@ -27,7 +30,12 @@ class CNV(BinaryStudent):
     Defaults are FINN's CNV-W1A1: 32x32x3 input, conv 64, 64, pool, 128, 128, pool, 256, 256 unpadded, then
     FC 256 -> 512 -> 512 -> 10. Max-pool follows the sign (conv -> BN -> sign -> pool), so it pools ±1 values.
     ``padding > 0``: the first conv zero-pads its integer input (pixel 0); every later conv pads its ±1
-    input with -1 through an explicit ``ConstantPad2d(padding, -1)`` in front of an unpadded conv.
+    input with ``pad_value``: -1 through an explicit ``ConstantPad2d(padding, -1)`` in front of an unpadded
+    conv (every tap stays ±1), or 0 through the conv's own padding (what Brevitas users write; a zero tap has
+    no 1-bit encoding, so the compiler needs zero-padding support for it).
+    ``weight_bits`` / ``act_bits`` > 1: signed narrow-range integer weights / activations with scale 1 (BNN-PYNQ
+    CNV-W1A2/W2A2 style; 2 bits = {-1, 0, 1}). An ``"R"`` entry is a residual block (see ``ResidualBlock``) at
+    the current width; its conv branch is quantized to ``res_bits`` before the integer shortcut add.
     Input: float (N, in_ch, img, img) pixel values 0..255. Flatten order is PyTorch's (C, H, W).
     The encoder ends at the last conv block; pools after it belong to the classifier so that the encoder
     output and ``forward_features``' pre-activation have the same (H, W) = ``feature_hw``.
@@ -35,18 +43,22 @@ class CNV(BinaryStudent):
 
     def __init__(self, channels: Sequence[int | str] = (64, 64, POOL, 128, 128, POOL, 256, 256),
                  fc: Sequence[int] = (512, 512), num_classes: int = 10, in_ch: int = 3, img: int = 32,
-                 width: float = 1.0, padding: int = 0, logit_scale: bool = True) -> None:
+                 width: float = 1.0, padding: int = 0, logit_scale: bool = True, pad_value: int = -1,
+                 weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4) -> None:
         super().__init__()
-        spec = [POOL if c == POOL else int(c) for c in channels]
+        spec = [c if c in (POOL, RESIDUAL) else int(c) for c in channels]
         fc = [int(f) for f in fc]
         _validate(spec, fc, num_classes, in_ch, img, width, padding)
+        _validate_quant(spec, padding, pad_value, weight_bits, act_bits, res_bits)
         self.arch = {"family": "cnv", "channels": spec, "fc": fc, "num_classes": int(num_classes),
                      "in_ch": int(in_ch), "img": int(img), "width": float(width), "padding": int(padding),
-                     "logit_scale": bool(logit_scale)}
+                     "logit_scale": bool(logit_scale), "pad_value": int(pad_value),
+                     "weight_bits": int(weight_bits), "act_bits": int(act_bits), "res_bits": int(res_bits)}
         self.input_shape = (int(in_ch), int(img), int(img))
         self.input_bits = 8
         self.num_classes = int(num_classes)
 
+        q = _Quant(padding, pad_value, weight_bits, act_bits, res_bits)
         last_conv = max(i for i, c in enumerate(spec) if c != POOL)
         encoder: list[nn.Module] = [input_quant(8)]
         ch, hw = int(in_ch), int(img)
@@ -55,8 +67,11 @@ class CNV(BinaryStudent):
                 encoder.append(nn.MaxPool2d(2))
                 hw = _pooled(hw, i)
                 continue
+            if c == RESIDUAL:
+                encoder.append(_conv_block(ch, ch, q, first=False, residual=True))
+                continue
             out = scale_channels(c, width)
-            encoder.append(_conv_block(ch, out, padding, first=(i == 0)))
+            encoder.append(_conv_block(ch, out, q, first=(i == 0)))
             ch, hw = out, _convolved(hw, padding, i)
         self.encoder = Encoder(*encoder)
         self.feature_channels = ch
@@ -69,19 +84,33 @@ class CNV(BinaryStudent):
         head.append(nn.Flatten())
         features = ch * hw * hw
         for out in fc:
-            head.append(BinaryBlock(binary_linear(features, out), nn.BatchNorm1d(out, eps=BN_EPS)))
+            head.append(BinaryBlock(binary_linear(features, out, weight_bits), nn.BatchNorm1d(out, eps=BN_EPS),
+                                    act_bits=act_bits))
             features = out
-        head.append(binary_linear(features, num_classes))
+        head.append(binary_linear(features, num_classes, weight_bits))
         if logit_scale:
             head.append(LogitScale(1.0 / math.sqrt(features)))
         self.classifier = nn.Sequential(*head)
 
 
-def _conv_block(in_ch: int, out_ch: int, padding: int, first: bool) -> BinaryBlock:
+class _Quant(NamedTuple):
+    padding: int
+    pad_value: int
+    weight_bits: int
+    act_bits: int
+    res_bits: int
+
+
+def _conv_block(in_ch: int, out_ch: int, q: _Quant, first: bool, residual: bool = False) -> BinaryBlock:
     bn = nn.BatchNorm2d(out_ch, eps=BN_EPS)
-    if first or padding == 0:
-        return BinaryBlock(binary_conv(in_ch, out_ch, KERNEL, padding=padding), bn)
-    return BinaryBlock(binary_conv(in_ch, out_ch, KERNEL, padding=0), bn, pad=nn.ConstantPad2d(padding, -1.0))
+    if first or q.padding == 0 or q.pad_value == 0:
+        conv, pad = binary_conv(in_ch, out_ch, KERNEL, padding=q.padding, bits=q.weight_bits), None
+    else:
+        conv = binary_conv(in_ch, out_ch, KERNEL, padding=0, bits=q.weight_bits)
+        pad = nn.ConstantPad2d(q.padding, float(q.pad_value))
+    if residual:
+        return ResidualBlock(conv, bn, pad, q.act_bits, q.res_bits)
+    return BinaryBlock(conv, bn, pad, q.act_bits)
 
 
 def _convolved(hw: int, padding: int, index: int) -> int:
@@ -98,11 +127,26 @@ def _pooled(hw: int, index: int) -> int:
     return hw // 2
 
 
+def _validate_quant(spec: list, padding: int, pad_value: int, weight_bits: int, act_bits: int,
+                    res_bits: int) -> None:
+    if pad_value not in PAD_VALUES:
+        raise ValueError(f"cnv: pad_value={pad_value} must be one of {PAD_VALUES}")
+    for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits)):
+        if not 1 <= bits <= 8:
+            raise ValueError(f"cnv: {name}={bits} must be in 1..8")
+    if RESIDUAL in spec:
+        if 2 * padding != KERNEL - 1:
+            raise ValueError(f"cnv: residual blocks need shape-preserving convs (padding={(KERNEL - 1) // 2}), "
+                             f"got padding={padding}")
+        if not 2 <= res_bits <= 8:
+            raise ValueError(f"cnv: res_bits={res_bits} must be in 2..8")
+
+
 def _validate(spec: list, fc: list[int], num_classes: int, in_ch: int, img: int, width: float,
               padding: int) -> None:
-    if not spec or spec[0] == POOL:
+    if not spec or spec[0] in (POOL, RESIDUAL):
         raise ValueError(f"cnv: channels={spec} must start with a conv (pooling 8-bit pixels is not binary)")
-    if any(c != POOL and c < 1 for c in spec) or any(f < 1 for f in fc):
+    if any(c not in (POOL, RESIDUAL) and c < 1 for c in spec) or any(f < 1 for f in fc):
         raise ValueError(f"cnv: channel and fc widths must be positive, got channels={spec}, fc={fc}")
     if num_classes < 1 or in_ch < 1 or img < 1:
         raise ValueError(f"cnv: num_classes={num_classes}, in_ch={in_ch}, img={img} must be positive")

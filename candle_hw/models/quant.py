@@ -16,7 +16,8 @@ from brevitas.core.scaling import ScalingImplType
 from brevitas.core.zero_point import ZeroZeroPoint
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
-from brevitas.quant.solver import ActQuantSolver
+from brevitas.inject import ExtendedInjector
+from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
 from torch import nn
 
 # BNN-PYNQ's BatchNorm epsilon; the compiler reads the exported value, this only keeps models comparable.
@@ -37,6 +38,33 @@ class BinaryActQuant(SignedBinaryActPerTensorConst):
     scaling_const = 1.0
 
 
+class _IntConstScale(ExtendedInjector):
+    """Signed narrow-range integers with a constant scale of 1.0 (BNN-PYNQ's CommonQuant): b bits give the
+    levels -(2^(b-1)-1) .. 2^(b-1)-1, so 2 bits are {-1, 0, +1} and every product and sum stays an integer."""
+
+    quant_type = QuantType.INT
+    bit_width_impl_type = BitWidthImplType.CONST
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.FP
+    zero_point_impl = ZeroZeroPoint
+    float_to_int_impl_type = FloatToIntImplType.ROUND
+    scaling_per_output_channel = False
+    narrow_range = True
+    signed = True
+    scaling_const = 1.0
+
+
+class IntWeightQuant(_IntConstScale, WeightQuantSolver):
+    """Multi-bit weights (bit width given per layer as ``weight_bit_width``), scale exactly 1.0."""
+
+
+class IntActQuant(_IntConstScale, ActQuantSolver):
+    """Multi-bit activations (``bit_width`` per layer), scale exactly 1.0; min/max only seed the solver."""
+
+    min_val = -1.0
+    max_val = 1.0
+
+
 class Uint8InputQuant(ActQuantSolver):
     """Unsigned 8-bit input with scale 1.0 and zero point 0: float pixel values 0..255 pass through unchanged
     (rounded, clipped to [0, 255]) and export as ``Quant(bitwidth=8, signed=0, narrow=0, scale=1, zeropt=0)``."""
@@ -55,21 +83,29 @@ class Uint8InputQuant(ActQuantSolver):
     max_val = 255.0
 
 
-def binary_act() -> QuantIdentity:
-    return QuantIdentity(act_quant=BinaryActQuant, return_quant_tensor=False)
+def binary_act(bits: int = 1) -> QuantIdentity:
+    """The activation quantizer: bipolar ±1 for 1 bit, else signed narrow-range integers (scale 1)."""
+    if bits == 1:
+        return QuantIdentity(act_quant=BinaryActQuant, return_quant_tensor=False)
+    return QuantIdentity(act_quant=IntActQuant, bit_width=int(bits), return_quant_tensor=False)
 
 
-def binary_linear(in_features: int, out_features: int) -> QuantLinear:
-    layer = QuantLinear(in_features, out_features, bias=False, weight_quant=BinaryWeightQuant,
-                        return_quant_tensor=False)
+def _weight_kwargs(bits: int) -> dict:
+    if bits == 1:
+        return {"weight_quant": BinaryWeightQuant}
+    return {"weight_quant": IntWeightQuant, "weight_bit_width": int(bits)}
+
+
+def binary_linear(in_features: int, out_features: int, bits: int = 1) -> QuantLinear:
+    layer = QuantLinear(in_features, out_features, bias=False, return_quant_tensor=False, **_weight_kwargs(bits))
     # Uniform in [-1, 1] as BNN-PYNQ: the clamp keeps latent weights there, so start them spread over it.
     nn.init.uniform_(layer.weight, -1.0, 1.0)
     return layer
 
 
-def binary_conv(in_ch: int, out_ch: int, kernel_size: int = 3, padding: int = 0) -> QuantConv2d:
-    layer = QuantConv2d(in_ch, out_ch, kernel_size, padding=padding, bias=False,
-                        weight_quant=BinaryWeightQuant, return_quant_tensor=False)
+def binary_conv(in_ch: int, out_ch: int, kernel_size: int = 3, padding: int = 0, bits: int = 1) -> QuantConv2d:
+    layer = QuantConv2d(in_ch, out_ch, kernel_size, padding=padding, bias=False, return_quant_tensor=False,
+                        **_weight_kwargs(bits))
     nn.init.uniform_(layer.weight, -1.0, 1.0)
     return layer
 
@@ -113,4 +149,10 @@ class LogitScale(nn.Module):
 
 
 def is_binary_layer(module: nn.Module) -> bool:
+    """A quantized-weight layer (1-bit or multi-bit): what export and deployment replace by its integer weights."""
     return isinstance(module, (QuantLinear, QuantConv2d))
+
+
+def weight_bits(module: nn.Module) -> int:
+    """Bit width of a quantized-weight layer's weights."""
+    return int(module.quant_weight().bit_width)

@@ -28,6 +28,28 @@ PRESETS: dict[str, dict] = {
     # (4x the MACs, ~4x the weight bits); still XNOR-popcount from layer 2 on.
     "cnv_w1a1_x2": {"family": "cnv", "channels": [128, 128, "M", 256, 256, "M", 512, 512], "fc": [1024, 1024],
                     "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0},
+    # Padded students (issue 10). CNV-W1A1 with 3x3 convs padded by 1 (±1 maps padded with -1, which the compiler
+    # accepts today) and a third pool: 32 -> 16 -> 8 -> 4, FC 4096 -> 512 -> 512 -> 10.
+    "cnv_w1a1_pad": {"family": "cnv", "channels": [64, 64, "M", 128, 128, "M", 256, 256, "M"], "fc": [512, 512],
+                     "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 1},
+    # VGG-small (LQ-Nets / ReActNet's CIFAR baseline) binarised throughout: conv 128-128-M-256-256-M-512-512-M,
+    # one FC 8192 -> 10; ±1 maps padded with -1 (compiles today) ...
+    "vgg_small_w1a1": {"family": "cnv", "channels": [128, 128, "M", 256, 256, "M", 512, 512, "M"], "fc": [],
+                       "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 1},
+    # ... and with the conv's own zero padding (Brevitas' usual form; needs the compiler's zero-padding support).
+    "vgg_small_w1a1_zp": {"family": "cnv", "channels": [128, 128, "M", 256, 256, "M", 512, 512, "M"], "fc": [],
+                          "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 1, "pad_value": 0},
+    # FINN's CNV-W1A2 / CNV-W2A2 topology: 2-bit activations (and weights) = {-1, 0, 1}, scale 1. QONNX only:
+    # the compiler has no multi-bit layers yet.
+    "cnv_w1a2": {"family": "cnv", "channels": [64, 64, "M", 128, 128, "M", 256, 256], "fc": [512, 512],
+                 "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0, "act_bits": 2},
+    "cnv_w2a2": {"family": "cnv", "channels": [64, 64, "M", 128, 128, "M", 256, 256], "fc": [512, 512],
+                 "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0, "weight_bits": 2,
+                 "act_bits": 2},
+    # Binary residual network (Bi-Real/ReActNet-style, all-integer): every "R" block adds its 4-bit-quantized
+    # conv branch to the ±1 shortcut before the sign. QONNX only: the compiler has no residual graphs yet.
+    "resnet_w1a1": {"family": "cnv", "channels": [64, "R", "R", "M", 128, "R", "R", "M", 256, "R", "R", "M"],
+                    "fc": [], "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 1, "res_bits": 4},
     # CNV-class but small enough for tests and the demo: 16x16x3 -> 14 -> 12 -> pool 6 -> 4 -> 2, FC 128 -> 64.
     "cnv_small": {"family": "cnv", "channels": [16, 16, "M", 32, 32], "fc": [64], "num_classes": 10,
                   "in_ch": 3, "img": 16, "width": 1.0, "padding": 0},
@@ -52,10 +74,14 @@ def build_model(arch: dict | str) -> nn.Module:
 
 
 def load_checkpoint(path: str | Path) -> nn.Module:
-    """Rebuild the model stored as ``{"arch": ..., "state_dict": ..., ...}`` by ``torch.save``; eval mode."""
+    """Rebuild the model stored as ``{"arch": ..., "state_dict": ..., ...}`` by ``torch.save`` (or a packed
+    ``.npz`` student from ``candle_hw.models.packed``); eval mode."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path}: no such file")
+    if path.suffix == ".npz":  # a packed student (candle_hw.models.packed)
+        from candle_hw.models.packed import load_packed
+        return load_packed(path)
     try:
         # Checkpoints may carry training extras (configs, numpy metrics) that the weights-only unpickler
         # refuses; a checkpoint is the user's own training output, as trusted as their training code.

@@ -46,8 +46,12 @@ def test_preset_api(preset: str) -> None:
     assert logits.shape == (3, model.num_classes)
     torch.testing.assert_close(logits, np_logits, rtol=0, atol=0)
     torch.testing.assert_close(logits, model(x), rtol=0, atol=0)
-    # feat is the pre-binarisation value: the encoder output is its sign with 0 -> +1.
-    torch.testing.assert_close(enc, torch.where(feat >= 0, 1.0, -1.0), rtol=0, atol=0)
+    # feat is the pre-quantisation value: the encoder output is its sign with 0 -> +1 (1-bit activations) or
+    # its rounding to the narrow signed grid (multi-bit).
+    bits = model.arch.get("act_bits", 1)
+    levels = 2 ** (bits - 1) - 1
+    quantized = torch.where(feat >= 0, 1.0, -1.0) if bits == 1 else torch.clamp(torch.round(feat), -levels, levels)
+    torch.testing.assert_close(enc, quantized, rtol=0, atol=0)
     assert json.loads(json.dumps(model.arch)) == model.arch
     assert build_model(model.arch).arch == model.arch
 
