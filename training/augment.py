@@ -43,14 +43,16 @@ class ViewBank:
         return int(self.dy.shape[0])
 
     @classmethod
-    def make(cls, num_images: int, num_views: int, pad: int, seed: int, device: torch.device | str = "cpu"
-             ) -> "ViewBank":
+    def make(cls, num_images: int, num_views: int, pad: int, seed: int, device: torch.device | str = "cpu",
+             flip: bool = True) -> "ViewBank":
+        """``flip=False`` for data whose mirror image is another class's (digits): crops only."""
         if num_views < 1:
             raise ValueError(f"num_views={num_views} must be >= 1")
         g = torch.Generator().manual_seed(seed)
         dy = torch.randint(0, 2 * pad + 1, (num_views, num_images), generator=g)
         dx = torch.randint(0, 2 * pad + 1, (num_views, num_images), generator=g)
-        flip = torch.rand((num_views, num_images), generator=g) < 0.5
+        flips = torch.rand((num_views, num_images), generator=g) < 0.5
+        flip = flips if flip else torch.zeros_like(flips)
         dy[0], dx[0], flip[0] = pad, pad, False
         return cls(dy.to(device), dx.to(device), flip.to(device))
 

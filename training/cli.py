@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         summary = run_training(cfg, stage=args.stage, jobs=args.jobs, summary=args.summary)
     for method, res in summary.get("methods", {}).items():
         print(f"{method:14s} acc {res['accuracy']:6.2f}  head {res['head']:6.2f}  medium {res['medium']:6.2f}  "
-              f"tail {res['tail']:6.2f}  ({res['epochs_done']} epochs, {res['train_seconds']:.0f} s)")
+              f"tail {res['tail']:6.2f}  ({res['epochs_done']} epochs, {res['train_seconds']:.0f} s)"
+              + (f"  agree {res['teacher_test_agreement']:6.2f}" if res.get("teacher_test_agreement") is not None
+                 else ""))
     for kind, rep in summary.get("teacher", {}).get("kinds", {}).items():
         if "accuracy" in rep:
             print(f"teacher {kind:8s} acc {rep['accuracy']:6.2f}  head {rep['head']:6.2f}  "

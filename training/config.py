@@ -22,6 +22,7 @@ class DataConfig:
     n_max: int | None = None
     cifar_archive: str | None = None
     pad: int = 4  # random-crop padding (pixels)
+    flip: bool = True  # random horizontal flips in the views (off for digits: a mirrored 2 is no 2)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class TrainConfig:
         """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""
         blob = json.dumps({"teacher": asdict(self.teacher), "calibration": asdict(self.calibration),
                            "finetune": asdict(self.finetune), "pad": self.data.pad, "seed": self.data.seed,
+                           **({} if self.data.flip else {"flip": False}),
                            "student_channels": student_channels}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -40,11 +40,12 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "cd_ab": MethodSpec("single", "alg1"),
     "candle": MethodSpec("multi", "alg1"),
     # Extensions (never replace the paper's method; measured beside it).
+    "cd_lt": MethodSpec("single", "eq1", paper=False),  # C&D + balanced-softmax label term
     "candle_lt": MethodSpec("multi", "alg1", paper=False),  # + balanced-softmax label term
     "candle_ft": MethodSpec("multi_ft", "alg1", paper=False),  # teacher's last blocks fine-tuned
     "candle_ft_lt": MethodSpec("multi_ft", "alg1", paper=False),  # both
 }
-LABEL_TERM_METHODS = ("candle_lt", "candle_ft_lt")
+LABEL_TERM_METHODS = ("cd_lt", "candle_lt", "candle_ft_lt")
 
 
 def kl_loss(teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

@@ -51,3 +51,32 @@ def classifier_weight_norms(model: torch.nn.Module) -> list[float]:
     if last is None:
         return []
     return [float(v) for v in last.weight.detach().float().norm(dim=1).cpu()]
+
+
+def agreement(pred_a: np.ndarray, pred_b: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """How often two classifiers pick the same class, in %: overall and per true class (balanced mean too)."""
+    same = np.asarray(pred_a) == np.asarray(pred_b)
+    labels = np.asarray(labels)
+    per_class = [float(100.0 * same[labels == c].mean()) if (labels == c).any() else float("nan")
+                 for c in range(num_classes)]
+    return {"agreement": float(100.0 * same.mean()), "balanced_agreement": float(np.nanmean(per_class)),
+            "per_class_agreement": per_class}
+
+
+def student_diagnostics(model: torch.nn.Module, train_view0: torch.Tensor, train_labels: np.ndarray,
+                        test_pred: np.ndarray, test_labels: np.ndarray, class_counts: np.ndarray,
+                        teacher_train_logits: torch.Tensor | None, teacher_test_pred: np.ndarray | None) -> dict:
+    """What limits a student: its accuracy on its own (un-augmented) training images against the test set, and
+    its agreement with its teacher on both (None where the method has no teacher classifier)."""
+    train_pred = predict(model, train_view0)
+    train = accuracy_report(train_pred, train_labels, class_counts)
+    out = {"train_view_accuracy": train["accuracy"], "train_view_per_class": train["per_class"],
+           "teacher_test_agreement": None, "teacher_train_agreement": None}
+    num_classes = len(class_counts)
+    if teacher_test_pred is not None:
+        out["teacher_test_agreement"] = agreement(test_pred, teacher_test_pred, test_labels, num_classes)
+    if teacher_train_logits is not None:
+        t_train = teacher_train_logits.argmax(dim=-1).cpu().numpy()
+        out["teacher_train_agreement"] = agreement(train_pred, t_train, train_labels, num_classes)
+        out["teacher_train_view_accuracy"] = accuracy_report(t_train, train_labels, class_counts)["accuracy"]
+    return out

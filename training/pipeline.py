@@ -21,7 +21,7 @@ from candle_hw.training.augment import ViewBank, pad_images
 from candle_hw.training.config import TrainConfig
 from candle_hw.training.data import LTDataset, load_lt_dataset
 from candle_hw.training.distill import LABEL_TERM_METHODS, METHOD_SPECS
-from candle_hw.training.evaluate import classifier_weight_norms
+from candle_hw.training.evaluate import classifier_weight_norms, predict, student_diagnostics
 from candle_hw.training.loop import StudentData, TeacherTargets, train_student
 from candle_hw.training.plots import lambda_plot, per_class_plot, weight_norm_plot
 from candle_hw.training.teacher_stage import build_teacher_targets, load_targets, save_targets
@@ -80,7 +80,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     labels = torch.from_numpy(ds.train.labels).to(device)
     test_images = torch.from_numpy(ds.test.images).to(device)
     image_size = tuple(ds.train.images.shape[2:])
-    bank = ViewBank.make(len(labels), cfg.teacher.views, cfg.data.pad, cfg.data.seed, device)
+    bank = ViewBank.make(len(labels), cfg.teacher.views, cfg.data.pad, cfg.data.seed, device, cfg.data.flip)
     kinds = {METHOD_SPECS[m].teacher for m in cfg.methods} - {None}
     key = cfg.teacher_key(probe.feature_channels)
     teacher_dir = run_dir / "teacher"
@@ -112,7 +112,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
         _run_parallel(cfg, run_dir, jobs)
     else:
         for method in cfg.methods:
-            _run_method(cfg, method, data, targets, ds, run_dir, model_factory, rank)
+            _run_method(cfg, method, data, targets, ds, run_dir, model_factory, rank, t_report)
     if rank != 0 or not summary:
         return {}
     return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, teacher_seconds,
@@ -131,7 +131,7 @@ def merged_teacher_report(teacher_dir: Path) -> dict:
 
 
 def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[str, TeacherTargets],
-                ds: LTDataset, run_dir: Path, model_factory, rank: int) -> dict:
+                ds: LTDataset, run_dir: Path, model_factory, rank: int, t_report: dict | None = None) -> dict:
     spec = METHOD_SPECS[method]
     out = run_dir / method
     out.mkdir(exist_ok=True)
@@ -143,12 +143,14 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
                                   out / "checkpoint.pt", cfg.progress, label_weight)
     if rank != 0:
         return {}
+    diagnostics = _diagnostics(model, spec.teacher, data, teacher, ds, report, t_report or {})
     device_name = torch.cuda.get_device_name(data.padded.device) if data.padded.device.type == "cuda" else "cpu"
     metrics = {"method": method, "paper_method": spec.paper, "teacher_kind": spec.teacher, "rule": spec.rule,
                "label_weight": label_weight, "dataset": ds.describe(), "test": report,
                "epochs_done": state.epoch, "epochs": cfg.distill.epochs, "train_seconds": state.seconds,
                "seconds_per_epoch": state.seconds / max(1, len(state.history)), "device": device_name,
-               "weight_norms": classifier_weight_norms(model), "history": state.history,
+               "weight_norms": classifier_weight_norms(model), "diagnostics": diagnostics,
+               "history": state.history,
                "lambda_final": state.lambdas[-1] if state.lambdas else None, "config": cfg.to_dict()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     # The deployable student: no optimiser state, binary layers' latent weights replaced by their signs. It
@@ -165,15 +167,29 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
     return metrics
 
 
+def _diagnostics(model, kind: str | None, data: StudentData, teacher: TeacherTargets, ds: LTDataset,
+                 report: dict, t_report: dict) -> dict:
+    """Train-view accuracy and teacher agreement (train views and test set) of a trained student."""
+    view0 = data.bank.batch(data.padded, torch.arange(len(data.labels), device=data.padded.device),
+                            torch.zeros(len(data.labels), dtype=torch.long, device=data.padded.device),
+                            data.image_size)
+    t_pred = t_report.get("kinds", {}).get(kind, {}).get("test_pred") if kind else None
+    test_pred = predict(model, data.test_images)
+    return student_diagnostics(model, view0, ds.train.labels, test_pred, ds.test.labels, ds.class_counts,
+                               teacher.logits[0] if teacher.logits is not None else None,
+                               None if t_pred is None else np.asarray(t_pred))
+
+
 def deployable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """state_dict with every binary layer's latent weight replaced by sign(w) (0 -> +1, as the quantizer maps
-    it): the same deployed network, since the quantizer of sign(w) is sign(w)."""
+    """state_dict with every quantized layer's latent weight replaced by its quantized integer value (sign(w),
+    0 -> +1, for 1 bit): the same deployed network, since the quantizer of an integer on its grid is itself."""
     from candle_hw.models.quant import is_binary_layer
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    for name, module in model.named_modules():
-        if is_binary_layer(module):
-            key = f"{name}.weight"
-            state[key] = torch.where(state[key] >= 0, 1.0, -1.0).to(state[key].dtype)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if is_binary_layer(module):
+                key = f"{name}.weight"
+                state[key] = module.quant_weight().value.detach().to(state[key].dtype).clone()
     return state
 
 
@@ -202,6 +218,17 @@ def _run_parallel(cfg: TrainConfig, run_dir: Path, jobs: int) -> None:
         raise UserError(f"methods {failed} failed; see {run_dir}/<method>.log")
 
 
+def _agreement_summary(diag: dict | None) -> dict:
+    """The headline diagnostics of one method for the run summary (None where not applicable)."""
+    if not diag:
+        return {}
+    test, train = diag.get("teacher_test_agreement"), diag.get("teacher_train_agreement")
+    return {"train_view_accuracy": diag["train_view_accuracy"],
+            "teacher_test_agreement": test["agreement"] if test else None,
+            "teacher_test_agreement_per_class": test["per_class_agreement"] if test else None,
+            "teacher_train_agreement": train["agreement"] if train else None}
+
+
 def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path, teacher_seconds: float | None,
                   total_seconds: float | None) -> dict:
     """OUT/NAME/metrics.json over every method that has results, the ladder plots, and checkpoint.pt."""
@@ -216,6 +243,7 @@ def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path
                                                          "medium_shot", "few_shot", "per_class")}
                            | {"train_seconds": r["train_seconds"], "epochs_done": r["epochs_done"],
                               "paper_method": r["paper_method"], "device": r["device"]}
+                           | _agreement_summary(r.get("diagnostics"))
                            for m, r in results.items()}}
     (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
     plots = run_dir / "plots"

@@ -41,8 +41,12 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
     with torch.no_grad():
         pred = head(test_feats[0][:, res_index]).argmax(1).cpu().numpy()
     report = accuracy_report(pred, test_labels, class_counts)
+    probs = logits.float().softmax(dim=-1)
+    # A near-uniform teacher (max prob ~ 1/classes) carries no signal through KL: say so in the report.
     report.update(calibration_loss=loss, calibration_seconds=seconds,
-                  resolutions=[cfg.teacher.resolutions[i] for i in res_index])
+                  resolutions=[cfg.teacher.resolutions[i] for i in res_index], test_pred=pred.tolist(),
+                  train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
+                  train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()))
     return TeacherTargets(logits, fs), report, head
 
 

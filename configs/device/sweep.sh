@@ -37,6 +37,7 @@ for NAME in "${!RUNCMD[@]}"; do
   echo "== $NAME"; grep -v '^{' $L/${NAME}_summary.log
 done
 echo "wall $(( $(date +%s) - T0 )) s"
-tar czf $OUT/sweep_results.tgz --exclude='*.pt' -C $R . -C /tmp sweep_logs
+# Students first: a caller's timeout that cuts this short then loses logs, not trained weights.
 (cd $R && tar czf $OUT/sweep_students.tgz $(find . -name student.pt))
+tar czf $OUT/sweep_results.tgz --exclude='*.pt' -C $R . -C /tmp sweep_logs
 ls -la $OUT
