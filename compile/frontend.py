@@ -123,6 +123,7 @@ class _Cursor:
     nhwc: tuple[int, ...] = ()            # dataflow frame shape of this tensor (channel-last)
     flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
     pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
+    offset: int = 0                       # element = q - offset: a signed multi-bit map travels as counts q - qmin
 
 
 @dataclass
@@ -181,7 +182,7 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
             if not b.is_output(cur.tensor):
                 raise FrontendError(f"tensor {cur.tensor}: dead end (no consumer and not a graph output)")
             # the graph ends in quantized values: they are the output
-            b.epilogue = Epilogue("int", scale=cur.scale)
+            b.epilogue = Epilogue("int", scale=cur.scale, elem_offset=cur.offset)
             break
         cur = _lower_node(b, node, cur)
         if cur is None:
@@ -200,7 +201,7 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
 def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
     op = node.op_type
     if op in PASS_THROUGH:
-        return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, cur.pending_pad)
+        return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, cur.pending_pad, cur.offset)
     if op in ("Reshape", "Flatten"):
         return _lower_flatten(b, node, cur)
     if op == "Pad":
@@ -317,7 +318,7 @@ def _lower_flatten(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     if len(cur.nhwc) == 3:
         h, w, c = cur.nhwc
         flatten_from = (c, h, w)
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, (out_shape[1],), flatten_from)
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, (out_shape[1],), flatten_from, offset=cur.offset)
 
 
 def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
@@ -327,7 +328,7 @@ def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     value = float(b.const(node, 2, "constant value").reshape(-1)[0]) if len(node.input) > 2 and node.input[2] else 0.0
     if mode != "constant" or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or len(set(pads[2:4] + pads[6:8])) != 1:
         raise FrontendError(f"{node.name} (Pad): only symmetric constant spatial padding is supported, got mode={mode} pads={pads}")
-    elem = value / cur.scale
+    elem = value / cur.scale - cur.offset
     # 0 on a ±1 map is zero padding: the conv lowering realises it exactly (MatrixVectorUnit.border)
     ok = elem in (-1.0, 0.0, 1.0) if cur.elem_type.bipolar else float(elem).is_integer() and cur.elem_type.min <= elem <= cur.elem_type.max
     if not ok:
@@ -335,7 +336,7 @@ def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     nxt = b.only_consumer(node.output[0])
     if nxt is None or nxt.op_type != "Conv":
         raise FrontendError(f"{node.name} (Pad): padding is supported only directly before a Conv")
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, (pads[2], elem))
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, (pads[2], elem), cur.offset)
 
 
 def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
@@ -350,9 +351,9 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     n = MaxPool(f"pool{b.n_pool}", (h, w), c, int(k[0]), int(s[0]), cur.elem_type)
     b.n_pool += 1
     b.nodes.append(n)
-    b.origins.append(LayerOrigin(n.name, node.output[0], "nchw", cur.scale))
+    b.origins.append(LayerOrigin(n.name, node.output[0], "nchw", cur.scale, offset=cur.offset))
     oh, ow = n.ofm_dim
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c))
+    return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c), offset=cur.offset)
 
 
 # -- accumulating layers -----------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     ofm, ifm = w.shape[:2]
     if ifm != c:
         raise FrontendError(f"{node.name} (Conv): weight has {ifm} input channels, input has {c}")
-    pad, pad_value = int(pads[0]), 0
+    pad, pad_value = int(pads[0]), -cur.offset  # the element of the value 0
     if pad and cur.pending_pad is not None:
         raise FrontendError(f"{node.name} (Conv): both a Pad node and Conv pads")
     if cur.pending_pad is not None:
@@ -480,23 +481,26 @@ def _finish_accumulator(
     zscale = np.float64(np.float32(cur.scale)) * wscale.astype(np.float64)
     # a zero-padded ±1 conv thresholds the true dot product, every integer in [-mw, mw] (compile/zero_pad.py)
     t_lo, t_hi, t_binary = (-mw, mw, False) if border else (lo, hi, binary)
-    dmax = mw if binary else max(abs(lo), abs(hi))
+    # counts q - qmin of a signed multi-bit input: the dot of the values q is acc + qmin * (column sum of W)
+    off = (cur.offset * w.astype(np.int64).sum(axis=0)) if cur.offset else None
+    d_lo, d_hi = (t_lo, t_hi) if off is None else (t_lo + int(off.min()), t_hi + int(off.max()))
+    dmax = mw if binary else max(abs(d_lo), abs(d_hi))
     if end is not None and end.op_type in QUANTIZERS:
         levels = _end_levels(b, end)
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
         exact = dot_exact(zscale, dmax)
-        bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, t_lo, t_hi)
-        qmax = 1 if binary else max(abs(cur.elem_type.min), abs(cur.elem_type.max))
+        bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, d_lo, d_hi)
+        qmax = 1 if binary else max(abs(cur.elem_type.min + cur.offset), abs(cur.elem_type.max + cur.offset))
         if levels is None:
             is_on = quantizer_probe(b.model, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
-                                    zscale, out_scale)
+                                    zscale, out_scale, off)
             thresholds, flip = derive_thresholds(name, is_on, t_lo, t_hi, mh)
             steps = [(thresholds, flip, 0.0)]
             thresholds = thresholds[None, :]
         else:
             def run(acc: np.ndarray) -> np.ndarray:
                 return run_tail(b.model, nodes + [end], t_in, end.output[0],
-                                accumulator_value(acc, t_binary, mw, zscale), layout)
+                                accumulator_value(acc, t_binary, mw, zscale, off), layout)
             level = level_probe(name, run, levels, out_scale)
             raw, raw_flip = derive_levels(name, level, t_lo, t_hi, mh, levels.count)
             # level i is on iff the Quant output is >= (qmin + i) * scale: cut half a step below it
@@ -505,7 +509,7 @@ def _finish_accumulator(
         if bias_inexact or not exact.all():
             for t_i, flip_i, cut in steps:
                 check_margin(b.model, name, node, tail, end, layout, t_i, flip_i, (t_lo, t_hi),
-                             lambda acc: accumulator_value(acc, t_binary, mw, zscale),
+                             lambda acc: accumulator_value(acc, t_binary, mw, zscale, off),
                              dot_error(zscale, mw, qmax, exact), bias_inexact, cut)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
@@ -526,9 +530,10 @@ def _finish_accumulator(
         b.params[f"{name}.weights"] = w
         b.params[f"{name}.thresholds"] = np.ascontiguousarray(thresholds.T).astype(np.int64)
         b.nodes.append(mvu)
-        b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale))
+        qmin = 0 if levels is None else levels.qmin
+        b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale, offset=qmin))
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
-        return _Cursor(end.output[0], out_type, out_scale, new_shape)
+        return _Cursor(end.output[0], out_type, out_scale, new_shape, offset=qmin)
     # no quantizer: the network ends here (optionally in a TopK)
     acc_type = IntType.for_range(lo, hi)
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
@@ -541,7 +546,7 @@ def _finish_accumulator(
             f"{node.name} ({node.op_type}): channel {c}: input scale x weight scale = {float(zscale[c])!r} makes qonnx's "
             "float32 dot product round in an input-dependent order, so the last layer's float output is not a "
             "function of the accumulator; use power-of-two scales on the last layer or end it in a quantizer")
-    if bias is not None and not bias_exact(node, bias, zscale, mw, binary, lo, hi):
+    if bias is not None and not bias_exact(node, bias, zscale, mw, binary, d_lo, d_hi):
         raise FrontendError(
             f"{node.name} (Gemm): a float bias on the last layer with {mw} inputs: onnxruntime adds it inside its "
             "K-blocked sum, so the output is not a function of the accumulator; use MatMul + Add or a bias on the "
@@ -550,7 +555,10 @@ def _finish_accumulator(
     b.params.update(consts)
     b.params["epilogue.zscale"] = zscale
     integral = not ops and bool(np.all(zscale == 1.0))
-    epi = Epilogue("float", binary=binary, mw=mw, zscale="epilogue.zscale", ops=ops, integral=integral)
+    if off is not None:
+        b.params["epilogue.offset"] = off
+    epi = Epilogue("float", binary=binary, mw=mw, zscale="epilogue.zscale", ops=ops, integral=integral,
+                   acc_offset="epilogue.offset" if off is not None else "")
     check_epilogue(b.model, b.params, name, epi, tail, lo, hi, mh)
     if end is not None and end.op_type == "TopK":
         return _lower_topk(b, end, epi, lo, hi, acc_type)

@@ -102,14 +102,19 @@ class Prologue:
         return Prologue(tuple(HostOp.from_json(o) for o in d["ops"]), InputQuant.from_json(d["quant"]), d["layout"])
 
 
-def accumulator_value(acc: np.ndarray, binary: bool, mw: int, zscale: np.ndarray) -> np.ndarray:
+def accumulator_value(acc: np.ndarray, binary: bool, mw: int, zscale: np.ndarray,
+                      offset: np.ndarray | None = None) -> np.ndarray:
     """The float32 value QONNX's MatMul/Conv yields for accumulator ``acc`` (last axis = channels).
 
     The dot product is d = 2*acc - mw for an XNOR unit (acc = agreements), else d = acc; its real value is
     d * zscale[c] (input scale x channel weight scale, an exact float64 product of two float32 values),
     rounded once to float32. Exact whenever d * zscale[c] is a float32 number (see docs/architecture.md).
+    ``offset`` (per channel): the input elements are counts q - qmin of a signed multi-bit activation, so the
+    dot product of the values q is d = acc + qmin * sum_k W[k, c] (compile/multibit.py).
     """
     d = (2 * np.asarray(acc, dtype=np.int64) - mw) if binary else np.asarray(acc, dtype=np.int64)
+    if offset is not None:
+        d = d + np.asarray(offset, dtype=np.int64)
     return (d.astype(np.float64) * zscale).astype(np.float32)
 
 
@@ -117,11 +122,13 @@ def accumulator_value(acc: np.ndarray, binary: bool, mw: int, zscale: np.ndarray
 class Epilogue:
     """Last node's output -> model output.
 
-    kind "int": element values times ``scale`` (integers when scale == 1; e.g. the graph ends in BipolarQuant);
+    kind "int": (element values + ``elem_offset``) times ``scale`` (integers when scale == 1; e.g. the graph ends
+    in BipolarQuant; the offset is qmin of a signed multi-bit activation, whose elements are counts q - qmin);
     "label": label indices (the graph ends in TopK); "float": the last unit's accumulator through its float
     tail, per channel c: z = accumulator_value(acc, binary, mw, params[zscale]), then each op of ``ops`` in
     the graph's order, one float32 IEEE operation each (BatchNormalization as onnxruntime computes it:
     x * s + b). Output float32, or int64 when ``integral`` (no float op and unit scales: integer logits).
+    ``acc_offset`` names the per-channel accumulator offset of accumulator_value (signed multi-bit inputs).
     """
 
     kind: str
@@ -131,6 +138,8 @@ class Epilogue:
     zscale: str = ""
     ops: tuple[HostOp, ...] = ()
     integral: bool = False
+    elem_offset: int = 0
+    acc_offset: str = ""
 
     def __post_init__(self) -> None:
         _check_in("epilogue kind", self.kind, ("int", "label", "float"))
@@ -141,24 +150,28 @@ class Epilogue:
 
     def replay(self, acc: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
         """(N, channels) accumulators -> (N, channels) model values (kind "float")."""
-        z = accumulator_value(acc, self.binary, self.mw, params[self.zscale])
+        z = accumulator_value(acc, self.binary, self.mw, params[self.zscale],
+                              params[self.acc_offset] if self.acc_offset else None)
         for op in self.ops:
             z = op.float_op()(z, params[op.const]).astype(np.float32, copy=False)
         return z
 
     def to_json(self) -> dict[str, Any]:
-        return {**{k: getattr(self, k) for k in ("kind", "scale", "binary", "mw", "zscale", "integral")},
+        return {**{k: getattr(self, k) for k in ("kind", "scale", "binary", "mw", "zscale", "integral",
+                                                 "elem_offset", "acc_offset")},
                 "ops": [o.to_json() for o in self.ops]}
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Epilogue":
         return Epilogue(d["kind"], float(d["scale"]), bool(d["binary"]), int(d["mw"]), d["zscale"],
-                        tuple(HostOp.from_json(o) for o in d["ops"]), bool(d["integral"]))
+                        tuple(HostOp.from_json(o) for o in d["ops"]), bool(d["integral"]),
+                        int(d.get("elem_offset", 0)), d.get("acc_offset", ""))
 
 
 @dataclass(frozen=True, slots=True)
 class LayerOrigin:
-    """Node ``node`` computes ONNX tensor ``tensor`` (in ``layout``) as element values times ``scale``, or,
+    """Node ``node`` computes ONNX tensor ``tensor`` (in ``layout``) as (element values + ``offset``) times
+    ``scale``, or,
     with ``via_epilogue``, through the epilogue. Verification data: running the graph never reads it."""
 
     node: str
@@ -166,6 +179,7 @@ class LayerOrigin:
     layout: str
     scale: float = 1.0
     via_epilogue: bool = False
+    offset: int = 0
 
     def __post_init__(self) -> None:
         _check_in(f"{self.node}: layout", self.layout, LAYOUTS)

@@ -1,8 +1,10 @@
 """Multi-bit activations (FINN's MultiThreshold): a monotone tail ending in an n-bit ``Quant`` becomes
 L = qmax - qmin thresholds per channel (2^n - 1, or 2^n - 2 with narrow range), out = sum_i [acc >= T_i].
 
-The element the dataflow carries is the count q - qmin in [0, L]; only qmin = 0 (unsigned ``Quant``) is
-supported for now, so the count *is* the quantized integer and the next layer's accumulator is its dot product.
+The element the dataflow carries is the count q - qmin in [0, L] (the unsigned quantized integer itself when
+qmin = 0). For a signed ``Quant`` the next layer accumulates the counts and the frontend adds the per-channel
+constant qmin * sum_k W[k, c] wherever it turns an accumulator into the ONNX value (host_ir accumulator_value),
+so thresholds and the epilogue absorb the offset; a max-pool commutes with it, and padding uses the count of 0.
 Each level i (q >= qmin + i) is a step of the monotone tail, found by the same qonnx-driven bisection as a
 binary layer's threshold (compile/tails.py derive_thresholds), all levels and channels in one search.
 """
@@ -45,7 +47,7 @@ def quant_levels(node: onnx.NodeProto, bits: int, signed: bool, narrow: bool) ->
         raise MultiBitError(f"{node.name} (Quant): bit width {bits} is not supported for activations "
                             f"(1-bit signed or 2..{MAX_ACT_BITS}-bit)")
     if signed:
-        raise MultiBitError(f"{node.name} (Quant): signed {bits}-bit activations are not supported (unsigned only)")
+        return Levels(-(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1)
     return Levels(0, (1 << bits) - 1 - int(narrow))
 
 

@@ -216,11 +216,11 @@ def epilogue_ops(tail: Tail, prefix: str) -> tuple[tuple[HostOp, ...], dict[str,
 
 
 def quantizer_probe(model: ModelWrapper, name: str, nodes: list[onnx.NodeProto], t_in: str, t_out: str, layout: str,
-                     binary: bool, mw: int, zscale: np.ndarray, out_scale: float):
+                     binary: bool, mw: int, zscale: np.ndarray, out_scale: float, offset: np.ndarray | None = None):
     """acc (rows, mh) -> whether qonnx's quantizer outputs +out_scale there (the tail run by execute_onnx)."""
 
     def is_on(acc: np.ndarray) -> np.ndarray:
-        out = run_tail(model, nodes, t_in, t_out, accumulator_value(acc, binary, mw, zscale), layout)
+        out = run_tail(model, nodes, t_in, t_out, accumulator_value(acc, binary, mw, zscale, offset), layout)
         bad = ~np.isin(out, (-out_scale, out_scale))
         if bad.any():
             c = int(np.argwhere(bad)[0][1])
@@ -238,7 +238,8 @@ def check_epilogue(model: ModelWrapper, params: dict[str, np.ndarray], name: str
     n = max(2, min(hi - lo + 1, EPILOGUE_CHECK // mh))
     acc = np.repeat(np.unique(np.linspace(lo, hi, n).round().astype(np.int64))[:, None], mh, axis=1)
     want = run_tail(model, list(tail.nodes), tail.t_in, tail.t_out,
-                    accumulator_value(acc, epi.binary, epi.mw, params[epi.zscale]), "nc")
+                    accumulator_value(acc, epi.binary, epi.mw, params[epi.zscale],
+                                      params[epi.acc_offset] if epi.acc_offset else None), "nc")
     got = epi.replay(acc, params)
     bad = np.argwhere(~((got == want) | (np.isnan(got) & np.isnan(want))))
     if bad.size:

@@ -110,7 +110,8 @@ def compare_layers(graph: DataflowGraph, oracle, x: np.ndarray) -> list[Mismatch
             got = y.reshape(ref.shape)
         else:
             # qonnx's Quant multiplies the integer by its scale in float32
-            got = (_to_onnx_layout(y, org.layout).astype(np.float32) * np.float32(org.scale)).astype(np.float64)
+            got = ((_to_onnx_layout(y, org.layout) + org.offset).astype(np.float32)
+                   * np.float32(org.scale)).astype(np.float64)
             got = got.reshape(ref.shape)
         bad = np.argwhere(got != ref)
         if bad.size:

@@ -83,6 +83,7 @@ def run_epilogue(graph: DataflowGraph, y: np.ndarray) -> np.ndarray:
     if epi.kind == "label":
         return y.astype(np.int64).reshape(out_shape)
     scale = float(epi.scale)
+    y = y + epi.elem_offset if epi.elem_offset else y
     if scale == 1.0:
         return y.astype(np.int64).reshape(out_shape) if y.ndim == 2 else _from_stream_layout(graph, y, out_shape).astype(np.int64)
     return (_from_stream_layout(graph, y, out_shape) * scale).astype(np.float32)

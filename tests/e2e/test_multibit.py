@@ -1,4 +1,4 @@
-"""Multi-bit (2..4-bit unsigned) activations with binary weights: Brevitas == QONNX == functional == cycle sim,
+"""Multi-bit (2..4-bit, signed or unsigned, narrow or not) activations with binary weights: Brevitas == QONNX == functional == cycle sim,
 exact, per layer; the frontend's thresholds against the definition; clean refusals outside the class."""
 import os
 
@@ -34,11 +34,11 @@ def _cycle_equals_functional(graph, x, seed):
     np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
 
 
-def _check_multibit_units(graph, bits, n_layers):
+def _check_multibit_units(graph, bits, n_layers, narrow=False):
     multi = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit) and n.n_thresholds > 1]
     assert len(multi) == n_layers
     for m in multi:
-        assert m.n_thresholds == 2 ** bits - 1 and m.out_type == IntType(bits, False)
+        assert m.n_thresholds == 2 ** bits - 1 - narrow and m.out_type == IntType(bits, False)
         t = graph.params[f"{m.name}.thresholds"]
         assert t.shape == (m.mh, m.n_thresholds) and np.all(np.diff(t, axis=1) >= 0)
 
@@ -46,24 +46,24 @@ def _check_multibit_units(graph, bits, n_layers):
 @SETTINGS
 @given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3, 4]), in_f=st.integers(4, 20),
        hidden=st.lists(st.integers(2, 12), min_size=1, max_size=2), max_val=st.floats(0.5, 8.0),
-       seed=st.integers(0, 10_000))
-def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, seed):
-    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val)
+       signed=st.booleans(), narrow=st.booleans(), seed=st.integers(0, 10_000))
+def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, signed, narrow, seed):
+    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val, signed=signed, narrow=narrow)
     graph, x, _ = export_checked(net, tmp_path, seed)
-    _check_multibit_units(graph, bits, len(hidden))
+    _check_multibit_units(graph, bits, len(hidden), narrow)
     _cycle_equals_functional(graph, x, seed)
 
 
 @SETTINGS
 @given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3]), in_ch=st.sampled_from([1, 2]),
        img=st.integers(6, 9), convs=st.lists(st.tuples(st.sampled_from([2, 4]), st.booleans()), min_size=1, max_size=2),
-       max_val=st.floats(0.5, 8.0), seed=st.integers(0, 10_000))
-def test_multibit_cnv_exact(tmp_path, input_bits, bits, in_ch, img, convs, max_val, seed):
+       max_val=st.floats(0.5, 8.0), signed=st.booleans(), pad=st.sampled_from([0, 1]), seed=st.integers(0, 10_000))
+def test_multibit_cnv_exact(tmp_path, input_bits, bits, in_ch, img, convs, max_val, signed, pad, seed):
     hw = img
-    for _, pool in convs:
-        hw = (hw - 2) // (2 if pool else 1)
+    for i, (_, pool) in enumerate(convs):
+        hw = (hw - 2 + (2 * pad if i else 0)) // (2 if pool else 1)
     assume(hw >= 1)
-    net = MultiBitCNV(in_ch, img, convs, bits, input_bits, max_val=max_val)
+    net = MultiBitCNV(in_ch, img, convs, bits, input_bits, max_val=max_val, signed=signed, pad=pad)
     graph, x, _ = export_checked(net, tmp_path, seed)
     _check_multibit_units(graph, bits, len(convs))
     pools = [n for n in graph.nodes if isinstance(n, MaxPool)]
@@ -90,7 +90,6 @@ def test_levels_of_a_falling_channel_use_the_negated_accumulator():
 
 
 @pytest.mark.parametrize("bits,signed,msg", [
-    (2, True, "Quant_9 \\(Quant\\): signed 2-bit activations are not supported"),
     (5, False, "Quant_9 \\(Quant\\): bit width 5 is not supported"),
     (1, False, "Quant_9 \\(Quant\\): bit width 1 is not supported"),
 ])
@@ -100,3 +99,4 @@ def test_unsupported_quantizers_are_refused(bits, signed, msg):
     with pytest.raises(MultiBitError, match=msg):
         quant_levels(node, bits, signed, False)
     assert quant_levels(node, 2, False, True).count == 2  # narrow unsigned 2-bit: levels 0..2
+    assert (quant_levels(node, 3, True, False).qmin, quant_levels(node, 3, True, True).qmin) == (-4, -3)

@@ -1,5 +1,6 @@
 """Multi-bit activations (W1A2/W1A3) compiled to RTL (Verilator) are bit-exact against QONNX execute_onnx: an
-1-bit-input conv net (W1A3, non-power-of-two activation scale) with a multi-bit max-pool, compiled with
+1-bit-input conv net (W1A3 signed, non-power-of-two activation scale) with a multi-bit max-pool and a
+zero-padded conv on the signed 3-bit map, compiled with
 verification, estimate and report. (The MLP and W1A2/W1A4 cases run at the cycle level in test_multibit.py.)"""
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.rtl
 
 
 @pytest.mark.parametrize("make,folding,seed", [
-    (lambda: MultiBitCNV(2, 8, [(4, True), (6, False)], 3, 1, max_val=5.3),
+    (lambda: MultiBitCNV(2, 8, [(4, True), (6, False)], 3, 1, max_val=5.3, signed=True, pad=1),
      [{"pe": 2, "simd": 6}, {"pe": 3, "simd": 4}, {"pe": 4, "simd": 6}], 6),
 ])
 def test_multibit_net_rtl_equals_qonnx(tmp_path, make, folding, seed) -> None:
