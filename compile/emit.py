@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from candle_hw.compile.ir import (DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node,
+from candle_hw.compile.ir import (DataflowGraph, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node,
                                   SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter,
                                   require_stitched)
 from candle_hw.hw_templates import block_folders
@@ -36,7 +36,7 @@ from candle_hw.types import IntType
 
 MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool",
-    LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc",
+    LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc", GlobalAccPool: "global_acc_pool",
 }
 # Weight memories up to this depth go to LUT RAM under weight_style "auto": a block RAM would be mostly empty.
 DISTRIBUTED_MAX_WMEM = 64
@@ -142,6 +142,12 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
         return Instance(n.name, module, {
             "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
             "KERNEL": n.kernel, "STRIDE": n.stride, "ELEM_BITS": n.elem_type.bits, "SIGNED": _signed(n.elem_type)})
+    if isinstance(node, GlobalAccPool):
+        n = node
+        return Instance(n.name, module, {
+            "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
+            "IN_BITS": n.in_type.bits, "IN_SIGNED": _signed(n.in_type), "BIPOLAR": int(n.in_type.bipolar),
+            "OUT_BITS": n.out_type.bits})
     if isinstance(node, LabelSelect):
         n = node
         return Instance(n.name, module, {

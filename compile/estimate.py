@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.devices import get_device
@@ -120,6 +120,14 @@ def maxpool_resources(n: MaxPool) -> dict[str, int]:
     return _res(lut, 2 * width + 30)
 
 
+def global_acc_pool_resources(n: GlobalAccPool) -> dict[str, int]:
+    """global_acc_pool.sv: C/PE words of PE sums in LUT RAM, PE adders of out_type width, pixel/fold counters."""
+    width = n.pe * n.out_type.bits
+    depth = n.channels // n.pe
+    lut = 30 + lutram(width, depth) + width + 2 * clog2(n.pixels + 1)
+    return _res(lut, 2 * width + 2 * clog2(n.pixels + 1) + 30)
+
+
 def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     width = n.stream.width_bits
     if fifo_uses_block_ram(n.depth):
@@ -165,6 +173,8 @@ def node_resources(n: Node) -> dict[str, int]:
         return label_select_resources(n)
     if isinstance(n, Thresholding):
         return thresholding_resources(n)
+    if isinstance(n, GlobalAccPool):
+        return global_acc_pool_resources(n)
     raise NotImplementedError(f"{n.name}: no resource model for {n.kind}")
 
 

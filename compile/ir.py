@@ -317,6 +317,46 @@ class MaxPool(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class GlobalAccPool(Node):
+    """Global accumulating pool (FINN: GlobalAccPool): an (H, W, C) frame, ``pe`` channels per word, to the
+    (C,) per-channel integer sums over all H*W pixels. A BIPOLAR input is summed as its count of +1 elements
+    P in [0, H*W] (the ±1 sum is 2P - H*W, as the XNOR unit's accumulator); an integer input as its values.
+    The average QONNX's GlobalAveragePool takes is left to what follows: a Thresholding (the next quantizer's
+    thresholds on the sum, FINN's GlobalAccPool + Thresholding) or the host epilogue.
+    """
+
+    ifm_dim: tuple[int, int]
+    channels: int
+    in_type: IntType
+    out_type: IntType
+    pe: int = 1
+    kind: ClassVar[str] = "GlobalAccPool"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, channels=self.channels, pe=self.pe, ifm_h=self.ifm_dim[0], ifm_w=self.ifm_dim[1])
+        _check_div(self.name, "pe", self.pe, "channels", self.channels)
+        lo, hi = self.sum_range
+        if self.out_type.bipolar or self.out_type.min > lo or self.out_type.max < hi:
+            raise IRError(f"{self.name}: out_type={self.out_type} cannot hold sums in [{lo}, {hi}]")
+
+    @property
+    def pixels(self) -> int:
+        return self.ifm_dim[0] * self.ifm_dim[1]
+
+    @property
+    def sum_range(self) -> tuple[int, int]:
+        if self.in_type.bipolar:
+            return 0, self.pixels
+        return self.pixels * self.in_type.min, self.pixels * self.in_type.max
+
+    def in_stream(self) -> StreamType:
+        return StreamType(self.in_type, (*self.ifm_dim, self.channels), self.pe)
+
+    def out_stream(self) -> StreamType:
+        return StreamType(self.out_type, (self.channels,), self.pe)
+
+
+@dataclass(frozen=True, slots=True)
 class LabelSelect(Node):
     """Top-k label select (FINN: LabelSelect): indices of the k largest inputs, lowest index first on ties.
 
@@ -393,7 +433,8 @@ class WidthConverter(Node):
 FORMAT_VERSION = 2
 
 NODE_KINDS: dict[str, type[Node]] = {
-    c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, LabelSelect, StreamFIFO, WidthConverter)
+    c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, GlobalAccPool, LabelSelect, StreamFIFO,
+                        WidthConverter)
 }
 
 
@@ -578,6 +619,6 @@ def require_stitched(graph: DataflowGraph, user: str) -> None:
 
 __all__ = [
     "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
-    "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
+    "GlobalAccPool", "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
     "require_stitched", "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from candle_hw.compile.ir import (
-    LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
+    GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
 from candle_hw.sim.cycle_engine import EventSystem
@@ -36,6 +36,8 @@ TIMING: dict[str, BlockTiming] = {
     "Thresholding": BlockTiming(latency=2, capacity=3, free=1),
     # maxpool.sv: offered the cycle after the window's last input; 2-word output queue
     "MaxPool": BlockTiming(latency=1, capacity=2, free=1),
+    # global_acc_pool.sv: offered the cycle after the handshake of the input word completing a sum; 2-word queue
+    "GlobalAccPool": BlockTiming(latency=1, capacity=2, free=1),
     # label_select.sv: first index the cycle after the frame's last word, which waits for an empty buffer
     "LabelSelect": BlockTiming(latency=1, capacity=1, free=1),
     # swg.sv: issue -> read register -> 3-word queue (offered 2 cycles after issue), 3 credits
@@ -140,6 +142,14 @@ def maxpool_pattern(n: MaxPool) -> Pattern:
     return Pattern(np.ones(h * w * cf, dtype=np.int64), np.arange(h * w * cf, dtype=np.int64), _i64(prod))
 
 
+def global_acc_pool_pattern(n: GlobalAccPool) -> Pattern:
+    """One event per input word; the words of the last pixel complete their channel fold's sum and emit it."""
+    cf = n.channels // n.pe
+    words = n.pixels * cf
+    return Pattern(np.ones(words, dtype=np.int64), np.arange(words, dtype=np.int64),
+                   (n.pixels - 1) * cf + np.arange(cf, dtype=np.int64))
+
+
 # -- sliding window: a writer and a reader process --------------------------------------------------------
 # -- building the event system --------------------------------------------------------------------------
 def _single(sys: EventSystem, name: str, pat: Pattern, frames: int, timing: BlockTiming) -> tuple[Port, OutPort]:
@@ -160,6 +170,8 @@ def build_node(sys: EventSystem, node: Node, frames: int) -> tuple[Port, OutPort
         return _single(sys, node.name, streaming_pattern(node.in_stream().words_per_frame), frames, t)
     if isinstance(node, MaxPool):
         return _single(sys, node.name, maxpool_pattern(node), frames, t)
+    if isinstance(node, GlobalAccPool):
+        return _single(sys, node.name, global_acc_pool_pattern(node), frames, t)
     if isinstance(node, LabelSelect):
         return _build_label_select(sys, node, frames, t)
     if isinstance(node, SlidingWindow):

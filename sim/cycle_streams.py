@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
+    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
@@ -93,6 +93,12 @@ def maxpool_words(graph: DataflowGraph, node: MaxPool, words: np.ndarray, frames
     return lanes(y.reshape(frames, *node.ofm_dim, node.channels // node.pe, node.pe), node.out_stream())
 
 
+def global_acc_pool_words(graph: DataflowGraph, node: GlobalAccPool, words: np.ndarray, frames: int) -> np.ndarray:
+    """global_acc_pool.sv: per frame C/PE words of PE channel sums, emitted while the last pixel streams in."""
+    x = _read(words, node.in_stream(), frames)
+    return lanes(golden.global_acc_pool(x, node.in_type.bipolar), node.out_stream())
+
+
 def label_select_words(graph: DataflowGraph, node: LabelSelect, words: np.ndarray, frames: int) -> np.ndarray:
     """label_select.sv: per frame K words of one index each, the largest value's index first."""
     x = _read(words, node.in_stream(), frames).reshape(frames, node.labels)
@@ -102,7 +108,8 @@ def label_select_words(graph: DataflowGraph, node: LabelSelect, words: np.ndarra
 BlockModel = Callable[[DataflowGraph, Node, np.ndarray, int], np.ndarray]
 MODELS: dict[type[Node], BlockModel] = {
     StreamFIFO: fifo_words, WidthConverter: dwc_words, SlidingWindow: swg_words, MatrixVectorUnit: mvu_words,
-    Thresholding: thresholding_words, MaxPool: maxpool_words, LabelSelect: label_select_words,
+    Thresholding: thresholding_words, MaxPool: maxpool_words, GlobalAccPool: global_acc_pool_words,
+    LabelSelect: label_select_words,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
@@ -32,6 +32,8 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
         y = golden.sliding_window(xf.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.pad, node.pad_value)
     elif isinstance(node, MaxPool):
         y = golden.maxpool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride)
+    elif isinstance(node, GlobalAccPool):
+        y = golden.global_acc_pool(x.reshape(n, *node.ifm_dim, node.channels), node.in_type.bipolar)
     elif isinstance(node, LabelSelect):
         y = golden.label_select(x.reshape(n, node.labels), node.k)
     elif isinstance(node, Thresholding):

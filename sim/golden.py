@@ -116,6 +116,12 @@ def maxpool(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
     return v.max(axis=(-2, -1))
 
 
+def global_acc_pool(x: np.ndarray, bipolar: bool) -> np.ndarray:
+    """(N, H, W, C) -> (N, C) int64 per-channel sums over all pixels; on a BIPOLAR map the count of +1s."""
+    x = np.asarray(x, dtype=np.int64)
+    return (x > 0).sum(axis=(1, 2)) if bipolar else x.sum(axis=(1, 2))
+
+
 def label_select(x: np.ndarray, k: int) -> np.ndarray:
     """(N, L) -> (N, k) indices of the k largest values, largest first; ties: the lower index first."""
     if k == 1:

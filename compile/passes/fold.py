@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from candle_hw.compile.estimate import (
-    dwc_resources, label_select_resources, maxpool_resources, mvu_resources, node_cycles, swg_resources,
+    dwc_resources, global_acc_pool_resources, label_select_resources, maxpool_resources, mvu_resources, node_cycles, swg_resources,
     thresholding_resources,
 )
 from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.compile.passes.folding import follow_neighbours
@@ -67,7 +67,7 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
         elif isinstance(n, MatrixVectorUnit):
             groups.append(Group(pending, n, []))
             pending = None
-        elif groups and isinstance(n, (MaxPool, Thresholding, LabelSelect)):
+        elif groups and isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)):
             groups[-1].post.append(n)
         else:
             raise UserError(f"{n.name}: folding needs every {n.kind} to follow a matrix-vector unit")
@@ -89,6 +89,8 @@ def _node_res(n: Node) -> dict[str, int]:
         return maxpool_resources(n)
     if isinstance(n, LabelSelect):
         return label_select_resources(n)
+    if isinstance(n, GlobalAccPool):
+        return global_acc_pool_resources(n)
     if isinstance(n, Thresholding):
         return thresholding_resources(n)
     return mvu_resources(n)
@@ -316,7 +318,7 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
                         break
             part = _apply(g, pe, simd)
             for i, n in enumerate(part):
-                if isinstance(n, (MaxPool, LabelSelect, Thresholding)):
+                if isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
                     total = n.labels if isinstance(n, LabelSelect) else n.channels
                     for p in divisors(total):
                         n = replace(n, pe=p)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.ir import (
-    DataflowGraph, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
+    DataflowGraph, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
 )
 from candle_hw.errors import UserError
 
@@ -104,7 +104,8 @@ def follow_neighbours(nodes: list[Node]) -> list[Node]:
         prev = out[i - 1] if i > 0 else None
         if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
             out[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
-        elif isinstance(n, (MaxPool, Thresholding, LabelSelect)) and isinstance(prev, (MatrixVectorUnit, MaxPool, Thresholding)):
+        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)) and isinstance(
+                prev, (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding)):
             out[i] = replace(n, pe=math.gcd(prev.pe, n.labels if isinstance(n, LabelSelect) else n.channels))
     return out
 
@@ -117,6 +118,6 @@ def folding_of(graph: DataflowGraph) -> dict[str, dict[str, int]]:
             out[n.name] = {"pe": n.pe, "simd": n.simd, "weight_style": n.weight_style}
         elif isinstance(n, SlidingWindow):
             out[n.name] = {"simd": n.simd}
-        elif isinstance(n, (MaxPool, LabelSelect, Thresholding)):
+        elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
             out[n.name] = {"pe": n.pe}
     return out
