@@ -212,6 +212,9 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
         return _lower_conv(b, node, cur)
     if op == "MaxPool":
         return _lower_maxpool(b, node, cur)
+    if op == "GlobalAveragePool":
+        from candle_hw.compile.global_pool import lower_global_pool  # it builds on this module's walk
+        return lower_global_pool(b, node, cur)
     if op in TAIL_OPS or op in QUANTIZERS:
         raise FrontendError(
             f"{node.name} ({op}): a float operation on an already quantized tensor {cur.tensor} must follow a "
@@ -469,7 +472,8 @@ def _finish_accumulator(
     mw, mh = w.shape
     nodes, t, end = _collect_tail(b, node)
     if (end is None or end.op_type not in QUANTIZERS) and layout != "nc":
-        raise FrontendError(f"{node.name}: the network must end in a fully connected layer (got a conv output)")
+        raise FrontendError(f"{node.name}: a conv output must be quantized before global pooling or the graph "
+                            "output (got an unquantized conv output)")
     t_in = node.output[0]
     if bias is not None:  # the bias becomes the tail's first op: an Add on the bias-free dot product
         add = bias_add(b.model, node, bias, mh, layout)

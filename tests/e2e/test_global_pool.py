@@ -1,0 +1,84 @@
+"""Global average pooling (GlobalAccPool + Thresholding, or the host epilogue): Brevitas == QONNX == functional ==
+cycle simulator, exact; falling tails and inexact float sums are refused in one line."""
+import numpy as np
+import pytest
+import torch
+
+from candle_hw.compile.export import export_qonnx_model
+from candle_hw.compile.frontend import FrontendError, qonnx_to_dataflow
+from candle_hw.compile.ir import GlobalAccPool, MatrixVectorUnit, Thresholding
+from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.compile.pipeline import apply_folding
+from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
+from candle_hw.models import randomize_bn, sample_input
+from candle_hw.sim import golden
+from candle_hw.sim.cycle import simulate_cycle
+from candle_hw.sim.functional import run_dataflow, run_model
+from candle_hw.sim.host import run_prologue
+
+from gap_nets import GapNet
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def build(net, tmp_path, seed, n=6):
+    torch.manual_seed(seed)
+    randomize_bn(net, seed)
+    if hasattr(net, "head_bn"):  # a rising tail after the pool: global pooling refuses a falling one
+        with torch.no_grad():
+            net.head_bn.weight.abs_()
+    net.eval()
+    path = export_qonnx_model(net, tmp_path / f"gap{seed}.onnx")
+    x = sample_input(net, n, seed=seed)
+    with torch.no_grad():
+        brevitas_out = net(x).numpy()
+    x = x.numpy()
+    oracle = oracle_model(path)
+    qonnx_out = qonnx_forward(oracle, x)
+    np.testing.assert_array_equal(brevitas_out, qonnx_out)
+    return path, x, oracle, qonnx_out
+
+
+# (input bits, image, convs, head, 2x2 max-pool before the global pool, seed)
+CASES = [(1, 3, [2], "fc", False, 0), (8, 5, [4, 2], "out", True, 1), (1, 6, [6], "out", False, 2),
+         (8, 4, [2, 4], "fc", False, 3)]
+
+
+@pytest.mark.parametrize("input_bits,img,convs,head,pool,seed", CASES)
+def test_global_pool_nets_exact(tmp_path, input_bits, img, convs, head, pool, seed):
+    net = GapNet(2, img, convs, input_bits, head, pool)
+    path, x, oracle, qonnx_out = build(net, tmp_path, seed)
+    graph = qonnx_to_dataflow(path)
+    gaps = [n for n in graph.nodes if isinstance(n, GlobalAccPool)]
+    assert len(gaps) == 1
+    assert any(isinstance(n, Thresholding) for n in graph.nodes) == (head == "fc")
+    np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
+    assert compare_layers(graph, oracle, x[:3]) == []
+    rng = np.random.default_rng(seed)
+    mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
+    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
+    folded = apply_folding(graph, folding)
+    frames = run_prologue(folded, x)
+    res = simulate_cycle(Stitch()(folded), frames)
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
+
+
+def test_falling_tail_after_pool_refused(tmp_path):
+    net = GapNet(1, 4, [4], 1, "fc")
+    torch.manual_seed(0)
+    randomize_bn(net, 0)
+    with torch.no_grad():
+        net.head_bn.weight.copy_(-net.head_bn.weight.abs())
+    path = export_qonnx_model(net.eval(), tmp_path / "fall.onnx")
+    with pytest.raises(FrontendError, match=r"channel \d+: the ops between .* fall") as e:
+        qonnx_to_dataflow(path)
+    assert "\n" not in str(e.value)
+
+
+def test_golden_pool_counts_plus_ones():
+    x = np.array([[[[1, -1], [1, 1]], [[-1, -1], [1, -1]]]])  # (1, 2, 2, 2)
+    np.testing.assert_array_equal(golden.global_acc_pool(x, True), [[3, 1]])
+    np.testing.assert_array_equal(golden.global_acc_pool(x, False), [[2, -2]])
