@@ -121,11 +121,12 @@ def maxpool_resources(n: MaxPool) -> dict[str, int]:
 
 
 def global_acc_pool_resources(n: GlobalAccPool) -> dict[str, int]:
-    """global_acc_pool.sv: C/PE words of PE sums in LUT RAM, PE adders of out_type width, pixel/fold counters."""
+    """global_acc_pool.sv: C/PE words of PE sums in LUT RAM, PE adders of out_type width, pixel/fold counters, a
+    2-word output queue (registers). Fitted to one Yosys point (docs/results.md: 10 channels, 3x3, PE 1)."""
     width = n.pe * n.out_type.bits
     depth = n.channels // n.pe
     lut = 30 + lutram(width, depth) + width + 2 * clog2(n.pixels + 1)
-    return _res(lut, 2 * width + 2 * clog2(n.pixels + 1) + 30)
+    return _res(lut, 2 * width + clog2(depth) + clog2(n.pixels) + 1)
 
 
 def fifo_resources(n: StreamFIFO) -> dict[str, int]:

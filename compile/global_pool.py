@@ -54,7 +54,7 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
 
     if end is not None and end.op_type in QUANTIZERS:
         if end.op_type == "Quant" and not (int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))):
-            raise FrontendError(f"{end.name} (Quant): multi-bit activations are not supported (1-bit only)")
+            raise FrontendError(f"{end.name} (Quant): a multi-bit quantizer after global pooling is not supported yet (1-bit only)")
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
 
         def is_on(p):

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from candle_hw.compile.estimate import (
-    dwc_resources, global_acc_pool_resources, label_select_resources, maxpool_resources, mvu_resources, node_cycles, swg_resources,
-    thresholding_resources,
+    dwc_resources, global_acc_pool_resources, label_select_resources, maxpool_resources, mvu_resources,
+    node_cycles, swg_resources, thresholding_resources,
 )
 from candle_hw.compile.ir import (
     DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
