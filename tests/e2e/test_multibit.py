@@ -128,3 +128,18 @@ def test_unsupported_quantizers_are_refused(bits, signed, msg):
         quant_levels(node, bits, signed, False)
     assert quant_levels(node, 2, False, True).count == 2  # narrow unsigned 2-bit: levels 0..2
     assert (quant_levels(node, 3, True, False).qmin, quant_levels(node, 3, True, True).qmin) == (-4, -3)
+
+
+def test_multibit_weights_are_refused_naming_the_node(tmp_path):
+    from brevitas.nn import QuantLinear
+    from brevitas.quant import Int8WeightPerTensorFloat
+
+    from candle_hw.errors import UserError
+
+    torch.manual_seed(0)
+    net = MultiBitMLP(6, [4], 2, 8)
+    net.net[1] = QuantLinear(6, 4, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=2,
+                             return_quant_tensor=False)
+    path = export_qonnx_model(net.eval(), tmp_path / "w2.onnx")
+    with pytest.raises(UserError, match=r"^MatMul_\d+ \(MatMul\): weights of output channel \d+ are not 1-bit"):
+        qonnx_to_dataflow(path)
