@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.tails import TailError
 from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
 from candle_hw.models import randomize_bn, sample_input
 from candle_hw.sim.functional import run_model
@@ -45,7 +46,13 @@ def export_checked(model, tmp_path, seed, exact_scales, n=6):
     qonnx_out = qonnx_forward(oracle, x)
     if exact_scales:
         np.testing.assert_array_equal(brevitas_out, qonnx_out)
-    graph = qonnx_to_dataflow(path)
+    try:
+        graph = qonnx_to_dataflow(path)
+    except TailError as exc:
+        # the documented refusal where qonnx's float32 rounding, not the accumulator, could decide a level
+        # (non-power-of-two scales, compile/bias.py check_margin): such a draw is discarded, not passed
+        assume("the switch lies within" not in str(exc))
+        raise
     np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
     assert compare_layers(graph, oracle, x[:3]) == []
     return graph, x, path
