@@ -1,10 +1,12 @@
 """GlobalAveragePool on a ±1 map -> GlobalAccPool (+ Thresholding, or the host epilogue), exactly.
 
-QONNX averages float32 values ±s over H*W pixels. When every partial sum of ±s is a float32 number (s's odd
-mantissa times H*W below 2**24), the sum is exact in any order, so the pool's output, and everything after it,
-is a function of the +1 count P alone: the hardware counts P per channel (GlobalAccPool). What follows is
+QONNX averages float32 values q*s over H*W pixels. When every partial sum is a float32 number (s's odd mantissa
+times max|q| times H*W below 2**24; one pixel needs nothing), the sum is exact in any order, so the pool's
+output, and everything after it, is a function of the integer sum alone: the hardware sums per channel
+(GlobalAccPool; on a ±1 map the count P of +1s, on a multi-bit map the carried elements q - qmin). What follows is
 derived as after an accumulating node (compile/tails.py), each probe executed by qonnx itself on maps with
-the candidate count: a quantizer becomes thresholds on P (FINN's GlobalAccPool + Thresholding), and a tail that
+the candidate count: a quantizer (1-bit, or multi-bit: one threshold per level) becomes thresholds on the sum (FINN's GlobalAccPool
++ Thresholding), and a tail that
 ends the graph becomes host float32 ops (the average's division first), checked against qonnx on every P.
 """
 from __future__ import annotations
@@ -17,28 +19,31 @@ from onnx import helper, numpy_helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
 from candle_hw.compile.ir import GlobalAccPool, Thresholding
+from candle_hw.compile.multibit import channel_thresholds, derive_levels, level_probe
 from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops
 from candle_hw.types import BIPOLAR, IntType
 
 F32_EXACT = 1 << 24
 PROBE_ELEMS = 1 << 22  # map elements per qonnx call
+EPILOGUE_SUMS = 4096  # sums per channel on which the host replay is compared with qonnx
 
 
 def lower_global_pool(b, node: onnx.NodeProto, cur):
-    from candle_hw.compile.frontend import QUANTIZERS, FrontendError, _Cursor, _positive_scale
+    from candle_hw.compile.frontend import QUANTIZERS, FrontendError, _Cursor, _end_levels, _positive_scale
 
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (GlobalAveragePool): input is not a quantized feature map")
-    if not cur.elem_type.bipolar:
-        raise FrontendError(f"{node.name} (GlobalAveragePool): input type {cur.elem_type} is not supported (a BIPOLAR map only)")
     h, w, c = cur.nhwc
     pix = h * w
-    if Fraction(cur.scale).numerator * pix >= F32_EXACT:
+    et = cur.elem_type
+    qmax = 1 if et.bipolar else max(abs(et.min + cur.offset), abs(et.max + cur.offset))
+    if pix > 1 and Fraction(cur.scale).numerator * qmax * pix >= F32_EXACT:
         raise FrontendError(f"{node.name} (GlobalAveragePool): scale {cur.scale} over {pix} pixels: the float32 sum "
                             "would round in an input-dependent order")
     name = f"gap{sum(isinstance(n, GlobalAccPool) for n in b.nodes)}"
-    gap = GlobalAccPool(name, (h, w), c, BIPOLAR, IntType.for_range(0, pix))
+    gap = GlobalAccPool(name, (h, w), c, et, IntType.for_range(*_sum_range(et, pix)))
     b.nodes.append(gap)
+    lo, hi = gap.sum_range
     tail_nodes, t, end = [], node.output[0], None
     while True:
         nxt = b.only_consumer(t)
@@ -50,12 +55,13 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
     tail = check_tail(b.model, tail_nodes, node.output[0], c, "nchw")
 
     def run(nodes, t_out, p):
-        return run_pool(b.model, [node, *nodes], node.input[0], t_out, p, (h, w), cur.scale)
+        return run_pool(b.model, [node, *nodes], node.input[0], t_out, p, (h, w), cur.scale, et, cur.offset)
 
     if end is not None and end.op_type in QUANTIZERS:
-        if end.op_type == "Quant" and not (int(b.const(end, 3, "bit width").reshape(-1)[0]) == 1 and bool(b.attr(end, "signed", 1))):
-            raise FrontendError(f"{end.name} (Quant): a multi-bit quantizer after global pooling is not supported yet (1-bit only)")
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
+        levels = _end_levels(b, end)
+        if levels is not None:
+            return _pool_levels(b, name, gap, node, end, levels, out_scale, lambda p: run(tail_nodes + [end], end.output[0], p))
 
         def is_on(p):
             out = run(tail_nodes + [end], end.output[0], p)
@@ -65,14 +71,14 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
                 raise FrontendError(f"{name}: channel {ch}: quantizer output {out[bad][0]}, expected ±{out_scale}")
             return out > 0
 
-        thresholds, flip = derive_thresholds(name, is_on, 0, pix, c)
+        thresholds, flip = derive_thresholds(name, is_on, lo, hi, c)
         if flip.any():
             ch = int(np.flatnonzero(flip)[0])
             raise FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall with "
                                 "the average (a negative factor); global pooling needs a rising tail")
         thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, BIPOLAR, 1)
         b.nodes.append(thr)
-        b.params[f"{thr.name}.thresholds"] = np.clip(thresholds, 0, pix + 1).reshape(c, 1).astype(np.int64)
+        b.params[f"{thr.name}.thresholds"] = np.clip(thresholds, lo, hi + 1).reshape(c, 1).astype(np.int64)
         b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale))
         return _Cursor(end.output[0], BIPOLAR, out_scale, (1, 1, c))
     if end is not None and not (end.op_type in ("Flatten", "Reshape") and b.is_output(end.output[0])
@@ -81,22 +87,55 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
                             "(a quantizer or the graph output must follow it)")
     if end is None and not b.is_output(t):
         raise FrontendError(f"tensor {t}: dead end (no consumer and not a graph output)")
-    _pool_epilogue(b, name, node, tail, (lambda p: run(tail_nodes, t, p)), c, pix, cur.scale)
+    _pool_epilogue(b, name, node, tail, (lambda p: run(tail_nodes, t, p)), gap, cur.scale, cur.offset)
     return None
 
 
-def _pool_epilogue(b, name: str, node: onnx.NodeProto, tail, run, c: int, pix: int, scale: float) -> None:
-    """The host replays the exact sum (2P - pix) * s, the average's one float32 operation and the tail; the
-    form of the average (x / pix or x * (1 / pix)) is the one that equals qonnx on every count."""
+def _pool_levels(b, name: str, gap: GlobalAccPool, node, end, levels, out_scale: float, run):
+    """A multi-bit quantizer after the pool: one threshold per level on the sum (compile/multibit.py)."""
+    from candle_hw.compile.frontend import FrontendError, _Cursor
+
+    lo, hi = gap.sum_range
+    c = gap.channels
+    raw, raw_flip = derive_levels(name, level_probe(name, run, levels, out_scale), lo, hi, c, levels.count)
+    thresholds, flip = channel_thresholds(name, raw, raw_flip, lo, hi)
+    if flip.any():
+        ch = int(np.flatnonzero(flip)[0])
+        raise FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall with "
+                            "the average (a negative factor); global pooling needs a rising tail")
+    n = thresholds.shape[0]
+    thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, IntType.for_range(0, n), n)
+    b.nodes.append(thr)
+    b.params[f"{thr.name}.thresholds"] = np.ascontiguousarray(np.clip(thresholds, lo, hi + 1).T).astype(np.int64)
+    b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale, offset=levels.qmin))
+    return _Cursor(end.output[0], thr.out_type, out_scale, (1, 1, c), offset=levels.qmin)
+
+
+def _sum_range(et: IntType, pix: int) -> tuple[int, int]:
+    return (0, pix) if et.bipolar else (pix * et.min, pix * et.max)
+
+
+def _pool_epilogue(b, name: str, node: onnx.NodeProto, tail, run, gap: GlobalAccPool, scale: float,
+                   offset: int) -> None:
+    """The host replays the exact sum (2P - pix) * s (or (S + pix * offset) * s), the average's one float32
+    operation and the tail; the form of the average (x / pix or x * (1 / pix)) is the one that equals qonnx
+    on every sum (sampled evenly when there are more than EPILOGUE_SUMS)."""
     from candle_hw.compile.frontend import FrontendError
 
     ops, consts = epilogue_ops(tail, "epilogue")
-    p = np.repeat(np.arange(pix + 1, dtype=np.int64)[:, None], c, axis=1)
+    pix, c = gap.pixels, gap.channels
+    lo, hi = gap.sum_range
+    sums = np.unique(np.linspace(lo, hi, min(hi - lo + 1, EPILOGUE_SUMS)).round().astype(np.int64))
+    p = np.repeat(sums[:, None], c, axis=1)
     want = run(p)
+    bipolar = gap.in_type.bipolar
     for op, v in (("div", np.float32(pix)), ("mul", np.float32(1) / np.float32(pix))):
         params = {**consts, "epilogue.zscale": np.full(c, np.float32(scale), np.float64),
                   "epilogue.pool": np.full(c, v, np.float32)}
-        epi = Epilogue("float", binary=True, mw=pix, zscale="epilogue.zscale", ops=(HostOp(op, "epilogue.pool"), *ops))
+        if offset:
+            params["epilogue.offset"] = np.full(c, pix * offset, np.int64)
+        epi = Epilogue("float", binary=bipolar, mw=pix, zscale="epilogue.zscale", ops=(HostOp(op, "epilogue.pool"), *ops),
+                       acc_offset="epilogue.offset" if offset else "")
         got = epi.replay(p, params)
         if np.array_equal(got, want, equal_nan=True):
             b.params.update(params)
@@ -107,14 +146,23 @@ def _pool_epilogue(b, name: str, node: onnx.NodeProto, tail, run, c: int, pix: i
                         "not reproduce qonnx's output exactly")
 
 
-def _maps(p: np.ndarray, hw: tuple[int, int], scale: float) -> np.ndarray:
-    """(rows, C) counts -> (rows, C, H, W) maps of ±scale with the first P pixels (row-major) at +scale."""
+def _maps(p: np.ndarray, hw: tuple[int, int], scale: float, et: IntType, offset: int) -> np.ndarray:
+    """(rows, C) sums -> (rows, C, H, W) float maps whose elements sum to them: for a BIPOLAR map the first P
+    pixels (row-major) at +scale, the rest -scale; else pixels filled to the element maximum in turn from the
+    minimum, the value of element e being (e + offset) * scale."""
     rows, c = p.shape
-    on = np.arange(hw[0] * hw[1])[None, None, :] < p[:, :, None]
-    return np.where(on, np.float32(scale), np.float32(-scale)).astype(np.float32).reshape(rows, c, *hw)
+    pix = hw[0] * hw[1]
+    if et.bipolar:
+        e = np.where(np.arange(pix)[None, None, :] < p[:, :, None], 1, -1)
+    else:
+        span = et.max - et.min
+        extra = p[:, :, None] - pix * et.min - np.arange(pix)[None, None, :] * span
+        e = et.min + np.clip(extra, 0, span)
+    return ((e + offset).astype(np.float64) * np.float32(scale)).astype(np.float32).reshape(rows, c, *hw)
 
 
-def run_pool(model, nodes, t_in: str, t_out: str, p: np.ndarray, hw: tuple[int, int], scale: float) -> np.ndarray:
+def run_pool(model, nodes, t_in: str, t_out: str, p: np.ndarray, hw: tuple[int, int], scale: float,
+             et: IntType = BIPOLAR, offset: int = 0) -> np.ndarray:
     """Execute ``nodes`` (the pool first) with qonnx on maps holding counts p (rows, C); returns (rows, C)."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
@@ -136,6 +184,6 @@ def run_pool(model, nodes, t_in: str, t_out: str, p: np.ndarray, hw: tuple[int, 
         m = ModelWrapper(helper.make_model(g, opset_imports=list(model.model.opset_import)))
         for n in nodes:  # every op after the pool keeps the pooled (rows, C, 1, 1) shape
             m.set_tensor_shape(n.output[0], [len(chunk), c, 1, 1])
-        out = execute_onnx(m, {t_in: _maps(chunk, hw, scale)})[t_out]
+        out = execute_onnx(m, {t_in: _maps(chunk, hw, scale, et, offset)})[t_out]
         outs.append(np.asarray(out, dtype=np.float32).reshape(len(chunk), c))
     return np.concatenate(outs)

@@ -41,19 +41,22 @@ def build(net, tmp_path, seed, n=6):
     return path, x, oracle, qonnx_out
 
 
-# (input bits, image, convs, head, 2x2 max-pool before the global pool, seed)
-CASES = [(1, 3, [2], "fc", False, 0), (8, 5, [4, 2], "out", True, 1), (1, 6, [6], "out", False, 2),
-         (8, 4, [2, 4], "fc", False, 3)]
+# (input bits, image, convs, head, 2x2 max-pool before the global pool, seed, conv activation bits, head bits)
+CASES = [(1, 3, [2], "fc", False, 0, 1, 1), (8, 5, [4, 2], "out", True, 1, 1, 1), (1, 6, [6], "out", False, 2, 1, 1),
+         (8, 4, [2, 4], "fc", False, 3, 1, 1), (1, 5, [4], "out", False, 4, 2, 1), (8, 5, [4, 3], "fc", True, 5, 2, 1),
+         (1, 4, [4], "fc", False, 6, 1, 2), (1, 5, [3], "fc", False, 7, 2, 2)]
 
 
-@pytest.mark.parametrize("input_bits,img,convs,head,pool,seed", CASES)
-def test_global_pool_nets_exact(tmp_path, input_bits, img, convs, head, pool, seed):
-    net = GapNet(2, img, convs, input_bits, head, pool)
+@pytest.mark.parametrize("input_bits,img,convs,head,pool,seed,act_bits,head_bits", CASES)
+def test_global_pool_nets_exact(tmp_path, input_bits, img, convs, head, pool, seed, act_bits, head_bits):
+    net = GapNet(2, img, convs, input_bits, head, pool, act_bits=act_bits, head_bits=head_bits)
     path, x, oracle, qonnx_out = build(net, tmp_path, seed)
     graph = qonnx_to_dataflow(path)
     gaps = [n for n in graph.nodes if isinstance(n, GlobalAccPool)]
     assert len(gaps) == 1
-    assert any(isinstance(n, Thresholding) for n in graph.nodes) == (head == "fc")
+    assert gaps[0].in_type.bipolar == (act_bits == 1)
+    thr = [n for n in graph.nodes if isinstance(n, Thresholding)]
+    assert len(thr) == (head == "fc") and all((t.n_thresholds > 1) == (head_bits > 1) for t in thr)
     np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
     assert compare_layers(graph, oracle, x[:3]) == []
     rng = np.random.default_rng(seed)

@@ -1,5 +1,6 @@
 """Global average pooling compiled to RTL (Verilator) is bit-exact against QONNX execute_onnx: a net whose pooled
-averages are the output (no FC) and one with GlobalAccPool + Thresholding feeding a binary FC."""
+averages are the output (no FC), GlobalAccPool + Thresholding feeding a binary FC, and a 2-bit map pooled and
+requantised to 2 bits."""
 from __future__ import annotations
 
 import json
@@ -22,13 +23,14 @@ from gap_nets import GapNet  # noqa: E402
 pytestmark = pytest.mark.rtl
 
 
-@pytest.mark.parametrize("convs,input_bits,head,folding,seed", [
-    ([4, 6], 8, "out", [{"pe": 2, "simd": 2}, {"pe": 3, "simd": 4}], 5),
-    ([4], 1, "fc", [{"pe": 2, "simd": 2}, {"pe": 2, "simd": 4}], 6),
+@pytest.mark.parametrize("convs,input_bits,head,folding,seed,act_bits,head_bits", [
+    ([4, 6], 8, "out", [{"pe": 2, "simd": 2}, {"pe": 3, "simd": 4}], 5, 1, 1),
+    ([4], 1, "fc", [{"pe": 2, "simd": 2}, {"pe": 2, "simd": 4}], 6, 1, 1),
+    ([4], 1, "fc", [{"pe": 2, "simd": 2}, {"pe": 2, "simd": 2}], 7, 2, 2),
 ])
-def test_global_pool_net_rtl_equals_qonnx(tmp_path, convs, input_bits, head, folding, seed) -> None:
+def test_global_pool_net_rtl_equals_qonnx(tmp_path, convs, input_bits, head, folding, seed, act_bits, head_bits) -> None:
     torch.manual_seed(seed)
-    model = GapNet(2, 5, convs, input_bits, head)
+    model = GapNet(2, 5, convs, input_bits, head, act_bits=act_bits, head_bits=head_bits)
     randomize_bn(model, seed)
     if head == "fc":
         with torch.no_grad():
