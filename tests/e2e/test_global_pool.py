@@ -85,3 +85,13 @@ def test_golden_pool_counts_plus_ones():
     x = np.array([[[[1, -1], [1, 1]], [[-1, -1], [1, -1]]]])  # (1, 2, 2, 2)
     np.testing.assert_array_equal(golden.global_acc_pool(x, True), [[3, 1]])
     np.testing.assert_array_equal(golden.global_acc_pool(x, False), [[2, -2]])
+
+
+def test_unquantized_conv_before_pool_refused(tmp_path):
+    net = GapNet(1, 4, [4], 1, "out")
+    net.net[1].act = torch.nn.Identity()  # conv -> BN -> GlobalAveragePool: a float sum of accumulator values
+    randomize_bn(net, 1)
+    path = export_qonnx_model(net.eval(), tmp_path / "float_pool.onnx")
+    with pytest.raises(FrontendError, match="a conv output must be quantized before global pooling") as e:
+        qonnx_to_dataflow(path)
+    assert "\n" not in str(e.value)

