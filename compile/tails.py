@@ -20,7 +20,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value
 from candle_hw.errors import UserError
 
-TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+# Relu (max(x, 0), non-decreasing) only before a quantizer: Brevitas' QuantReLU exports Relu -> Quant
+TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "Relu")
 PASS_THROUGH = ("Identity", "Dropout")
 COMMUTATIVE = ("Mul", "Add")
 # sampled accumulator values per channel on which the found step is re-checked against qonnx
@@ -204,6 +205,8 @@ def epilogue_ops(tail: Tail, prefix: str) -> tuple[tuple[HostOp, ...], dict[str,
     for n, vals in zip(tail.nodes, tail.consts):
         if n.op_type in PASS_THROUGH:
             continue
+        if n.op_type == "Relu":
+            raise TailError(f"{n.name} (Relu): a Relu among the final float ops is not supported (only before a quantizer)")
         if n.op_type == "BatchNormalization":
             gamma, beta, mean, var = vals
             eps = np.float32(_attr(n, "epsilon", 1e-5))

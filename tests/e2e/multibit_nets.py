@@ -36,14 +36,15 @@ class MultiBitMLP(nn.Module):
     """input quant -> [binary QuantLinear -> BN -> n-bit act] per hidden width -> binary QuantLinear."""
 
     def __init__(self, in_features: int, hidden: list[int], bits: int, input_bits: int, classes: int = 4,
-                 max_val: float = 3.0, signed: bool = False, narrow: bool = False):
+                 max_val: float = 3.0, signed: bool = False, narrow: bool = False, relu: bool = False):
         super().__init__()
         self.input_shape = (in_features,)
         self.input_bits = input_bits
         blocks: list[nn.Module] = [input_quant(input_bits)]
         f = in_features
         for i, h in enumerate(hidden):
-            blocks += [binary_linear(f, h), nn.BatchNorm1d(h, eps=BN_EPS), act(bits, last_max(bits, max_val, i, hidden, signed, narrow), signed, narrow)]
+            # relu: BN -> ReLU -> Quant, as Brevitas' QuantReLU exports (Relu -> Quant)
+            blocks += [binary_linear(f, h), nn.BatchNorm1d(h, eps=BN_EPS), *([nn.ReLU()] if relu else []), act(bits, last_max(bits, max_val, i, hidden, signed, narrow), signed, narrow)]
             f = h
         blocks.append(binary_linear(f, classes))
         self.net = nn.Sequential(*blocks)

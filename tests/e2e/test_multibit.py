@@ -81,9 +81,9 @@ def _check_multibit_units(graph, bits, n_layers, narrow=False):
 @SETTINGS
 @given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3, 4]), in_f=st.integers(4, 20),
        hidden=st.lists(st.integers(2, 12), min_size=1, max_size=2), max_val=st.floats(0.5, 8.0),
-       signed=st.booleans(), narrow=st.booleans(), seed=st.integers(0, 10_000))
-def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, signed, narrow, seed):
-    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val, signed=signed, narrow=narrow)
+       signed=st.booleans(), narrow=st.booleans(), relu=st.booleans(), seed=st.integers(0, 10_000))
+def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, signed, narrow, relu, seed):
+    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val, signed=signed, narrow=narrow, relu=relu)
     graph, x, _ = export_checked(net, tmp_path, seed, len(hidden) == 1)
     _check_multibit_units(graph, bits, len(hidden), narrow)
     _cycle_equals_functional(graph, x, seed)
@@ -135,6 +135,15 @@ def test_unsupported_quantizers_are_refused(bits, signed, msg):
         quant_levels(node, bits, signed, False)
     assert quant_levels(node, 2, False, True).count == 2  # narrow unsigned 2-bit: levels 0..2
     assert (quant_levels(node, 3, True, False).qmin, quant_levels(node, 3, True, True).qmin) == (-4, -3)
+
+
+def test_relu_in_the_final_float_ops_is_refused(tmp_path):
+    torch.manual_seed(0)
+    net = MultiBitMLP(6, [4], 2, 8)
+    net.net.append(torch.nn.ReLU())
+    path = export_qonnx_model(net.eval(), tmp_path / "relu.onnx")
+    with pytest.raises(TailError, match=r"^Relu_\d+ \(Relu\): a Relu among the final float ops is not supported"):
+        qonnx_to_dataflow(path)
 
 
 def test_multibit_weights_are_refused_naming_the_node(tmp_path):
