@@ -6,7 +6,7 @@ import torch
 from brevitas.nn import QuantIdentity
 from torch import nn
 
-from candle_hw.models.quant import BN_EPS, Uint8InputQuant, binary_conv, binary_linear, input_quant
+from candle_hw.models.quant import BN_EPS, Uint8InputQuant, binary_act, binary_conv, binary_linear, input_quant
 
 
 class SignedConstQuant(Uint8InputQuant):
@@ -36,7 +36,8 @@ class MultiBitMLP(nn.Module):
     """input quant -> [binary QuantLinear -> BN -> n-bit act] per hidden width -> binary QuantLinear."""
 
     def __init__(self, in_features: int, hidden: list[int], bits: int, input_bits: int, classes: int = 4,
-                 max_val: float = 3.0, signed: bool = False, narrow: bool = False, relu: bool = False):
+                 max_val: float = 3.0, signed: bool = False, narrow: bool = False, relu: bool = False,
+                 binary: tuple[int, ...] = ()):
         super().__init__()
         self.input_shape = (in_features,)
         self.input_bits = input_bits
@@ -44,7 +45,9 @@ class MultiBitMLP(nn.Module):
         f = in_features
         for i, h in enumerate(hidden):
             # relu: BN -> ReLU -> Quant, as Brevitas' QuantReLU exports (Relu -> Quant)
-            blocks += [binary_linear(f, h), nn.BatchNorm1d(h, eps=BN_EPS), *([nn.ReLU()] if relu else []), act(bits, last_max(bits, max_val, i, hidden, signed, narrow), signed, narrow)]
+            # hidden layers listed in ``binary`` end in a ±1 activation instead (a mix with 1-bit layers)
+            quant = binary_act() if i in binary else act(bits, last_max(bits, max_val, i, hidden, signed, narrow), signed, narrow)
+            blocks += [binary_linear(f, h), nn.BatchNorm1d(h, eps=BN_EPS), *([nn.ReLU()] if relu and i not in binary else []), quant]
             f = h
         blocks.append(binary_linear(f, classes))
         self.net = nn.Sequential(*blocks)

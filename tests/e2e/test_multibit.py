@@ -81,11 +81,15 @@ def _check_multibit_units(graph, bits, n_layers, narrow=False):
 @SETTINGS
 @given(input_bits=st.sampled_from([1, 8]), bits=st.sampled_from([2, 3, 4]), in_f=st.integers(4, 20),
        hidden=st.lists(st.integers(2, 12), min_size=1, max_size=2), max_val=st.floats(0.5, 8.0),
-       signed=st.booleans(), narrow=st.booleans(), relu=st.booleans(), seed=st.integers(0, 10_000))
-def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, signed, narrow, relu, seed):
-    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val, signed=signed, narrow=narrow, relu=relu)
+       signed=st.booleans(), narrow=st.booleans(), relu=st.booleans(), mix=st.booleans(),
+       seed=st.integers(0, 10_000))
+def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, signed, narrow, relu, mix, seed):
+    # mix: the last hidden layer of a two-layer MLP is binary (a multi-bit map feeding a ±1 layer)
+    binary = (1,) if mix and len(hidden) == 2 else ()
+    net = MultiBitMLP(in_f, hidden, bits, input_bits, max_val=max_val, signed=signed, narrow=narrow, relu=relu,
+                      binary=binary)
     graph, x, _ = export_checked(net, tmp_path, seed, len(hidden) == 1)
-    _check_multibit_units(graph, bits, len(hidden), narrow)
+    _check_multibit_units(graph, bits, len(hidden) - len(binary), narrow)
     _cycle_equals_functional(graph, x, seed)
 
 
