@@ -1,0 +1,57 @@
+"""Brevitas' own bnn_pynq example networks (built from their cfg by brevitas_examples' model factory, seeded
+parameters, exported by Brevitas' export_qonnx as bnn_pynq does): compiled and bit-exact against execute_onnx at
+the functional (every layer) and cycle levels; 2-bit weights refused in one line naming the node."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from candle_hw.cli import main
+from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.verify import compare_layers, oracle_model
+
+pytest.importorskip("brevitas_examples.bnn_pynq")
+
+_SPEC = importlib.util.spec_from_file_location(
+    "bnn_pynq_check", Path(__file__).resolve().parents[2] / "scripts" / "bnn_pynq_check.py")
+bnn = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bnn)
+
+
+def _export(name, tmp_path):
+    path = tmp_path / f"{name}.onnx"
+    assert bnn.export(bnn.build(name, seed=3), bnn.input_shape(name), path) == "dynamo"
+    return path
+
+
+@pytest.mark.parametrize("name", ["tfc_1w1a", "tfc_1w2a"])
+def test_tfc_compiles_bit_exact(name, tmp_path):
+    path = _export(name, tmp_path)
+    r = bnn.check(path, n=6, seed=1)
+    assert r == {"status": "compiled", "n": 6, "functional": 0, "cycle_vs_functional": 0}
+    graph = qonnx_to_dataflow(path)
+    x = np.random.default_rng(2).uniform(0.0, 1.0, size=(3, 1, 28, 28)).astype(np.float32)
+    assert compare_layers(graph, oracle_model(path), x) == []
+
+
+def test_tfc_1w2a_compile_verify_cli(tmp_path, capsys):
+    path = _export("tfc_1w2a", tmp_path)
+    assert main(["compile", str(path), "-o", str(tmp_path / "build"), "--verify", "--no-rtl", "-q"]) == 0
+
+
+def test_two_bit_weights_refused_naming_the_node(tmp_path, capsys):
+    path = _export("tfc_2w2a", tmp_path)
+    capsys.readouterr()
+    out = tmp_path / "build"
+    assert main(["compile", str(path), "-o", str(out), "--verify"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "(Gemm)" in err[0] and "1-bit" in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cnv_1w2a_compiles_bit_exact(tmp_path):
+    r = bnn.check(_export("cnv_1w2a", tmp_path), n=2, seed=1)
+    assert r == {"status": "compiled", "n": 2, "functional": 0, "cycle_vs_functional": 0}
