@@ -49,18 +49,19 @@ def input_shape(name: str) -> tuple[int, ...]:
     return (1, 3, 32, 32) if name.startswith(("cnv", "resnet")) else (1, 1, 28, 28)
 
 
-def export(model: torch.nn.Module, shape: tuple[int, ...], path: Path) -> str:
+def export(make, shape: tuple[int, ...], path: Path) -> str:
     """Brevitas' export_qonnx as bnn_pynq's trainer calls it (no candle-hw rewriting of the model); the TorchScript
     exporter where torch.export's fails (resnet18_4w4a: Brevitas asserts on QuantTensor add under torch.export).
+    ``make()`` builds the model; a fresh one for the retry, since a failed export leaves the model in export mode.
     Returns the exporter used."""
     from brevitas.export import export_qonnx
 
     with torch.no_grad():
         try:
-            export_qonnx(model, torch.rand(shape), str(path))
+            export_qonnx(make(), torch.rand(shape), str(path))
             return "dynamo"
         except Exception:  # noqa: BLE001 -- any failure of the default exporter: retry with the other one
-            export_qonnx(model, torch.rand(shape), str(path), dynamo=False)
+            export_qonnx(make(), torch.rand(shape), str(path), dynamo=False)
             return "torchscript"
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for name in a.cfg:
         path = out / f"{name}.onnx"
-        exporter = export(build(name), input_shape(name), path)
+        exporter = export(lambda: build(name), input_shape(name), path)
         r = {"export": exporter, **check(path, a.n)}
         bad += r["status"] == "compiled" and (r["functional"] != 0 or r["cycle_vs_functional"] != 0)
         print(f"{name:14s} {r}", flush=True)
