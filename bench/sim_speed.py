@@ -1,17 +1,19 @@
 """Functional simulator speed, measured side by side in one run and printed as ratios.
 
-For TFC_1W1A (the QONNX zoo model) and CNV-W1A1 (zoo topology, random BatchNorm):
+For TFC_1W1A (the QONNX zoo model), CNV-W1A1 (zoo topology, random BatchNorm) and the multi-bit tfc_1w2a and
+cnv_1w2a of Brevitas' bnn_pynq examples (built and exported as scripts/bnn_pynq_check.py does, seeded weights):
 - qonnx execute_onnx one sample at a time (how FINN-style flows verify) and batched (the model's batch dimension
   rewritten to the batch);
 - the Brevitas/PyTorch forward of the same topology (zoo preset, random BatchNorm statistics);
-- a roofline: the same matrix products as bare kernels on this machine, the faster of a numpy bit-packed
-  XNOR-popcount (uint64 XOR + bitwise_count) and an exact ±1 float32 BLAS product.
+- a roofline: the same matrix products as bare kernels on this machine, operands of each layer's input type, the
+  faster (summed over layers) of a numpy bit-packed kernel (±1 inputs: uint64 XOR + bitwise_count; a-bit integer
+  inputs: bit-serial, a AND + bitwise_count planes) and an exact float32 BLAS product.
 Every side is timed alike: one warm-up call, then --repeat timed calls, median and best printed, ratios of
 medians; every side runs on one thread. Outside the timed region on every side: loading and cleaning the
 model, ChangeBatchSize/InferShapes, building the PyTorch model, lowering to the dataflow graph, drawing inputs.
 Targets: >= 1000x one-at-a-time qonnx, faster than batched qonnx, >= 50 % of the roofline.
 
-    OMP_NUM_THREADS=1 python bench/sim_speed.py [--tfc-batch 10000] [--cnv-batch 50] [--repeat 5]
+    OMP_NUM_THREADS=1 python bench/sim_speed.py [--tfc-batch 10000] [--cnv-batch 50] [--repeat 5] [--nets ...]
 """
 from __future__ import annotations
 
@@ -91,50 +93,88 @@ def qonnx_batched(m, x: np.ndarray) -> np.ndarray:
         return execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]
 
 
+def _packed(bits: np.ndarray, words: int) -> np.ndarray:
+    """(rows, n) booleans -> (rows, words) uint64, bit k of a row at bit k % 64 of word k // 64."""
+    b = np.packbits(bits, axis=1, bitorder="little")
+    return np.ascontiguousarray(np.pad(b, ((0, 0), (0, words * 8 - b.shape[1])))).view(np.uint64)
+
+
+def _bit_kernel(m, x: np.ndarray, w: np.ndarray, rows: int):
+    """The layer's product as a bit-packed kernel. ±1 inputs: XOR-popcount. a-bit integer inputs (±1 weights):
+    bit-serial over the a two's-complement planes x_b, x.w = sum_b c_b (2 popcount(x_b & [w > 0]) - popcount(x_b)),
+    c_b = 2^b (-2^b for a signed type's top plane): a popcounts per MAC word instead of one."""
+    words = -(-m.mw // 64)
+    wb = _packed(np.ascontiguousarray(w.T) > 0, words)
+    if m.in_type.bipolar:
+        planes = [(_packed(x > 0, words), 1, None)]
+    else:
+        xi = x.astype(np.int64)
+        planes = []
+        for b in range(m.in_type.bits):
+            bit = (xi >> b) & 1
+            c = -(1 << b) if m.in_type.signed and b == m.in_type.bits - 1 else 1 << b
+            planes.append((_packed(bit > 0, words), c, bit.sum(axis=1, dtype=np.int64)[:, None]))
+    block = max(1, (1 << 22) // max(1, m.mh * words))
+
+    def kernel():
+        out = np.empty((rows, m.mh), dtype=np.int64)
+        for i in range(0, rows, block):
+            if m.in_type.bipolar:
+                xo = planes[0][0][i : i + block, None, :] ^ wb[None, :, :]
+                out[i : i + block] = np.bitwise_count(xo).sum(axis=2, dtype=np.int64)
+                continue
+            acc = 0
+            for xp, c, ones in planes:
+                hit = np.bitwise_count(xp[i : i + block, None, :] & wb[None, :, :]).sum(axis=2, dtype=np.int64)
+                acc = acc + c * (2 * hit - ones[i : i + block])
+            out[i : i + block] = acc
+        return out
+
+    return kernel
+
+
 def roofline(graph, batch: int, repeat: int) -> tuple[float, float]:
-    """Seconds for the graph's matrix products as bare kernels: (bit-packed XNOR-popcount, ±1 float32 BLAS)."""
+    """Seconds for the graph's matrix products as bare kernels on operands of each layer's input type and ±1
+    weights: (bit-packed kernel, exact float32 BLAS product); the integer bit-serial kernel is checked equal to
+    the BLAS product before it is timed."""
     rng = np.random.default_rng(0)
     t_bits = t_blas = 0.0
     for m in graph.nodes:
         if not isinstance(m, MatrixVectorUnit):
             continue
         rows = batch * math.prod(m.num_vectors)
-        x = rng.choice(np.array([-1, 1], dtype=np.float32), size=(rows, m.mw))
+        if m.in_type.bipolar:
+            x = rng.choice(np.array([-1, 1], dtype=np.float32), size=(rows, m.mw))
+        else:
+            x = rng.integers(m.in_type.min, m.in_type.max + 1, size=(rows, m.mw)).astype(np.float32)
         w = rng.choice(np.array([-1, 1], dtype=np.float32), size=(m.mw, m.mh))
         t_blas += med(timed(lambda: x @ w, repeat))
-        words = -(-m.mw // 64)
-        xb = np.packbits(x > 0, axis=1, bitorder="little")
-        xb = np.ascontiguousarray(np.pad(xb, ((0, 0), (0, words * 8 - xb.shape[1])))).view(np.uint64)
-        wb = np.packbits(np.ascontiguousarray(w.T) > 0, axis=1, bitorder="little")
-        wb = np.ascontiguousarray(np.pad(wb, ((0, 0), (0, words * 8 - wb.shape[1])))).view(np.uint64)
-        block = max(1, (1 << 22) // max(1, m.mh * words))
-
-        def popcount():
-            out = np.empty((rows, m.mh), dtype=np.int64)
-            for i in range(0, rows, block):
-                xo = xb[i : i + block, None, :] ^ wb[None, :, :]
-                out[i : i + block] = np.bitwise_count(xo).sum(axis=2, dtype=np.int64)
-            return out
-
-        t_bits += med(timed(popcount, repeat))
+        kernel = _bit_kernel(m, x, w, rows)
+        if not m.in_type.bipolar:
+            np.testing.assert_array_equal(kernel(), (x @ w).astype(np.int64))
+        t_bits += med(timed(kernel, repeat))
     return t_bits, t_blas
 
 
-def torch_forward_times(preset: str, x: np.ndarray, repeat: int) -> list[float]:
-    import torch
-
+def zoo_model(preset: str):
+    """A candle-hw zoo preset with random BatchNorm statistics, in eval mode."""
     from candle_hw.models import build_model, randomize_bn
 
-    torch.set_num_threads(1)
     model = build_model(preset)
     randomize_bn(model, 0)
-    model.eval()
+    return model.eval()
+
+
+def torch_forward_times(model, x: np.ndarray, repeat: int) -> list[float]:
+    import torch
+
+    torch.set_num_threads(1)
     xt = torch.from_numpy(x)
     with torch.no_grad():
         return timed(lambda: model(xt), repeat)
 
 
-def bench_model(label: str, path: Path, x: np.ndarray, preset: str, one_at_a_time: int, repeat: int) -> None:
+def bench_model(label: str, path: Path, x: np.ndarray, torch_model, one_at_a_time: int, repeat: int) -> None:
     n = len(x)
     graph = qonnx_to_dataflow(path)
     oracle = oracle_model(path)
@@ -147,14 +187,16 @@ def bench_model(label: str, path: Path, x: np.ndarray, preset: str, one_at_a_tim
         "functional simulator": (timed(lambda: run_model(graph, x), repeat), n),
         "qonnx one at a time": (timed(lambda: qonnx_forward(oracle, xs), repeat), len(xs)),
         "qonnx batched": (timed(lambda: qonnx_batched(batched, x), repeat), n),
-        "brevitas/pytorch": (torch_forward_times(preset, x, repeat), n),
+        "brevitas/pytorch": (torch_forward_times(torch_model, x, repeat), n),
     }
     per = {k: (med(ts) / m, min(ts) / m) for k, (ts, m) in sides.items()}
     t_bits, t_blas = roofline(graph, n, repeat)
     t_roof = min(t_bits, t_blas) / n
     sim = per["functional simulator"][0]
-    macs = sum(m.mw * m.mh * math.prod(m.num_vectors) for m in graph.nodes if isinstance(m, MatrixVectorUnit))
-    print(f"\n== {label}: {macs:,} binary MAC per frame, batch {n} (one at a time: {len(xs)}); "
+    mvus = [m for m in graph.nodes if isinstance(m, MatrixVectorUnit)]
+    macs = sum(m.mw * m.mh * math.prod(m.num_vectors) for m in mvus)
+    kinds = "/".join(sorted({"±1" if m.in_type.bipolar else f"{m.in_type.bits}-bit" for m in mvus}))
+    print(f"\n== {label}: {macs:,} MAC per frame (inputs {kinds}, weights ±1), batch {n} (one at a time: {len(xs)}); "
           f"us/frame, median (best) of {repeat} after 1 warm-up ==")
     for k, (m_, b_) in per.items():
         ratio = "" if k == "functional simulator" else f"   simulator speed-up {m_ / sim:9.2f}x"
@@ -165,30 +207,51 @@ def bench_model(label: str, path: Path, x: np.ndarray, preset: str, one_at_a_tim
     print("targets: one-at-a-time qonnx >= 1000x, batched qonnx > 1x")
 
 
+def bnn_pynq(name: str, rng, batch: int, args) -> None:
+    """Brevitas' bnn_pynq example network as scripts/bnn_pynq_check.py builds and exports it; inputs in [0, 1]."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bnn_pynq_check", REPO / "scripts" / "bnn_pynq_check.py")
+    bnn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bnn)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / f"{name}.onnx"
+        bnn.export(lambda: bnn.build(name), bnn.input_shape(name), p)
+        x = rng.uniform(0.0, 1.0, size=(batch, *bnn.input_shape(name)[1:])).astype(np.float32)
+        bench_model(f"bnn_pynq {name} (seeded)", p, x, bnn.build(name), min(args.one_at_a_time, 10), args.repeat)
+
+
+NETS = ["tfc_w1a1", "cnv_w1a1", "tfc_1w2a", "cnv_1w2a"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tfc-batch", type=int, default=10_000)
     ap.add_argument("--cnv-batch", type=int, default=50)
     ap.add_argument("--one-at-a-time", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--nets", nargs="*", choices=NETS, default=NETS)
     args = ap.parse_args()
     single_threaded_onnxruntime()
     rng = np.random.default_rng(0)
-    tfc = REPO / "tests" / "data" / "TFC_1W1A.onnx"
-    bench_model("TFC_1W1A", tfc, rng.random((args.tfc_batch, 1, 28, 28), dtype=np.float32), "tfc",
-                args.one_at_a_time, args.repeat)
-    import torch
+    if "tfc_w1a1" in args.nets:
+        tfc = REPO / "tests" / "data" / "TFC_1W1A.onnx"
+        bench_model("TFC_1W1A", tfc, rng.random((args.tfc_batch, 1, 28, 28), dtype=np.float32), zoo_model("tfc"),
+                    args.one_at_a_time, args.repeat)
+    if "cnv_w1a1" in args.nets:
+        import torch
 
-    from candle_hw.compile.export import export_qonnx_model
-    from candle_hw.models import build_model, randomize_bn
+        from candle_hw.compile.export import export_qonnx_model
 
-    torch.manual_seed(0)
-    model = build_model("cnv_w1a1")
-    randomize_bn(model, 0)
-    with tempfile.TemporaryDirectory() as d:
-        p = export_qonnx_model(model.eval(), Path(d) / "cnv_w1a1.onnx")
-        x = rng.integers(0, 256, size=(args.cnv_batch, 3, 32, 32)).astype(np.float32)
-        bench_model("CNV-W1A1 (zoo, random BN)", p, x, "cnv_w1a1", min(args.one_at_a_time, 10), args.repeat)
+        torch.manual_seed(0)
+        model = zoo_model("cnv_w1a1")
+        with tempfile.TemporaryDirectory() as d:
+            p = export_qonnx_model(model, Path(d) / "cnv_w1a1.onnx")
+            x = rng.integers(0, 256, size=(args.cnv_batch, 3, 32, 32)).astype(np.float32)
+            bench_model("CNV-W1A1 (zoo, random BN)", p, x, zoo_model("cnv_w1a1"), min(args.one_at_a_time, 10), args.repeat)
+    for name in ("tfc_1w2a", "cnv_1w2a"):
+        if name in args.nets:
+            bnn_pynq(name, rng, args.tfc_batch if name.startswith("tfc") else args.cnv_batch, args)
 
 
 if __name__ == "__main__":

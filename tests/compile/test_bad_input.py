@@ -64,7 +64,8 @@ def test_non_binary_weights(capsys, tmp_path, tfc_path):
 
     rc, err = _compile(capsys, _edit_tfc(tfc_path, tmp_path, edit), tmp_path)
     assert rc == 2 and len(err) == 1
-    assert "MatMul" in err[0] and "weights of output channel 0 are not 1-bit ±s (values [-1.0, -0.5, 0.5, 1.0])" in err[0]
+    assert "MatMul" in err[0] and "layer has k-bit weights (at least 2-bit: up to 4 distinct values per output channel), which are not " \
+        "supported yet; distinct values [-1, -0.5, 0.5, 1]" in err[0]
 
 
 def test_unsupported_op(capsys, tmp_path):
