@@ -368,20 +368,23 @@ def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.
     scale = mag.max(axis=0) if w.size else np.ones(w.shape[1], np.float32)
     bad = np.flatnonzero(~np.all(mag == scale[None, :], axis=0) | ~(scale > 0) | ~np.isfinite(scale))
     if bad.size:
-        raise FrontendError(_non_binary_message(node, w))
+        raise FrontendError(_non_binary_message(node, w, int(bad[0])))
     return np.where(w > 0, 1, -1).astype(np.int8), scale
 
 
-def _non_binary_message(node: onnx.NodeProto, w: np.ndarray) -> str:
+def _non_binary_message(node: onnx.NodeProto, w: np.ndarray, bad: int) -> str:
     """The refusal names the layer, the weight width its values need and a few of them: the usual cause is a
     k-bit weight quantizer (e.g. Brevitas' 2w2a nets), not a malformed model."""
-    vals = np.unique(w)
     levels = max((np.unique(w[:, c]).size for c in range(w.shape[1])), default=0)
     width = (f"k-bit weights (at least {math.ceil(math.log2(levels))}-bit: up to {levels} distinct values per "
-             f"output channel)") if levels > 2 else "non-binary weights (a zero or non-finite channel scale)"
-    shown = ", ".join(f"{v:g}" for v in vals[:6]) + (", ..." if vals.size > 6 else "")
+             f"output channel)") if levels > 2 else f"non-binary weights (output channel {bad} holds only [{_few(w[:, bad])}])"
     return (f"{node.name} ({node.op_type}): layer has {width}, which are not supported yet; distinct values "
-            f"[{shown}]; only 1-bit weights ±s (one positive scale per output channel) are supported")
+            f"[{_few(w)}]; only 1-bit weights ±s (one positive scale per output channel) are supported")
+
+
+def _few(w: np.ndarray) -> str:
+    vals = np.unique(w)
+    return ", ".join(f"{v:g}" for v in vals[:6]) + (", ..." if vals.size > 6 else "")
 
 
 def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
