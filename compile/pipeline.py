@@ -89,6 +89,11 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
             graph = new
         else:
             log(f"lower: {len(graph.nodes)} nodes ({', '.join(n.name for n in graph.nodes)})")
+            if opts.emit_rtl:
+                from candle_hw.compile.emit import check_rtl_supported
+
+                for n in graph.nodes:
+                    check_rtl_supported(n)
         if oracle is not None:
             bad = compare_layers(graph, oracle, random_inputs(graph, opts.verify_samples, seed=len(step)))
             if bad:
