@@ -118,12 +118,19 @@ def _check_fit(resources_used: dict[str, int], device: Device, what: str) -> Non
         raise UserError(f"the design does not fit {device.name} ({what}): " + "; ".join(over))
 
 
-def _place_and_route(rtl: Path, work: Path, device: Device, freq: float, seed: int, timeout: float | None) -> dict:
+def constraints_text(device: Device, freq: float) -> str:
+    """The device-level pin/clock constraints in the format its nextpnr takes (pcf for iCE40, lpf for ECP5)."""
+    return pcf_text(device, freq) if device.nextpnr["constraints"] == "pcf" else lpf_text(device, freq)
+
+
+def place_and_route(rtl: Path, work: Path, device: Device, constraints: str, freq: float, seed: int,
+                    timeout: float | None) -> dict:
+    """nextpnr on work/design.json with the given constraints text; returns its JSON report."""
     rel = os.path.relpath(work, rtl)
     pnr = device.nextpnr
     ice = pnr["constraints"] == "pcf"
     cons = f"{rel}/design.{pnr['constraints']}"
-    (rtl / cons).write_text(pcf_text(device, freq) if ice else lpf_text(device, freq))
+    (rtl / cons).write_text(constraints)
     out = f"{rel}/design.asc" if ice else f"{rel}/design.config"
     args = [*pnr["args"], "--json", f"{rel}/design.json", "--pcf" if ice else "--lpf", cons,
             "--asc" if ice else "--textcfg", out, "--freq", f"{freq:g}", "--seed", str(seed),
@@ -187,7 +194,7 @@ def lattice_bitstream(build: Path, device: Device, freq_mhz: float | None, seed:
         synth_res = classify_cells(cells, device.family)
         _check_fit(synth_res, device, "synthesis statistics")
         t0 = time.perf_counter()
-        pnr = _place_and_route(rtl, work, device, freq, seed, timeout)
+        pnr = place_and_route(rtl, work, device, constraints_text(device, freq), freq, seed, timeout)
         steps["pnr_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         image = _pack(rtl, work, device, timeout)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.bitstream import (
-    _check_fit, _constraint, _fmax, _MAIN_SITES, _pack, _raise_pnr_failure,
+    _check_fit, _constraint, _fmax, _MAIN_SITES, _pack, place_and_route,
 )
 from candle_hw.compile.board import (
     SHELL_CORE, SHELL_SOURCES, SHELL_TOP, ShellParams, get_board, lpf_text, pcf_text, shell_params, shell_source_text,
@@ -76,22 +76,6 @@ def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device:
     return need
 
 
-def _pnr(rtl: Path, work: Path, device: Device, board: dict, freq: float, seed: int, timeout: float | None) -> dict:
-    rel = os.path.relpath(work, rtl)
-    pnr = device.nextpnr
-    ice = pnr["constraints"] == "pcf"
-    cons = f"{rel}/design.{pnr['constraints']}"
-    (rtl / cons).write_text(pcf_text(board, freq) if ice else lpf_text(board, freq))
-    out = f"{rel}/design.asc" if ice else f"{rel}/design.config"
-    args = [*pnr["args"], "--json", f"{rel}/design.json", "--pcf" if ice else "--lpf", cons,
-            "--asc" if ice else "--textcfg", out, "--freq", f"{freq:g}", "--seed", str(seed),
-            "--report", f"{rel}/pnr.json", "-l", f"{rel}/nextpnr.log", "--timing-allow-fail", "-q"]
-    rc = run_tool(pnr["tool"], args, rtl, work / "out.log", timeout)
-    if rc != 0:
-        _raise_pnr_failure(work, device, rc)
-    return json.loads((work / "pnr.json").read_text())
-
-
 def _capacity(device: Device) -> dict[str, int]:
     from candle_hw.compile.estimate import estimate_capacity
 
@@ -133,7 +117,8 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
             _check_fit(whole, device, "synthesis statistics")
         steps["synth_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
-        pnr = _pnr(rtl, work, device, board, freq, seed, timeout)
+        pnr = place_and_route(rtl, work, device, pcf_text(board, freq) if device.nextpnr["constraints"] == "pcf"
+                              else lpf_text(board, freq), freq, seed, timeout)
         steps["pnr_s"] = round(time.perf_counter() - t0, 2)
         image = _pack(rtl, work, device, timeout)
         ext, cons = device.nextpnr["ext"], device.nextpnr["constraints"]
