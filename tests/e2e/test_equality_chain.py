@@ -10,12 +10,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import MatrixVectorUnit
 from candle_hw.compile.pipeline import apply_folding
-from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.models import build_model, randomize_bn, sample_input
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import build_model, randomize_bn
+from candle_hw.compile.passes.fold import divisors
+from fixtures.reference import export_reference
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
@@ -24,12 +25,8 @@ from candle_hw.sim.host import run_epilogue, run_prologue
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def _random_folding(graph, rng):
-    return [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.mw)))}
+    return [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.mw)))}
             for m in graph.nodes if isinstance(m, MatrixVectorUnit)]
 
 
@@ -37,13 +34,8 @@ def _check_chain(model, tmp_path, seed, n=8):
     torch.manual_seed(seed)
     randomize_bn(model, seed)
     model.eval()
-    path = export_qonnx_model(model, tmp_path / f"m{seed}.onnx")
-    x = sample_input(model, n, seed=seed)
-    with torch.no_grad():
-        brevitas_out = model(x).numpy()
-    x = x.numpy()
-    oracle = oracle_model(path)
-    qonnx_out = qonnx_forward(oracle, x)
+    path = tmp_path / f"m{seed}.onnx"
+    x, oracle, brevitas_out, qonnx_out = export_reference(model, path, seed, n)
     np.testing.assert_array_equal(brevitas_out, qonnx_out)
     graph = qonnx_to_dataflow(path)
     sim_out = run_model(graph, x)

@@ -7,20 +7,18 @@ import torch
 from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import FrontendError, qonnx_to_dataflow
 from candle_hw.compile.ir import GlobalAccPool, MatrixVectorUnit, Thresholding
+from candle_hw.compile.passes.fold import divisors
+from fixtures.reference import export_reference
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.compile.pipeline import apply_folding
-from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.models import randomize_bn, sample_input
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import randomize_bn
 from candle_hw.sim import golden
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_dataflow, run_model
 from candle_hw.sim.host import run_prologue
 
 from gap_nets import GapNet
-
-
-def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def build(net, tmp_path, seed, n=6):
@@ -30,13 +28,8 @@ def build(net, tmp_path, seed, n=6):
         with torch.no_grad():
             net.head_bn.weight.abs_()
     net.eval()
-    path = export_qonnx_model(net, tmp_path / f"gap{seed}.onnx")
-    x = sample_input(net, n, seed=seed)
-    with torch.no_grad():
-        brevitas_out = net(x).numpy()
-    x = x.numpy()
-    oracle = oracle_model(path)
-    qonnx_out = qonnx_forward(oracle, x)
+    path = tmp_path / f"gap{seed}.onnx"
+    x, oracle, brevitas_out, qonnx_out = export_reference(net, path, seed, n)
     np.testing.assert_array_equal(brevitas_out, qonnx_out)
     return path, x, oracle, qonnx_out
 
@@ -61,7 +54,7 @@ def test_global_pool_nets_exact(tmp_path, input_bits, img, convs, head, pool, se
     assert compare_layers(graph, oracle, x[:3]) == []
     rng = np.random.default_rng(seed)
     mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
-    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
+    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
     folded = apply_folding(graph, folding)
     frames = run_prologue(folded, x)
     res = simulate_cycle(Stitch()(folded), frames)

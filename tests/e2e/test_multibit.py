@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.tails import TailError
-from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.models import randomize_bn, sample_input
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import randomize_bn
 from candle_hw.sim.functional import run_model
 from candle_hw.compile.ir import MatrixVectorUnit, MaxPool
 from candle_hw.compile.multibit import MultiBitError, channel_thresholds, quant_levels
+from candle_hw.compile.passes.fold import divisors
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.compile.pipeline import apply_folding
 from candle_hw.sim.cycle import simulate_cycle
@@ -23,7 +24,7 @@ from candle_hw.sim.host import run_prologue
 from candle_hw.types import IntType
 
 from multibit_nets import MultiBitCNV, MultiBitMLP
-from test_zero_padding import _divisors
+from fixtures.reference import export_reference
 
 SETTINGS = settings(max_examples=int(os.environ.get("CANDLE_HW_MULTIBIT_EXAMPLES", 3)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -37,13 +38,8 @@ def export_checked(model, tmp_path, seed, exact_scales, n=6):
     torch.manual_seed(seed)
     randomize_bn(model, seed)
     model.eval()
-    path = export_qonnx_model(model, tmp_path / f"mb{seed}.onnx")
-    x = sample_input(model, n, seed=seed)
-    with torch.no_grad():
-        brevitas_out = model(x).numpy()
-    x = x.numpy()
-    oracle = oracle_model(path)
-    qonnx_out = qonnx_forward(oracle, x)
+    path = tmp_path / f"mb{seed}.onnx"
+    x, oracle, brevitas_out, qonnx_out = export_reference(model, path, seed, n)
     if exact_scales:
         np.testing.assert_array_equal(brevitas_out, qonnx_out)
     try:
@@ -61,7 +57,7 @@ def export_checked(model, tmp_path, seed, exact_scales, n=6):
 def _cycle_equals_functional(graph, x, seed):
     mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
     rng = np.random.default_rng(seed)
-    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
+    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
     folded = apply_folding(graph, folding)
     frames = run_prologue(folded, x)
     res = simulate_cycle(Stitch()(folded), frames)

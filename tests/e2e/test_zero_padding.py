@@ -10,19 +10,20 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph, IRError, MatrixVectorUnit, SlidingWindow
 from candle_hw.compile.pipeline import apply_folding
-from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.models import randomize_bn, sample_input
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import randomize_bn
 from candle_hw.sim import golden
+from candle_hw.compile.passes.fold import divisors
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_dataflow, run_model
 from candle_hw.sim.host import run_prologue
 from candle_hw.types import BIPOLAR, IntType
 
+from fixtures.reference import export_reference
 from zero_pad_nets import ZeroPadNet
 
 # CANDLE_HW_ZERO_PAD_EXAMPLES raises the number of drawn networks for a longer sweep (docs/results.md)
@@ -30,22 +31,13 @@ SETTINGS = settings(max_examples=int(os.environ.get("CANDLE_HW_ZERO_PAD_EXAMPLES
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def export_checked(model, tmp_path, seed, n=6):
     """Export ``model`` with random BN, check Brevitas == QONNX == functional simulator; return (graph, x)."""
     torch.manual_seed(seed)
     randomize_bn(model, seed)
     model.eval()
-    path = export_qonnx_model(model, tmp_path / f"zp{seed}.onnx")
-    x = sample_input(model, n, seed=seed)
-    with torch.no_grad():
-        brevitas_out = model(x).numpy()
-    x = x.numpy()
-    oracle = oracle_model(path)
-    qonnx_out = qonnx_forward(oracle, x)
+    path = tmp_path / f"zp{seed}.onnx"
+    x, oracle, brevitas_out, qonnx_out = export_reference(model, path, seed, n)
     np.testing.assert_array_equal(brevitas_out, qonnx_out)
     graph = qonnx_to_dataflow(path)
     np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
@@ -66,7 +58,7 @@ def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, explic
     for m in bordered:
         assert m.acc_range == (0, 2 * m.mw)
     rng = np.random.default_rng(seed)
-    folding = [{"pe": int(rng.choice(_divisors(m.mh))), "simd": int(rng.choice(_divisors(m.simd_base)))} for m in mvus]
+    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
     folded = apply_folding(graph, folding)
     frames = run_prologue(folded, x)
     res = simulate_cycle(Stitch()(folded), frames)
