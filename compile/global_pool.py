@@ -15,12 +15,14 @@ from fractions import Fraction
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
 from candle_hw.compile.ir import GlobalAccPool, Thresholding
 from candle_hw.compile.multibit import channel_thresholds, derive_levels, level_probe
-from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, epilogue_ops
+from candle_hw.compile.tails import (
+    PASS_THROUGH, TAIL_OPS, check_tail, constant_inputs, derive_thresholds, epilogue_ops,
+)
 from candle_hw.types import BIPOLAR, IntType
 
 F32_EXACT = 1 << 24
@@ -169,12 +171,7 @@ def run_pool(model, nodes, t_in: str, t_out: str, p: np.ndarray, hw: tuple[int, 
 
     rows, c = p.shape
     step = max(1, PROBE_ELEMS // (c * hw[0] * hw[1]))
-    inits, seen = [], set()
-    for n in nodes:
-        for i in n.input:
-            if i and i not in seen and model.get_initializer(i) is not None:
-                seen.add(i)
-                inits.append(numpy_helper.from_array(np.asarray(model.get_initializer(i)), i))
+    inits = constant_inputs(model, nodes)
     outs = []
     for r in range(0, rows, step):
         chunk = p[r:r + step]

@@ -116,6 +116,17 @@ def _attr(node: onnx.NodeProto, name: str, default):
     return default
 
 
+def constant_inputs(model, nodes) -> list:
+    """The initializers ``nodes`` read, once each, as TensorProtos for a small graph that replays them."""
+    inits, seen = [], set()
+    for n in nodes:
+        for i in n.input:
+            if i and i not in seen and model.get_initializer(i) is not None:
+                seen.add(i)
+                inits.append(numpy_helper.from_array(np.asarray(model.get_initializer(i)), i))
+    return inits
+
+
 def run_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, t_out: str, z: np.ndarray,
              layout: str) -> np.ndarray:
     """Execute ``nodes`` with qonnx on candidate values z (rows, mh) float32, channel c fed z[:, c]; returns the
@@ -127,12 +138,7 @@ def run_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, t_out:
         return z
     shape = [rows, mh] if layout == "nc" else [1, mh, rows, 1]
     data = z if layout == "nc" else z.T.reshape(shape)
-    inits, seen = [], set()
-    for n in nodes:
-        for i in n.input:
-            if i and i not in seen and model.get_initializer(i) is not None:
-                seen.add(i)
-                inits.append(numpy_helper.from_array(np.asarray(model.get_initializer(i)), i))
+    inits = constant_inputs(model, nodes)
     g = helper.make_graph(
         list(nodes), "tail",
         [helper.make_tensor_value_info(t_in, onnx.TensorProto.FLOAT, shape)],
