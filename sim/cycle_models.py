@@ -249,8 +249,9 @@ def swg_rows(n: SlidingWindow) -> tuple[np.ndarray, np.ndarray]:
 def _build_swg(sys: EventSystem, n: SlidingWindow, frames: int, t: BlockTiming) -> tuple[Port, OutPort]:
     """swg.sv: a ring of R = KERNEL + STRIDE input rows. The writer takes a word while fewer than R rows are
     held (a row is held from its first word until released); output row oy is read (one word per cycle)
-    once input row hi(oy) is complete; after its last word the rows the next output row does not need are
-    released (all of the frame's rows after its last output row)."""
+    once input row hi(oy) is complete; its last word waits until every row it releases is complete, and
+    after it those rows (the ones the next output row does not need; all of the frame's rows after its last
+    output row) are released."""
     h, w = n.ifm_dim
     oh, ow = n.ofm_dim
     cf = n.channels // n.simd
@@ -265,6 +266,12 @@ def _build_swg(sys: EventSystem, n: SlidingWindow, frames: int, t: BlockTiming) 
     first_out = _frames_of(np.arange(oh, dtype=np.int64) * out_row_words, frames, n_out)
     need_in = _frames_of((hi + 1) * row_words - 1, frames, n_in)
     sys.add_constraint(rd, first_out, wr, need_in, 1)
+    # its last word also waits for every row it releases (rows_held >= rel): with STRIDE > KERNEL the rows
+    # between windows, and after the frame's last output row all its remaining rows, none of them read
+    last_out = np.arange(1, oh + 1, dtype=np.int64) * out_row_words - 1
+    ok = keep > 0
+    sys.add_constraint(rd, _frames_of(last_out[ok], frames, n_out), wr,
+                       _frames_of(keep[ok] * row_words - 1, frames, n_in), 1)
     # global input row g (frame f, row r) may start once global row g - R is released
     ring = n.kernel + n.stride
     rows = h * frames

@@ -36,7 +36,25 @@ def gap_graph(seed: int = 0) -> DataflowGraph:
     return DataflowGraph(nodes, params)
 
 
+def skip_rows_graph(seed: int = 0) -> DataflowGraph:
+    """Sliding windows that release input rows they never read (fuzz seeds 3228, 5000, 5060): a 1x1 stride-2
+    conv skips every other row of a 5x5 map, and a 2x2 stride-2 conv on the 3x3 result never reads its last
+    row. swg.sv ends an output row only once every row it releases has arrived."""
+    rng = np.random.default_rng(seed)
+    pm1 = lambda *shape: np.where(rng.random(shape) < 0.5, -1, 1).astype(np.int8)  # noqa: E731
+    nodes = (
+        SlidingWindow("swg0", (5, 5), 2, 1, 2, 0, 0, BIPOLAR, 2),
+        MatrixVectorUnit("conv0", 2, 2, 2, 2, BIPOLAR, IntType.for_range(0, 2), BIPOLAR, True, (3, 3), 1),
+        SlidingWindow("swg1", (3, 3), 2, 2, 2, 0, 0, BIPOLAR, 1),
+        MatrixVectorUnit("conv1", 8, 4, 2, 2, BIPOLAR, IntType.for_range(0, 8), IntType.for_range(0, 8), True,
+                         (1, 1), 0),
+    )
+    params = {"conv0.weights": pm1(2, 2), "conv0.thresholds": rng.integers(0, 3, (2, 1)), "conv1.weights": pm1(8, 4)}
+    return DataflowGraph(nodes, params)
+
+
 DESIGNS = {
+    "skip_rows": lambda: Stitch()(skip_rows_graph(seed=4)),
     "gap": lambda: Stitch()(gap_graph(seed=2)),
     "mlp": lambda: Stitch()(mlp_graph(seed=3, k=3)),
     "cnv_small": lambda: Stitch()(cnv_graph(seed=5)),
