@@ -1,8 +1,10 @@
 """The typed streaming-dataflow IR (FINN's model of a binary network accelerator).
 
-A ``DataflowGraph`` is a chain of nodes in topological (= stream) order: node i's output stream is node i+1's
-input stream. Every FINN-class binary network (TFC/SFC/LFC, CNV) is such a chain; the frontend refuses graphs
-that branch. Nodes are frozen, slotted dataclasses with validated fields, so they hash and compare by value;
+A ``DataflowGraph`` is a DAG of nodes stored in a topological order, joined by ``edges`` (compile/dag.py): each
+edge is one stream from an output port of its producer to an input port of its consumer. A chain (every
+FINN-class binary network: TFC/SFC/LFC, CNV) is the special case where node i feeds node i+1; given no edges,
+the graph is that chain. Residual graphs branch only through ``DuplicateStreams`` (one stream to n identical
+ones) and join through ``AddStreams`` (two integer streams to their sum). Nodes are frozen, slotted dataclasses with validated fields, so they hash and compare by value;
 integer parameters (weights, thresholds) live in ``DataflowGraph.params`` keyed ``"<node>.<kind>"``.
 
 Stream conventions (shared with sim/packing.py, the RTL blocks and the cycle simulator):
@@ -27,14 +29,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+import networkx as nx
+
+from candle_hw.compile import dag
+from candle_hw.compile.dag import Edge, IRError
 from candle_hw.compile.host_ir import Epilogue, HostOp, InputQuant, LayerOrigin, Prologue, accumulator_value
-from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType, clog2
-
-
-class IRError(UserError):
-    """An invalid node or graph; the message names the node and the offending value."""
-
 
 def _check_pos(name: str, **vals: int) -> None:
     for k, v in vals.items():
@@ -75,20 +75,33 @@ class StreamType:
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """A dataflow block. ``in_stream(port)``/``out_stream(port)`` type its ports; every kind but
+    DuplicateStreams (n_out outputs) and AddStreams (2 inputs) has one input and one output (port 0)."""
+
     name: str
     kind: ClassVar[str] = "Node"
 
-    def in_stream(self) -> StreamType:  # pragma: no cover - abstract
+    @property
+    def n_in(self) -> int:
+        return 1
+
+    @property
+    def n_out(self) -> int:
+        return 1
+
+    def in_stream(self, port: int = 0) -> StreamType:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def out_stream(self) -> StreamType:  # pragma: no cover - abstract
+    def out_stream(self, port: int = 0) -> StreamType:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):
             v = getattr(self, f.name)
-            d[f.name] = v.name if isinstance(v, IntType) else (list(v) if isinstance(v, tuple) else v)
+            if isinstance(v, tuple):
+                v = [x.name if isinstance(x, IntType) else x for x in v]
+            d[f.name] = v.name if isinstance(v, IntType) else v
         return d
 
 
@@ -133,10 +146,10 @@ class SlidingWindow(Node):
         h, w = self.ifm_dim
         return ((h + 2 * self.pad - self.kernel) // self.stride + 1, (w + 2 * self.pad - self.kernel) // self.stride + 1)
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, (*self.ifm_dim, self.channels), self.simd)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, (*self.ofm_dim, self.kernel * self.kernel * self.channels), self.simd)
 
 
@@ -251,10 +264,10 @@ class MatrixVectorUnit(Node):
         lo, hi = self.acc_range
         return IntType.for_range(lo, hi + 1)
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (*self.num_vectors, self.mw), self.simd)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.out_type, (*self.num_vectors, self.mh), self.pe)
 
 
@@ -276,10 +289,10 @@ class Thresholding(Node):
         if self.n_thresholds == 1 and self.out_type != BIPOLAR:
             raise IRError(f"{self.name}: one threshold gives a BIPOLAR output, not {self.out_type}")
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (*self.num_vectors, self.channels), self.pe)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.out_type, (*self.num_vectors, self.channels), self.pe)
 
 
@@ -309,10 +322,10 @@ class MaxPool(Node):
         h, w = self.ifm_dim
         return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, (*self.ifm_dim, self.channels), self.pe)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, (*self.ofm_dim, self.channels), self.pe)
 
 
@@ -349,10 +362,10 @@ class GlobalAccPool(Node):
             return 0, self.pixels
         return self.pixels * self.in_type.min, self.pixels * self.in_type.max
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (*self.ifm_dim, self.channels), self.pe)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.out_type, (self.channels,), self.pe)
 
 
@@ -378,10 +391,10 @@ class LabelSelect(Node):
         if self.out_type.max < self.labels - 1:
             raise IRError(f"{self.name}: out_type={self.out_type} cannot hold label {self.labels - 1}")
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (self.labels,), self.pe)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.out_type, (self.k,), 1)
 
 
@@ -396,10 +409,10 @@ class StreamFIFO(Node):
     def __post_init__(self) -> None:
         _check_pos(self.name, depth=self.depth)
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return self.stream
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return self.stream
 
     def to_dict(self) -> dict[str, Any]:
@@ -422,19 +435,97 @@ class WidthConverter(Node):
         _check_div(self.name, "in_elems", self.in_elems, "innermost dim", n)
         _check_div(self.name, "out_elems", self.out_elems, "innermost dim", n)
 
-    def in_stream(self) -> StreamType:
+    def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, self.shape, self.in_elems)
 
-    def out_stream(self) -> StreamType:
+    def out_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, self.shape, self.out_elems)
 
 
+def _check_port(node: Node, port: int, n: int, what: str) -> None:
+    if not 0 <= port < n:
+        raise IRError(f"{node.name}: no {what} port {port} ({n} of them)")
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateStreams(Node):
+    """Fan-out (FINN: DuplicateStreams_Batch): every one of ``n_out`` output ports carries the input's words
+    unchanged, ``pe`` elements per word. An input word is consumed once every output has taken it; each output
+    keeps its own "taken" flag, so consumers may accept the same word in different cycles."""
+
+    shape: tuple[int, ...]
+    elem_type: IntType
+    pe: int
+    n_out: int = 2
+    kind: ClassVar[str] = "DuplicateStreams"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, pe=self.pe)
+        if not self.shape or any(not isinstance(v, (int, np.integer)) or v < 1 for v in self.shape):
+            raise IRError(f"{self.name}: shape={self.shape} must be positive integers")
+        _check_div(self.name, "pe", self.pe, "innermost dim", self.shape[-1])
+        if not isinstance(self.n_out, int) or isinstance(self.n_out, bool) or self.n_out < 2:
+            raise IRError(f"{self.name}: n_out={self.n_out!r} must be an integer >= 2")
+
+    def in_stream(self, port: int = 0) -> StreamType:
+        _check_port(self, port, 1, "input")
+        return StreamType(self.elem_type, tuple(self.shape), self.pe)
+
+    def out_stream(self, port: int = 0) -> StreamType:
+        _check_port(self, port, self.n_out, "output")
+        return StreamType(self.elem_type, tuple(self.shape), self.pe)
+
+
+@dataclass(frozen=True, slots=True)
+class AddStreams(Node):
+    """Elementwise sum of two streams (FINN: AddStreams_Batch): out = value(a) + value(b), a BIPOLAR element's
+    value being ±1 (bit b -> 2b - 1), an integer's its value. Both inputs and the output carry ``pe`` elements
+    per word; one word is taken from each input in the same cycle. ``out_type`` must hold every sum. Port 0 is
+    the first operand of the ONNX Add (the order matters for wiring only)."""
+
+    shape: tuple[int, ...]
+    in_types: tuple[IntType, IntType]
+    out_type: IntType
+    pe: int
+    kind: ClassVar[str] = "AddStreams"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, pe=self.pe)
+        if not self.shape or any(not isinstance(v, (int, np.integer)) or v < 1 for v in self.shape):
+            raise IRError(f"{self.name}: shape={self.shape} must be positive integers")
+        _check_div(self.name, "pe", self.pe, "innermost dim", self.shape[-1])
+        if len(self.in_types) != 2 or not all(isinstance(t, IntType) for t in self.in_types):
+            raise IRError(f"{self.name}: in_types={self.in_types} must be two integer types")
+        lo, hi = self.sum_range
+        if self.out_type.bipolar or not self.out_type.contains(lo, hi):
+            raise IRError(f"{self.name}: out_type={self.out_type} cannot hold sums in [{lo}, {hi}]")
+
+    @property
+    def n_in(self) -> int:
+        return 2
+
+    @property
+    def sum_range(self) -> tuple[int, int]:
+        a, b = self.in_types
+        return a.min + b.min, a.max + b.max
+
+    def in_stream(self, port: int = 0) -> StreamType:
+        _check_port(self, port, 2, "input")
+        return StreamType(self.in_types[port], tuple(self.shape), self.pe)
+
+    def out_stream(self, port: int = 0) -> StreamType:
+        _check_port(self, port, 1, "output")
+        return StreamType(self.out_type, tuple(self.shape), self.pe)
+
+
 # 2: typed prologue/epilogue (float ops replayed, no lookup table) and origins beside them
-FORMAT_VERSION = 2
+# 3: edges (the graph is a DAG); a version-2 file is a chain and loads as one
+FORMAT_VERSION = 3
+_READS_VERSIONS = (2, 3)
 
 NODE_KINDS: dict[str, type[Node]] = {
     c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, GlobalAccPool, LabelSelect, StreamFIFO,
-                        WidthConverter)
+                        WidthConverter, DuplicateStreams, AddStreams)
 }
 
 
@@ -460,6 +551,8 @@ def node_from_dict(d: dict[str, Any]) -> Node:
             v = _stream_from_dict(v)
         elif isinstance(v, str) and f.name.endswith("type"):
             v = IntType.from_name(v)
+        elif isinstance(v, list) and f.name.endswith("types"):
+            v = tuple(IntType.from_name(x) for x in v)
         elif isinstance(v, list):
             v = tuple(v)
         kw[f.name] = v
@@ -468,10 +561,12 @@ def node_from_dict(d: dict[str, Any]) -> Node:
 
 @dataclass(frozen=True)
 class DataflowGraph:
-    """A chain of dataflow nodes plus integer parameters and the host-side prologue/epilogue.
+    """A DAG of dataflow nodes plus integer parameters and the host-side prologue/epilogue.
 
-    ``prologue``: the float ops from the model input to the dataflow input; ``epilogue``: how the last node's
-    integers become the model output (both run by sim/host.py; constants live in ``params``).
+    ``nodes`` are stored in a topological order; ``edges`` join them (empty: the chain nodes[i] -> nodes[i+1],
+    filled in on construction). One source node reads the dataflow input (its port 0), one sink node writes the
+    dataflow output. ``prologue``: the float ops from the model input to the dataflow input; ``epilogue``: how
+    the sink's integers become the model output (both run by sim/host.py; constants live in ``params``).
     ``origins``: the ONNX tensor each mapped node computes (for layer-by-layer verification only).
     ``model_input_shape``/``model_output_shape``: the QONNX model's own tensor shapes (with batch 1).
     """
@@ -483,6 +578,7 @@ class DataflowGraph:
     model_input_shape: tuple[int, ...] = ()
     model_output_shape: tuple[int, ...] = ()
     origins: tuple[LayerOrigin, ...] = ()
+    edges: tuple[Edge, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.nodes:
@@ -491,22 +587,30 @@ class DataflowGraph:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise IRError(f"duplicate node names: {sorted(dup)}")
-        for a, b in zip(self.nodes, self.nodes[1:]):
-            sa, sb = a.out_stream(), b.in_stream()
+        object.__setattr__(self, "edges", tuple(self.edges) if self.edges else dag.chain_edges(self.nodes))
+        dag.check_structure(self.nodes, self.edges)
+        ins, outs = dag.adjacency(self.edges)
+        object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
+        object.__setattr__(self, "_in", ins)
+        object.__setattr__(self, "_out", outs)
+        for e in self.edges:
+            a, b = self._by_name[e.src], self._by_name[e.dst]
+            sa, sb = a.out_stream(e.src_port), b.in_stream(e.dst_port)
             if sa.elem_type != sb.elem_type or sa.num_elems != sb.num_elems:
                 raise IRError(
-                    f"{a.name} -> {b.name}: stream mismatch, {a.name} produces {sa.elem_type}{list(sa.shape)} "
+                    f"{e}: stream mismatch, {a.name} produces {sa.elem_type}{list(sa.shape)} "
                     f"but {b.name} expects {sb.elem_type}{list(sb.shape)}"
                 )
-        for i, n in enumerate(self.nodes):
+        for n in self.nodes:
             if isinstance(n, MatrixVectorUnit) and n.border:
-                _check_border_source(self.nodes[:i], n)
+                _check_border_source(self, n)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DataflowGraph):
             return NotImplemented
         return (
             self.nodes == other.nodes
+            and self.edges == other.edges
             and self.model_input_shape == other.model_input_shape
             and self.model_output_shape == other.model_output_shape
             and self.prologue == other.prologue
@@ -520,23 +624,70 @@ class DataflowGraph:
 
     # -- access -----------------------------------------------------------------------------------------
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(f"no node named {name!r}; nodes are {[n.name for n in self.nodes]}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no node named {name!r}; nodes are {[n.name for n in self.nodes]}") from None
 
     def of_kind(self, cls: type[Node]) -> list[Node]:
         return [n for n in self.nodes if isinstance(n, cls)]
 
+    def in_edges(self, name: str) -> list[Edge]:
+        """The edges into ``name``, by input port."""
+        self.node(name)
+        return list(self._in.get(name, ()))
+
+    def out_edges(self, name: str) -> list[Edge]:
+        """The edges out of ``name``, by output port."""
+        self.node(name)
+        return list(self._out.get(name, ()))
+
+    def preds(self, name: str) -> list[Node]:
+        """The producers of ``name``'s inputs, by input port."""
+        return [self._by_name[e.src] for e in self.in_edges(name)]
+
+    def succs(self, name: str) -> list[Node]:
+        """The consumers of ``name``'s outputs, by output port."""
+        return [self._by_name[e.dst] for e in self.out_edges(name)]
+
+    def edge_streams(self, e: Edge) -> tuple[StreamType, StreamType]:
+        """(what the producer writes, what the consumer reads) on edge ``e``: same elements, maybe other words."""
+        return self.node(e.src).out_stream(e.src_port), self.node(e.dst).in_stream(e.dst_port)
+
+    @property
+    def source(self) -> Node:
+        return next(n for n in self.nodes if n.name not in self._in)
+
+    @property
+    def sink(self) -> Node:
+        return next(n for n in self.nodes if n.name not in self._out)
+
     @property
     def input_stream(self) -> StreamType:
-        return self.nodes[0].in_stream()
+        return self.source.in_stream()
 
     @property
     def output_stream(self) -> StreamType:
-        return self.nodes[-1].out_stream()
+        return self.sink.out_stream()
+
+    @property
+    def is_chain(self) -> bool:
+        return self.edges == dag.chain_edges(self.nodes)
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """A networkx.MultiDiGraph of the graph (node attribute ``node``, edge attributes src_port/dst_port);
+        derived, not stored."""
+        return dag.to_networkx(self.nodes, self.edges)
 
     def replace(self, **changes: Any) -> "DataflowGraph":
+        """dataclasses.replace, except that new ``nodes`` without new ``edges`` keep a chain a chain (the node
+        list of a chain defines its edges); a DAG whose node names change needs its new edges."""
+        if "nodes" in changes and "edges" not in changes:
+            if [n.name for n in changes["nodes"]] != [n.name for n in self.nodes]:
+                if not self.is_chain:
+                    raise IRError("replace: new nodes for a branching graph need their edges "
+                                  "(use insert_on_edge, or pass edges=)")
+                changes["edges"] = ()
         return dataclasses.replace(self, **changes)
 
     def with_node(self, new: Node) -> "DataflowGraph":
@@ -545,6 +696,11 @@ class DataflowGraph:
         if nodes == self.nodes and new not in self.nodes:
             raise KeyError(f"no node named {new.name!r}")
         return self.replace(nodes=nodes)
+
+    def insert_on_edge(self, edge: Edge, new_nodes: tuple[Node, ...] | list[Node]) -> "DataflowGraph":
+        """A copy with the chain ``new_nodes`` (each one input, one output) spliced into ``edge``."""
+        nodes, edges = dag.splice(self.nodes, self.edges, edge, new_nodes)
+        return dataclasses.replace(self, nodes=tuple(nodes), edges=tuple(edges))
 
     # -- serialisation ----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -557,13 +713,14 @@ class DataflowGraph:
             "epilogue": self.epilogue.to_json(),
             "origins": [o.to_json() for o in self.origins],
             "nodes": [n.to_dict() for n in self.nodes],
+            "edges": [e.to_json() for e in self.edges],
         }
 
     @staticmethod
     def from_json(d: dict[str, Any], params: dict[str, np.ndarray]) -> "DataflowGraph":
         if d.get("format") != "candle-hw-dataflow":
             raise IRError("not a candle-hw dataflow.json (missing format tag)")
-        if d.get("version") != FORMAT_VERSION:
+        if d.get("version") not in _READS_VERSIONS:
             raise IRError(f"dataflow.json: format version {d.get('version')!r} (this candle-hw reads {FORMAT_VERSION}); "
                           "compile the model again")
         pro = d.get("prologue")
@@ -575,6 +732,7 @@ class DataflowGraph:
             model_input_shape=tuple(d.get("model_input_shape", ())),
             model_output_shape=tuple(d.get("model_output_shape", ())),
             origins=tuple(LayerOrigin.from_json(o) for o in d.get("origins", ())),
+            edges=tuple(Edge.from_json(e) for e in d.get("edges", ())),
         )
 
     def save(self, directory: str | Path) -> None:
@@ -592,10 +750,15 @@ class DataflowGraph:
         return DataflowGraph.from_json(d, params)
 
 
-def _check_border_source(before: tuple[Node, ...], mvu: MatrixVectorUnit) -> None:
+def _check_border_source(graph: DataflowGraph, mvu: MatrixVectorUnit) -> None:
     """A unit with border thresholds must be fed (through FIFOs/width converters only) by the -1-padding
     sliding window of the same geometry: otherwise its thresholds would correct taps that are not there."""
-    for n in reversed(before):
+    n = mvu
+    while True:
+        preds = graph.preds(n.name)
+        if not preds:
+            break
+        n = preds[0]
         if isinstance(n, (StreamFIFO, WidthConverter)):
             continue
         if isinstance(n, SlidingWindow) and n.pad_value == -1 and n.elem_type.bipolar and (
@@ -607,18 +770,19 @@ def _check_border_source(before: tuple[Node, ...], mvu: MatrixVectorUnit) -> Non
 
 
 def require_stitched(graph: DataflowGraph, user: str) -> None:
-    """Refuse a graph whose adjacent blocks exchange words of different sizes: the RTL wires a producer's word
+    """Refuse a graph whose connected blocks exchange words of different sizes: the RTL wires a producer's word
     straight into its consumer, so only a graph completed by the pipeline's "stitch" step
     (compile/passes/stitch.py) describes a design that can be emitted or simulated cycle by cycle."""
-    for a, b in zip(graph.nodes, graph.nodes[1:]):
-        ea, eb = a.out_stream().elems_per_word, b.in_stream().elems_per_word
-        if ea != eb:
-            raise IRError(f"{user}: {a.name} -> {b.name}: words of {ea} and {eb} elements meet without a width "
-                          "converter; stitch the graph first (pipeline step 'stitch', compile/passes/stitch.py)")
+    for e in graph.edges:
+        sa, sb = graph.edge_streams(e)
+        if sa.elems_per_word != sb.elems_per_word:
+            raise IRError(f"{user}: {e}: words of {sa.elems_per_word} and {sb.elems_per_word} elements meet without "
+                          "a width converter; stitch the graph first (pipeline step 'stitch', compile/passes/stitch.py)")
 
 
 __all__ = [
     "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
-    "GlobalAccPool", "LabelSelect", "StreamFIFO", "WidthConverter", "DataflowGraph", "NODE_KINDS", "node_from_dict",
+    "GlobalAccPool", "LabelSelect", "StreamFIFO", "WidthConverter", "DuplicateStreams", "AddStreams", "Edge",
+    "DataflowGraph", "NODE_KINDS", "node_from_dict",
     "require_stitched", "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",
 ]

@@ -1,6 +1,7 @@
 """Functional simulator: the dataflow graph on a batch of frames, vectorised, exact integers.
 
-Each node runs its sim/golden.py function over the whole batch at once; XNOR-popcount layers use exact ±1
+Nodes run in the graph's stored (topological) order, each on its producers' outputs along the edges; an output
+is dropped once its last consumer has run. Each node runs its sim/golden.py function over the whole batch at once; XNOR-popcount layers use exact ±1
 float32 BLAS products (every partial sum is an integer below 2**24), which is as fast as this machine multiplies.
 """
 from __future__ import annotations
@@ -8,17 +9,24 @@ from __future__ import annotations
 import numpy as np
 
 from candle_hw.compile.ir import (
-    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
 from candle_hw.sim.host import run_epilogue, run_prologue
 
 
-def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
-    """One node on a batch: x is (N, *node.in_stream().shape) element values; returns (N, *out shape)."""
+def run_node(graph: DataflowGraph, node: Node, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """One node on a batch: x (and ``more``, the further input ports of an AddStreams) is
+    (N, *node.in_stream(port).shape) element values; returns (N, *out shape), the same on every output port."""
     n = x.shape[0]
-    if isinstance(node, MatrixVectorUnit):
+    if isinstance(node, AddStreams):
+        b = more[0] if len(more) == 1 else None
+        if b is None:
+            raise TypeError(f"{node.name}: AddStreams takes two inputs, got {1 + len(more)}")
+        a_vals = golden.element_values(x.reshape(n, -1), node.in_types[0])
+        y = golden.add_streams(a_vals, golden.element_values(b.reshape(n, -1), node.in_types[1]))
+    elif isinstance(node, MatrixVectorUnit):
         w = graph.params[f"{node.name}.weights"]
         t = graph.params.get(f"{node.name}.thresholds") if node.n_thresholds else None
         padded = None
@@ -39,7 +47,7 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray) -> np.ndarray:
     elif isinstance(node, Thresholding):
         out = golden.multithreshold(x.reshape(-1, node.channels), graph.params[f"{node.name}.thresholds"])
         y = golden.to_bipolar(out) if node.n_thresholds == 1 else out
-    elif isinstance(node, (StreamFIFO, WidthConverter)):
+    elif isinstance(node, (StreamFIFO, WidthConverter, DuplicateStreams)):
         y = x
     else:  # pragma: no cover - every IR kind is handled above
         raise TypeError(f"{node.name}: no functional model for {type(node).__name__}")
@@ -59,18 +67,35 @@ def batch_chunk(graph: DataflowGraph) -> int:
 
 
 def run_dataflow(graph: DataflowGraph, frames: np.ndarray, return_all: bool = False):
-    """Dataflow input frames (N, *input_stream.shape) -> last node output, or every node's output (list).
-    The last output alone is computed chunk by chunk (see MAX_BATCH_BYTES); every row is independent."""
+    """Dataflow input frames (N, *input_stream.shape) -> the sink's output, or every node's output (a list in
+    stored node order). The sink's output alone is computed chunk by chunk (see MAX_BATCH_BYTES); every row is
+    independent."""
     x = np.asarray(frames)
     step = batch_chunk(graph)
     if not return_all and len(x) > step:
         return np.concatenate([run_dataflow(graph, x[i:i + step]) for i in range(0, len(x), step)])
+    order = {node.name: i for i, node in enumerate(graph.nodes)}
+    last_use = _last_uses(graph, order)
+    live: dict[str, np.ndarray] = {}
     outs = []
-    for node in graph.nodes:
-        x = run_node(graph, node, x)
+    for i, node in enumerate(graph.nodes):
+        ins = [live[e.src] for e in graph.in_edges(node.name)] or [x]
+        y = run_node(graph, node, *ins)
+        for e in graph.in_edges(node.name):
+            if last_use[e.src] == i:
+                live.pop(e.src, None)
+        live[node.name] = y
         if return_all:
-            outs.append(x)
-    return outs if return_all else x
+            outs.append(y)
+    return outs if return_all else live[graph.sink.name]
+
+
+def _last_uses(graph: DataflowGraph, order: dict[str, int]) -> dict[str, int]:
+    """Node name -> index of the last node (in stored order) that reads its output."""
+    last: dict[str, int] = {}
+    for e in graph.edges:
+        last[e.src] = max(last.get(e.src, -1), order[e.dst])
+    return last
 
 
 def run_model(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:

@@ -135,3 +135,23 @@ def label_select(x: np.ndarray, k: int) -> np.ndarray:
     if k == 1:
         return np.argmax(x, axis=-1)[:, None].astype(np.int64)
     return np.argsort(-np.asarray(x, dtype=np.int64), axis=-1, kind="stable")[:, :k].astype(np.int64)
+
+
+def element_values(x: np.ndarray, t) -> np.ndarray:
+    """A tensor of IntType ``t`` as the functional simulator stores it -> its element values (int64).
+
+    The functional simulator stores BIPOLAR tensors as their values -1/+1 (int8 from ``to_bipolar``, or the
+    frames as given) and integers as their values, so those pass through; a bool array of a BIPOLAR type is
+    read as bits (bit b -> 2b - 1, as the streams carry it). Anything outside the type is refused (ValueError)."""
+    x = np.asarray(x)
+    if t.bipolar and x.dtype == np.bool_:
+        return 2 * x.astype(np.int64) - 1
+    v = x.astype(np.int64)
+    if v.size and (t.bipolar and not np.all(np.abs(v) == 1) or not t.bipolar and (v.min() < t.min or v.max() > t.max)):
+        raise ValueError(f"element_values: values outside {t}")
+    return v
+
+
+def add_streams(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """AddStreams: the elementwise integer sum of two tensors of element values (±1 for BIPOLAR), int64."""
+    return np.asarray(a, dtype=np.int64) + np.asarray(b, dtype=np.int64)
