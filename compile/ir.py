@@ -702,6 +702,21 @@ class DataflowGraph:
         nodes, edges = dag.splice(self.nodes, self.edges, edge, new_nodes)
         return dataclasses.replace(self, nodes=tuple(nodes), edges=tuple(edges))
 
+    def without_node(self, name: str) -> "DataflowGraph":
+        """A copy with the one-input, one-output node ``name`` removed and its producer wired to its consumer
+        (e.g. a FIFO found unnecessary); at the source or sink, its neighbour becomes the new one."""
+        n = self.node(name)
+        if n.n_in != 1 or n.n_out != 1:
+            raise IRError(f"without_node: {name} has {n.n_in} inputs and {n.n_out} outputs (1 and 1 needed)")
+        if len(self.nodes) == 1:
+            raise IRError(f"without_node: {name} is the only node")
+        ins, outs = self.in_edges(name), self.out_edges(name)
+        edges = [e for e in self.edges if name not in (e.src, e.dst)]
+        if ins and outs:
+            i = self.edges.index(ins[0])
+            edges.insert(min(i, len(edges)), Edge(ins[0].src, outs[0].dst, ins[0].src_port, outs[0].dst_port))
+        return dataclasses.replace(self, nodes=tuple(m for m in self.nodes if m.name != name), edges=tuple(edges))
+
     # -- serialisation ----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {

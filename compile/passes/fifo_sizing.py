@@ -83,7 +83,7 @@ class SizeFIFOs:
             g = _set_depth(g, name, max(MIN_DEPTH, res.fifo_max_occupancy[name]))
         if self.remove_unneeded:
             for name in fifos:
-                trial = g.replace(nodes=tuple(n for n in g.nodes if n.name != name))
+                trial = g.without_node(name)
                 runs += 1
                 ii = _interval(trial, self.frames, TRIAL_SWEEPS)
                 if ii is not None and ii <= target:
