@@ -67,6 +67,46 @@ def check_stream_block(design: StreamDesign, in_values: np.ndarray, in_type: Int
     return results
 
 
+# Multi-stream blocks: (in_valid_prob per input stream or one for all, out_ready_prob likewise). Free running,
+# starved inputs, outputs stalled unevenly (one never, one often), both.
+MULTI_STALLS: tuple[tuple[float | tuple[float, ...], float | tuple[float, ...]], ...] = (
+    (1.0, 1.0), (0.5, 1.0), ("uneven", "uneven"), (0.7, 0.6))
+
+
+def _uneven(n: int) -> tuple[float, ...]:
+    """One probability per stream from 1.0 down to 0.3: streams that differ as much as possible."""
+    return tuple(1.0 if n == 1 else round(1.0 - 0.7 * k / (n - 1), 3) for k in range(n))
+
+
+def check_multi_stream_block(design: StreamDesign, inputs: Sequence[tuple[np.ndarray, IntType, int]],
+                             outputs: Sequence[tuple[np.ndarray, IntType, int]],
+                             stalls: Sequence[tuple] = MULTI_STALLS, seed: int = 0) -> list[RunResult]:
+    """Like ``check_stream_block`` for a block with several input and/or output streams (packed ports, see
+    sim/cosim/harness.py): ``inputs`` and ``outputs`` give per stream (element values, type, elements per
+    word); every output stream must equal its expected values exactly under every stall pattern, each stream
+    with its own random valid gaps / back-pressure ("uneven": a different probability per stream)."""
+    words = [pack_stream(v, t, e) for v, t, e in inputs]
+    lengths = {np.asarray(x).size // e for x, _, e in outputs}
+    if len(lengths) != 1:
+        raise ValueError(f"{design.top}: output streams of different lengths {sorted(lengths)}")
+    n_out = lengths.pop()
+    results = []
+    for i, (p_in, p_out) in enumerate(stalls):
+        p_in = _uneven(len(inputs)) if p_in == "uneven" else p_in
+        p_out = _uneven(len(outputs)) if p_out == "uneven" else p_out
+        res = design.run(words if len(inputs) > 1 else words[0], n_out, in_valid_prob=p_in, out_ready_prob=p_out,
+                         seed=seed + i)
+        for k, (expected, t, e) in enumerate(outputs):
+            got_words, _ = res.stream_words(k)
+            got = unpack_stream(got_words[:np.asarray(expected).size // e], t, e, np.asarray(expected).shape)
+            np.testing.assert_array_equal(got, expected,
+                                          err_msg=f"{design.top}: output {k}, stalls in={p_in} out={p_out}")
+        if res.n_in_consumed != sum(len(w) for w in words):
+            raise AssertionError(f"{design.top}: took {res.n_in_consumed} of {sum(len(w) for w in words)} input words")
+        results.append(res)
+    return results
+
+
 def steady_interval(cycles: Sequence[int], per_frame: int) -> float:
     """Mean cycles between the starts of consecutive frames (handshake cycles, ``per_frame`` words each),
     skipping the first frame (pipeline fill)."""

@@ -12,6 +12,11 @@ kept, so a rebuild only recompiles the design), then ``run`` drives it:
 
 Port widths come from the Verilated model's header (``VL_IN*/VL_OUT*`` declarations), so input words are
 checked against the real ``s_tdata`` width before simulation.
+
+A block with several input or output streams (add_streams, duplicate_streams) packs them into the contract
+ports (stream k: bit k of the valid/ready vector, a slice of the data port, stream 0 at the LSBs). ``run`` then
+takes one word list per input stream, one probability per stream (or one for all), and the result records which
+stream each handshake was on (``RunResult.stream_words``); each stream has its own random valid/ready sequence.
 """
 from __future__ import annotations
 
@@ -56,6 +61,16 @@ class RunResult:
     loop_s: float                    # its simulation loop alone (tb.cpp's END line)
     taps: list[tuple[int, int, int]] = field(default_factory=list)  # (cycle, fire mask, tap_tdata) per tap cycle
     vcd: Path | None = None
+    in_streams: list[int] = field(default_factory=list)   # input stream of each in_cycles entry
+    out_streams: list[int] = field(default_factory=list)  # output stream of each out_words entry
+
+    def stream_words(self, k: int) -> tuple[list[int], list[int]]:
+        """(words, handshake cycles) of output stream ``k``."""
+        idx = [i for i, s in enumerate(self.out_streams) if s == k]
+        return [self.out_words[i] for i in idx], [self.out_cycles[i] for i in idx]
+
+    def stream_in_cycles(self, k: int) -> list[int]:
+        return [c for c, s in zip(self.in_cycles, self.in_streams) if s == k]
 
     @property
     def cycles_per_s(self) -> float:
@@ -71,7 +86,8 @@ class StreamDesign:
 
     def __init__(self, top: str, sources: Sequence[Path], params: dict | None = None, build_dir: Path | None = None,
                  include_dirs: Sequence[Path] = (), trace: bool = False, defines: Sequence[str] = (),
-                 taps: bool = False) -> None:
+                 taps: bool = False, in_widths: Sequence[int] | None = None,
+                 out_widths: Sequence[int] | None = None) -> None:
         if build_dir is None:
             raise ToolchainError(f"{top}: StreamDesign needs a build_dir for its Verilator object dir")
         self.top = top
@@ -89,6 +105,8 @@ class StreamDesign:
         self.binary = self.obj_dir / "Vdut"
         self.ports: dict[str, tuple[str, int]] = {}
         self._build()
+        self.in_widths = self._stream_widths("s", in_widths)
+        self.out_widths = self._stream_widths("m", out_widths)
 
     # -- build ----------------------------------------------------------------------------------------------
     def _key(self) -> str:
@@ -152,6 +170,20 @@ class StreamDesign:
         header = (self.obj_dir / "Vdut.h").read_text()
         return {m.group(2): (m.group(1), int(m.group(3)) - int(m.group(4)) + 1) for m in _PORT_RE.finditer(header)}
 
+    def _stream_widths(self, side: str, widths: Sequence[int] | None) -> list[int]:
+        """Data width of each stream of one side: given, or the data port split evenly over the valid bits."""
+        n, total = self.ports[f"{side}_tvalid"][1], self.ports[f"{side}_tdata"][1]
+        if widths is None:
+            if total % n:
+                raise ToolchainError(f"{self.top}: {side}_tdata ({total} bits) does not split over {n} streams; "
+                                     f"give the stream widths")
+            return [total // n] * n
+        widths = [int(w) for w in widths]
+        if len(widths) != n or sum(widths) != total:
+            raise ToolchainError(f"{self.top}: stream widths {widths} do not match {side}_tvalid ({n} bits) "
+                                 f"and {side}_tdata ({total} bits)")
+        return widths
+
     @property
     def s_width(self) -> int:
         return self.ports["s_tdata"][1]
@@ -161,30 +193,49 @@ class StreamDesign:
         return self.ports["m_tdata"][1]
 
     # -- run ------------------------------------------------------------------------------------------------
-    def run(self, in_words: Sequence[int], n_out: int, in_valid_prob: float = 1.0, out_ready_prob: float = 1.0,
+    def run(self, in_words: Sequence[int] | Sequence[Sequence[int]], n_out: int,
+            in_valid_prob: float | Sequence[float] = 1.0, out_ready_prob: float | Sequence[float] = 1.0,
             seed: int = 0, max_cycles: int | None = None, vcd: Path | None = None, allow_timeout: bool = False,
             run_dir: Path | None = None, cwd: Path | None = None) -> RunResult:
-        """Drive ``in_words`` and collect ``n_out`` output words; see the module docstring.
+        """Drive ``in_words`` and collect ``n_out`` output words (per output stream); see the module docstring.
 
-        ``cwd``: the directory the simulation runs in (relative ``$readmemh`` paths resolve there)."""
-        for p, name in ((in_valid_prob, "in_valid_prob"), (out_ready_prob, "out_ready_prob")):
-            if not 0.0 < p <= 1.0:
-                raise ValueError(f"{self.top}: {name}={p} must be in (0, 1]")
-        limit = 1 << self.s_width
-        for i, w in enumerate(in_words):
-            if not 0 <= int(w) < limit:
-                raise ValueError(f"{self.top}: input word {i} = {int(w):#x} does not fit s_tdata ({self.s_width} bits)")
+        ``in_words``: the words of the one input stream, or of each input stream (a list per stream) for a
+        multi-stream design. ``cwd``: the directory the simulation runs in (relative ``$readmemh`` paths
+        resolve there)."""
+        multi_in, multi_out = len(self.in_widths) > 1, len(self.out_widths) > 1
+        streams = [list(w) for w in in_words] if multi_in else [list(in_words)]
+        if len(streams) != len(self.in_widths):
+            raise ValueError(f"{self.top}: {len(streams)} input word lists for {len(self.in_widths)} input streams")
+        probs = {}
+        for p, name, n in ((in_valid_prob, "in_valid_prob", len(self.in_widths)),
+                           (out_ready_prob, "out_ready_prob", len(self.out_widths))):
+            ps = [float(x) for x in (p if isinstance(p, (list, tuple)) else [p] * n)]
+            if len(ps) != n or not all(0.0 < x <= 1.0 for x in ps):
+                raise ValueError(f"{self.top}: {name}={p} must be in (0, 1], one value or one per stream ({n})")
+            probs[name] = ps
+        for k, (ws, width) in enumerate(zip(streams, self.in_widths)):
+            for i, w in enumerate(ws):
+                if not 0 <= int(w) < 1 << width:
+                    raise ValueError(f"{self.top}: input word {i} of stream {k} = {int(w):#x} does not fit "
+                                     f"s_tdata ({width} bits)")
+        n_words = sum(len(ws) for ws in streams)
         if max_cycles is None:
-            slack = 1.0 / min(in_valid_prob, out_ready_prob)
-            max_cycles = int(200_000 + 4096 * (len(in_words) + n_out) * slack)
+            slack = 1.0 / min(probs["in_valid_prob"] + probs["out_ready_prob"])
+            max_cycles = int(200_000 + 4096 * (n_words + n_out) * slack)
         if vcd is not None and not self.trace:
             raise ValueError(f"{self.top}: a VCD needs a design built with trace=True")
         run_dir = Path(run_dir) if run_dir is not None else self.build_dir / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         in_file, out_file = run_dir / f"in_{seed}.hex", run_dir / f"out_{seed}.txt"
-        in_file.write_text("".join(f"{int(w):x}\n" for w in in_words))
-        cmd = [str(self.binary), str(in_file), str(out_file), repr(float(in_valid_prob)), repr(float(out_ready_prob)),
-               str(int(seed)), str(int(n_out)), str(int(max_cycles))]
+        header = [f"LANES_IN {' '.join(map(str, self.in_widths))}\n"] if multi_in else []
+        header += [f"LANES_OUT {' '.join(map(str, self.out_widths))}\n"] if multi_out else []
+        if multi_in:
+            body = [f"{k} {int(w):x}\n" for k, ws in enumerate(streams) for w in ws]
+        else:
+            body = [f"{int(w):x}\n" for w in streams[0]]
+        in_file.write_text("".join(header + body))
+        cmd = [str(self.binary), str(in_file), str(out_file), ",".join(map(repr, probs["in_valid_prob"])),
+               ",".join(map(repr, probs["out_ready_prob"])), str(int(seed)), str(int(n_out)), str(int(max_cycles))]
         if vcd is not None:
             cmd.append(str(Path(vcd).resolve()))
         t0 = time.monotonic()
@@ -201,7 +252,7 @@ class StreamDesign:
         if res.timeout and not allow_timeout:
             raise CosimTimeout(
                 f"{self.top}: timeout after {res.cycles} cycles: {len(res.out_words)} of {n_out} output words, "
-                f"{res.n_in_consumed} of {len(in_words)} input words taken", res)
+                f"{res.n_in_consumed} of {n_words} input words taken", res)
         return res
 
 
@@ -243,6 +294,8 @@ def _parse_trace(text: str, wall: float) -> RunResult:
     out_words: list[int] = []
     in_cycles: list[int] = []
     out_cycles: list[int] = []
+    in_streams: list[int] = []
+    out_streams: list[int] = []
     taps: list[tuple[int, int, int]] = []
     end = None
     for line in text.splitlines():
@@ -251,9 +304,11 @@ def _parse_trace(text: str, wall: float) -> RunResult:
             continue
         if f[0] == "I":
             in_cycles.append(int(f[1]))
+            in_streams.append(int(f[2]) if len(f) > 2 else 0)
         elif f[0] == "O":
             out_cycles.append(int(f[1]))
             out_words.append(int(f[2], 16))
+            out_streams.append(int(f[3]) if len(f) > 3 else 0)
         elif f[0] == "T":
             taps.append((int(f[1]), int(f[2], 16), int(f[3], 16)))
         elif f[0] == "END":
@@ -262,4 +317,4 @@ def _parse_trace(text: str, wall: float) -> RunResult:
         raise ToolchainError("simulation trace has no END line (testbench crashed?)")
     return RunResult(out_words=out_words, in_cycles=in_cycles, out_cycles=out_cycles, cycles=int(end[2]),
                      timeout=end[1] != "ok", n_in_consumed=int(end[3]), wall_s=wall, loop_s=int(end[5]) / 1e9,
-                     taps=taps)
+                     taps=taps, in_streams=in_streams, out_streams=out_streams)
