@@ -20,21 +20,22 @@ the design exactly as given and refuses one whose adjacent blocks exchange words
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from candle_hw.compile.ir import DataflowGraph, StreamFIFO, require_stitched
+from candle_hw.compile.ir import DataflowGraph, DuplicateStreams, Edge, StreamFIFO, require_stitched
 from candle_hw.errors import UserError
-from candle_hw.sim.cycle_engine import EventSystem, SimulationError
-from candle_hw.sim.cycle_models import OutPort, Port, build_node, link, streaming_pattern
+from candle_hw.sim.cycle_engine import DeadlockError, EventSystem, SimulationError
+from candle_hw.sim.cycle_models import Port, Wire, build_block, connect, streaming_pattern
 from candle_hw.sim.cycle_streams import block_words, lanes
 from candle_hw.sim.functional import batch_chunk, run_node
 from candle_hw.sim.packing import decode, lanes_to_words
 
 __all__ = ["CycleResult", "NodeStats", "WordMismatch", "simulate_cycle", "simulate_schedule", "SimulationError",
-           "mean_interval"]
+           "DeadlockError", "mean_interval"]
 
 
 @dataclass(frozen=True)
@@ -102,30 +103,94 @@ class CycleResult:
 # -- schedule ----------------------------------------------------------------------------------------------
 @dataclass
 class Schedule:
-    """Solved event times of ``frames`` frames: per node its input and output word handshake cycles."""
+    """Solved event times of ``frames`` frames: per node the handshake cycles of the words entering its input
+    port 0 and leaving its output port 0 (taken by the consumer; the sink's by the testbench), and per edge
+    those of the words on it."""
 
     frames: int
     in_times: dict[str, np.ndarray]
     out_times: dict[str, np.ndarray]
     sweeps: int
+    edge_times: dict[Edge, np.ndarray] = field(default_factory=dict)
 
 
-def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000) -> Schedule:
+def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000, explain: bool = True) -> Schedule:
+    """The event system of ``graph`` for ``frames`` frames, solved. A deadlock (DeadlockError) of a branching
+    graph is ``explain``ed: the branch whose FIFOs are too small is named (a few more solves)."""
     sys = EventSystem()
-    ports: list[tuple[Port, OutPort]] = [build_node(sys, n, frames) for n in graph.nodes]
-    sink_pat = streaming_pattern(graph.output_stream.words_per_frame)
-    gaps, cons, _ = sink_pat.tile(frames)
+    blocks = {n.name: build_block(sys, n, frames) for n in graph.nodes}
+    gaps, cons, _ = streaming_pattern(graph.output_stream.words_per_frame).tile(frames)
     sink = Port(sys.add_process("sink", gaps), cons)
-    for (_, out), (inp, _) in zip(ports, ports[1:]):
-        link(sys, out, inp)
-    link(sys, ports[-1][1], sink)
-    times, sweeps = sys.solve(max_sweeps)
+    wires: dict[tuple[str, int], Wire] = {}
+    taken: dict[Edge, Port] = {}
+    for node in graph.nodes:  # topological: every edge's producer is wired before its consumer
+        ins = blocks[node.name].ins
+        for e in graph.in_edges(node.name):
+            connect(sys, wires[(e.src, e.src_port)], ins[e.dst_port])
+            taken[e] = ins[e.dst_port]
+        if isinstance(node, DuplicateStreams):
+            up = graph.in_edges(node.name)[0]
+            for p in range(node.n_out):
+                wires[(node.name, p)] = wires[(up.src, up.src_port)].through(ins[0])
+        else:
+            for p, out in enumerate(blocks[node.name].outs):
+                wires[(node.name, p)] = Wire(out)
+    sink_name = graph.sink.name
+    connect(sys, wires[(sink_name, 0)], sink)
+    try:
+        times, sweeps = sys.solve(max_sweeps)
+    except DeadlockError as exc:
+        if not explain:
+            raise
+        raise DeadlockError(f"{exc}{_blocked_hint(graph, frames, max_sweeps)}") from None
+    edge_t = {e: times[p.proc][p.events] for e, p in taken.items()}
     in_t, out_t = {}, {}
-    consumers = [p[0] for p in ports[1:]] + [sink]
-    for node, (inp, _), cons_port in zip(graph.nodes, ports, consumers):
+    for node in graph.nodes:
+        inp = blocks[node.name].ins[0]
         in_t[node.name] = times[inp.proc][inp.events]
-        out_t[node.name] = times[cons_port.proc][cons_port.events]
-    return Schedule(frames, in_t, out_t, sweeps)
+        outs = graph.out_edges(node.name)
+        out_t[node.name] = edge_t[outs[0]] if outs else times[sink.proc][sink.events]
+    return Schedule(frames, in_t, out_t, sweeps, edge_t)
+
+
+def _blocked_hint(graph: DataflowGraph, frames: int, max_sweeps: int) -> str:
+    """Why a branching design deadlocks: a branch whose FIFOs cannot hold what the other branch holds back
+    before the join. Found by re-solving with one branch's FIFOs deep (two frames; a deep FIFO put on a
+    branch without one) at a time: a branch that lets the schedule settle so is named, with the count each
+    of its FIFOs then reaches (compile/passes/fifo_sizing.py sizes them so)."""
+    found = []
+    for j in graph.nodes:
+        for e in graph.in_edges(j.name) if j.n_in > 1 else ():
+            fifos = _branch_fifos(graph, e)
+            if fifos:
+                deep = graph
+                for f in fifos:
+                    deep = deep.with_node(dataclasses.replace(f, depth=max(f.depth, 2 * f.stream.words_per_frame)))
+            else:
+                s = graph.edge_streams(e)[0]
+                probe = StreamFIFO(f"{e.src}_{e.src_port}_probe", s, 2 * s.words_per_frame)
+                deep, fifos = graph.insert_on_edge(e, [probe]), [probe]
+            try:
+                s = simulate_schedule(deep, frames, max_sweeps, explain=False)
+            except SimulationError:
+                continue
+            has = ", ".join(f"{f.name} of depth {f.depth}" for f in fifos if f in graph.nodes) or "no FIFO"
+            held = " + ".join(str(_occupancy(s.in_times[f.name], s.out_times[f.name])) for f in fifos)
+            found.append(f"the branch {e} into {j.name} ({has}) cannot buffer what the other branch holds back: "
+                         f"with two frames of FIFO there the design settles, holding up to {held} words")
+    return "; " + "; ".join(found) if found else ""
+
+
+def _branch_fifos(graph: DataflowGraph, edge: Edge) -> list[StreamFIFO]:
+    """The StreamFIFOs on the path ending with ``edge``, back to the DuplicateStreams it branches from."""
+    out, e = [], edge
+    while True:
+        n = graph.node(e.src)
+        if isinstance(n, DuplicateStreams) or n.n_in != 1 or not graph.in_edges(n.name):
+            return out[::-1]
+        if isinstance(n, StreamFIFO):
+            out.append(n)
+        e = graph.in_edges(n.name)[0]
 
 
 def _periodic(s: Schedule) -> int | None:
@@ -133,7 +198,7 @@ def _periodic(s: Schedule) -> int | None:
     if s.frames < 3:
         return None
     shift = None
-    for d in (s.in_times, s.out_times):
+    for d in (s.in_times, s.out_times, s.edge_times):
         for t in d.values():
             f = t.reshape(s.frames, -1)
             d1, d2 = f[-1] - f[-2], f[-2] - f[-3]
@@ -160,7 +225,7 @@ def _tail_periodic(s: Schedule, sink: str) -> int | None:
     if not (np.all(d1 == d1[0]) and np.array_equal(d1, d2)):
         return None
     period = int(d1[0])
-    for d in (s.in_times, s.out_times):
+    for d in (s.in_times, s.out_times, s.edge_times):
         for t in d.values():
             g = t.reshape(s.frames, -1)
             if np.max(g[-1] - g[-2]) > period:
@@ -169,13 +234,13 @@ def _tail_periodic(s: Schedule, sink: str) -> int | None:
 
 
 def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 4,
-                   max_sweeps: int = 20000) -> tuple[Schedule, int, bool]:
+                   max_sweeps: int = 20000, explain: bool = True) -> tuple[Schedule, int, bool]:
     """The schedule solved on as few frames as make it periodic (at most ``max_sim_frames`` unless ``frames``
     is smaller), the period, and whether the whole schedule (not only the output) is periodic."""
     sim = min(frames, 4)
-    sink = graph.nodes[-1].name
+    sink = graph.sink.name
     while True:
-        s = simulate_schedule(graph, sim, max_sweeps)
+        s = simulate_schedule(graph, sim, max_sweeps, explain)
         shift = _periodic(s)
         if shift is not None:
             return s, shift, True
@@ -191,6 +256,7 @@ def solve_periodic(graph: DataflowGraph, frames: int, max_sim_frames: int = 4,
 
 
 def _interval_estimate(s: Schedule) -> int:
+    """The stored order is topological with one source and one sink: the sink is last, the source first."""
     last = list(s.out_times.values())[-1].reshape(s.frames, -1)[:, -1]
     return int(last[-1] - last[-2]) if s.frames >= 2 else int(last[-1] - list(s.in_times.values())[0][0] + 1)
 
@@ -248,36 +314,56 @@ def _mismatch(graph: DataflowGraph, node_idx: int, got: np.ndarray, want: np.nda
     return WordMismatch(node.name, node.kind, word // wpf, word % wpf, cycle, word_at(want), word_at(got))
 
 
+def _last_uses(graph: DataflowGraph) -> dict[str, int]:
+    """Node name -> index (stored order) of the last node reading its output."""
+    order = {n.name: i for i, n in enumerate(graph.nodes)}
+    last: dict[str, int] = {}
+    for e in graph.edges:
+        last[e.src] = max(last.get(e.src, -1), order[e.dst])
+    return last
+
+
 def _run_words(graph: DataflowGraph, frames: np.ndarray, check: bool, when) -> tuple[np.ndarray, WordMismatch | None]:
-    """Every frame's words through every block model, chunk by chunk (sim/functional.py's working-memory bound);
-    returns the last block's words and, with ``check``, the first block whose words differ from the
-    functional simulator's output of the same node."""
+    """Every frame's words through every block model, chunk by chunk (sim/functional.py's working-memory bound),
+    node after node in the stored (topological) order, each on the words its producers emitted along its
+    edges (a block's words are kept until its last consumer has read them); returns the sink's words and,
+    with ``check``, the first block whose words differ from the functional simulator's output of the same
+    node (fed, like the functional simulator, with its producers' functional outputs)."""
     outs, first = [], None
     step = batch_chunk(graph)
+    last_use = _last_uses(graph)
     for f0 in range(0, len(frames), step):
         x = frames[f0:f0 + step]
         n = len(x)
         try:
-            words = lanes(x, graph.input_stream)
+            words_in = lanes(x, graph.input_stream)
         except ValueError as exc:
             raise UserError(f"cycle simulation: the input frames do not fit the input stream: {exc}") from None
-        ref = x
+        words: dict[str, np.ndarray] = {}
+        refs: dict[str, np.ndarray] = {}
         for k, node in enumerate(graph.nodes):
-            words = block_words(graph, node, words, n)
+            srcs = [e.src for e in graph.in_edges(node.name)]
+            got = block_words(graph, node, [words[s] for s in srcs] or [words_in], n)
             if check and first is None:
-                ref = run_node(graph, node, ref)
+                ref = run_node(graph, node, *([refs[s] for s in srcs] or [x]))
+                refs[node.name] = ref
                 want = lanes(ref, node.out_stream())
-                bad = _first_word_difference(words, want)
+                bad = _first_word_difference(got, want)
                 if bad is not None:
-                    first = _mismatch(graph, k, words, want, bad, f0 * node.out_stream().words_per_frame, when)
-                    if words.shape != want.shape:  # the blocks after it cannot even read its stream
+                    first = _mismatch(graph, k, got, want, bad, f0 * node.out_stream().words_per_frame, when)
+                    if got.shape != want.shape:  # the blocks after it cannot even read its stream
                         raise SimulationError(f"cycle simulation: {first}")
-        outs.append(words)
+            for s in srcs:
+                if last_use[s] == k:
+                    words.pop(s, None)
+                    refs.pop(s, None)
+            words[node.name] = got
+        outs.append(words[graph.sink.name])
     return np.concatenate(outs), first
 
 
 def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: int = 20000,
-                   check: bool = True) -> CycleResult:
+                   check: bool = True, explain: bool = True) -> CycleResult:
     """Run ``frames`` (element values, (N, *input shape)) or just time N frames when given an int.
 
     The graph must be stitched (pipeline step "stitch"); it is simulated exactly as given. With ``check`` (and
@@ -285,7 +371,9 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
     module docstring); ``check=False`` runs the words through the blocks only.
 
     ``max_sweeps`` bounds the solver (SimulationError beyond it): designs whose FIFOs are far too small
-    settle slowly, because each sweep resolves one more round of stalls between two blocks.
+    settle slowly, because each sweep resolves one more round of stalls between two blocks. A deadlock is
+    proven sooner (DeadlockError, once an event passes sim/cycle_engine.py's bound); with ``explain`` the
+    message of a branching design names the branch whose FIFOs are too small.
     """
     t0 = time.perf_counter()
     require_stitched(graph, "cycle simulation")
@@ -300,9 +388,8 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
         n = int(frames)
     if n < 1:
         raise ValueError("simulate_cycle needs at least one frame")
-    s, shift, exact = solve_periodic(graph, n, max_sweeps=max_sweeps)
-    first = graph.nodes[0].name
-    start = int(s.in_times[first][0])
+    s, shift, exact = solve_periodic(graph, n, max_sweeps=max_sweeps, explain=explain)
+    start = int(s.in_times[graph.source.name][0])
     outputs, mismatch = np.empty((0,), dtype=np.int64), None
     if values:
         def when(node: str, wpf: int, index: int) -> int:
@@ -319,7 +406,7 @@ def simulate_cycle(graph: DataflowGraph, frames: np.ndarray | int, max_sweeps: i
         stream_occ[node.name] = _occupancy(ti, to) if isinstance(node, StreamFIFO) else 0
         if isinstance(node, StreamFIFO):
             occ[node.name] = stream_occ[node.name]
-    done = s.out_times[graph.nodes[-1].name].reshape(s.frames, -1)[:, -1]
+    done = s.out_times[graph.sink.name].reshape(s.frames, -1)[:, -1]
     if n > s.frames:
         done = np.concatenate([done, done[-1] + shift * np.arange(1, n - s.frames + 1)])
     latency = int(done[0]) - start + 1

@@ -26,6 +26,10 @@ class SimulationError(RuntimeError):
     """The event system did not settle: a deadlock (a block waits on itself through full buffers)."""
 
 
+class DeadlockError(SimulationError):
+    """Some event is later than any schedule without a deadlock can be: a block waits on itself."""
+
+
 @dataclass
 class Constraint:
     dst: int
@@ -60,6 +64,14 @@ class EventSystem:
             raise ValueError("constraint index arrays differ in shape")
         self.constraints.append(Constraint(dst, dst_idx, src, src_idx, offset))
 
+    def time_bound(self) -> int:
+        """An upper bound on every event of the least solution, if there is one: an event's time is the
+        longest path to it from time 0 (edges: gaps within a process, constraints across), and a path visits
+        an event at most once, each arrival costing at most the larger of its gap and the largest offset.
+        Exceeding it proves a positive cycle (a deadlock), long before the sweep limit."""
+        top = max((int(np.max(c.offset)) for c in self.constraints), default=0)
+        return sum(int(g.sum()) + g.size * max(top, 0) for g in self.gaps)
+
     def solve(self, max_sweeps: int = 20000) -> tuple[list[np.ndarray], int]:
         """Least solution (event cycle per process) and the number of sweeps it took."""
         base = [np.cumsum(g) - g[0] for g in self.gaps]
@@ -72,6 +84,7 @@ class EventSystem:
         for c in self.constraints:
             dependents[c.src].add(c.dst)
         dirty = [bool(incoming[p]) for p in order]
+        bound = self.time_bound()
         for sweep in range(max_sweeps):
             changed = False
             for p in (order if sweep % 2 == 0 else order[::-1]):
@@ -90,6 +103,10 @@ class EventSystem:
                 if not np.array_equal(lb, times[p]):
                     times[p] = lb
                     changed = True
+                    if lb[-1] > bound:
+                        raise DeadlockError(
+                            f"deadlock: process {self.names[p]} waits past cycle {bound}, later than any "
+                            f"schedule without a deadlock (after {sweep + 1} sweeps)")
                     for d in dependents[p]:
                         dirty[d] = True
             if not changed:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from candle_hw.compile.ir import (
-    GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
+    AddStreams, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
+    StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
 from candle_hw.sim.cycle_engine import EventSystem
@@ -42,6 +43,9 @@ TIMING: dict[str, BlockTiming] = {
     "LabelSelect": BlockTiming(latency=1, capacity=1, free=1),
     # swg.sv: issue -> read register -> 3-word queue (offered 2 cycles after issue), 3 credits
     "SlidingWindow": BlockTiming(latency=2, capacity=3, free=1),
+    # add_streams.sv: a pair taken at c is offered at c+1 from the output register, which takes the next pair
+    # in the cycle its word leaves
+    "AddStreams": BlockTiming(latency=1, capacity=1, free=0),
 }
 POP_REG_EVERY = 3  # mvu.sv default
 
@@ -156,6 +160,43 @@ def _single(sys: EventSystem, name: str, pat: Pattern, frames: int, timing: Bloc
     gaps, cons, prod = pat.tile(frames)
     p = sys.add_process(name, gaps)
     return Port(p, cons), OutPort(p, prod, timing)
+
+
+@dataclass
+class Block:
+    """A node's ports in the event system: one Port per input port and one OutPort per output port; a
+    DuplicateStreams has no OutPort of its own (``outs`` empty): its outputs are wires (``Wire``)."""
+
+    ins: list[Port]
+    outs: list[OutPort]
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What a consumer sees on an edge: the block output that holds the words (``source``), and the
+    DuplicateStreams input handshakes the words pass on their way (combinationally, in graph order)."""
+
+    source: OutPort
+    joins: tuple[Port, ...] = ()
+
+    def through(self, dup: Port) -> "Wire":
+        return Wire(self.source, (*self.joins, dup))
+
+
+def build_block(sys: EventSystem, node: Node, frames: int) -> Block:
+    if isinstance(node, DuplicateStreams):
+        # duplicate_streams.sv has no storage: one process, the input handshake of each word (the cycle the
+        # last output takes it); the outputs' handshakes are the consumers' own events (see connect)
+        words = node.in_stream().words_per_frame * frames
+        return Block([Port(sys.add_process(node.name, np.ones(words, dtype=np.int64)),
+                           np.arange(words, dtype=np.int64))], [])
+    if isinstance(node, AddStreams):
+        # add_streams.sv: one process, one event per word taking a word from both inputs in the same cycle
+        inp, out = _single(sys, node.name, streaming_pattern(node.out_stream().words_per_frame), frames,
+                           TIMING[node.kind])
+        return Block([inp, Port(inp.proc, inp.events)], [out])
+    inp, out = build_node(sys, node, frames)
+    return Block([inp], [out])
 
 
 def build_node(sys: EventSystem, node: Node, frames: int) -> tuple[Port, OutPort]:
@@ -282,6 +323,22 @@ def _build_swg(sys: EventSystem, n: SlidingWindow, frames: int, t: BlockTiming) 
     rel_word = f_old * n_out + (rel_row + 1) * out_row_words - 1
     sys.add_constraint(wr, g * row_words, rd, rel_word, 1)
     return Port(wr, np.arange(n_in * frames, dtype=np.int64)), OutPort(rd, np.arange(n_out * frames, dtype=np.int64), t)
+
+
+def connect(sys: EventSystem, wire: Wire, consumer: Port) -> None:
+    """Handshake along an edge. Straight from a block: ``link``. Through DuplicateStreams (whose input was
+    linked to the block holding the words): the consumer takes word w once the block offers it and once every
+    output of each duplicate on the way has taken word w-1 (its input handshake, w-1, plus one cycle: only
+    then is w at its input), and each duplicate's input handshake of w waits for this consumer's (the
+    per-output taken flags: the word leaves when the last output has it)."""
+    if not wire.joins:
+        link(sys, wire.source, consumer)
+        return
+    src = wire.source
+    sys.add_constraint(consumer.proc, consumer.events, src.proc, src.events, src.timing.latency)
+    for dup in wire.joins:
+        sys.add_constraint(consumer.proc, consumer.events[1:], dup.proc, dup.events[:-1], 1)
+        sys.add_constraint(dup.proc, dup.events, consumer.proc, consumer.events, 0)
 
 
 def link(sys: EventSystem, producer: OutPort, consumer: Port) -> None:

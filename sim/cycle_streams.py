@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from candle_hw.compile.ir import (
-    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
+    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
@@ -105,17 +105,33 @@ def label_select_words(graph: DataflowGraph, node: LabelSelect, words: np.ndarra
     return lanes(golden.label_select(x, node.k), node.out_stream())
 
 
+def duplicate_words(graph: DataflowGraph, node: DuplicateStreams, words: np.ndarray, frames: int) -> np.ndarray:
+    """duplicate_streams.sv: every output port carries the input's words as they came."""
+    return words
+
+
+def add_streams_words(graph: DataflowGraph, node: AddStreams, words: tuple[np.ndarray, np.ndarray],
+                      frames: int) -> np.ndarray:
+    """add_streams.sv: word w of the output is the lane-wise sum of word w of both inputs, each lane read as
+    its element value (a BIPOLAR bit b as 2b - 1)."""
+    a, b = (_read(w, node.in_stream(p), frames).reshape(frames, -1) for p, w in enumerate(words))
+    return lanes(golden.add_streams(a, b), node.out_stream())
+
+
 BlockModel = Callable[[DataflowGraph, Node, np.ndarray, int], np.ndarray]
 MODELS: dict[type[Node], BlockModel] = {
     StreamFIFO: fifo_words, WidthConverter: dwc_words, SlidingWindow: swg_words, MatrixVectorUnit: mvu_words,
     Thresholding: thresholding_words, MaxPool: maxpool_words, GlobalAccPool: global_acc_pool_words,
-    LabelSelect: label_select_words,
+    LabelSelect: label_select_words, DuplicateStreams: duplicate_words, AddStreams: add_streams_words,
 }
 
 
-def block_words(graph: DataflowGraph, node: Node, words: np.ndarray, frames: int) -> np.ndarray:
-    """The words ``node`` emits for ``frames`` frames, given the words it receives."""
+def block_words(graph: DataflowGraph, node: Node, words: list[np.ndarray], frames: int) -> np.ndarray:
+    """The words ``node`` emits (on every output port) for ``frames`` frames, given the words it receives on
+    each input port."""
     model = MODELS.get(type(node))
     if model is None:
         raise NotImplementedError(f"{node.name}: no word model for {node.kind}")
-    return model(graph, node, words, frames)
+    if len(words) != node.n_in:
+        raise ValueError(f"{node.name}: {len(words)} input streams for {node.n_in} input ports")
+    return model(graph, node, tuple(words) if node.n_in > 1 else words[0], frames)

@@ -6,6 +6,14 @@ keeps each FIFO's observed maximum count, rounded up. We do the same on the cycl
 further: every FIFO is shrunk by bisection, one at a time, as long as the steady-state interval stays at the
 target, and FIFOs that are not needed at all are removed. Depths are therefore minimal one at a time
 (shrinking any single FIFO further would cost throughput), not only "what a simulation happened to fill".
+
+Branching graphs (DuplicateStreams ... AddStreams): the branch that reaches the join first must buffer what
+the other one holds back (a sliding window's rows, a matrix unit's folds); too little and the duplicate
+stalls the long branch, which then never delivers: a deadlock. The deep-FIFO schedule gives each branch FIFO
+the most words it holds at the target rate; shrinking stops where the interval would rise or the schedule
+would deadlock (the event solver proves a deadlock once an event passes its bound, sim/cycle_engine.py). The
+sized design is then solved once more, with the full sweep budget, and must settle at the target interval:
+that run is the proof that the chosen depths neither deadlock nor slow the design (``stats["proof"]``).
 """
 from __future__ import annotations
 
@@ -33,13 +41,9 @@ def insert_fifos(graph: DataflowGraph, depth: int = DEFAULT_FIFO_DEPTH) -> Dataf
 
 def _interval(graph: DataflowGraph, frames: int, max_sweeps: int) -> int | None:
     try:
-        return simulate_cycle(graph, frames, max_sweeps=max_sweeps).interval_cycles
+        return simulate_cycle(graph, frames, max_sweeps=max_sweeps, explain=False).interval_cycles
     except SimulationError:
         return None
-
-
-def _set_depth(graph: DataflowGraph, name: str, depth: int) -> DataflowGraph:
-    return graph.with_node(replace(graph.node(name), depth=depth))
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,22 @@ class SizeFIFOs:
                 else:
                     lo = mid
             g = _set_depth(g, name, hi)
+        runs += 1
+        proof = _prove(g, self.frames, target)
         if self.stats is not None:
-            self.stats.update(runs=runs, seconds=time.perf_counter() - t0, interval=target,
+            self.stats.update(runs=runs, seconds=time.perf_counter() - t0, interval=target, proof=proof,
                               depths={n.name: n.depth for n in g.nodes if isinstance(n, StreamFIFO)})
         return g
+
+
+def _prove(graph: DataflowGraph, frames: int, target: int) -> dict:
+    """Solve the sized design with the full sweep budget: it must settle (no deadlock) at the target interval.
+    Returns the run's interval, latency and sweeps."""
+    try:
+        res = simulate_cycle(graph, frames)
+    except SimulationError as exc:
+        raise UserError(f"SizeFIFOs: the sized design does not settle: {exc}") from None
+    if res.interval_cycles > target:
+        raise UserError(f"SizeFIFOs: the sized design runs at {res.interval_cycles} cycles per frame, above the "
+                        f"target {target}")
+    return {"interval": res.interval_cycles, "latency": res.latency_cycles, "sweeps": res.sweeps}
