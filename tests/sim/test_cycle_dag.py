@@ -1,0 +1,113 @@
+"""The cycle level on branching graphs: values carried through reconvergent paths (sim/golden.py, never the
+functional simulator), the first differing block named, DuplicateStreams/AddStreams handshakes, and a branch
+FIFO too small for what the other branch holds back reported as a deadlock naming that branch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from candle_hw.compile.ir import (
+    AddStreams, DataflowGraph, DuplicateStreams, Edge, MatrixVectorUnit, StreamFIFO, Thresholding,
+)
+from candle_hw.sim import cycle_streams, functional
+from candle_hw.sim.cycle import DeadlockError, simulate_cycle, simulate_schedule
+from candle_hw.types import BIPOLAR, IntType, sint, uint
+from fixtures.handbuilt_graphs import random_frames, residual_graph
+
+
+def fifo_on_every_edge(g: DataflowGraph, depth) -> DataflowGraph:
+    """A FIFO named fifo_<producer>_<port> on every edge, of ``depth(words per frame)`` words."""
+    for e in list(g.edges):
+        s = g.edge_streams(e)[0]
+        g = g.insert_on_edge(e, [StreamFIFO(f"fifo_{e.src}_{e.src_port}", s, depth(s.words_per_frame))])
+    return g
+
+
+@pytest.fixture(scope="module", params=["identity", "conv"])
+def deep(request) -> DataflowGraph:
+    return fifo_on_every_edge(residual_graph(seed=2, shortcut=request.param), lambda wpf: 2 * wpf)
+
+
+def test_values_through_reconvergent_paths(deep, monkeypatch) -> None:
+    x = random_frames(deep, 5, seed=1)
+    want = functional.run_dataflow(deep, x)
+    res = simulate_cycle(deep, x)
+    assert res.mismatch is None
+    np.testing.assert_array_equal(res.outputs, want)
+
+    def forbidden(*a, **k):
+        raise AssertionError("the cycle level asked the functional simulator")
+
+    monkeypatch.setattr(functional, "run_node", forbidden)
+    monkeypatch.setattr(functional, "run_dataflow", forbidden)
+    np.testing.assert_array_equal(simulate_cycle(deep, x, check=False).outputs, want)
+
+
+def test_a_wrong_word_on_a_branch_is_named_at_the_join(deep, monkeypatch) -> None:
+    """Two words of the add's port-1 operand swapped: the add's words differ first (the blocks before it are
+    right), at a word the swap changes."""
+    x = random_frames(deep, 3, seed=4)
+    model = cycle_streams.MODELS[AddStreams]
+
+    def swapped_operand(graph, node, words, frames):
+        a, b = words
+        b = b.copy()
+        k = next(i for i in range(len(b) - 1) if not np.array_equal(b[i], b[i + 1]))
+        b[[k, k + 1]] = b[[k + 1, k]]
+        return model(graph, node, (a, b), frames)
+
+    monkeypatch.setitem(cycle_streams.MODELS, AddStreams, swapped_operand)
+    res = simulate_cycle(deep, x)
+    assert res.mismatch is not None and res.mismatch.node == "add"
+    assert res.mismatch.cycle is not None and res.mismatch.got != res.mismatch.expected
+
+
+def uneven_branches(seed: int = 0) -> DataflowGraph:
+    """thr (one word per cycle) -> dup; dup:0 -> mvu (takes SF=2 words, then a fold without input) -> add:0;
+    dup:1 -> fifo -> add:1: the duplicate's outputs are taken in different cycles."""
+    rng = np.random.default_rng(seed)
+    vec, c, pe = (1, 4, 4), 8, 4
+    nodes = (
+        Thresholding("thr", c, pe, uint(4), BIPOLAR, 1, num_vectors=vec),
+        DuplicateStreams("dup", (*vec, c), BIPOLAR, pe),
+        MatrixVectorUnit("mvu", c, c, pe, pe, BIPOLAR, IntType.for_range(0, c), BIPOLAR, True, num_vectors=vec),
+        StreamFIFO("fifo", DuplicateStreams("x", (*vec, c), BIPOLAR, pe).out_stream(), 64),
+        AddStreams("add", (*vec, c), (BIPOLAR, BIPOLAR), sint(3), pe),
+    )
+    edges = (Edge("thr", "dup"), Edge("dup", "mvu"), Edge("dup", "fifo", 1), Edge("mvu", "add"),
+             Edge("fifo", "add", 0, 1))
+    params = {"thr.thresholds": np.sort(rng.integers(0, 16, (c, 1)), axis=1),
+              "mvu.weights": (2 * rng.integers(0, 2, (c, c)) - 1).astype(np.int8),
+              "mvu.thresholds": rng.integers(2, 7, (c, 1))}
+    return DataflowGraph(nodes, params, edges=edges)
+
+
+def test_duplicate_waits_for_every_output_and_add_for_both_inputs() -> None:
+    g = uneven_branches()
+    s = simulate_schedule(g, 2)
+    outs = [s.edge_times[e] for e in g.out_edges("dup")]
+    # a word leaves the duplicate's input in the cycle its last output takes it; the outputs take it in
+    # different cycles (taken flags, no lock-step), never word w+1 before every output had word w
+    np.testing.assert_array_equal(s.in_times["dup"], np.maximum(*outs))
+    assert np.any(outs[0] != outs[1])
+    for o in outs:
+        assert np.all(o[1:] > s.in_times["dup"][:-1])
+    a, b = (s.edge_times[e] for e in g.in_edges("add"))
+    np.testing.assert_array_equal(a, b)  # one word from each input in the same cycle
+    assert np.all(s.out_times["add"] >= a + 1)  # registered output: offered the cycle after
+    x = random_frames(g, 3, seed=2)
+    res = simulate_cycle(g, x)
+    assert res.mismatch is None
+    np.testing.assert_array_equal(res.outputs, functional.run_dataflow(g, x))
+
+
+def test_branch_fifo_too_small_is_a_deadlock_naming_it() -> None:
+    g = fifo_on_every_edge(residual_graph(seed=2), lambda wpf: 2)
+    with pytest.raises(DeadlockError, match=r"deadlock: .*the branch fifo_dup_1 -> add:1 into add "
+                                            r"\(fifo_dup_1 of depth 2\) cannot buffer what the other branch holds back"):
+        simulate_cycle(g, 2)
+
+
+def test_branch_without_fifo_is_a_deadlock_naming_the_edge() -> None:
+    with pytest.raises(DeadlockError, match=r"the branch dup:1 -> add:1 into add \(no FIFO\)"):
+        simulate_cycle(residual_graph(seed=2), 2)
