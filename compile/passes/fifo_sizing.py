@@ -46,6 +46,10 @@ def _interval(graph: DataflowGraph, frames: int, max_sweeps: int) -> int | None:
         return None
 
 
+def _set_depth(graph: DataflowGraph, name: str, depth: int) -> DataflowGraph:
+    return graph.with_node(replace(graph.node(name), depth=depth))
+
+
 @dataclass(frozen=True)
 class SizeFIFOs:
     """Inserts and sizes StreamFIFOs.
@@ -72,7 +76,11 @@ class SizeFIFOs:
         big = g
         for name in fifos:
             big = _set_depth(big, name, max(MIN_DEPTH, self.deep * big.node(name).stream.words_per_frame))
-        res = simulate_cycle(big, self.frames)
+        try:
+            res = simulate_cycle(big, self.frames)
+        except SimulationError as exc:
+            raise UserError(f"SizeFIFOs: even with FIFOs of {self.deep} frames the design does not settle: {exc}") \
+                from None
         runs += 1
         best = res.interval_cycles
         target = self.target_interval if self.target_interval is not None else best

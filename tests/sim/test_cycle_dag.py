@@ -7,25 +7,18 @@ import numpy as np
 import pytest
 
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, Edge, MatrixVectorUnit, StreamFIFO, Thresholding,
+    AddStreams, DataflowGraph, DuplicateStreams, Edge, MatrixVectorUnit, StreamFIFO, StreamType, Thresholding,
 )
+from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim import cycle_streams, functional
 from candle_hw.sim.cycle import DeadlockError, simulate_cycle, simulate_schedule
 from candle_hw.types import BIPOLAR, IntType, sint, uint
 from fixtures.handbuilt_graphs import random_frames, residual_graph
 
 
-def fifo_on_every_edge(g: DataflowGraph, depth) -> DataflowGraph:
-    """A FIFO named fifo_<producer>_<port> on every edge, of ``depth(words per frame)`` words."""
-    for e in list(g.edges):
-        s = g.edge_streams(e)[0]
-        g = g.insert_on_edge(e, [StreamFIFO(f"fifo_{e.src}_{e.src_port}", s, depth(s.words_per_frame))])
-    return g
-
-
 @pytest.fixture(scope="module", params=["identity", "conv"])
 def deep(request) -> DataflowGraph:
-    return fifo_on_every_edge(residual_graph(seed=2, shortcut=request.param), lambda wpf: 2 * wpf)
+    return Stitch(default_depth=2 * 8 * 8 * 27)(residual_graph(seed=2, shortcut=request.param))
 
 
 def test_values_through_reconvergent_paths(deep, monkeypatch) -> None:
@@ -71,7 +64,7 @@ def uneven_branches(seed: int = 0) -> DataflowGraph:
         Thresholding("thr", c, pe, uint(4), BIPOLAR, 1, num_vectors=vec),
         DuplicateStreams("dup", (*vec, c), BIPOLAR, pe),
         MatrixVectorUnit("mvu", c, c, pe, pe, BIPOLAR, IntType.for_range(0, c), BIPOLAR, True, num_vectors=vec),
-        StreamFIFO("fifo", DuplicateStreams("x", (*vec, c), BIPOLAR, pe).out_stream(), 64),
+        StreamFIFO("fifo", StreamType(BIPOLAR, (*vec, c), pe), 64),
         AddStreams("add", (*vec, c), (BIPOLAR, BIPOLAR), sint(3), pe),
     )
     edges = (Edge("thr", "dup"), Edge("dup", "mvu"), Edge("dup", "fifo", 1), Edge("mvu", "add"),
@@ -102,9 +95,9 @@ def test_duplicate_waits_for_every_output_and_add_for_both_inputs() -> None:
 
 
 def test_branch_fifo_too_small_is_a_deadlock_naming_it() -> None:
-    g = fifo_on_every_edge(residual_graph(seed=2), lambda wpf: 2)
-    with pytest.raises(DeadlockError, match=r"deadlock: .*the branch fifo_dup_1 -> add:1 into add "
-                                            r"\(fifo_dup_1 of depth 2\) cannot buffer what the other branch holds back"):
+    g = Stitch(default_depth=2)(residual_graph(seed=2))
+    with pytest.raises(DeadlockError, match=r"deadlock: .*the branch fifo_dup_p1 -> add:1 into add "
+                                            r"\(fifo_dup_p1 of depth 2\) cannot buffer what the other branch holds back"):
         simulate_cycle(g, 2)
 
 
