@@ -1,10 +1,12 @@
 """Every compilation step, in order, in one place.
 
-    lower       QONNX -> DataflowGraph (compile/frontend.py)
-    fold        PE/SIMD: a user folding (ApplyFolding) or a throughput target on a device (FoldForThroughput)
-    stitch      width converters and FIFOs between nodes (Stitch: InsertWidthConverters, InsertFIFOs); the only
-                place they are inserted: emit and the simulators refuse an unstitched graph
-    size_fifos  minimal FIFO depths from the cycle-level simulator (SizeFIFOs)
+    lower         QONNX -> DataflowGraph (compile/frontend.py)
+    pool_windows  an overlapping max-pool as a sliding window + the max-pool block reducing each window
+                  (PoolWindows, compile/passes/pool_windows.py)
+    fold          PE/SIMD: a user folding (ApplyFolding) or a throughput target on a device (FoldForThroughput)
+    stitch        width converters and FIFOs between nodes (Stitch: InsertWidthConverters, InsertFIFOs); the only
+                  place they are inserted: emit and the simulators refuse an unstitched graph
+    size_fifos    minimal FIFO depths from the cycle-level simulator (SizeFIFOs)
 then outputs: dataflow.json + params.npz, folding.json, rtl/, reports/.
 
 A build is written into a temporary sibling directory and renamed at the end, so a failed compile leaves
@@ -20,11 +22,12 @@ from typing import Any, Callable
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.compile.passes.folding import ApplyFolding, folding_of, parse_folding
+from candle_hw.compile.passes.pool_windows import PoolWindows
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.errors import UserError
 from candle_hw.outdir import check_output_dir, output_dir
 
-STEPS = ("lower", "fold", "stitch", "size_fifos")
+STEPS = ("lower", "pool_windows", "fold", "stitch", "size_fifos")
 
 
 @dataclass
@@ -69,6 +72,7 @@ def _size_fifos_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGrap
 
 
 STEP_FUNCS: dict[str, Callable[[DataflowGraph, CompileOptions], DataflowGraph]] = {
+    "pool_windows": lambda graph, opts: PoolWindows()(graph),
     "fold": _fold_step,
     "stitch": _stitch_step,
     "size_fifos": _size_fifos_step,
@@ -89,11 +93,6 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
             graph = new
         else:
             log(f"lower: {len(graph.nodes)} nodes ({', '.join(n.name for n in graph.nodes)})")
-            if opts.emit_rtl:
-                from candle_hw.compile.emit import check_rtl_supported
-
-                for n in graph.nodes:
-                    check_rtl_supported(n)
         if oracle is not None:
             bad = compare_layers(graph, oracle, random_inputs(graph, opts.verify_samples, seed=len(step)))
             if bad:
@@ -105,12 +104,12 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
 
 
 def load_graph(path: str | Path) -> DataflowGraph:
-    """A build directory's graph, or a QONNX model lowered and stitched (steps "lower" and "stitch", no folding
-    or FIFO sizing): the graph `candle-hw simulate` runs at every level."""
+    """A build directory's graph, or a QONNX model lowered and stitched (steps "lower", "pool_windows" and
+    "stitch", no folding or FIFO sizing): the graph `candle-hw simulate` runs at every level."""
     p = Path(path)
     if p.is_dir():
         return DataflowGraph.load(p)
-    return Stitch()(qonnx_to_dataflow(p))
+    return Stitch()(PoolWindows()(qonnx_to_dataflow(p)))
 
 
 def compile_model(model: str | Path, out_dir: str | Path, opts: CompileOptions | None = None,

@@ -61,8 +61,11 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
     core = [n for n in graph.nodes if not isinstance(n, (StreamFIFO, WidthConverter))]
     groups: list[Group] = []
     pending: SlidingWindow | None = None
-    for n in core:
-        if isinstance(n, SlidingWindow):
+    for i, n in enumerate(core):
+        nxt = core[i + 1] if i + 1 < len(core) else None
+        if isinstance(n, SlidingWindow) and groups and isinstance(nxt, MaxPool):
+            groups[-1].post.append(n)  # an overlapping max-pool's window (compile/passes/pool_windows.py)
+        elif isinstance(n, SlidingWindow):
             pending = n
         elif isinstance(n, MatrixVectorUnit):
             groups.append(Group(pending, n, []))
@@ -317,8 +320,17 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
                     if (m.mw // simd) * (m.mh // p) * m.vectors <= target:
                         break
             part = _apply(g, pe, simd)
+            first_post = len(part) - len(g.post)
             for i, n in enumerate(part):
-                if isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
+                if isinstance(n, SlidingWindow) and i >= first_post:  # an overlapping pool's window
+                    for p in divisors(n.channels):
+                        n = replace(n, simd=p)
+                        if node_cycles(n) <= target:
+                            break
+                    part[i] = n
+                elif isinstance(n, MaxPool) and isinstance(part[i - 1], SlidingWindow):
+                    part[i] = replace(n, pe=part[i - 1].simd)  # its reduction reads the window's words
+                elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
                     total = n.labels if isinstance(n, LabelSelect) else n.channels
                     for p in divisors(total):
                         n = replace(n, pe=p)

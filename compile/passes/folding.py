@@ -97,15 +97,20 @@ def follow_neighbours(nodes: list[Node]) -> list[Node]:
     """Neighbours follow the matrix-vector units: a sliding window takes the largest divisor of its channels
     that divides the simd of the unit it feeds (no width converter when simd divides the channels); a max-pool,
     thresholding or label select takes the largest divisor of its size that divides the pe of the node feeding
-    it (a unit, or a pool after a unit)."""
+    it (a unit, or a pool after a unit), and so does the sliding window of an overlapping max-pool
+    (compile/passes/pool_windows.py), whose reduction then takes the window's simd."""
     out = list(nodes)
+    followers = (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding)
     for i, n in enumerate(out):
         nxt = out[i + 1] if i + 1 < len(out) else None
         prev = out[i - 1] if i > 0 else None
         if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
             out[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
-        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)) and isinstance(
-                prev, (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding)):
+        elif isinstance(n, SlidingWindow) and isinstance(nxt, MaxPool) and isinstance(prev, followers):
+            out[i] = replace(n, simd=math.gcd(prev.pe, n.channels))
+        elif isinstance(n, MaxPool) and isinstance(prev, SlidingWindow):
+            out[i] = replace(n, pe=prev.simd)
+        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)) and isinstance(prev, followers):
             out[i] = replace(n, pe=math.gcd(prev.pe, n.labels if isinstance(n, LabelSelect) else n.channels))
     return out
 

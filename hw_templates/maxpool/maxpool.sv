@@ -3,6 +3,8 @@
 // word. Needs STRIDE >= KERNEL (non-overlapping windows: FINN's kernel == stride case, plus skipped rows and
 // columns when STRIDE > KERNEL); pixels outside every window are read and dropped. Elements are ELEM_BITS wide,
 // two's complement when SIGNED; BIPOLAR maps use ELEM_BITS = 1, SIGNED = 0, where max is the OR of the bits.
+// Overlapping pools use this block too, after a sliding window (compile/passes/pool_windows.py): the window
+// stream read as an (OH*OW*K, K) image with KERNEL = STRIDE = K reduces each window's taps.
 //
 // Structure: a row buffer of OW*CHANNELS/PE partial-max words (one per output pixel and channel fold) updated
 // in place while the KERNEL input rows of an output row stream by; the last element of a window goes, maxed

@@ -110,21 +110,3 @@ def test_existing_build_survives_a_failed_compile(capsys, tmp_path, tfc_path):
     assert main(["compile", str(tfc_path), "-o", str(out), "--no-rtl", "-q", "--folding", str(f)]) == 2
     assert "fc0: pe=3 does not divide mh=64" in capsys.readouterr().err
     assert (out / "dataflow.json").read_text() == before
-
-
-def test_overlapping_maxpool_refused_before_folding(capsys, tmp_path):
-    """A pool with stride < kernel simulates but has no RTL block: compile refuses it right after lowering (one
-    line naming the pool, nothing written) and compiles it with --no-rtl."""
-    from fixtures.fuzzing import export_qonnx_model
-    from fixtures.random_nets import build_net, random_spec
-
-    spec = random_spec(8)  # the generator's network with a MaxPool(3, stride 1) after two convs
-    assert "M3s1" in spec.describe()
-    model = export_qonnx_model(build_net(spec), tmp_path / "ovl.onnx")
-    out = tmp_path / "build"
-    rc = main(["compile", str(model), "-o", str(out), "-q"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and not out.exists()
-    assert "pool0: max-pool stride=1 < kernel=3" in err[0]
-    assert main(["compile", str(model), "-o", str(out), "--no-rtl", "-q"]) == 0
-    assert (out / "dataflow.json").is_file()

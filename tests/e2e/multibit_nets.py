@@ -57,22 +57,24 @@ class MultiBitMLP(nn.Module):
 
 
 class MultiBitCNV(nn.Module):
-    """input quant -> [3x3 binary conv -> BN -> n-bit act (-> 2x2 max-pool)] per entry -> Flatten -> binary FC."""
+    """input quant -> [3x3 binary conv -> BN -> n-bit act (-> max-pool, 2x2 or ``pool`` = (kernel, stride))] per
+    entry -> Flatten -> binary FC."""
 
     def __init__(self, in_ch: int, img: int, convs: list[tuple[int, bool]], bits: int, input_bits: int,
-                 classes: int = 4, max_val: float = 3.0, signed: bool = False, narrow: bool = False, pad: int = 0):
+                 classes: int = 4, max_val: float = 3.0, signed: bool = False, narrow: bool = False, pad: int = 0,
+                 pool: tuple[int, int] = (2, 2)):
         super().__init__()
         self.input_shape = (in_ch, img, img)
         self.input_bits = input_bits
         blocks: list[nn.Module] = [input_quant(input_bits)]
         ch, hw = in_ch, img
-        for i, (out, pool) in enumerate(convs):
+        for i, (out, with_pool) in enumerate(convs):
             # pad > 0 zero-pads the convs after the first (a multi-bit map pads with the count of the value 0)
             blocks += [binary_conv(ch, out, padding=pad if i else 0), nn.BatchNorm2d(out, eps=BN_EPS), act(bits, last_max(bits, max_val, i, convs, signed, narrow), signed, narrow)]
             ch, hw = out, hw - 2 + (2 * pad if i else 0)
-            if pool:
-                blocks.append(nn.MaxPool2d(2))
-                hw //= 2
+            if with_pool:
+                blocks.append(nn.MaxPool2d(*pool))
+                hw = (hw - pool[0]) // pool[1] + 1
         blocks += [nn.Flatten(), binary_linear(ch * hw * hw, classes)]
         self.net = nn.Sequential(*blocks)
 

@@ -1,0 +1,43 @@
+"""PoolWindows: an overlapping max-pool (stride < kernel) as a sliding window and a window reduction.
+
+FINN maps such a pool to ConvolutionInputGenerator + Pool: the window generator emits every k x k window,
+the pool block reduces each window's taps. Here the generator is the SlidingWindow block (hw_templates/swg)
+and the reduction is the StreamingMaxPool block (hw_templates/maxpool) unchanged, reading the window stream as
+an image: the sliding window emits, per output pixel p, the taps (ky, kx) row-major with the channel folds
+fastest, which is exactly the scan order of a (OH*OW*k, k, C) image whose rows are (p, ky) and columns kx.
+A k x k max-pool with stride k over that image takes, for pixel p, the max over rows p*k .. p*k+k-1 and all k
+columns: the max over p's window, i.e. ``golden.maxpool(x, k, s)[p]``. Its row buffer holds one word per
+channel fold (OW' = 1), so the reduction costs a C/PE-word LUT RAM, the block's counters and its compare.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from candle_hw.compile.ir import DataflowGraph, MaxPool, Node, SlidingWindow
+
+
+def window_nodes(pool: MaxPool) -> tuple[SlidingWindow, MaxPool]:
+    """The sliding window (``<pool>_win``) and the reduction (the pool's own name, so that layer-by-layer
+    verification still compares it with the ONNX MaxPool's output) that compute ``pool``."""
+    k = pool.kernel
+    win = SlidingWindow(f"{pool.name}_win", pool.ifm_dim, pool.channels, k, pool.stride, 0, 0, pool.elem_type,
+                        simd=pool.pe)
+    oh, ow = pool.ofm_dim
+    red = MaxPool(pool.name, (oh * ow * k, k), pool.channels, k, k, pool.elem_type, pool.pe)
+    return win, red
+
+
+@dataclass(frozen=True)
+class PoolWindows:
+    """Replace every MaxPool with stride < kernel by ``window_nodes``; every other node stays as it is.
+
+    Reads: MaxPool nodes. Writes: a SlidingWindow before each overlapping pool and the pool as the reduction
+    (kernel = stride, so a second run changes nothing). Element values on every stream are unchanged except
+    the new window stream; the pool's output equals the overlapping pool's, in the same order.
+    """
+
+    def __call__(self, graph: DataflowGraph) -> DataflowGraph:
+        nodes: list[Node] = []
+        for n in graph.nodes:
+            nodes.extend(window_nodes(n) if isinstance(n, MaxPool) and n.stride < n.kernel else (n,))
+        return graph if len(nodes) == len(graph.nodes) else graph.replace(nodes=tuple(nodes))
