@@ -11,9 +11,12 @@ channel fold (OW' = 1), so the reduction costs a C/PE-word LUT RAM, the block's 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from candle_hw.compile.ir import DataflowGraph, MaxPool, Node, SlidingWindow
+from candle_hw.compile import dag
+from candle_hw.compile.dag import Edge
+from candle_hw.compile.ir import DataflowGraph, MaxPool, SlidingWindow
 
 
 def window_nodes(pool: MaxPool) -> tuple[SlidingWindow, MaxPool]:
@@ -37,7 +40,13 @@ class PoolWindows:
     """
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
-        nodes: list[Node] = []
-        for n in graph.nodes:
-            nodes.extend(window_nodes(n) if isinstance(n, MaxPool) and n.stride < n.kernel else (n,))
-        return graph if len(nodes) == len(graph.nodes) else graph.replace(nodes=tuple(nodes))
+        for pool in [n for n in graph.nodes if isinstance(n, MaxPool) and n.stride < n.kernel]:
+            win, red = window_nodes(pool)
+            into = graph.in_edges(pool.name)
+            if into:
+                nodes, edges = dag.splice(graph.nodes, graph.edges, into[0], [win])
+            else:  # the pool reads the dataflow input: the window becomes the source
+                nodes, edges = [win, *graph.nodes], [Edge(win.name, red.name), *graph.edges]
+            nodes = [red if n.name == pool.name else n for n in nodes]
+            graph = dataclasses.replace(graph, nodes=tuple(nodes), edges=tuple(edges))
+        return graph
