@@ -44,6 +44,23 @@ class ResidualBlock(BinaryBlock):
         return self.branch_quant(super().pre_act(x)) + x
 
 
+class DownsampleBlock(ResidualBlock):
+    """A residual block that halves the map and changes the width (ReActNet's downsampling block, all-integer):
+    act(round_int(BN(conv3x3_stride2(x))) + round_int(BN(conv1x1_stride2(x)))): the shortcut is a strided 1x1
+    binary conv quantized to the same ``res_bits`` integers (scale 1) as the branch, so the sum stays exact."""
+
+    def __init__(self, layer: nn.Module, bn: nn.Module, pad: nn.Module | None, act_bits: int, res_bits: int,
+                 shortcut: nn.Module, shortcut_bn: nn.Module) -> None:
+        super().__init__(layer, bn, pad, act_bits, res_bits)
+        self.shortcut = shortcut
+        self.shortcut_bn = shortcut_bn
+        self.shortcut_quant = binary_act(res_bits)
+
+    def pre_act(self, x: torch.Tensor) -> torch.Tensor:
+        branch = self.branch_quant(BinaryBlock.pre_act(self, x))
+        return branch + self.shortcut_quant(self.shortcut_bn(self.shortcut(x)))
+
+
 class Encoder(nn.Sequential):
     """Input quantizer and feature blocks; the last module is the last ``BinaryBlock`` (its output = features)."""
 

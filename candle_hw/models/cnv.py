@@ -7,11 +7,13 @@ from typing import NamedTuple
 
 from torch import nn
 
-from candle_hw.models.blocks import BinaryBlock, BinaryStudent, Encoder, ResidualBlock
+from candle_hw.models.blocks import BinaryBlock, BinaryStudent, DownsampleBlock, Encoder, ResidualBlock
 from candle_hw.models.quant import BN_EPS, LogitScale, binary_conv, binary_linear, input_quant
 
 POOL = "M"
 RESIDUAL = "R"  # a shape-preserving block with an integer shortcut at the current width
+DOWNSAMPLE = "D"  # a residual block that halves the map and doubles the width (strided 1x1 conv shortcut)
+BLOCKS = (POOL, RESIDUAL, DOWNSAMPLE)
 KERNEL = 3
 PAD_VALUES = (-1, 0)
 
@@ -35,7 +37,9 @@ class CNV(BinaryStudent):
     no 1-bit encoding, so the compiler needs zero-padding support for it).
     ``weight_bits`` / ``act_bits`` > 1: signed narrow-range integer weights / activations with scale 1 (BNN-PYNQ
     CNV-W1A2/W2A2 style; 2 bits = {-1, 0, 1}). An ``"R"`` entry is a residual block (see ``ResidualBlock``) at
-    the current width; its conv branch is quantized to ``res_bits`` before the integer shortcut add.
+    the current width; its conv branch is quantized to ``res_bits`` before the integer shortcut add. A ``"D"``
+    entry is a downsampling residual block (see ``DownsampleBlock``): stride 2, twice the channels, its shortcut a
+    strided 1x1 binary conv quantized to ``res_bits`` like the branch.
     Input: float (N, in_ch, img, img) pixel values 0..255. Flatten order is PyTorch's (C, H, W).
     The encoder ends at the last conv block; pools after it belong to the classifier so that the encoder
     output and ``forward_features``' pre-activation have the same (H, W) = ``feature_hw``.
@@ -46,7 +50,7 @@ class CNV(BinaryStudent):
                  width: float = 1.0, padding: int = 0, logit_scale: bool = True, pad_value: int = -1,
                  weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4) -> None:
         super().__init__()
-        spec = [c if c in (POOL, RESIDUAL) else int(c) for c in channels]
+        spec = [c if c in BLOCKS else int(c) for c in channels]
         fc = [int(f) for f in fc]
         _validate(spec, fc, num_classes, in_ch, img, width, padding)
         _validate_quant(spec, padding, pad_value, weight_bits, act_bits, res_bits)
@@ -69,6 +73,10 @@ class CNV(BinaryStudent):
                 continue
             if c == RESIDUAL:
                 encoder.append(_conv_block(ch, ch, q, first=False, residual=True))
+                continue
+            if c == DOWNSAMPLE:
+                encoder.append(_downsample_block(ch, 2 * ch, q))
+                ch, hw = 2 * ch, (hw - 1) // 2 + 1  # 3x3 padded 1 and 1x1, both stride 2
                 continue
             out = scale_channels(c, width)
             encoder.append(_conv_block(ch, out, q, first=(i == 0)))
@@ -113,6 +121,15 @@ def _conv_block(in_ch: int, out_ch: int, q: _Quant, first: bool, residual: bool 
     return BinaryBlock(conv, bn, pad, q.act_bits)
 
 
+def _downsample_block(in_ch: int, out_ch: int, q: _Quant) -> DownsampleBlock:
+    block = _conv_block(in_ch, out_ch, q, first=False, residual=True)
+    block.layer.stride = (2, 2)
+    shortcut = binary_conv(in_ch, out_ch, 1, padding=0, bits=q.weight_bits)
+    shortcut.stride = (2, 2)
+    return DownsampleBlock(block.layer, block.bn, block.pad, q.act_bits, q.res_bits, shortcut,
+                           nn.BatchNorm2d(out_ch, eps=BN_EPS))
+
+
 def _convolved(hw: int, padding: int, index: int) -> int:
     out = hw + 2 * padding - KERNEL + 1
     if out < 1:
@@ -134,7 +151,7 @@ def _validate_quant(spec: list, padding: int, pad_value: int, weight_bits: int, 
     for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits)):
         if not 1 <= bits <= 8:
             raise ValueError(f"cnv: {name}={bits} must be in 1..8")
-    if RESIDUAL in spec:
+    if RESIDUAL in spec or DOWNSAMPLE in spec:
         if 2 * padding != KERNEL - 1:
             raise ValueError(f"cnv: residual blocks need shape-preserving convs (padding={(KERNEL - 1) // 2}), "
                              f"got padding={padding}")
@@ -144,9 +161,9 @@ def _validate_quant(spec: list, padding: int, pad_value: int, weight_bits: int, 
 
 def _validate(spec: list, fc: list[int], num_classes: int, in_ch: int, img: int, width: float,
               padding: int) -> None:
-    if not spec or spec[0] in (POOL, RESIDUAL):
+    if not spec or spec[0] in BLOCKS:
         raise ValueError(f"cnv: channels={spec} must start with a conv (pooling 8-bit pixels is not binary)")
-    if any(c not in (POOL, RESIDUAL) and c < 1 for c in spec) or any(f < 1 for f in fc):
+    if any(c not in BLOCKS and c < 1 for c in spec) or any(f < 1 for f in fc):
         raise ValueError(f"cnv: channel and fc widths must be positive, got channels={spec}, fc={fc}")
     if num_classes < 1 or in_ch < 1 or img < 1:
         raise ValueError(f"cnv: num_classes={num_classes}, in_ch={in_ch}, img={img} must be positive")

@@ -59,7 +59,8 @@ class IntWeightQuant(_IntConstScale, WeightQuantSolver):
 
 
 class IntActQuant(_IntConstScale, ActQuantSolver):
-    """Multi-bit activations (``bit_width`` per layer), scale exactly 1.0; min/max only seed the solver."""
+    """Multi-bit activations (``bit_width`` per layer), scale exactly 1.0 when built by ``binary_act`` (which sets
+    min/max to the integer range: Brevitas' const-scale solver makes the scale max_val / (2^(b-1) - 1))."""
 
     min_val = -1.0
     max_val = 1.0
@@ -87,7 +88,10 @@ def binary_act(bits: int = 1) -> QuantIdentity:
     """The activation quantizer: bipolar ±1 for 1 bit, else signed narrow-range integers (scale 1)."""
     if bits == 1:
         return QuantIdentity(act_quant=BinaryActQuant, return_quant_tensor=False)
-    return QuantIdentity(act_quant=IntActQuant, bit_width=int(bits), return_quant_tensor=False)
+    # the const-scale solver derives the scale from max_val / (2^(b-1) - 1): the range's ends give scale 1
+    top = float(2 ** (int(bits) - 1) - 1)
+    return QuantIdentity(act_quant=IntActQuant, bit_width=int(bits), min_val=-top, max_val=top,
+                         return_quant_tensor=False)
 
 
 def _weight_kwargs(bits: int) -> dict:

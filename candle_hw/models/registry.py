@@ -47,8 +47,10 @@ PRESETS: dict[str, dict] = {
                  "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 0, "weight_bits": 2,
                  "act_bits": 2},
     # Binary residual network (Bi-Real/ReActNet-style, all-integer): every "R" block adds its 4-bit-quantized
-    # conv branch to the ±1 shortcut before the sign. QONNX only: the compiler has no residual graphs yet.
-    "resnet_w1a1": {"family": "cnv", "channels": [64, "R", "R", "M", 128, "R", "R", "M", 256, "R", "R", "M"],
+    # 3x3 conv branch to the ±1 shortcut before the sign; every "D" block halves the map and doubles the width,
+    # its shortcut a strided 1x1 binary conv quantized to 4 bits like the branch. Stages 64-128-256 as
+    # ResNet-18's CIFAR variants, then max-pool and one FC 4096 -> 10.
+    "resnet_w1a1": {"family": "cnv", "channels": [64, "R", "R", "D", "R", "D", "R", "M"],
                     "fc": [], "num_classes": 10, "in_ch": 3, "img": 32, "width": 1.0, "padding": 1, "res_bits": 4},
     # CNV-class but small enough for tests and the demo: 16x16x3 -> 14 -> 12 -> pool 6 -> 4 -> 2, FC 128 -> 64.
     "cnv_small": {"family": "cnv", "channels": [16, 16, "M", 32, 32], "fc": [64], "num_classes": 10,

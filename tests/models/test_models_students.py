@@ -16,6 +16,7 @@ TINY = {  # the presets' block structure on 8x8 inputs with few channels
     "w2a2": {"channels": [6, "M", 8], "fc": [12], "weight_bits": 2, "act_bits": 2},
     "residual": {"channels": [6, "R", "M", 8, "R", "M"], "fc": [], "padding": 1, "res_bits": 4},
     "residual_a2": {"channels": [6, "R", "M"], "fc": [], "padding": 1, "res_bits": 3, "act_bits": 2},
+    "residual_down": {"channels": [6, "R", "D", "R"], "fc": [], "padding": 1, "res_bits": 4},
 }
 
 
