@@ -190,14 +190,16 @@ def first_mismatch(graph: DataflowGraph, frames: np.ndarray, rtl_outputs: np.nda
     vcd.parent.mkdir(parents=True, exist_ok=True)
     res = design.run(words, n_out, in_valid_prob=in_valid_prob, out_ready_prob=out_ready_prob, seed=seed, vcd=vcd,
                      allow_timeout=True, cwd=rtl)
-    streams = [_stream_of(i["out_stream"]) for i in info]
-    taps = _tap_words(res, [s.width_bits for s in streams])
-    golden_all = run_dataflow(g, frames[:upto], return_all=True)
-    for node, s, got, want_vals in zip(g.nodes, streams, taps, golden_all):
-        want = pack_stream(want_vals, s.elem_type, s.elems_per_word)
+    # one tap per output stream (a DuplicateStreams has several, all carrying its output), in instances.json order
+    ports = [(node, p, _stream_of(i["out_stream"])) for node, i in zip(g.nodes, info) for p in range(i.get("out_ports", 1))]
+    taps = _tap_words(res, [s.width_bits for _, _, s in ports])
+    golden_all = dict(zip((nd.name for nd in g.nodes), run_dataflow(g, frames[:upto], return_all=True)))
+    for (node, port, s), got in zip(ports, taps):
+        want = pack_stream(golden_all[node.name], s.elem_type, s.elems_per_word)
+        name = node.name if node.n_out == 1 else f"{node.name}:{port}"
         for j, w in enumerate(want):
             if j >= len(got) or got[j][1] != w:
-                return Mismatch(node.name, node.kind, j // s.words_per_frame, j % s.words_per_frame,
+                return Mismatch(name, node.kind, j // s.words_per_frame, j % s.words_per_frame,
                                 got[j][0] if j < len(got) else None, w, got[j][1] if j < len(got) else None, vcd)
     # Every block's stream matched on the re-run: the difference depends on the stall pattern or the frame count.
-    return Mismatch(g.nodes[-1].name, g.nodes[-1].kind, bad[0], -1, None, 0, None, vcd)
+    return Mismatch(g.sink.name, g.sink.kind, bad[0], -1, None, 0, None, vcd)
