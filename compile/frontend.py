@@ -8,6 +8,9 @@ column negated, which keeps the weights ±1 and makes the rule "+1 iff acc >= T"
 that ends the graph becomes float32 host ops (the epilogue) replaying onnxruntime's arithmetic, checked against
 qonnx at compile time. So the integers agree with QONNX by construction, not by re-deriving float formulas.
 
+Branching graphs (residual networks) are lowered by a worklist over quantized tensors (``_walk``): fan-out
+becomes DuplicateStreams, an Add of two quantized tensors AddStreams + Thresholding (compile/residual.py).
+
 Scope (this release): 1-bit (±1) weights with a per-tensor or per-output-channel scale; bipolar activations
 with any positive scale; an integer (or bipolar) network input produced by one input quantizer, or carrying a
 qonnx integer datatype annotation; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
@@ -28,9 +31,10 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, InputQuant, LayerOrigin, Prologue
 from candle_hw.compile.ir import (
-    DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
+    DataflowGraph, Edge, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
+from candle_hw.compile.residual import activation_inputs, duplicate, is_join, lower_join, unquantized_join
 from candle_hw.compile.multibit import Levels, channel_thresholds, derive_levels, level_probe, quant_levels
 from candle_hw.compile.tails import (
     PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
@@ -124,6 +128,7 @@ class _Cursor:
     flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
     pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
     offset: int = 0                       # element = q - offset: a signed multi-bit map travels as counts q - qmin
+    src: tuple[str, int] | None = None    # (dataflow node, output port) whose stream carries it; None: graph input
 
 
 @dataclass
@@ -134,9 +139,18 @@ class _Builder:
     origins: list[LayerOrigin] = field(default_factory=list)
     prologue: Prologue | None = None
     epilogue: Epilogue = Epilogue("int")
+    edges: list[Edge] = field(default_factory=list)
+    tip: tuple[str, int] | None = None    # the stream the next appended node reads (None: the graph input)
     n_conv: int = 0
     n_fc: int = 0
     n_pool: int = 0
+
+    def add(self, node: Node) -> None:
+        """Append ``node`` reading the stream at ``tip``; its output becomes the new tip."""
+        if self.tip is not None:
+            self.edges.append(Edge(self.tip[0], node.name, self.tip[1], 0))
+        self.nodes.append(node)
+        self.tip = (node.name, 0)
 
     # -- graph helpers ---------------------------------------------------------------------------------
     def consumers(self, tensor: str) -> list[onnx.NodeProto]:
@@ -146,7 +160,8 @@ class _Builder:
         cons = self.consumers(tensor)
         if len(cons) > 1:
             raise FrontendError(
-                f"tensor {tensor}: feeds {len(cons)} nodes ({', '.join(n.name for n in cons)}); branching graphs are not supported"
+                f"tensor {tensor}: feeds {len(cons)} nodes ({', '.join(n.name for n in cons)}); only a quantized "
+                "tensor may branch (put the fan-out after a Quant/BipolarQuant)"
             )
         return cons[0] if cons else None
 
@@ -175,18 +190,7 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
     in_name = next(i.name for i in mw.graph.input if mw.get_initializer(i.name) is None)
     in_shape = tuple(mw.get_tensor_shape(in_name))
     out_names = [o.name for o in mw.graph.output]
-    cur = _lower_prologue(b, _Cursor(in_name), in_shape)
-    while True:
-        node = b.only_consumer(cur.tensor)
-        if node is None:
-            if not b.is_output(cur.tensor):
-                raise FrontendError(f"tensor {cur.tensor}: dead end (no consumer and not a graph output)")
-            # the graph ends in quantized values: they are the output
-            b.epilogue = Epilogue("int", scale=cur.scale, elem_offset=cur.offset)
-            break
-        cur = _lower_node(b, node, cur)
-        if cur is None:
-            break
+    _walk(b, _lower_prologue(b, _Cursor(in_name), in_shape))
     if len(out_names) != 1:
         raise FrontendError(f"expected one graph output, found {out_names}")
     out_shape = tuple(mw.get_tensor_shape(out_names[0]))
@@ -194,8 +198,47 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
         raise FrontendError("the model has no matrix or convolution layer to map")
     return DataflowGraph(
         nodes=tuple(b.nodes), params=b.params, prologue=b.prologue, epilogue=b.epilogue,
-        model_input_shape=in_shape, model_output_shape=out_shape, origins=tuple(b.origins),
+        model_input_shape=in_shape, model_output_shape=out_shape, origins=tuple(b.origins), edges=tuple(b.edges),
     )
+
+
+def _walk(b: _Builder, start: _Cursor) -> None:
+    """Lower every node reachable from the dataflow input: a worklist over quantized ONNX tensors. A tensor
+    read by several nodes becomes a DuplicateStreams with one output per reading; an Add of two quantized
+    tensors waits until both operands are lowered (compile/residual.py). Nodes are appended only once their
+    inputs exist, so the stored order is topological."""
+    waiting: dict[str, dict[int, _Cursor]] = {}  # join node -> operand index -> lowered operand
+    work = [start]
+    while work:
+        cur = work.pop()
+        uses = [(n, i) for n in b.model.graph.node for i, t in enumerate(n.input) if t == cur.tensor]
+        if not uses:
+            if not b.is_output(cur.tensor):
+                raise FrontendError(f"tensor {cur.tensor}: dead end (no consumer and not a graph output)")
+            # the graph ends in quantized values: they are the output
+            b.epilogue = Epilogue("int", scale=cur.scale, elem_offset=cur.offset)
+            continue
+        if b.is_output(cur.tensor):
+            raise FrontendError(f"tensor {cur.tensor}: the graph output is also read by {uses[0][0].name}")
+        branches = duplicate(b, cur, len(uses)) if len(uses) > 1 else [cur]
+        for (node, idx), c in zip(reversed(uses), reversed(branches)):
+            if is_join(b, node):
+                ready = waiting.setdefault(node.name, {})
+                ready[idx] = c
+                if len(ready) == len(activation_inputs(b, node)):
+                    work.append(lower_join(b, node, waiting.pop(node.name)))
+                continue
+            b.tip = c.src
+            nxt = _lower_node(b, node, c)
+            if nxt is not None:
+                nxt.src = b.tip
+                work.append(nxt)
+    if waiting:
+        name, ready = next(iter(waiting.items()))
+        node = next(n for n in b.model.graph.node if n.name == name)
+        missing = next(t for i, t in enumerate(node.input) if t in activation_inputs(b, node) and i not in ready)
+        raise FrontendError(f"{node.name} ({node.op_type}): operand {missing} is not a quantized tensor of the "
+                            "dataflow (both operands of a residual Add must come from a quantizer)")
 
 
 def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
@@ -212,6 +255,9 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
         return _lower_conv(b, node, cur)
     if op == "MaxPool":
         return _lower_maxpool(b, node, cur)
+    if op == "AveragePool":
+        raise FrontendError(f"{node.name} (AveragePool): windowed average pooling is not supported (a downsampling "
+                            "shortcut can use a strided 1x1 conv; GlobalAveragePool is supported)")
     if op == "GlobalAveragePool":
         from candle_hw.compile.global_pool import lower_global_pool  # it builds on this module's walk
         return lower_global_pool(b, node, cur)
@@ -353,7 +399,7 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     h, w, c = cur.nhwc
     n = MaxPool(f"pool{b.n_pool}", (h, w), c, int(k[0]), int(s[0]), cur.elem_type)
     b.n_pool += 1
-    b.nodes.append(n)
+    b.add(n)
     b.origins.append(LayerOrigin(n.name, node.output[0], "nchw", cur.scale, offset=cur.offset))
     oh, ow = n.ofm_dim
     return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c), offset=cur.offset)
@@ -443,7 +489,7 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     idx = b.n_conv
     b.n_conv += 1
     swg = SlidingWindow(f"swg{idx}", (h, wd), c, int(k[0]), int(s[0]), pad, pad_value, cur.elem_type)
-    b.nodes.append(swg)
+    b.add(swg)
     oh, ow = swg.ofm_dim
     # [OFM][IFM][ky][kx] -> rows in (ky, kx, c) order, the sliding window's element order
     wmat, wscale = _check_weights(node, w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm))
@@ -467,6 +513,8 @@ def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProt
         nxt = b.only_consumer(t)
         if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
             return tail, t, nxt
+        if len(activation_inputs(b, nxt)) > 1:
+            raise FrontendError(unquantized_join(b, nxt, tail[-1] if tail else node))
         tail.append(nxt)
         t = nxt.output[0]
 
@@ -543,7 +591,7 @@ def _finish_accumulator(
                                border=border)
         b.params[f"{name}.weights"] = w
         b.params[f"{name}.thresholds"] = np.ascontiguousarray(thresholds.T).astype(np.int64)
-        b.nodes.append(mvu)
+        b.add(mvu)
         qmin = 0 if levels is None else levels.qmin
         b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale, offset=qmin))
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
@@ -552,7 +600,7 @@ def _finish_accumulator(
     acc_type = IntType.for_range(lo, hi)
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
     b.params[f"{name}.weights"] = w
-    b.nodes.append(mvu)
+    b.add(mvu)
     inexact = np.flatnonzero(~dot_exact(zscale, dmax))
     if inexact.size:
         c = int(inexact[0])
@@ -617,7 +665,7 @@ def _lower_topk(b: _Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: i
             "accumulator for all classes; label select on integers would not be exact"
         )
     ls = LabelSelect("labelselect", mh, k, 1, acc_type, IntType.for_range(0, mh - 1))
-    b.nodes.append(ls)
+    b.add(ls)
     b.epilogue = Epilogue("label")
     b.origins.append(LayerOrigin("labelselect", outs[1], "nc"))
     return None

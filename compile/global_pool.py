@@ -44,7 +44,7 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
                             "would round in an input-dependent order")
     name = f"gap{sum(isinstance(n, GlobalAccPool) for n in b.nodes)}"
     gap = GlobalAccPool(name, (h, w), c, et, IntType.for_range(*_sum_range(et, pix)))
-    b.nodes.append(gap)
+    b.add(gap)
     lo, hi = gap.sum_range
     tail_nodes, t, end = [], node.output[0], None
     while True:
@@ -79,7 +79,7 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
             raise FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall with "
                                 "the average (a negative factor); global pooling needs a rising tail")
         thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, BIPOLAR, 1)
-        b.nodes.append(thr)
+        b.add(thr)
         b.params[f"{thr.name}.thresholds"] = np.clip(thresholds, lo, hi + 1).reshape(c, 1).astype(np.int64)
         b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale))
         return _Cursor(end.output[0], BIPOLAR, out_scale, (1, 1, c))
@@ -107,7 +107,7 @@ def _pool_levels(b, name: str, gap: GlobalAccPool, node, end, levels, out_scale:
                             "the average (a negative factor); global pooling needs a rising tail")
     n = thresholds.shape[0]
     thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, IntType.for_range(0, n), n)
-    b.nodes.append(thr)
+    b.add(thr)
     b.params[f"{thr.name}.thresholds"] = np.ascontiguousarray(np.clip(thresholds, lo, hi + 1).T).astype(np.int64)
     b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale, offset=levels.qmin))
     return _Cursor(end.output[0], thr.out_type, out_scale, (1, 1, c), offset=levels.qmin)

@@ -1,0 +1,64 @@
+"""Residual graphs (DuplicateStreams / AddStreams + requantising Thresholding): random residual Brevitas networks
+of our own generator and the zoo's residual student, Brevitas == QONNX == functional simulator, exact, at the
+model output and layer by layer (every AddStreams and its Thresholding against the ONNX Add and quantizer)."""
+import numpy as np
+import pytest
+import torch
+
+from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.ir import AddStreams, DuplicateStreams, MatrixVectorUnit, Thresholding
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import build_model, randomize_bn, sample_input
+from candle_hw.sim.functional import run_model
+from fixtures.random_nets import Res, build_net, random_residual_spec
+from fixtures.reference import export_reference
+
+# seeds chosen to cover, between them: identity and 1x1 (strided, downsampling) shortcuts, branches of one and
+# two convs (3x3 padded with -1 and 0, 1x1), ±1 and 2-4-bit branches, sign and 2-bit requantisation, 1- and
+# 8-bit inputs, two blocks in a row, a pool after the last block (asserted below)
+SEEDS = [3, 4, 5, 6, 9]
+
+
+def _check(graph, path_x_oracle_qonnx):
+    x, oracle, qonnx_out = path_x_oracle_qonnx
+    np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
+    assert compare_layers(graph, oracle, x[:4]) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_residual_nets_exact(seed, tmp_path):
+    spec = random_residual_spec(seed)
+    blocks = [layer for layer in spec.layers if isinstance(layer, Res)]
+    x, oracle, brevitas_out, qonnx_out = export_reference(build_net(spec), tmp_path / f"res{seed}.onnx", seed, 12)
+    np.testing.assert_array_equal(brevitas_out, qonnx_out)
+    graph = qonnx_to_dataflow(tmp_path / f"res{seed}.onnx")
+    adds = graph.of_kind(AddStreams)
+    assert len(adds) == len(blocks) == len(graph.of_kind(DuplicateStreams))
+    thr = {t.name: t for t in graph.of_kind(Thresholding)}
+    for add, block in zip(adds, blocks):
+        # the requantisation after every add: one threshold (sign) or three (2-bit narrow: 0..2 counts)
+        assert thr[f"{add.name}_thr"].n_thresholds == (1 if block.out_bits == 1 else 2)
+        assert len(graph.in_edges(add.name)) == 2
+    _check(graph, (x, oracle, qonnx_out))
+
+
+def test_seeds_cover_the_residual_cases():
+    features = set().union(*(random_residual_spec(s).features() for s in SEEDS))
+    assert {"residual identity", "residual 1x1 downsampling", "residual branch of 1 conv", "residual branch of 2 convs",
+            "residual ±1 branch", "residual integer branch", "residual requant sign", "residual requant 2-bit",
+            "resnet/u8", "resnet/bipolar"} <= features
+
+
+def test_zoo_residual_student_exact(tmp_path):
+    """The resnet_w1a1 block structure (stem, "R", "D" with its strided 1x1 shortcut, "R") on a small map."""
+    torch.manual_seed(1)
+    model = build_model({"family": "cnv", "channels": [4, "R", "D", "R"], "fc": [], "img": 8, "padding": 1,
+                         "res_bits": 4, "num_classes": 5})
+    randomize_bn(model, 1, x=sample_input(model, 16, 2))
+    x, oracle, brevitas_out, qonnx_out = export_reference(model.eval(), tmp_path / "resnet.onnx", 1, 12)
+    np.testing.assert_array_equal(brevitas_out, qonnx_out)
+    graph = qonnx_to_dataflow(tmp_path / "resnet.onnx")
+    assert len(graph.of_kind(AddStreams)) == 3 and len(graph.of_kind(DuplicateStreams)) == 3
+    # the downsampling block's shortcut: a 1x1 stride-2 window over the 8x8x4 map feeding a matrix unit of 4 inputs
+    assert any(isinstance(n, MatrixVectorUnit) and n.mw == 4 and n.num_vectors == (4, 4) for n in graph.nodes)
+    _check(graph, (x, oracle, qonnx_out))
