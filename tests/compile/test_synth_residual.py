@@ -1,0 +1,28 @@
+"""Yosys on the residual blocks alone (compile/synth.py synthesize_block), on counts that follow from the RTL."""
+from __future__ import annotations
+
+import pytest
+
+from candle_hw.compile.emit import hdl_params
+from candle_hw.compile.ir import AddStreams, DuplicateStreams
+from candle_hw.compile.synth import synthesize_block
+from candle_hw.types import BIPOLAR, sint
+
+pytestmark = pytest.mark.rtl
+
+
+def test_add_streams_registers_only_the_bits_that_vary(tmp_path) -> None:
+    """±1 + ±1 is -2, 0 or 2: bit 0 of the INT3 sum is constant and its register disappears, so PE lanes keep
+    2 flip-flops each, plus the output valid."""
+    pe = 4
+    node = AddStreams("add", (1, 2, 2, 8), (BIPOLAR, BIPOLAR), sint(3), pe)
+    r = synthesize_block("add_streams", hdl_params(node, None).params, "xc7z020", tmp_path / "add")
+    assert r["FF"] == 2 * pe + 1 and 0 < r["LUT"] <= 4 * pe
+    assert r["synth_command"].startswith("synth_xilinx")
+
+
+def test_duplicate_streams_is_its_taken_flags(tmp_path) -> None:
+    """No data register: the only flip-flops are one taken flag per output."""
+    node = DuplicateStreams("dup", (1, 4, 4, 8), sint(4), 8, n_out=3)
+    r = synthesize_block("duplicate_streams", hdl_params(node, None).params, "xc7z020", tmp_path / "dup")
+    assert r["FF"] == 3 and r["LUT"] <= 3 * 3 and r["BRAM_18K"] == 0
