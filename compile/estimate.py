@@ -5,8 +5,9 @@
   per-lane popcount cost measured on the compressor-tree MVU (mvu.sv) and memories sized like Yosys infers
   them (RAMB18 width/depth configurations, LUT RAM 64 deep per LUT).
 - ``estimate_layer_cycles(graph)``: cycles per frame of each node when never stalled (the block headers).
-- ``estimate_network_performance(graph, clock_mhz)``: FINN's critical_path_cycles, max_cycles,
-  max_cycles_node_name, estimated_throughput_fps, estimated_latency_ns.
+- ``estimate_network_performance(graph, clock_mhz)``: FINN's critical_path_cycles (the longest path through
+  the DAG, each node weighted by its cycles), max_cycles, max_cycles_node_name, estimated_throughput_fps,
+  estimated_latency_ns.
 - ``finn_estimate_layer_resources(graph)``: FINN's estimator formulas (HLS MVAU LUT model, FINN-R BRAM table,
   thresholding, SWG, FIFO) on the same graph, for side-by-side comparison.
 """
@@ -15,8 +16,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import networkx as nx
+
 from candle_hw.compile.ir import (
-    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.devices import get_device
@@ -159,6 +162,23 @@ def thresholding_resources(n: Thresholding) -> dict[str, int]:
     return _res(20 + lut, n.pe * (n.in_type.bits + n.out_type.bits) * 2 + 20)
 
 
+def dup_resources(n: DuplicateStreams) -> dict[str, int]:
+    """DuplicateStreams as DAG_CONTRACT.md specifies its handshake: the data wires pass through (no LUT), each
+    output keeps a "taken" flag (1 FF) with a valid = in_valid & ~taken and a next-taken LUT, and in_ready is an
+    AND over n_out (taken | ready) terms (one LUT6 per 3 outputs). A structural count, not yet fitted to Yosys
+    (hw_templates/duplicate_streams is dagrtl's; its synthesis numbers replace this)."""
+    return _res(2 * n.n_out + math.ceil(n.n_out / 3), n.n_out)
+
+
+def add_resources(n: AddStreams) -> dict[str, int]:
+    """AddStreams: pe adders of out_type width (one LUT per sum bit on a carry chain; a BIPOLAR operand enters
+    as the 2-bit +-1, {~b, 1}, which folds into the adder's LUTs), a registered output word (pe * out bits FF)
+    and its valid, with ~3 LUTs of handshake (both inputs valid and the output free). A structural count, not
+    yet fitted to Yosys (hw_templates/add_streams is dagrtl's; its synthesis numbers replace this)."""
+    bits = n.pe * n.out_type.bits
+    return _res(bits + 3, bits + 1)
+
+
 def node_resources(n: Node) -> dict[str, int]:
     if isinstance(n, MatrixVectorUnit):
         return mvu_resources(n)
@@ -176,6 +196,10 @@ def node_resources(n: Node) -> dict[str, int]:
         return thresholding_resources(n)
     if isinstance(n, GlobalAccPool):
         return global_acc_pool_resources(n)
+    if isinstance(n, DuplicateStreams):
+        return dup_resources(n)
+    if isinstance(n, AddStreams):
+        return add_resources(n)
     raise NotImplementedError(f"{n.name}: no resource model for {n.kind}")
 
 
@@ -221,12 +245,28 @@ def estimate_layer_cycles(graph: DataflowGraph) -> dict[str, int]:
     return {n.name: node_cycles(n) for n in graph.nodes}
 
 
+def critical_path(graph: DataflowGraph, cycles: dict[str, int]) -> tuple[int, list[str]]:
+    """(cycles, node names) of the longest source-to-sink path, each node weighted by ``cycles``: FINN's
+    no-overlap latency bound (its dataflow_performance takes, per node, the latest predecessor plus the node's
+    own cycles). On a chain it is the sum of every node's cycles; parallel branches count once, the longer."""
+    g = graph.to_networkx()
+    best: dict[str, tuple[int, str | None]] = {}
+    for name in nx.topological_sort(g):
+        before = max(((best[p][0], p) for p in g.predecessors(name)), default=(0, None))
+        best[name] = (before[0] + cycles[name], before[1])
+    path, at = [], graph.sink.name
+    while at is not None:
+        path.append(at)
+        at = best[at][1]
+    return best[graph.sink.name][0], path[::-1]
+
+
 def estimate_network_performance(graph: DataflowGraph, clock_mhz: float = 100.0) -> dict[str, Any]:
-    """FINN's dataflow_performance fields: the slowest node bounds throughput; the critical path sums every
-    node's cycles (FINN's no-overlap bound on latency)."""
+    """FINN's dataflow_performance fields: the slowest node bounds throughput; the critical path is the
+    longest path of node cycles through the graph (FINN's no-overlap bound on latency)."""
     cycles = estimate_layer_cycles(graph)
     name = max(cycles, key=lambda k: cycles[k])
-    crit = sum(cycles.values())
+    crit, _ = critical_path(graph, cycles)
     clk_ns = 1000.0 / clock_mhz
     return {
         "critical_path_cycles": crit,

@@ -86,18 +86,31 @@ def run_steps(model: str | Path, opts: CompileOptions, log: Callable[[str], None
 
     oracle = oracle_model(model) if opts.verify else None
     graph = qonnx_to_dataflow(model)
-    for step in STEPS:
-        if step != "lower":
-            new = STEP_FUNCS[step](graph, opts)
-            log(f"{step}: {'changed' if new != graph else 'unchanged'}")
-            graph = new
-        else:
-            log(f"lower: {len(graph.nodes)} nodes ({', '.join(n.name for n in graph.nodes)})")
+    branches = "" if graph.is_chain else f", {len(graph.edges)} edges (branching)"
+    log(f"lower: {len(graph.nodes)} nodes ({', '.join(n.name for n in graph.nodes)}){branches}")
+
+    def check(step: str, g: DataflowGraph) -> None:
         if oracle is not None:
-            bad = compare_layers(graph, oracle, random_inputs(graph, opts.verify_samples, seed=len(step)))
+            bad = compare_layers(g, oracle, random_inputs(g, opts.verify_samples, seed=len(step)))
             if bad:
                 raise UserError(f"verify after {step}: {bad[0]}")
             log(f"verify after {step}: bit-exact against QONNX on {opts.verify_samples} random inputs")
+        if on_step is not None:
+            on_step(step, g)
+
+    check("lower", graph)
+    return run_passes(graph, opts, log, check)
+
+
+def run_passes(graph: DataflowGraph, opts: CompileOptions, log: Callable[[str], None] = lambda s: None,
+               on_step: Callable[[str, DataflowGraph], None] | None = None,
+               steps: tuple[str, ...] = STEPS[1:]) -> DataflowGraph:
+    """The steps after "lower" (or those named in ``steps``, in pipeline order) on a graph, chain or DAG;
+    ``on_step(step, graph)`` sees the graph after every step."""
+    for step in (s for s in STEPS[1:] if s in steps):
+        new = STEP_FUNCS[step](graph, opts)
+        log(f"{step}: {'changed' if new != graph else 'unchanged'}")
+        graph = new
         if on_step is not None:
             on_step(step, graph)
     return graph

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.estimate import (
-    KEYS, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance,
+    KEYS, critical_path, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance,
     finn_estimate_layer_resources,
 )
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
@@ -110,11 +110,14 @@ def build_report(build: str | Path) -> dict[str, Any]:
     est = estimate_layer_resources(graph, dev)
     rtl = _read(reports / "rtlsim_performance.json")
     cap = dev.capacity()
+    cycles = estimate_layer_cycles(graph)
     return {
         "device": dev.name, "clock_mhz": clock,
         "estimate_layer_resources": est,
-        "estimate_layer_cycles": estimate_layer_cycles(graph),
+        "estimate_layer_cycles": cycles,
         "estimate_network_performance": estimate_network_performance(graph, clock),
+        # the nodes whose cycles add up to critical_path_cycles (on a branching graph: the longer branch)
+        "critical_path_nodes": critical_path(graph, cycles)[1],
         "finn_estimate_layer_resources": finn_estimate_layer_resources(graph),
         "fifo_depths": {n.name: n.depth for n in graph.nodes if isinstance(n, StreamFIFO)},
         "device_utilisation": {k: est["total"][k] / cap[k] for k in KEYS if cap.get(k)},

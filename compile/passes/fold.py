@@ -9,6 +9,13 @@ is part of the model: a block-RAM weight memory needs ceil(PE*SIMD / port width)
 is also a weight-bandwidth budget. The search is exact: a dynamic programme over the chain of layers whose
 state is the previous layer's output word size (which decides the width converter between the two) and the
 BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are kept, which loses nothing.
+
+On a branching graph the groups are taken in the stored (topological) order, a DuplicateStreams or AddStreams
+joining the group before it like a pool; the programme then counts the width converter between two
+consecutive groups only where an edge joins them, so it is exact for chains and, for a DAG, optimal up to the
+converters on branch edges (stitch inserts those and the estimate counts them). After the choice, the fan-out
+and join nodes follow their producers over the edges (compile/passes/folding.py), which never makes a node
+slower than the target: an add takes the wider operand's words.
 """
 from __future__ import annotations
 
@@ -18,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from candle_hw.compile.estimate import (
-    dwc_resources, global_acc_pool_resources, label_select_resources, maxpool_resources, mvu_resources,
-    node_cycles, swg_resources, thresholding_resources,
+    add_resources, dup_resources, dwc_resources, global_acc_pool_resources, label_select_resources,
+    maxpool_resources, mvu_resources, node_cycles, swg_resources, thresholding_resources,
 )
 from candle_hw.compile.ir import (
-    DataflowGraph, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
-    WidthConverter,
+    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
+    SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.compile.passes.folding import follow_neighbours
 from candle_hw.errors import UserError
@@ -57,8 +64,19 @@ class Choice:
     out_elems: int
 
 
+_POST = (MaxPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams, AddStreams)
+
+
+def core_graph(graph: DataflowGraph) -> DataflowGraph:
+    """The graph without its width converters and FIFOs (stitch re-inserts them for a new folding)."""
+    for n in graph.nodes:
+        if isinstance(n, (StreamFIFO, WidthConverter)):
+            graph = graph.without_node(n.name)
+    return graph
+
+
 def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
-    core = [n for n in graph.nodes if not isinstance(n, (StreamFIFO, WidthConverter))]
+    core = list(core_graph(graph).nodes)
     groups: list[Group] = []
     pending: SlidingWindow | None = None
     for i, n in enumerate(core):
@@ -70,7 +88,7 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
         elif isinstance(n, MatrixVectorUnit):
             groups.append(Group(pending, n, []))
             pending = None
-        elif groups and isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)):
+        elif groups and isinstance(n, _POST):
             groups[-1].post.append(n)
         else:
             raise UserError(f"{n.name}: folding needs every {n.kind} to follow a matrix-vector unit")
@@ -96,6 +114,10 @@ def _node_res(n: Node) -> dict[str, int]:
         return global_acc_pool_resources(n)
     if isinstance(n, Thresholding):
         return thresholding_resources(n)
+    if isinstance(n, DuplicateStreams):
+        return dup_resources(n)
+    if isinstance(n, AddStreams):
+        return add_resources(n)
     return mvu_resources(n)
 
 
@@ -147,8 +169,20 @@ def _dwc_cost(prev: Node, cur: Node, out_e: int, in_e: int) -> tuple[int, int]:
     return dwc_resources(d)["LUT"], node_cycles(d)
 
 
-def solve(groups: list[Group], max_cycles: int, bram_cap: int) -> tuple[float, list[Choice]] | None:
-    """Minimum-LUT choice per group with all cycles <= max_cycles and total BRAM <= bram_cap (exact DP)."""
+def _joined(groups: list[Group], edges) -> list[bool]:
+    """joined[i]: an edge runs from group i-1's last node into group i's first (always so on a chain)."""
+    pairs = {(e.src, e.dst) for e in edges} if edges is not None else None
+    out = [True]
+    for a, b in zip(groups, groups[1:]):
+        last, first = (a.post[-1] if a.post else a.mvu), (b.pre or b.mvu)
+        out.append(pairs is None or (last.name, first.name) in pairs)
+    return out
+
+
+def solve(groups: list[Group], max_cycles: int, bram_cap: int, edges=None) -> tuple[float, list[Choice]] | None:
+    """Minimum-LUT choice per group with all cycles <= max_cycles and total BRAM <= bram_cap (exact DP on a
+    chain; ``edges`` of a branching core graph: converters counted only between groups an edge joins)."""
+    joined = _joined(groups, edges)
     cands = [candidates(g, max_cycles) for g in groups]
     if any(not c for c in cands):
         return None
@@ -175,7 +209,7 @@ def solve(groups: list[Group], max_cycles: int, bram_cap: int) -> tuple[float, l
         src: dict[int, np.ndarray] = {}
         for c_idx, c in enumerate(cands[gi]):
             for oe, arr in layer.items():
-                dl, dc = _dwc_cost(prev_last, cur_first, oe, c.in_elems)
+                dl, dc = _dwc_cost(prev_last, cur_first, oe, c.in_elems) if joined[gi] else (0, 0)
                 if dc > max_cycles or c.bram >= nb:
                     continue
                 shifted = np.full(nb, INF)
@@ -214,7 +248,19 @@ def _rebuild(graph: DataflowGraph, groups: list[Group], chosen: list[Choice]) ->
     nodes: list[Node] = []
     for g, c in zip(groups, chosen):
         nodes.extend(_apply(g, c.pe, c.simd, c.style))
-    return graph.replace(nodes=tuple(nodes))
+    return _with_core_nodes(graph, nodes)
+
+
+def _with_core_nodes(graph: DataflowGraph, nodes: list[Node]) -> DataflowGraph:
+    """The core graph with these (re-folded) nodes, fan-out and join nodes following them over the edges."""
+    core = core_graph(graph)
+    return core.replace(nodes=tuple(follow_neighbours(nodes, core.edges)))
+
+
+def _core_edges(graph: DataflowGraph):
+    """The core graph's edges where it branches (None on a chain: every consecutive pair is joined)."""
+    core = core_graph(graph)
+    return None if core.is_chain else core.edges
 
 
 def _device_caps(device: Any) -> tuple[int, int, str, float]:
@@ -257,9 +303,10 @@ class FoldForThroughput:
         if fps <= 0:
             raise UserError(f"FoldForThroughput: target_fps={fps} must be positive")
         target = int(clock * 1e6 / fps)
-        res = solve(groups, target, brams) if target >= 1 else None
+        edges = _core_edges(graph)
+        res = solve(groups, target, brams, edges) if target >= 1 else None
         if res is None or res[0] > lut_cap:
-            best = self._fastest_cycles(groups, lut_cap, brams)
+            best = self._fastest_cycles(groups, lut_cap, brams, edges)
             need = "" if res is None else f" that needs {res[0]:.0f} LUT (> {lut_cap});"
             raise UserError(
                 f"FoldForThroughput: {fps:.0f} FPS at {clock:g} MHz needs <= {target} cycles per frame;"
@@ -268,22 +315,23 @@ class FoldForThroughput:
             )
         return _rebuild(graph, groups, res[1])
 
-    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int) -> int:
+    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, edges=None) -> int:
         levels = sorted({c.cycles for g in groups for c in candidates(g, 1 << 62)})
         lo, hi = 0, len(levels) - 1
-        if not _fits(solve(groups, levels[hi], brams), lut_cap):
+        if not _fits(solve(groups, levels[hi], brams, edges), lut_cap):
             raise UserError(f"FoldForThroughput: even the most folded design exceeds {lut_cap} LUT / {brams} BRAM_18K")
         while lo < hi:
             mid = (lo + hi) // 2
-            if _fits(solve(groups, levels[mid], brams), lut_cap):
+            if _fits(solve(groups, levels[mid], brams, edges), lut_cap):
                 hi = mid
             else:
                 lo = mid + 1
         return levels[lo]
 
     def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, dev: str) -> DataflowGraph:
-        cycles = self._fastest_cycles(groups, lut_cap, brams)
-        res = solve(groups, cycles, brams)
+        edges = _core_edges(graph)
+        cycles = self._fastest_cycles(groups, lut_cap, brams, edges)
+        res = solve(groups, cycles, brams, edges)
         assert res is not None
         return _rebuild(graph, groups, res[1])
 
@@ -345,4 +393,4 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
         achieved = max(node_cycles(n) for n in nodes)
         if achieved > target_cycles:
             nodes = walk(achieved)
-    return graph.replace(nodes=tuple(nodes))
+    return core_graph(graph).replace(nodes=tuple(nodes))

@@ -1,4 +1,12 @@
-"""ApplyFolding: set PE/SIMD of matrix-vector units from a user folding, and keep neighbours consistent."""
+"""ApplyFolding: set PE/SIMD of matrix-vector units from a user folding, and keep neighbours consistent.
+
+At a fan-out or a join of a branching graph (the constraint ``follow_neighbours`` applies): a DuplicateStreams
+takes its producer's word size, so nothing converts before it, and each consumer reads what it needs through
+its own width converter; an AddStreams has one pe for both operands and its output (the IR's definition), and
+takes the WIDER of its two operands' words. Then the add is never slower than either operand's producer
+(cycles = elements / pe <= each producer's words per frame), the narrower operand widens through a converter
+that stitch inserts on that edge (itself no slower than its producer), and the nodes after the add follow it.
+"""
 from __future__ import annotations
 
 import json
@@ -8,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.ir import (
-    DataflowGraph, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
+    AddStreams, DataflowGraph, DuplicateStreams, Edge, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
 )
 from candle_hw.errors import UserError
 
@@ -90,28 +98,51 @@ class ApplyFolding:
                     nodes[i] = replace(n, pe=pe, simd=simd, weight_style=style or n.weight_style)
                 except IRError as exc:
                     raise UserError(str(exc)) from None
-        return graph.replace(nodes=tuple(follow_neighbours(nodes)))
+        return graph.replace(nodes=tuple(follow_neighbours(nodes, graph.edges)))
 
 
-def follow_neighbours(nodes: list[Node]) -> list[Node]:
+_LEADERS = (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding, DuplicateStreams, AddStreams)
+
+
+def follow_neighbours(nodes: list[Node], edges: tuple[Edge, ...] | list[Edge] = ()) -> list[Node]:
     """Neighbours follow the matrix-vector units: a sliding window takes the largest divisor of its channels
     that divides the simd of the unit it feeds (no width converter when simd divides the channels); a max-pool,
-    thresholding or label select takes the largest divisor of its size that divides the pe of the node feeding
-    it (a unit, or a pool after a unit), and so does the sliding window of an overlapping max-pool
-    (compile/passes/pool_windows.py), whose reduction then takes the window's simd."""
+    thresholding, label select or duplicate takes the largest divisor of its size that divides the words of
+    the node feeding it (a unit, or a pool/threshold/duplicate/add after one), and so does the sliding window
+    of an overlapping max-pool (compile/passes/pool_windows.py), whose reduction then takes the window's simd;
+    an add takes the wider of its operands' words (module docstring). ``nodes`` in topological order;
+    ``edges`` join them (none: a chain)."""
     out = list(nodes)
-    followers = (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding)
+    if not edges:
+        edges = [Edge(a.name, b.name) for a, b in zip(out, out[1:])]
+    at = {n.name: i for i, n in enumerate(out)}
+    preds: dict[str, list[Edge]] = {}
+    succs: dict[str, list[Edge]] = {}
+    for e in edges:
+        if e.src in at and e.dst in at:
+            preds.setdefault(e.dst, []).append(e)
+            succs.setdefault(e.src, []).append(e)
     for i, n in enumerate(out):
-        nxt = out[i + 1] if i + 1 < len(out) else None
-        prev = out[i - 1] if i > 0 else None
-        if isinstance(n, SlidingWindow) and isinstance(nxt, MatrixVectorUnit):
-            out[i] = replace(n, simd=math.gcd(nxt.simd, n.channels))
-        elif isinstance(n, SlidingWindow) and isinstance(nxt, MaxPool) and isinstance(prev, followers):
-            out[i] = replace(n, simd=math.gcd(prev.pe, n.channels))
-        elif isinstance(n, MaxPool) and isinstance(prev, SlidingWindow):
-            out[i] = replace(n, pe=prev.simd)
-        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect)) and isinstance(prev, followers):
-            out[i] = replace(n, pe=math.gcd(prev.pe, n.labels if isinstance(n, LabelSelect) else n.channels))
+        ins = sorted(preds.get(n.name, ()), key=lambda e: e.dst_port)
+        prev = [out[at[e.src]] for e in ins]
+        nxt = [out[at[e.dst]] for e in succs.get(n.name, ())]
+        one_prev = prev[0] if len(prev) == 1 else None
+        words = one_prev.out_stream(ins[0].src_port).elems_per_word if one_prev is not None else 0
+        if isinstance(n, SlidingWindow) and len(nxt) == 1 and isinstance(nxt[0], MatrixVectorUnit):
+            out[i] = replace(n, simd=math.gcd(nxt[0].simd, n.channels))
+        elif isinstance(n, SlidingWindow) and len(nxt) == 1 and isinstance(nxt[0], MaxPool) \
+                and isinstance(one_prev, _LEADERS):
+            out[i] = replace(n, simd=math.gcd(words, n.channels))
+        elif isinstance(n, MaxPool) and isinstance(one_prev, SlidingWindow):
+            out[i] = replace(n, pe=one_prev.simd)
+        elif isinstance(n, AddStreams) and prev and all(isinstance(p, _LEADERS) for p in prev):
+            widest = max(p.out_stream(e.src_port).elems_per_word for p, e in zip(prev, ins))
+            out[i] = replace(n, pe=math.gcd(widest, n.shape[-1]))
+        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams)) \
+                and isinstance(one_prev, _LEADERS):
+            size = n.labels if isinstance(n, LabelSelect) else n.shape[-1] if isinstance(n, DuplicateStreams) \
+                else n.channels
+            out[i] = replace(n, pe=math.gcd(words, size))
     return out
 
 
@@ -123,6 +154,6 @@ def folding_of(graph: DataflowGraph) -> dict[str, dict[str, int]]:
             out[n.name] = {"pe": n.pe, "simd": n.simd, "weight_style": n.weight_style}
         elif isinstance(n, SlidingWindow):
             out[n.name] = {"simd": n.simd}
-        elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
+        elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding, DuplicateStreams, AddStreams)):
             out[n.name] = {"pe": n.pe}
     return out

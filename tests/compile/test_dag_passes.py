@@ -59,3 +59,70 @@ def test_without_node_rewires_a_branch():
     assert s.without_node("fifo_input").source.name == "swg0"
     with pytest.raises(IRError, match="1 and 1 needed"):
         s.without_node("add")
+
+
+def test_apply_folding_follows_over_edges():
+    from candle_hw.compile.pipeline import apply_folding
+
+    g = residual_graph(0, "conv")
+    f = apply_folding(g, {"conv0": {"pe": 2, "simd": 3}, "conv1": {"pe": 2, "simd": 8}, "sc": {"pe": 8, "simd": 8}})
+    assert f.node("dup").pe == 2  # its producer's words
+    assert f.node("swg1").simd == 8  # its unit's simd
+    assert f.node("add").pe == 8 and f.node("thr").pe == 8  # the wider operand (sc), and what follows it
+    s = Stitch()(f)
+    require_stitched(s, "emit")
+    # the narrower operand (conv1, 2 per word) widens on its edge into the add
+    assert [n.name for n in s.of_kind(WidthConverter) if s.succs(n.name)[0].name == "fifo_dwc_conv1"] == ["dwc_conv1"]
+    x = random_frames(g, 3, seed=2)
+    assert np.array_equal(run_dataflow(s, x), run_dataflow(g, x))
+
+
+@pytest.mark.parametrize("shortcut", ["identity", "conv"])
+def test_fold_for_throughput_on_a_dag_meets_the_target(shortcut):
+    from candle_hw.compile.estimate import node_cycles
+    from candle_hw.compile.passes.fold import FoldForThroughput, finn_set_folding
+
+    g = Stitch()(residual_graph(1, shortcut))
+    clock = 100.0
+    for fps in (20_000, 150_000):
+        f = FoldForThroughput(fps, "xc7z020", clock_mhz=clock)(g)
+        s = Stitch()(f)
+        require_stitched(s, "emit")
+        assert max(node_cycles(n) for n in s.nodes) <= int(clock * 1e6 / fps)
+        assert s.node("add").pe == max(p.out_stream().elems_per_word
+                                       for p in (f.node("conv1"), f.node("sc" if shortcut == "conv" else "dup")))
+        x = random_frames(g, 2, seed=fps)
+        assert np.array_equal(run_dataflow(s, x), run_dataflow(g, x))
+    assert FoldForThroughput("max", "xc7z020")(g).node("add").pe >= 1
+    Stitch()(finn_set_folding(g, 2000))
+
+
+def test_estimates_and_build_reports_on_a_dag(tmp_path):
+    import json
+
+    from candle_hw.compile.estimate import (
+        critical_path, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance,
+    )
+    from candle_hw.compile.pipeline import CompileOptions, run_passes, write_build
+
+    g = residual_graph(0, "identity")
+    opts = CompileOptions(folding={"conv1": {"pe": 8, "simd": 8}}, emit_rtl=False)
+    seen = []
+    s = run_passes(g, opts, on_step=lambda step, gr: seen.append(step), steps=("fold", "stitch"))
+    assert seen == ["fold", "stitch"]
+    cyc = estimate_layer_cycles(s)
+    crit, path = critical_path(s, cyc)
+    # the skip branch (dup:1 -> its FIFO -> add) is shorter than the conv branch: the path takes the latter
+    assert "swg1" in path and "conv1" in path and "fifo_dup_p1" not in path
+    assert path[0] == s.source.name and path[-1] == s.sink.name
+    assert crit == sum(cyc[n] for n in path) < sum(cyc.values())
+    assert estimate_network_performance(s)["critical_path_cycles"] == crit
+    res = estimate_layer_resources(s)
+    assert res["dup"]["FF"] == 2 and res["add"]["LUT"] > 0
+    write_build(s, tmp_path, opts, log=lambda m: None)
+    perf = json.loads((tmp_path / "reports" / "estimate_network_performance.json").read_text())
+    assert perf["critical_path_cycles"] == crit
+    from candle_hw.compile.ir import DataflowGraph
+
+    assert DataflowGraph.load(tmp_path) == s
+    assert json.loads((tmp_path / "folding.json").read_text())["add"] == {"pe": s.node("add").pe}
