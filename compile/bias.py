@@ -69,11 +69,14 @@ def bias_exact(node: onnx.NodeProto, bias: np.ndarray, zscale: np.ndarray, mw: i
     return True
 
 
-def dot_error(zscale: np.ndarray, k: int, qmax: int, exact: np.ndarray) -> np.ndarray:
+def dot_error(zscale: np.ndarray, k: int, qmax: int, exact: np.ndarray,
+              rounded_weights: np.ndarray | bool = False) -> np.ndarray:
     """Bound on |qonnx's float32 dot product - d * zscale| per channel (0 where ``dot_exact``): each input
     fl(q*s_in), each product and each of the k additions rounds with relative error <= 2^-24 of at most
-    sum |q_k| * zscale <= k * qmax * zscale; plus the rounding of our own candidate."""
-    return np.where(exact, 0.0, (k + 2) * 2.0**-24 * k * qmax * zscale)
+    sum |q_k| * zscale <= k * qmax * zscale (qmax: the largest |input x weight| integer product); plus the
+    rounding of our own candidate; plus, where ``rounded_weights``, each weight's fl(q*s_c) of its Quant."""
+    rounds = k + 2 + np.asarray(rounded_weights, dtype=np.float64)
+    return np.where(exact, 0.0, rounds * 2.0**-24 * k * qmax * zscale)
 
 
 def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,

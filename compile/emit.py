@@ -108,8 +108,10 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
             "IN_SIGNED": _signed(n.in_type), "BINARY_XNOR": int(n.binary_xnor), "ACC_BITS": n.acc_type.bits,
             "N_THRESH": n.n_thresholds, "THRESH_BITS": 1, "THRESH_SIGNED": 0, "OUT_BITS": n.out_type.bits,
             "NUM_VECTORS": n.vectors, "WEIGHT_FILE": f"{n.name}_weights.mem", "THRESH_FILE": "",
-            "WEIGHT_STYLE": weight_style(n)})
-        inst.mems[f"{n.name}_weights.mem"] = (weight_words(w, n.pe, n.simd), n.pe * n.simd)
+            "WEIGHT_STYLE": weight_style(n), "WEIGHT_BITS": n.weight_type.bits,
+            "WEIGHT_SIGNED": int(n.weight_type.signed), "IN_BIPOLAR": int(n.in_type.bipolar)})
+        inst.mems[f"{n.name}_weights.mem"] = (weight_words(w, n.pe, n.simd, n.weight_type),
+                                              n.pe * n.simd * n.weight_type.bits)
         if n.border:
             inst.mems.update(_border_mems(n, inst))
         if n.n_thresholds:

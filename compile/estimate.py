@@ -37,6 +37,7 @@ ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled
 PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
+KBIT_LANE_LUT_PER_PRODUCT_BIT = 4.0  # k-bit weight lane: product and adder tree, per (input bit x weight bit)
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -70,25 +71,33 @@ def weight_style(n: MatrixVectorUnit) -> str:
     return "distributed" if n.wmem <= DISTRIBUTED_MAX_WMEM else "block"
 
 
+def weight_bits(n: MatrixVectorUnit) -> int:
+    """Bits of one stored weight (1 for ±1)."""
+    return n.weight_type.bits
+
+
 def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, int]:
     style = style or weight_style(n)
     lanes = n.pe * n.simd
+    wlanes = lanes * weight_bits(n)  # weight memory bits per word
     ab = n.acc_type.bits + 1
     if n.binary_xnor:
         lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2))
-    else:
+    elif n.weight_type.bipolar:
         lane_lut = INT_LANE_LUT_PER_BIT * n.in_type.bits
+    else:
+        lane_lut = KBIT_LANE_LUT_PER_PRODUCT_BIT * n.in_type.bits * n.weight_type.bits
     lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab
     if n.nf > 1:  # the SF-word input buffer re-read by folds 1..NF-1
         lut += LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32)
     ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
     bram = 0
     if style == "block":
-        bram = bram18_count(lanes, n.wmem)
-        ff += lanes
+        bram = bram18_count(wlanes, n.wmem)
+        ff += wlanes
     elif n.wmem > 1:  # distributed and logic styles both become LUT ROMs under Yosys
-        lut += ROM_LUT_PER_LANE * lanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
-        ff += lanes if style == "distributed" else 0
+        lut += ROM_LUT_PER_LANE * wlanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
+        ff += wlanes if style == "distributed" else 0
     lat = 4
     odepth = -(-lat // n.sf) + 1
     ff += odepth * n.pe * n.out_type.bits
@@ -299,7 +308,7 @@ def finn_mvau(n: MatrixVectorUnit, ram_style: str = "auto", ram_style_thresholds
 
     Defaults as FINN builds the BNN-PYNQ networks: accumulator INT32 (capped by the range formula), threshold
     memories not in LUTs (so thr = comp = 0); this reproduces anchors.md E1 and E3 to the stated digits."""
-    p, q, w, a = n.pe, n.simd, 1, n.in_type.bits
+    p, q, w, a = n.pe, n.simd, weight_bits(n), n.in_type.bits
     mult = q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
     adder = (w + a) * (2 * q - 1)
     alpha = math.log2(n.mw) + w + a - 1 - int(n.in_type.signed and not n.in_type.bipolar)

@@ -11,7 +11,8 @@ qonnx at compile time. So the integers agree with QONNX by construction, not by 
 Branching graphs (residual networks) are lowered by a worklist over quantized tensors (``_walk``): fan-out
 becomes DuplicateStreams, an Add of two quantized tensors AddStreams + Thresholding (compile/residual.py).
 
-Scope (this release): 1-bit (±1) weights with a per-tensor or per-output-channel scale; bipolar activations
+Scope (this release): 1-bit (±1) or k-bit integer weights (k <= 4, compile/ir.py MAX_WEIGHT_BITS) with a
+per-tensor or per-output-channel scale; bipolar or multi-bit activations
 with any positive scale; an integer (or bipolar) network input produced by one input quantizer, or carrying a
 qonnx integer datatype annotation; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
 without bias; MaxPool on quantized tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything
@@ -31,7 +32,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, InputQuant, LayerOrigin, Prologue
 from candle_hw.compile.ir import (
-    DataflowGraph, Edge, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
+    MAX_WEIGHT_BITS, DataflowGraph, Edge, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
 )
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
 from candle_hw.compile.residual import activation_inputs, duplicate, is_join, lower_join, unquantized_join
@@ -406,26 +407,54 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
 
 
 # -- accumulating layers -----------------------------------------------------------------------------------
-def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mw, mh) float weights -> ±1 signs and the per-channel scale s_c > 0 (every weight of column c is ±s_c):
-    1-bit weights with a per-tensor or per-output-channel scale, which the next thresholds absorb."""
+def _check_weights(node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mw, mh) float weights -> integers q, the per-channel scale s_c > 0 with every W[k, c] == fl32(q[k, c] * s_c)
+    (as qonnx's Quant computes them), and per channel whether that product is exact in float64 (else the
+    weight's own rounding joins the dot product's error bound, compile/bias.py dot_error). ±1 for 1-bit
+    weights, else k-bit integers (k <= MAX_WEIGHT_BITS; e.g. Brevitas' narrow 2-bit {-1, 0, 1}). The scales (per
+    tensor or per output channel) are absorbed by the next thresholds, as FINN does."""
     w = np.asarray(w, dtype=np.float32)
     mag = np.abs(w)
     scale = mag.max(axis=0) if w.size else np.ones(w.shape[1], np.float32)
     bad = np.flatnonzero(~np.all(mag == scale[None, :], axis=0) | ~(scale > 0) | ~np.isfinite(scale))
-    if bad.size:
-        raise FrontendError(_non_binary_message(node, w, int(bad[0])))
-    return np.where(w > 0, 1, -1).astype(np.int8), scale
+    if not bad.size:
+        return np.where(w > 0, 1, -1).astype(np.int8), scale, np.ones(w.shape[1], bool)
+    q = np.zeros(w.shape, np.int8)
+    scale = np.ones(w.shape[1], np.float32)
+    exact = np.ones(w.shape[1], bool)
+    for c in range(w.shape[1]):
+        col = _integer_column(w[:, c])
+        if col is None:
+            raise FrontendError(_non_binary_message(node, w, c))
+        q[:, c], scale[c] = col
+        exact[c] = bool(np.all(q[:, c].astype(np.float64) * np.float64(scale[c]) == w[:, c]))
+    return q, scale, exact
+
+
+def _integer_column(col: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
+    """One output channel's float weights as fl32(q * s), q integers of at most MAX_WEIGHT_BITS signed bits and s a
+    positive float32, or None: s is the smallest magnitude divided by the smallest m that reproduces every value."""
+    nz = np.abs(col[col != 0])
+    if not nz.size:
+        return np.zeros(col.shape, np.int8), np.float32(1.0)
+    if not np.all(np.isfinite(nz)):
+        return None
+    lo, hi = -(1 << (MAX_WEIGHT_BITS - 1)), (1 << (MAX_WEIGHT_BITS - 1)) - 1
+    for m in range(1, -lo + 1):
+        s = np.float32(nz.min() / np.float32(m))
+        if not s > 0:
+            return None
+        q = np.round(col.astype(np.float64) / np.float64(s))
+        if q.min() >= lo and q.max() <= hi and np.array_equal((q.astype(np.float32) * s).astype(np.float32), col):
+            return q.astype(np.int8), s
+    return None
 
 
 def _non_binary_message(node: onnx.NodeProto, w: np.ndarray, bad: int) -> str:
-    """The refusal names the layer, the weight width its values need and a few of them: the usual cause is a
-    k-bit weight quantizer (e.g. Brevitas' 2w2a nets), not a malformed model."""
-    levels = max((np.unique(w[:, c]).size for c in range(w.shape[1])), default=0)
-    width = (f"k-bit weights (at least {math.ceil(math.log2(levels))}-bit: up to {levels} distinct values per "
-             f"output channel)") if levels > 2 else f"non-binary weights (output channel {bad} holds only [{_few(w[:, bad])}])"
-    return (f"{node.name} ({node.op_type}): layer has {width}, which are not supported yet; distinct values "
-            f"[{_few(w)}]; only 1-bit weights ±s (one positive scale per output channel) are supported")
+    """The refusal names the layer, the offending output channel and a few of its values."""
+    return (f"{node.name} ({node.op_type}): output channel {bad} has weights [{_few(w[:, bad])}], not q * s with q "
+            f"an integer of at most {MAX_WEIGHT_BITS} bits and one positive scale s per output channel (layer "
+            f"values [{_few(w)}])")
 
 
 def _few(w: np.ndarray) -> str:
@@ -447,7 +476,7 @@ def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | 
     w = b.const(node, 1, "weight")
     if node.op_type == "Gemm" and b.attr(node, "transB", 0):
         w = w.T
-    w, wscale = _check_weights(node, w)
+    w, wscale, wexact = _check_weights(node, w)
     if len(cur.nhwc) != 1 or w.shape[0] != cur.nhwc[0]:
         raise FrontendError(f"{node.name}: weight shape {list(w.shape)} does not match input of {cur.nhwc} elements")
     if cur.flatten_from is not None:
@@ -456,7 +485,7 @@ def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | 
         w = w.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(c * h * wd, -1)
     name = f"fc{b.n_fc}"
     b.n_fc += 1
-    return _finish_accumulator(b, node, cur, name, w, (1,), "nc", wscale=wscale, bias=bias)
+    return _finish_accumulator(b, node, cur, name, w, (1,), "nc", wscale=wscale, bias=bias, wexact=wexact)
 
 
 def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
@@ -492,18 +521,26 @@ def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     b.add(swg)
     oh, ow = swg.ofm_dim
     # [OFM][IFM][ky][kx] -> rows in (ky, kx, c) order, the sliding window's element order
-    wmat, wscale = _check_weights(node, w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm))
-    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw", border, wscale, bias)
+    wmat, wscale, wexact = _check_weights(node, w.transpose(2, 3, 1, 0).reshape(int(k[0]) * int(k[0]) * c, ofm))
+    return _finish_accumulator(b, node, cur, f"conv{idx}", wmat, (oh, ow), "nchw", border, wscale, bias, wexact)
 
 
-def _acc_bounds(w: np.ndarray, etype: IntType, binary: bool) -> tuple[int, int]:
-    if binary:
+def _acc_bounds(w: np.ndarray, etype: IntType, xnor: bool) -> tuple[int, int]:
+    """The accumulator's range over every input of ``etype`` for the stored weights (XNOR: agreements)."""
+    if xnor:
         return 0, w.shape[0]
-    pos = (w > 0).sum(axis=0).astype(np.int64)
-    neg = (w < 0).sum(axis=0).astype(np.int64)
-    hi = pos * etype.max - neg * etype.min
-    lo = pos * etype.min - neg * etype.max
-    return int(lo.min()), int(hi.max())
+    w = w.astype(np.int64)
+    a, b = w * etype.min, w * etype.max
+    return int(np.minimum(a, b).sum(axis=0).min()), int(np.maximum(a, b).sum(axis=0).max())
+
+
+def _weight_type(w: np.ndarray) -> IntType:
+    """BIPOLAR for ±1 weights (an XNOR unit on a BIPOLAR input), else the smallest integer type of the values, of
+    at least 2 bits (a 1-bit weight means ±1 in the RTL and the memory layout)."""
+    if bool(np.all(np.abs(w) == 1)):
+        return BIPOLAR
+    t = IntType.for_range(int(w.min()), int(w.max()))
+    return t if t.bits > 1 else IntType(2, t.signed)
 
 
 def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], str, onnx.NodeProto | None]:
@@ -522,11 +559,16 @@ def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProt
 def _finish_accumulator(
     b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
     border: tuple[int, ...] = (), wscale: np.ndarray | None = None, bias: np.ndarray | None = None,
+    wexact: np.ndarray | None = None,
 ) -> _Cursor | None:
     """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue.
     With a ``border`` (zero-padded ±1 conv) thresholds are derived on the zero-padded dot product z, every
     integer in [-mw, mw] (z may have either parity), and shifted to the unit's accumulator z + mw."""
-    binary = cur.elem_type.bipolar
+    # XNOR-popcount only for ±1 inputs and ±1 weights; k-bit weights make an integer dot product
+    binary = cur.elem_type.bipolar and _weight_type(w).bipolar
+    if border and not binary:
+        raise FrontendError(f"{node.name} ({node.op_type}): zero padding of a ±1 map with {_weight_type(w)} weights "
+                            "is not supported (zero-padded ±1 windows need 1-bit weights)")
     mw, mh = w.shape
     nodes, t, end = _collect_tail(b, node)
     if (end is None or end.op_type not in QUANTIZERS) and layout != "nc":
@@ -547,12 +589,14 @@ def _finish_accumulator(
     off = (cur.offset * w.astype(np.int64).sum(axis=0)) if cur.offset else None
     d_lo, d_hi = (t_lo, t_hi) if off is None else (t_lo + int(off.min()), t_hi + int(off.max()))
     dmax = mw if binary else max(abs(d_lo), abs(d_hi))
+    wexact = np.ones(mh, bool) if wexact is None else wexact
     if end is not None and end.op_type in QUANTIZERS:
         levels = _end_levels(b, end)
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
-        exact = dot_exact(zscale, dmax)
+        exact = dot_exact(zscale, dmax) & wexact
         bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, d_lo, d_hi)
-        qmax = 1 if binary else max(abs(cur.elem_type.min + cur.offset), abs(cur.elem_type.max + cur.offset))
+        xmax = 1 if cur.elem_type.bipolar else max(abs(cur.elem_type.min + cur.offset), abs(cur.elem_type.max + cur.offset))
+        qmax = xmax * int(np.abs(w).max(initial=1))
         if levels is None:
             is_on = quantizer_probe(b.model, name, nodes + [end], t_in, end.output[0], layout, t_binary, mw,
                                     zscale, out_scale, off)
@@ -572,7 +616,7 @@ def _finish_accumulator(
             for t_i, flip_i, cut in steps:
                 check_margin(b.model, name, node, tail, end, layout, t_i, flip_i, (t_lo, t_hi),
                              lambda acc: accumulator_value(acc, t_binary, mw, zscale, off),
-                             dot_error(zscale, mw, qmax, exact), bias_inexact, cut)
+                             dot_error(zscale, mw, qmax, exact, ~wexact), bias_inexact, cut)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw
@@ -588,7 +632,7 @@ def _finish_accumulator(
         n_thr = thresholds.shape[0]
         out_type = BIPOLAR if levels is None else IntType.for_range(0, n_thr)
         mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, out_type, binary, vectors, n_thr,
-                               border=border)
+                               weight_type=_weight_type(w), border=border)
         b.params[f"{name}.weights"] = w
         b.params[f"{name}.thresholds"] = np.ascontiguousarray(thresholds.T).astype(np.int64)
         b.add(mvu)
@@ -598,10 +642,11 @@ def _finish_accumulator(
         return _Cursor(end.output[0], out_type, out_scale, new_shape, offset=qmin)
     # no quantizer: the network ends here (optionally in a TopK)
     acc_type = IntType.for_range(lo, hi)
-    mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0)
+    mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0,
+                           weight_type=_weight_type(w))
     b.params[f"{name}.weights"] = w
     b.add(mvu)
-    inexact = np.flatnonzero(~dot_exact(zscale, dmax))
+    inexact = np.flatnonzero(~(dot_exact(zscale, dmax) & wexact))
     if inexact.size:
         c = int(inexact[0])
         raise FrontendError(

@@ -36,6 +36,11 @@ from candle_hw.compile.dag import Edge, IRError
 from candle_hw.compile.host_ir import Epilogue, HostOp, InputQuant, LayerOrigin, Prologue, accumulator_value
 from candle_hw.types import BIPOLAR, IntType, clog2
 
+
+# widest integer weight a matrix-vector unit multiplies (FINN's W2..W4 networks; wider ones belong on DSPs)
+MAX_WEIGHT_BITS = 4
+
+
 def _check_pos(name: str, **vals: int) -> None:
     for k, v in vals.items():
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
@@ -155,12 +160,14 @@ class SlidingWindow(Node):
 
 @dataclass(frozen=True, slots=True)
 class MatrixVectorUnit(Node):
-    """Matrix-vector unit (FINN: MVAU / MatrixVectorActivation) with 1-bit weights and fused thresholds.
+    """Matrix-vector unit (FINN: MVAU / MatrixVectorActivation) with fused thresholds.
 
-    For each of ``prod(num_vectors)`` input vectors x (length mw) and weight matrix W (mw x mh, values ±1,
-    params["<name>.weights"]), output channel r:
-    - binary_xnor (x BIPOLAR): acc_r = popcount(xnor(x_bits, w_bits)) = P, and the ±1 dot product is 2P - mw;
-    - otherwise (x an integer type): acc_r = sum_k x_k * W[k, r];
+    For each of ``prod(num_vectors)`` input vectors x (length mw) and weight matrix W (mw x mh, values of
+    ``weight_type``: ±1 for BIPOLAR, else integers of at most MAX_WEIGHT_BITS bits; params["<name>.weights"]),
+    output channel r:
+    - binary_xnor (x and W BIPOLAR): acc_r = popcount(xnor(x_bits, w_bits)) = P, the ±1 dot product is 2P - mw;
+    - otherwise: acc_r = sum_k x_k * W[k, r], x_k the element values (±1 for a BIPOLAR input); acc_type holds
+      the range the frontend derives from the stored weights and in_type (compile/frontend.py _acc_bounds);
     - n_thresholds == 0: out_r = acc_r (out_type == acc_type);
       n_thresholds >= 1: out_r = sum_i [acc_r >= T[r, i]] (params["<name>.thresholds"], shape (mh, n), sorted);
       with one threshold the output is BIPOLAR (bit 1 <-> +1 iff acc_r >= T[r, 0]).
@@ -194,12 +201,12 @@ class MatrixVectorUnit(Node):
         _check_pos(self.name, mw=self.mw, mh=self.mh, pe=self.pe, simd=self.simd)
         _check_div(self.name, "simd", self.simd, "mw", self.mw)
         _check_div(self.name, "pe", self.pe, "mh", self.mh)
-        if self.weight_type != BIPOLAR:
-            raise IRError(f"{self.name}: weight_type={self.weight_type} is not supported (1-bit bipolar weights only)")
-        if self.binary_xnor != self.in_type.bipolar:
-            raise IRError(f"{self.name}: binary_xnor={self.binary_xnor} contradicts in_type={self.in_type}")
-        if self.n_thresholds < 0:
-            raise IRError(f"{self.name}: n_thresholds={self.n_thresholds} must be >= 0")
+        if not self.weight_type.bipolar and not 2 <= self.weight_type.bits <= MAX_WEIGHT_BITS:
+            raise IRError(f"{self.name}: weight_type={self.weight_type} is not supported (BIPOLAR or an integer "
+                          f"type of 2..{MAX_WEIGHT_BITS} bits)")
+        if self.binary_xnor != (self.in_type.bipolar and self.weight_type.bipolar):
+            raise IRError(f"{self.name}: binary_xnor={self.binary_xnor} contradicts in_type={self.in_type} x "
+                          f"weight_type={self.weight_type} (XNOR only for BIPOLAR x BIPOLAR)")
         if self.n_thresholds == 0 and self.out_type != self.acc_type:
             raise IRError(f"{self.name}: without thresholds out_type={self.out_type} must equal acc_type={self.acc_type}")
         if self.n_thresholds == 1 and self.out_type != BIPOLAR:

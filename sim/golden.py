@@ -39,10 +39,12 @@ def xnor_popcount_bits(x_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
     return (x_bits[..., :, None] == w_bits[None, :, :]).sum(axis=-2)
 
 
-def integer_binary_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """acc = x @ w for an integer x (..., K) and w in {-1,+1}^(K, M) (the non-binary first layer)."""
+def integer_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """acc = x @ w for integer (or ±1) x (..., K) and integer (or ±1) weights w (K, M): the non-XNOR unit."""
     x = np.asarray(x)
-    bound = max(int(x.max(initial=0)), -int(x.min(initial=0))) * w.shape[0]  # no |x| temporary
+    w = np.asarray(w)
+    wmax = max(int(w.max(initial=0)), -int(w.min(initial=0)))
+    bound = max(int(x.max(initial=0)), -int(x.min(initial=0))) * wmax * w.shape[0]  # no |x| temporary
     return _exact_matmul(x, w, bound)
 
 
@@ -74,7 +76,7 @@ def mvu(
     x: np.ndarray, w: np.ndarray, thresholds: np.ndarray | None, binary_xnor: bool,
     padded: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Matrix-vector unit: accumulate (XNOR-popcount P, or integer x . ±1 w), then threshold.
+    """Matrix-vector unit: accumulate (XNOR-popcount P, or the integer dot x . w), then threshold.
 
     x is (V, mw). With one threshold per channel the result is BIPOLAR (-1/+1); with n > 1 it is the count in
     [0, n]; without thresholds it is the accumulator itself. ``padded`` (V, mw) bool marks the taps of a
@@ -84,7 +86,7 @@ def mvu(
     if padded is not None:
         acc = bipolar_dot(np.where(padded, 0, x), w) + w.shape[0]
     else:
-        acc = xnor_popcount(x, w) if binary_xnor else integer_binary_matmul(x, w)
+        acc = xnor_popcount(x, w) if binary_xnor else integer_matmul(x, w)
     if thresholds is None or thresholds.shape[-1] == 0:
         return acc
     out = multithreshold(acc, thresholds)

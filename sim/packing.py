@@ -3,8 +3,9 @@
 - Element encoding: BIPOLAR v -> bit (v + 1) / 2; unsigned n-bit as is; signed n-bit in two's complement.
 - Stream word: ``elems_per_word`` consecutive elements of a frame (C order of the unfolded shape); element j
   of a word occupies bits [j*b, (j+1)*b) (element 0 at the least significant bits, as in FINN).
-- Weight memory of a matrix-vector unit (mw x mh, ±1): WMEM = SF*NF words of PE*SIMD bits; word address
-  nf*SF + sf; lane (p, s) at bit p*SIMD + s holds the bit of W[sf*SIMD + s, nf*PE + p] (FINN's layout).
+- Weight memory of a matrix-vector unit (mw x mh, values of its weight type, b bits each: 1 for ±1):
+  WMEM = SF*NF words of PE*SIMD*b bits; word address nf*SF + sf; lane (p, s) at bits [(p*SIMD + s)*b, ...)
+  holds the encoded W[sf*SIMD + s, nf*PE + p] (FINN's layout; two's complement for signed weights).
 - Threshold memory: NF words; lane p, threshold i at bits [(p*n + i)*tb, (p*n + i + 1)*tb) hold
   T[nf*PE + p, i] in two's complement of the threshold type's width tb.
 - Padding pattern ROMs of a zero-padded ±1 window (pad_pattern_words): one word per output row (column),
@@ -17,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from candle_hw.types import IntType
+from candle_hw.types import BIPOLAR, IntType
 
 
 def encode(values: np.ndarray, elem_type: IntType, dtype: type = np.uint64) -> np.ndarray:
@@ -99,25 +100,26 @@ def unpack_stream(words: Sequence[int], elem_type: IntType, elems_per_word: int,
     return decode(raw.reshape(-1), elem_type).reshape(tuple(shape))
 
 
-def weight_fields(w: np.ndarray, pe: int, simd: int) -> np.ndarray:
-    """(mw, mh) ±1 weights -> (WMEM, PE*SIMD) bits in memory order (lane p*SIMD + s)."""
+def weight_fields(w: np.ndarray, pe: int, simd: int, wtype: IntType = BIPOLAR) -> np.ndarray:
+    """(mw, mh) weights of ``wtype`` -> (WMEM, PE*SIMD) raw lane patterns in memory order (lane p*SIMD + s)."""
     mw, mh = w.shape
     sf, nf = mw // simd, mh // pe
-    bits = (np.asarray(w) > 0).astype(np.uint64)
-    # bits[sf*SIMD + s, nf*PE + p] -> [nf, sf, p, s]
-    t = bits.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1)
+    raw = encode(np.asarray(w), wtype)
+    # raw[sf*SIMD + s, nf*PE + p] -> [nf, sf, p, s]
+    t = raw.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1)
     return t.reshape(nf * sf, pe * simd)
 
 
-def weight_words(w: np.ndarray, pe: int, simd: int) -> list[int]:
-    """(mw, mh) ±1 weights -> WMEM words of PE*SIMD bits, address nf*SF + sf, lane (p, s) at bit p*SIMD + s."""
-    return _join(weight_fields(w, pe, simd), 1)
+def weight_words(w: np.ndarray, pe: int, simd: int, wtype: IntType = BIPOLAR) -> list[int]:
+    """(mw, mh) weights -> WMEM words of PE*SIMD*b bits (b = wtype.bits), address nf*SF + sf, lane (p, s) at
+    bits [(p*SIMD + s)*b, (p*SIMD + s + 1)*b)."""
+    return _join(weight_fields(w, pe, simd, wtype), wtype.bits)
 
 
-def weight_words_per_pe(w: np.ndarray, pe: int, simd: int) -> list[list[int]]:
-    """One memory per PE: PE lists of WMEM words of SIMD bits (the PE's slice of ``weight_words``)."""
-    f = weight_fields(w, pe, simd).reshape(-1, pe, simd)
-    return [_join(f[:, p, :], 1) for p in range(pe)]
+def weight_words_per_pe(w: np.ndarray, pe: int, simd: int, wtype: IntType = BIPOLAR) -> list[list[int]]:
+    """One memory per PE: PE lists of WMEM words of SIMD*b bits (the PE's slice of ``weight_words``)."""
+    f = weight_fields(w, pe, simd, wtype).reshape(-1, pe, simd)
+    return [_join(f[:, p, :], wtype.bits) for p in range(pe)]
 
 
 def threshold_words(t: np.ndarray, pe: int, ttype: IntType) -> list[int]:

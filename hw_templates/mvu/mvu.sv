@@ -82,7 +82,10 @@ module mvu #(
     parameter int CF = 1,
     parameter int OFM_W = 1,
     parameter PAD_ROW_FILE = "",
-    parameter PAD_COL_FILE = ""
+    parameter PAD_COL_FILE = "",
+    parameter int WEIGHT_BITS = 1,
+    parameter int WEIGHT_SIGNED = 1,
+    parameter int IN_BIPOLAR = 0
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -105,7 +108,8 @@ module mvu #(
     localparam int NF = MH / PE;
     localparam int WMEM = SF * NF;
     localparam int S_W = SIMD * IN_BITS;
-    localparam int WW = PE * SIMD;
+    localparam int WB = WEIGHT_BITS;
+    localparam int WW = PE * SIMD * WB;
     localparam int SFW = SF > 1 ? $clog2(SF) : 1;
     localparam int NFW = NF > 1 ? $clog2(NF) : 1;
     localparam int WAW = WMEM > 1 ? $clog2(WMEM) : 1;
@@ -128,8 +132,11 @@ module mvu #(
     if (MH % PE != 0) begin : g_err_pe
         $error("mvu: PE=%0d does not divide MH=%0d", PE, MH);
     end
-    if (BINARY_XNOR != 0 && IN_BITS != 1) begin : g_err_xnor
-        $error("mvu: BINARY_XNOR needs IN_BITS=1, got %0d", IN_BITS);
+    if (BINARY_XNOR != 0 && (IN_BITS != 1 || WB != 1)) begin : g_err_xnor
+        $error("mvu: BINARY_XNOR needs IN_BITS=1 and WEIGHT_BITS=1, got %0d and %0d", IN_BITS, WB);
+    end
+    if (IN_BIPOLAR != 0 && (IN_BITS != 1 || (BINARY_XNOR == 0 && WB == 1))) begin : g_err_bipolar
+        $error("mvu: IN_BIPOLAR needs IN_BITS=1 and, outside XNOR mode, WEIGHT_BITS > 1 (got %0d, %0d)", IN_BITS, WB);
     end
     if (N_THRESH == 0 && OUT_BITS != ACC_BITS) begin : g_err_acc
         $error("mvu: without thresholds OUT_BITS=%0d must equal ACC_BITS=%0d", OUT_BITS, ACC_BITS);
@@ -295,7 +302,10 @@ module mvu #(
                 assign step = AW'(cnt);
             end
         end else begin : g_int
-            localparam int TW = IN_BITS + 1;
+            // one term per lane: x * (+-1) for 1-bit weights (TW = IN_BITS + 1), else the k-bit product x * w as
+            // shift-and-add partial products (w's bits gating x << i; the MSB of a signed w subtracts), exact in
+            // TW = IN_BITS + WB + 1 signed bits (|x*w| < 2^(IN_BITS+WB)); a +-1 input selects +-w (TW = WB + 1)
+            localparam int TW = WB == 1 ? IN_BITS + 1 : (IN_BIPOLAR != 0 ? WB + 1 : IN_BITS + WB + 1);
             localparam int NP2 = 1 << $clog2(SIMD);
             localparam int PW = TW + $clog2(NP2);
             logic [NP2*TW-1:0] terms;
@@ -305,10 +315,32 @@ module mvu #(
             for (genvar s = 0; s < NP2; s++) begin : g_term
                 if (s < SIMD) begin : g_lane
                     logic [IN_BITS-1:0] xs;
-                    logic [TW-1:0] ext;
+                    logic [WB-1:0] ws;
                     assign xs = x_q[s*IN_BITS +: IN_BITS];
-                    assign ext = IN_SIGNED != 0 ? {xs[IN_BITS-1], xs} : {1'b0, xs};
-                    assign terms[s*TW +: TW] = w_cur[p*SIMD + s] ? ext : -ext;
+                    assign ws = w_cur[(p*SIMD + s)*WB +: WB];
+                    if (WB == 1) begin : g_pm
+                        logic [TW-1:0] ext;
+                        assign ext = IN_SIGNED != 0 ? {xs[IN_BITS-1], xs} : {1'b0, xs};
+                        assign terms[s*TW +: TW] = ws[0] ? ext : -ext;
+                    end else if (IN_BIPOLAR != 0) begin : g_sel
+                        logic [TW-1:0] wext;
+                        assign wext = WEIGHT_SIGNED != 0 ? {ws[WB-1], ws} : {1'b0, ws};
+                        assign terms[s*TW +: TW] = xs[0] ? wext : -wext;
+                        wire unused_xs = &{1'b0, xs};
+                    end else begin : g_mul
+                        logic [TW-1:0] xext, prod;
+                        assign xext = IN_SIGNED != 0 ? TW'($signed(xs)) : TW'(xs);
+                        always_comb begin
+                            prod = '0;
+                            for (int i = 0; i < WB; i++) begin
+                                if (ws[i]) begin
+                                    if (WEIGHT_SIGNED != 0 && i == WB - 1) prod = prod - (xext << i);
+                                    else prod = prod + (xext << i);
+                                end
+                            end
+                        end
+                        assign terms[s*TW +: TW] = prod;
+                    end
                 end else begin : g_pad
                     assign terms[s*TW +: TW] = '0;
                 end

@@ -1,5 +1,5 @@
-"""MVU RTL against sim/golden.py: XNOR and integer modes, every weight style, thresholds 0/1/n, random stalls,
-and the documented schedule (II = SF*NF per vector, latency POP_LAT + 3)."""
+"""MVU RTL against sim/golden.py: XNOR and integer modes (±1 or k-bit weights, integer or ±1 inputs), every weight
+style, thresholds 0/1/n, random stalls, and the documented schedule (II = SF*NF per vector, latency POP_LAT + 3)."""
 from __future__ import annotations
 
 import shutil
@@ -36,10 +36,11 @@ class Case:
     style: str
     vectors: int = 6
     pop_reg_every: int = 3
+    w_type: IntType = BIPOLAR
 
     @property
     def xnor(self) -> bool:
-        return self.in_type.bipolar
+        return self.in_type.bipolar and self.w_type.bipolar
 
     @property
     def sf(self) -> int:
@@ -74,7 +75,7 @@ def pop_latency(case: Case) -> int:
 
 def random_inputs(case: Case, rng: np.random.Generator) -> np.ndarray:
     shape = (case.vectors, case.mw)
-    if case.xnor:
+    if case.in_type.bipolar:
         return golden.to_bipolar(rng.integers(0, 2, size=shape))
     t = case.in_type
     x = rng.integers(t.min, t.max + 1, size=shape)
@@ -110,25 +111,30 @@ def make_thresholds(case: Case, acc: np.ndarray, lo: int, hi: int, rng: np.rando
 def setup(case: Case, work: Path, seed: int = 0):
     """Random weights/thresholds/inputs, memory files, parameters; returns (params, x, expected, out_type)."""
     rng = np.random.default_rng(seed)
-    w = golden.to_bipolar(rng.integers(0, 2, size=(case.mw, case.mh)))
+    wt = case.w_type
+    w = golden.to_bipolar(rng.integers(0, 2, size=(case.mw, case.mh))) if wt.bipolar else \
+        rng.integers(wt.min, wt.max + 1, size=(case.mw, case.mh))
+    if not wt.bipolar:  # the extreme weights meet the extreme inputs (the widest products)
+        w[0, :], w[1, :] = wt.min, wt.max
     x = random_inputs(case, rng)
     lo, hi = acc_bounds(case, w)
     acc_type = IntType.for_range(lo, hi)
     out_type = acc_type if case.n_thresh == 0 else BIPOLAR if case.n_thresh == 1 else uint(case.n_thresh.bit_length())
     node = MatrixVectorUnit(case.name, case.mw, case.mh, case.pe, case.simd, case.in_type, acc_type, out_type,
                             case.xnor, num_vectors=(case.vectors,), n_thresholds=case.n_thresh,
-                            weight_style=case.style)
+                            weight_style=case.style, weight_type=wt)
     acc = golden.mvu(x, w, None, case.xnor)
     thresholds = None
     ttype = node.threshold_type
     wfile, tfile = work / "weights.mem", work / "thresholds.mem"
-    write_memh(wfile, weight_words(w, case.pe, case.simd), case.pe * case.simd)
+    write_memh(wfile, weight_words(w, case.pe, case.simd, wt), case.pe * case.simd * wt.bits)
     if case.n_thresh:
         thresholds = make_thresholds(case, acc, lo, hi, rng)
         write_memh(tfile, threshold_words(thresholds, case.pe, ttype), case.pe * case.n_thresh * ttype.bits)
     params = {
         "MW": case.mw, "MH": case.mh, "PE": case.pe, "SIMD": case.simd,
-        "IN_BITS": case.in_type.bits, "IN_SIGNED": int(case.in_type.signed and not case.xnor),
+        "IN_BITS": case.in_type.bits, "IN_SIGNED": int(case.in_type.signed and not case.in_type.bipolar),
+        "IN_BIPOLAR": int(case.in_type.bipolar), "WEIGHT_BITS": wt.bits, "WEIGHT_SIGNED": int(wt.signed),
         "BINARY_XNOR": int(case.xnor), "ACC_BITS": acc_type.bits, "N_THRESH": case.n_thresh,
         "THRESH_BITS": ttype.bits, "THRESH_SIGNED": int(ttype.signed), "OUT_BITS": out_type.bits,
         "NUM_VECTORS": case.vectors, "WEIGHT_FILE": str(wfile), "THRESH_FILE": str(tfile) if case.n_thresh else "",
@@ -153,6 +159,16 @@ CASES = [
     Case("int8_t2_dist", 16, 4, 4, 16, sint(8), 2, "distributed"),
     # signed INT8, PE = SIMD = 1, one threshold, ROM in logic
     Case("int8_t1_logic", 6, 4, 1, 1, sint(8), 1, "logic", vectors=4),
+    # k-bit weights (small multipliers, not XNOR): 2-bit counts x INT2 with three thresholds (a W2A2 layer)
+    Case("w2_uint2_t3_block", 18, 8, 2, 3, uint(2), 3, "block", w_type=sint(2)),
+    # CNV layer 0 style: UINT8 pixels x INT2 weights, SIMD=3, accumulator output
+    Case("w2_uint8_acc_dist", 12, 4, 2, 3, uint(8), 0, "distributed", w_type=sint(2)),
+    # signed INT4 inputs x INT4 weights, SF = NF = 1, one threshold
+    Case("w4_int4_t1_logic", 8, 4, 4, 8, sint(4), 1, "logic", w_type=sint(4)),
+    # ±1 inputs x INT3 weights (a ±1 map into a k-bit layer: w or -w per lane), two thresholds
+    Case("w3_bipolar_t2_block", 16, 6, 3, 4, BIPOLAR, 2, "block", w_type=sint(3)),
+    # unsigned UINT2 weights on signed INT3 inputs, PE = SIMD = 1
+    Case("uw2_int3_t3_logic", 5, 2, 1, 1, sint(3), 3, "logic", vectors=4, w_type=uint(2)),
 ]
 
 
@@ -233,6 +249,10 @@ LINT_PARAMS = [
     {"MW": 36, "MH": 4, "PE": 2, "SIMD": 2, "ACC_BITS": 7, "THRESH_BITS": 7, "THRESH_SIGNED": 0,
      "NUM_VECTORS": 20, "BORDER": 1, "KERNEL": 3, "CF": 2, "OFM_W": 5},
     {"MW": 2, "MH": 1, "PE": 1, "SIMD": 1, "ACC_BITS": 2, "N_THRESH": 0, "OUT_BITS": 2},
+    {"MW": 18, "MH": 8, "PE": 2, "SIMD": 3, "IN_BITS": 2, "IN_SIGNED": 0, "BINARY_XNOR": 0, "WEIGHT_BITS": 2,
+     "ACC_BITS": 7, "N_THRESH": 3, "OUT_BITS": 2, "THRESH_BITS": 8},
+    {"MW": 16, "MH": 4, "PE": 2, "SIMD": 4, "IN_BITS": 1, "IN_BIPOLAR": 1, "BINARY_XNOR": 0, "WEIGHT_BITS": 3,
+     "ACC_BITS": 7, "N_THRESH": 1, "OUT_BITS": 1, "THRESH_BITS": 8},
 ]
 
 

@@ -49,13 +49,13 @@ def test_dynamic_input_shape(capsys, tmp_path, tfc_path):
     assert "input 0: shape [1, 1, 'height', 28] is missing or dynamic" in err[0]
 
 
-def test_non_binary_weights(capsys, tmp_path, tfc_path):
+def test_non_integer_weights(capsys, tmp_path, tfc_path):
     def edit(m):
         # the scale of the second layer's weight quantizer ((out, in) before its Transpose), per input: every
-        # output channel mixes ±0.5 and ±1 (a per-output-channel scale would be fine)
+        # output channel mixes ±0.3 and ±1, not integers times one scale (±0.5 and ±1 would be 2-bit weights)
         for init in m.graph.initializer:
             if init.name == "47":
-                rows = np.where(np.arange(64) % 2, 1.0, 0.5).astype(np.float32).reshape(1, 64)
+                rows = np.where(np.arange(64) % 2, 1.0, 0.3).astype(np.float32).reshape(1, 64)
                 init.CopyFrom(numpy_helper.from_array(rows, "47"))
         for vi in [v for v in m.graph.value_info if v.name == "47"] + [i for i in m.graph.input if i.name == "47"]:
             vi.type.tensor_type.shape.Clear()
@@ -64,8 +64,8 @@ def test_non_binary_weights(capsys, tmp_path, tfc_path):
 
     rc, err = _compile(capsys, _edit_tfc(tfc_path, tmp_path, edit), tmp_path)
     assert rc == 2 and len(err) == 1
-    assert "MatMul" in err[0] and "layer has k-bit weights (at least 2-bit: up to 4 distinct values per output channel), which are not " \
-        "supported yet; distinct values [-1, -0.5, 0.5, 1]" in err[0]
+    assert "MatMul" in err[0] and "output channel 0 has weights [-1, -0.3, 0.3, 1], not q * s with q an integer of " \
+        "at most 4 bits and one positive scale s per output channel" in err[0], err
 
 
 def test_unsupported_op(capsys, tmp_path):

@@ -1,6 +1,6 @@
 """Brevitas' own bnn_pynq example networks (built from their cfg by brevitas_examples' model factory, seeded
 parameters, exported by Brevitas' export_qonnx as bnn_pynq does): compiled and bit-exact against execute_onnx at
-the functional (every layer) and cycle levels; 2-bit weights refused in one line naming the node."""
+the functional (every layer) and cycle levels, at 1w1a, 1w2a and 2w2a (2-bit weights: integer matrix units)."""
 import importlib.util
 from pathlib import Path
 
@@ -25,7 +25,7 @@ def _export(name, tmp_path):
     return path
 
 
-@pytest.mark.parametrize("name", ["tfc_1w1a", "tfc_1w2a"])
+@pytest.mark.parametrize("name", ["tfc_1w1a", "tfc_1w2a", "tfc_2w2a"])
 def test_tfc_compiles_bit_exact(name, tmp_path):
     path = _export(name, tmp_path)
     r = bnn.check(path, n=6, seed=1)
@@ -40,17 +40,7 @@ def test_tfc_1w2a_compile_verify_cli(tmp_path, capsys):
     assert main(["compile", str(path), "-o", str(tmp_path / "build"), "--verify", "--no-rtl", "-q"]) == 0
 
 
-def test_two_bit_weights_refused_naming_the_node(tmp_path, capsys):
-    path = _export("tfc_2w2a", tmp_path)
-    capsys.readouterr()
-    out = tmp_path / "build"
-    assert main(["compile", str(path), "-o", str(out), "--verify"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    assert "(Gemm)" in err[0] and "1-bit" in err[0], err
-    assert not out.exists()
-
-
-def test_cnv_1w2a_compiles_bit_exact(tmp_path):
-    r = bnn.check(_export("cnv_1w2a", tmp_path), n=2, seed=1)
+@pytest.mark.parametrize("name", ["cnv_1w2a", "cnv_2w2a"])
+def test_cnv_compiles_bit_exact(name, tmp_path):
+    r = bnn.check(_export(name, tmp_path), n=2, seed=1)
     assert r == {"status": "compiled", "n": 2, "functional": 0, "cycle_vs_functional": 0}

@@ -146,7 +146,7 @@ def test_relu_in_the_final_float_ops_is_refused(tmp_path):
         qonnx_to_dataflow(path)
 
 
-def test_multibit_weights_are_refused_naming_the_node(tmp_path):
+def test_weights_wider_than_four_bits_are_refused_naming_the_node(tmp_path):
     from brevitas.nn import QuantLinear
     from brevitas.quant import Int8WeightPerTensorFloat
 
@@ -154,8 +154,9 @@ def test_multibit_weights_are_refused_naming_the_node(tmp_path):
 
     torch.manual_seed(0)
     net = MultiBitMLP(6, [4], 2, 8)
-    net.net[1] = QuantLinear(6, 4, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=2,
+    net.net[1] = QuantLinear(6, 4, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=8,
                              return_quant_tensor=False)
-    path = export_qonnx_model(net.eval(), tmp_path / "w2.onnx")
-    with pytest.raises(UserError, match=r"^MatMul_\d+ \(MatMul\): layer has k-bit weights \(at least 2-bit.*not supported yet"):
+    path = export_qonnx_model(net.eval(), tmp_path / "w8.onnx")
+    with pytest.raises(UserError, match=r"^MatMul_\d+ \(MatMul\): output channel \d+ has weights \[.*\], not q \* s with q "
+                                        r"an integer of at most 4 bits"):
         qonnx_to_dataflow(path)

@@ -26,7 +26,7 @@ def test_integer_matmul_switches_to_int64_beyond_float32_exactness():
     rng = np.random.default_rng(0)
     x = rng.integers(-(2**20), 2**20, size=(3, 40))
     w = _pm1(rng, (40, 5))
-    np.testing.assert_array_equal(golden.integer_binary_matmul(x, w), x @ w.astype(np.int64))
+    np.testing.assert_array_equal(golden.integer_matmul(x, w), x @ w.astype(np.int64))
 
 
 @SETTINGS
