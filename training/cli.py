@@ -19,6 +19,7 @@ FLAGS = {"name": "name", "out": "out_dir", "student": "student", "device": "devi
          "teacher": "teacher.name", "views": "teacher.views", "epochs": "distill.epochs",
          "batch": "distill.batch", "lr": "distill.lr", "calib_epochs": "calibration.epochs",
          "ft_blocks": "finetune.blocks", "ft_epochs": "finetune.epochs", "max_minutes": "distill.max_minutes",
+         "fit_minutes": "distill.fit_minutes",
          "compile": "distill.compile"}
 
 
@@ -46,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ft-epochs", dest="ft_epochs", type=T.int_range(0, 100_000), help="teacher fine-tuning epochs")
     parser.add_argument("--max-minutes", dest="max_minutes", type=T.float_range(0.0, 1e6, lo_open=True),
                         help="stop each student cleanly after this long (resume continues)")
+    parser.add_argument("--fit-minutes", dest="fit_minutes", type=T.float_range(0.0, 1e6, lo_open=True),
+                        help="shorten each student (and its cosine schedule) to the epochs that fit this long")
     parser.add_argument("--compile", action="store_true", default=None,
                         help="torch.compile the student's training forward (fewer, fused kernels per step)")
     parser.add_argument("--device", type=T.torch_device, help="auto | cpu | cuda | cuda:N")

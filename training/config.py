@@ -12,6 +12,7 @@ from candle_hw.training.calibrate import CalibrationConfig
 from candle_hw.training.distill import METHOD_SPECS, METHODS
 from candle_hw.training.finetune import FinetuneConfig
 from candle_hw.training.loop import DistillConfig
+from candle_hw.training.online import FunctionMatchingConfig
 
 
 @dataclass
@@ -48,6 +49,7 @@ class TrainConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(blocks=6))
     distill: DistillConfig = field(default_factory=DistillConfig)
+    function_matching: FunctionMatchingConfig = field(default_factory=FunctionMatchingConfig)  # *_fm methods
 
     def validate(self) -> None:
         unknown = [m for m in self.methods if m not in METHOD_SPECS]
@@ -58,6 +60,9 @@ class TrainConfig:
             raise UserError(f"teacher.identity_index={self.teacher.identity_index} outside resolutions {res}")
         if self.distill.epochs < 1 or self.distill.batch < 1:
             raise UserError(f"distill: epochs={self.distill.epochs} and batch={self.distill.batch} must be >= 1")
+        bad = self.function_matching.validate()
+        if bad:
+            raise UserError(f"config {bad}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,9 @@ Methods (the ablation ladder; one switchable name each):
 - ``cd``: Calibrate & Distill, Eq. 1 with a fixed lambda: (1-lambda) KL + lambda FS for all student weights.
 - ``cd_ab``: + adversarial balancing, Alg. 1 (single-resolution calibrated teacher).
 - ``candle``: + multi-resolution calibrated teacher (the full method).
-Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE) or a fine-tuned teacher.
+Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a fine-tuned teacher, or
+function matching (``*_fm``: the teacher evaluated online on a fresh crop/flip/mixup/cutmix of every batch,
+training/online.py, instead of on the cached views).
 
 Alg. 1 (one forward, three parameter groups): the classifier theta_c descends KL only; lambda = AB_phi(KL, FS)
 from detached loss values; phi ascends L = (1-lambda) KL + lambda FS (one max step per min step); the encoder
@@ -31,6 +33,7 @@ class MethodSpec:
     teacher: str | None  # None, "uncalibrated", "single", "multi"
     rule: str  # "ce", "ce_fs", "eq1", "alg1"
     paper: bool = True
+    online: bool = False  # function matching: teacher outputs computed each step on fresh augmentations
 
 
 METHOD_SPECS: dict[str, MethodSpec] = {
@@ -44,6 +47,8 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "candle_lt": MethodSpec("multi", "alg1", paper=False),  # + balanced-softmax label term
     "candle_ft": MethodSpec("multi_ft", "alg1", paper=False),  # teacher's last blocks fine-tuned
     "candle_ft_lt": MethodSpec("multi_ft", "alg1", paper=False),  # both
+    "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
+    "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }
 LABEL_TERM_METHODS = ("cd_lt", "candle_lt", "candle_ft_lt")
 

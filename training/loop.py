@@ -15,6 +15,7 @@ import torch.distributed as dist
 from candle_hw.training.augment import ViewBank
 from candle_hw.training.distill import METHOD_SPECS, AdversarialBalancer, compute_gradients
 from candle_hw.training.evaluate import accuracy_report, predict, student_input
+from candle_hw.training.online import FunctionMatchingConfig, OnlineTeacher, fm_batch
 
 
 @dataclass
@@ -29,6 +30,11 @@ class DistillConfig:
     checkpoint_every: int = 25
     eval_every: int = 0  # 0: evaluate only at the end
     max_minutes: float = 0.0  # > 0: stop cleanly (checkpoint written) after this long; resume continues
+    # > 0: after epochs 2, 5, 10, 20 and 40 of an invocation, set the run's length to the epochs that fit this
+    # many minutes from its start at the recent pace (never above `epochs`), and its cosine schedule with it: the
+    # schedule then still ends at zero instead of being cut off by max_minutes. Refitting more than once follows
+    # processes that share a GPU speeding up or slowing down as their neighbours compile, start or finish.
+    fit_minutes: float = 0.0
     stop_after: int = 0  # > 0: stop cleanly after this many epochs in this invocation (time-boxing, tests)
     # torch.compile the student's training forward: a binary CNV step is hundreds of tiny quantizer kernels, so
     # fusing them is what makes a GPU step cheap. Float results differ from eager in the last bits (op order).
@@ -41,6 +47,8 @@ class TeacherTargets:
 
     logits: torch.Tensor | None
     feats: torch.Tensor | None
+    # The calibrated head itself ({"state", "resolutions", "identity"}), for function matching's online teacher.
+    head: dict | None = None
 
 
 @dataclass
@@ -60,6 +68,7 @@ class TrainState:
     seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
     lambdas: list[float] = field(default_factory=list)
+    planned_epochs: int = 0  # cfg.epochs, or fewer where fit_minutes shortened the run
 
 
 def _world() -> tuple[int, int]:
@@ -105,11 +114,30 @@ def training_forward(model: torch.nn.Module, compile: bool):
     return torch.compile(model.forward_features)
 
 
+FIT_AT = (2, 5, 10, 20, 40)  # epochs of an invocation after which fit_minutes refits the run's length
+
+
+def _fit_epochs(cfg: DistillConfig, state: TrainState, elapsed: float, first: int) -> int:
+    """Epochs that end within cfg.fit_minutes at the pace of the last (up to 3) epochs, the first epoch of an
+    invocation (warm-up, compilation) excluded; at least one more, at most cfg.epochs."""
+    pace = float(np.mean([h["seconds"] for h in state.history[max(first + 1, len(state.history) - 3):]]))
+    fit = int((cfg.fit_minutes * 60 - elapsed) / max(pace, 1e-6))
+    return max(state.epoch + 1, min(cfg.epochs, state.epoch + fit))
+
+
+def _refit_schedules(scheds: dict, epochs: int, steps: int) -> None:
+    # The recursive cosine update follows a new T_max from the current lr on and still reaches 0 at its end.
+    for sched in scheds.values():
+        sched.T_max = epochs * steps
+
+
 def train_student(model: torch.nn.Module, method: str, data: StudentData, targets: TeacherTargets,
                   cfg: DistillConfig, seed: int, checkpoint: Path | None = None, progress: bool = False,
-                  label_weight: float = 0.0) -> tuple[TrainState, dict]:
+                  label_weight: float = 0.0, online: OnlineTeacher | None = None,
+                  fm: FunctionMatchingConfig | None = None, flip: bool = True) -> tuple[TrainState, dict]:
     """Train `model` in place by `method`; resumes from `checkpoint` if it holds a resume state. Returns the
-    training state and the final test report (rank 0 is authoritative under DDP)."""
+    training state and the final test report (rank 0 is authoritative under DDP). With `online` (function
+    matching) each batch is a fresh `fm` augmentation and the teacher's outputs are computed on it."""
     from tqdm import tqdm
     spec = METHOD_SPECS[method]
     rank, world = _world()
@@ -125,9 +153,12 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
     steps = math.ceil(num / cfg.batch)
     scheds = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, cfg.epochs * steps) for k, o in opts.items()}
     gen = torch.Generator().manual_seed(seed + 1)
-    state = TrainState()
+    fm_gen = torch.Generator().manual_seed(seed + 2)
+    state = TrainState(planned_epochs=cfg.epochs)
     if checkpoint is not None and checkpoint.is_file():
-        state = _load_resume(checkpoint, model, balancer, opts, scheds, gen, method)
+        state = _load_resume(checkpoint, model, balancer, opts, scheds, gen, method, fm_gen) or state
+        state.planned_epochs = state.planned_epochs or cfg.epochs  # checkpoints from before fit_minutes
+    _refit_schedules(scheds, state.planned_epochs, steps)
     log_prior = torch.tensor(np.log(data.class_counts / data.class_counts.sum()), dtype=torch.float32,
                              device=device)
     start, budget = time.perf_counter(), cfg.max_minutes * 60
@@ -135,6 +166,8 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
     forward = training_forward(model, cfg.compile)
     bar = tqdm(range(state.epoch, cfg.epochs), desc=method, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
+        if epoch >= state.planned_epochs:
+            break
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(num, generator=gen)
@@ -144,10 +177,14 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
         for s in range(steps):
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
             view = views[s * cfg.batch:(s + 1) * cfg.batch][rank::world].to(device, non_blocking=True)
-            x = student_input(model, data.bank.batch(data.padded, idx, view, data.image_size))
-            feat, logits = forward(x)
-            t_logits = targets.logits[view, idx] if targets.logits is not None else None
-            t_feat = targets.feats[view, idx] if targets.feats is not None else None
+            if online is not None:
+                images = fm_batch(data.padded, idx, data.image_size, fm_gen, fm, flip)
+                t_logits, t_feat = online(images)
+            else:
+                images = data.bank.batch(data.padded, idx, view, data.image_size)
+                t_logits = targets.logits[view, idx] if targets.logits is not None else None
+                t_feat = targets.feats[view, idx] if targets.feats is not None else None
+            feat, logits = forward(student_input(model, images))
             g_enc, g_cls, g_ab, losses = compute_gradients(
                 spec.rule, enc_params, cls_params, balancer, feat, logits, data.labels[idx], t_logits, t_feat,
                 cfg.lam, cfg.temperature, label_weight, log_prior)
@@ -171,18 +208,22 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
             state.lambdas.extend(torch.stack(lam_steps).float().cpu().tolist())
         state.epoch = epoch + 1
         state.seconds += record["seconds"]
-        if cfg.eval_every and state.epoch % cfg.eval_every == 0 and state.epoch < cfg.epochs:
+        if cfg.eval_every and state.epoch % cfg.eval_every == 0 and state.epoch < state.planned_epochs:
             _sync_buffers(model, world)
             record["test_accuracy"] = accuracy_report(predict(model, data.test_images), data.test_labels.cpu().numpy(),
                                                       data.class_counts)["accuracy"]
         state.history.append(record)
+        if cfg.fit_minutes > 0 and len(state.history) - done_before in FIT_AT:
+            state.planned_epochs = _fit_epochs(cfg, state, time.perf_counter() - start, done_before)
+            _refit_schedules(scheds, state.planned_epochs, steps)
         bar.set_postfix(loss=f"{record['total']:.3f}", **({"lam": f"{record['lam']:.2f}"} if "lam" in record else {}))
         stop = (budget > 0 and time.perf_counter() - start > budget) or (
             cfg.stop_after > 0 and len(state.history) - done_before >= cfg.stop_after)
-        if checkpoint is not None and (state.epoch % cfg.checkpoint_every == 0 or state.epoch == cfg.epochs or stop):
+        last = state.epoch == state.planned_epochs
+        if checkpoint is not None and (state.epoch % cfg.checkpoint_every == 0 or last or stop):
             _sync_buffers(model, world)
             if rank == 0:
-                save_resume(checkpoint, model, balancer, opts, scheds, gen, state, method)
+                save_resume(checkpoint, model, balancer, opts, scheds, gen, state, method, fm_gen)
         if stop:
             break
     _sync_buffers(model, world)
@@ -190,10 +231,12 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
     return state, report
 
 
-def save_resume(path: Path, model, balancer, opts, scheds, gen, state: TrainState, method: str) -> None:
+def save_resume(path: Path, model, balancer, opts, scheds, gen, state: TrainState, method: str,
+                fm_gen: torch.Generator | None = None) -> None:
     """The zoo's checkpoint format ({"arch", "state_dict"}) plus everything needed to resume bit-for-bit."""
     resume = {"method": method, "optimizers": {k: o.state_dict() for k, o in opts.items()},
               "schedulers": {k: s.state_dict() for k, s in scheds.items()}, "generator": gen.get_state(),
+              "fm_generator": fm_gen.get_state() if fm_gen is not None else None,
               "balancer": balancer.state_dict() if balancer is not None else None, "state": asdict(state)}
     tmp = path.with_suffix(".tmp")
     torch.save({"arch": model.arch, "state_dict": model.state_dict(), "method": method,
@@ -201,11 +244,12 @@ def save_resume(path: Path, model, balancer, opts, scheds, gen, state: TrainStat
     tmp.replace(path)
 
 
-def _load_resume(path: Path, model, balancer, opts, scheds, gen, method: str) -> TrainState:
+def _load_resume(path: Path, model, balancer, opts, scheds, gen, method: str,
+                 fm_gen: torch.Generator) -> TrainState | None:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     resume = ckpt.get("resume")
     if resume is None or resume.get("method") != method:
-        return TrainState()
+        return None
     model.load_state_dict(ckpt["state_dict"])
     for k, o in opts.items():
         o.load_state_dict(resume["optimizers"][k])
@@ -214,4 +258,6 @@ def _load_resume(path: Path, model, balancer, opts, scheds, gen, method: str) ->
     if balancer is not None:
         balancer.load_state_dict(resume["balancer"])
     gen.set_state(resume["generator"])
+    if resume.get("fm_generator") is not None:
+        fm_gen.set_state(resume["fm_generator"])
     return TrainState(**resume["state"])

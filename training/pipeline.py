@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,9 @@ from candle_hw.training.distill import LABEL_TERM_METHODS, METHOD_SPECS
 from candle_hw.training.evaluate import classifier_weight_norms, predict, student_diagnostics
 from candle_hw.training.loop import StudentData, TeacherTargets, train_student
 from candle_hw.training.plots import lambda_plot, per_class_plot, weight_norm_plot
+from candle_hw.training.online import OnlineTeacher
 from candle_hw.training.teacher_stage import build_teacher_targets, load_targets, save_targets
+from candle_hw.training.teachers import load_teacher
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,7 +115,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
         _run_parallel(cfg, run_dir, jobs)
     else:
         for method in cfg.methods:
-            _run_method(cfg, method, data, targets, ds, run_dir, model_factory, rank, t_report)
+            _run_method(cfg, method, data, targets, ds, run_dir, model_factory, rank, t_report, teacher_encoder)
     if rank != 0 or not summary:
         return {}
     return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, teacher_seconds,
@@ -130,8 +133,18 @@ def merged_teacher_report(teacher_dir: Path) -> dict:
     return merged
 
 
+def _online_teacher(cfg: TrainConfig, method: str, teacher: TeacherTargets, device: torch.device, encoder=None):
+    """Function matching's teacher: the frozen encoder and the calibrated head saved by the teacher stage."""
+    if teacher.head is None:
+        raise UserError(f"method {method}: the cached teacher targets carry no calibrated head (made before "
+                        "function matching existed); rerun with --stage teacher")
+    encoder = (encoder or load_teacher(cfg.teacher.name)).to(device)
+    return OnlineTeacher.from_head(encoder, teacher.head, cfg.function_matching.amp)
+
+
 def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[str, TeacherTargets],
-                ds: LTDataset, run_dir: Path, model_factory, rank: int, t_report: dict | None = None) -> dict:
+                ds: LTDataset, run_dir: Path, model_factory, rank: int, t_report: dict | None = None,
+                teacher_encoder=None) -> dict:
     spec = METHOD_SPECS[method]
     out = run_dir / method
     out.mkdir(exist_ok=True)
@@ -139,15 +152,19 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
     model = model_factory(cfg.student).to(data.padded.device)
     teacher = targets.get(spec.teacher) if spec.teacher else TeacherTargets(None, None)
     label_weight = cfg.distill.label_weight if method in LABEL_TERM_METHODS else 0.0
+    online = _online_teacher(cfg, method, teacher, data.padded.device, teacher_encoder) if spec.online else None
     state, report = train_student(model, method, data, teacher, cfg.distill, cfg.data.seed,
-                                  out / "checkpoint.pt", cfg.progress, label_weight)
+                                  out / "checkpoint.pt", cfg.progress, label_weight, online,
+                                  cfg.function_matching, cfg.data.flip)
     if rank != 0:
         return {}
     diagnostics = _diagnostics(model, spec.teacher, data, teacher, ds, report, t_report or {})
     device_name = torch.cuda.get_device_name(data.padded.device) if data.padded.device.type == "cuda" else "cpu"
     metrics = {"method": method, "paper_method": spec.paper, "teacher_kind": spec.teacher, "rule": spec.rule,
                "label_weight": label_weight, "dataset": ds.describe(), "test": report,
-               "epochs_done": state.epoch, "epochs": cfg.distill.epochs, "train_seconds": state.seconds,
+               "epochs_done": state.epoch, "epochs": state.planned_epochs, "epochs_requested": cfg.distill.epochs,
+               "function_matching": asdict(cfg.function_matching) if spec.online else None,
+               "train_seconds": state.seconds,
                "seconds_per_epoch": state.seconds / max(1, len(state.history)), "device": device_name,
                "weight_norms": classifier_weight_norms(model), "diagnostics": diagnostics,
                "history": state.history,
@@ -242,6 +259,7 @@ def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path
                "methods": {m: {k: r["test"][k] for k in ("accuracy", "head", "medium", "tail", "many_shot",
                                                          "medium_shot", "few_shot", "per_class")}
                            | {"train_seconds": r["train_seconds"], "epochs_done": r["epochs_done"],
+                              "epochs": r["epochs"],
                               "paper_method": r["paper_method"], "device": r["device"]}
                            | _agreement_summary(r.get("diagnostics"))
                            for m, r in results.items()}}

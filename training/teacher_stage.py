@@ -47,7 +47,9 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
                   resolutions=[cfg.teacher.resolutions[i] for i in res_index], test_pred=pred.tolist(),
                   train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
                   train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()))
-    return TeacherTargets(logits, fs), report, head
+    head_spec = {"state": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
+                 "resolutions": report["resolutions"], "identity": identity}
+    return TeacherTargets(logits, fs, head_spec), report, head
 
 
 def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
@@ -118,7 +120,7 @@ def save_targets(path: Path, targets: dict[str, TeacherTargets], report: dict, k
     tmp = path.with_suffix(".tmp")
     torch.save({"key": key, "data_hash": data_hash, "report": report,
                 "targets": {k: {"logits": None if t.logits is None else t.logits.half().cpu(),
-                                "feats": t.feats.half().cpu()} for k, t in targets.items()}}, tmp)
+                                "feats": t.feats.half().cpu(), "head": t.head} for k, t in targets.items()}}, tmp)
     tmp.replace(path)
 
 
@@ -135,6 +137,6 @@ def load_targets(folder: Path, key: str, data_hash: str, kinds: set[str], device
         for k, v in blob["targets"].items():
             if k in kinds and k not in out:
                 out[k] = TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
-                                        v["feats"].float().to(device))
+                                        v["feats"].float().to(device), v.get("head"))
         report["kinds"].update(blob["report"].get("kinds", {}))
     return (out, report) if kinds <= set(out) else None

@@ -96,6 +96,17 @@ def load_teacher(name: str) -> TeacherEncoder:
 
 
 @torch.no_grad()
+def pooled_batch(encoder: TeacherEncoder, images: torch.Tensor, resolutions: list[int], amp: bool) -> torch.Tensor:
+    """Globally pooled features (B, R, D) of one batch of uint8 images at each resolution (bf16 on GPU if amp)."""
+    use_amp = amp and images.device.type == "cuda"
+    out = []
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        for res in resolutions:
+            out.append(encoder(images, res).float().mean(dim=(2, 3)))
+    return torch.stack(out, dim=1)
+
+
+@torch.no_grad()
 def pooled_features(encoder: TeacherEncoder, padded: torch.Tensor, bank: ViewBank | None,
                     resolutions: list[int], image_size: tuple[int, int], batch: int = 256,
                     amp: bool = True, progress: bool = False) -> tuple[torch.Tensor, float]:
@@ -119,9 +130,7 @@ def pooled_features(encoder: TeacherEncoder, padded: torch.Tensor, bank: ViewBan
             x = padded[idx]
         else:
             x = crop_flip(padded, idx, bank.dy[k, idx], bank.dx[k, idx], bank.flip[k, idx], image_size)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            for r, res in enumerate(resolutions):
-                out[k, idx, r] = encoder(x, res).float().mean(dim=(2, 3)).to(out.dtype)
+        out[k, idx] = pooled_batch(encoder, x, resolutions, use_amp).to(out.dtype)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return out, time.perf_counter() - start

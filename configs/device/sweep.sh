@@ -7,11 +7,13 @@
 # and METHODS; each line computes the teacher kinds its methods need (cache files are per kind set, so lines
 # never write the same file), then trains its methods as parallel processes on its GPU. One summary per run
 # covers all its methods. Every student stops cleanly (checkpoint + metrics; epochs_done says so) if the
-# deadline comes first. Results: $OUT/sweep_results.tgz (metrics, plots, logs) and $OUT/sweep_students.tgz
+# deadline comes first; before that, each student shortens itself after its second epoch (--fit-minutes) to
+# the epochs that fit, so that its cosine schedule still ends at zero (metrics.json: epochs vs epochs_requested).
+# Results: $OUT/sweep_results.tgz (metrics, plots, logs) and $OUT/sweep_students.tgz
 # (the deployable student.pt of every method: signs only, so it compresses ~17x).
 source configs/device/env.sh > /dev/null || exit 1
 PLAN=$1; DEADLINE=$2; T0=$(date +%s); R=/tmp/runs; L=/tmp/sweep_logs; mkdir -p $L
-left() { python -c "import time; print(round(max(0.5, ($DEADLINE - 50 - (time.time() - $T0)) / 60), 2))"; }
+left() { python -c "import time; print(round(max(0.5, ($DEADLINE - 50 - ${1:-0} - (time.time() - $T0)) / 60), 2))"; }
 python -c "from candle_hw.training.data import load_cifar10; load_cifar10()"  # decode once, before forks
 nvidia-smi -L
 declare -A RUNCMD RUNMETHODS
@@ -27,7 +29,7 @@ while read -r GPU NAME CFG EPOCHS METHODS EXTRA; do
   (export CUDA_VISIBLE_DEVICES=$GPU
    python -m candle_hw.cli train $C --methods $METHODS --stage teacher > $LOG 2>&1 &&
    python -m candle_hw.cli train $C --methods $METHODS --stage students --jobs $N --no-summary \
-     --max-minutes $(left) >> $LOG 2>&1
+     --max-minutes $(left) --fit-minutes $(left 40) >> $LOG 2>&1
    echo "== $NAME $METHODS (GPU $GPU) done at $(( $(date +%s) - T0 )) s, exit $?") &
 done < "$PLAN"
 wait
