@@ -8,6 +8,7 @@ per case and every mismatch, refusal or error.
 
     OMP_NUM_THREADS=1 python bench/fuzz.py [--networks 1000] [--rtl 100] [--max-minutes 60] [--jobs 2]
                                            [--first-seed 0] [--json fuzz.json]
+    OMP_NUM_THREADS=1 python bench/fuzz.py --seeds 8,88,304 --rtl-every 1   # re-check listed findings
 Exit status 1 when anything was not ok.
 """
 from __future__ import annotations
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtl", type=int, default=100, help="at most this many networks also through Verilator")
     ap.add_argument("--rtl-every", type=int, default=10, help="every k-th network goes through Verilator")
     ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--seeds", type=lambda v: [int(s) for s in v.split(",")],
+                    help="comma-separated seeds to check instead of --first-seed/--networks (e.g. earlier findings)")
     ap.add_argument("--max-minutes", type=float, default=60.0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", help="write every outcome here")
@@ -85,17 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     deadline = t0 + 60 * args.max_minutes
     outcomes: list[Outcome] = []
-    seeds = iter(range(args.first_seed, args.first_seed + args.networks))
+    listed = args.seeds or list(range(args.first_seed, args.first_seed + args.networks))
+    seeds = iter(enumerate(listed))
     rtl_left = args.rtl
     with tempfile.TemporaryDirectory(prefix="candle-fuzz-") as tmp, ProcessPoolExecutor(args.jobs) as pool:
         running = set()
 
         def submit() -> bool:
             nonlocal rtl_left
-            seed = next(seeds, None)
+            i, seed = next(seeds, (None, None))
             if seed is None or time.monotonic() > deadline:
                 return False
-            rtl = rtl_left > 0 and (seed - args.first_seed) % args.rtl_every == 0
+            rtl = rtl_left > 0 and i % args.rtl_every == 0
             rtl_left -= rtl
             running.add(pool.submit(_one, seed, rtl, tmp))
             return True

@@ -22,10 +22,12 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from candle_hw.compile.board import pin_constraints
 from candle_hw.compile.synth import (
     SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, overflow, read_commands, rtl_sources,
     run_tool, utilisation, _write_json_atomic,
@@ -67,26 +69,14 @@ def _freq_note(device: Device, freq: float) -> str:
             f"(a PLL would be needed to run faster than that)")
 
 
-def pcf_text(device: Device, freq: float) -> str:
+def constraints_text(device: Device, freq: float) -> str:
+    """The device-level pin/clock constraints (clk, rst_in and board_wrap's pins) in the format its nextpnr
+    takes (pcf for iCE40, lpf for ECP5)."""
     b = device.board
-    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"# {_freq_note(device, freq)}",
-             f"set_io clk {b['clock_pin']}", f"set_io rst_in {b['reset_pin']}"]
-    lines += [f"set_io {port} {pin}" for port, pin in b["pins"].items()]
-    lines.append(f"set_frequency clk {freq:g}")
-    return "\n".join(lines) + "\n"
-
-
-def lpf_text(device: Device, freq: float) -> str:
-    b = device.board
-    io = b.get("iostandard", "LVCMOS33")
-    pins = {"clk": b["clock_pin"], "rst_in": b["reset_pin"], **b["pins"]}
-    lines = [f"# {b['name']}: {b.get('pin_notes', '')}", f"# {_freq_note(device, freq)}"]
-    for port, pin in pins.items():
-        pull = f" PULLMODE={b['reset_pull']}" if port == "rst_in" and b.get("reset_pull") else ""
-        lines.append(f'LOCATE COMP "{port}" SITE "{pin}";')
-        lines.append(f'IOBUF PORT "{port}" IO_TYPE={io}{pull};')
-    lines.append(f'FREQUENCY PORT "clk" {freq:g} MHZ;')
-    return "\n".join(lines) + "\n"
+    return pin_constraints(device.nextpnr["constraints"], [f"{b['name']}: {b.get('pin_notes', '')}",
+                                                           _freq_note(device, freq)],
+                           {"clk": b["clock_pin"], "rst_in": b["reset_pin"], **b["pins"]}, freq,
+                           b.get("iostandard", "LVCMOS33"), b.get("reset_pull"))
 
 
 # -- steps -----------------------------------------------------------------------------------------------
@@ -116,11 +106,6 @@ def _check_fit(resources_used: dict[str, int], device: Device, what: str) -> Non
     over = overflow(utilisation(resources_used, device))
     if over:
         raise UserError(f"the design does not fit {device.name} ({what}): " + "; ".join(over))
-
-
-def constraints_text(device: Device, freq: float) -> str:
-    """The device-level pin/clock constraints in the format its nextpnr takes (pcf for iCE40, lpf for ECP5)."""
-    return pcf_text(device, freq) if device.nextpnr["constraints"] == "pcf" else lpf_text(device, freq)
 
 
 def place_and_route(rtl: Path, work: Path, device: Device, constraints: str, freq: float, seed: int,
@@ -178,16 +163,45 @@ def _fmax(pnr: dict) -> float | None:
     return round(min(achieved), 2) if achieved else None
 
 
+@contextmanager
+def run_dir(build: Path, name: str) -> Iterator[tuple[Path, Path]]:
+    """(BUILD/bitstream/, a scratch folder inside it) for one tool run named ``name``; the scratch folder goes
+    away whatever happens, so only what ``keep_outputs`` moved out of it stays."""
+    out_dir = build / "bitstream"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".work-{name}-", dir=out_dir))
+    try:
+        yield out_dir, work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def image_path(out_dir: Path, name: str, device: Device) -> Path:
+    """Where ``keep_outputs`` puts the packed image: BUILD/bitstream/<name>.bin|.bit."""
+    return out_dir / f"{name}.{device.nextpnr['ext']}"
+
+
+def keep_outputs(work: Path, out_dir: Path, name: str, device: Device, image: Path) -> None:
+    """Move a finished run's constraints, nextpnr log and image out of ``work`` as BUILD/bitstream/<name>.*."""
+    cons = device.nextpnr["constraints"]
+    os.replace(work / f"design.{cons}", out_dir / f"{name}.{cons}")
+    os.replace(work / "nextpnr.log", out_dir / f"{name}.nextpnr.log")
+    os.replace(image, image_path(out_dir, name, device))
+
+
+def write_report(build: Path, name: str, report: dict[str, Any]) -> None:
+    """BUILD/reports/<name>.json, written atomically."""
+    (build / "reports").mkdir(exist_ok=True)
+    _write_json_atomic(build / "reports" / f"{name}.json", report)
+
+
 def lattice_bitstream(build: Path, device: Device, freq_mhz: float | None, seed: int,
                       timeout: float | None) -> dict[str, Any]:
     rtl = check_build(build)
     s_w, m_w = stream_widths(build, rtl)
     freq = float(freq_mhz or device.clock_mhz)
-    out_dir = build / "bitstream"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".work-{device.name}-", dir=out_dir))
     steps: dict[str, float] = {}
-    try:
+    with run_dir(build, device.name) as (out_dir, work):
         t0 = time.perf_counter()
         cells = _synth_flat(rtl, work, device, s_w, m_w, timeout)
         steps["synth_s"] = round(time.perf_counter() - t0, 2)
@@ -199,16 +213,10 @@ def lattice_bitstream(build: Path, device: Device, freq_mhz: float | None, seed:
         t0 = time.perf_counter()
         image = _pack(rtl, work, device, timeout)
         steps["pack_s"] = round(time.perf_counter() - t0, 2)
-        final = out_dir / f"{device.name}.{device.nextpnr['ext']}"
-        cons_ext = device.nextpnr["constraints"]
+        final = image_path(out_dir, device.name, device)
         report = _lattice_report(build, device, final, image, pnr, synth_res, cells, freq, seed, s_w, m_w, steps)
-        os.replace(work / f"design.{cons_ext}", out_dir / f"{device.name}.{cons_ext}")
-        os.replace(work / "nextpnr.log", out_dir / f"{device.name}.nextpnr.log")
-        os.replace(image, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    (build / "reports").mkdir(exist_ok=True)
-    _write_json_atomic(build / "reports" / f"bitstream_{device.name}.json", report)
+        keep_outputs(work, out_dir, device.name, device, image)
+    write_report(build, f"bitstream_{device.name}", report)
     return report
 
 
@@ -273,8 +281,7 @@ def vivado_project(build: Path, device: Device, freq_mhz: float | None, check_fi
         + (["vivado -mode batch -source create_project.tcl"] if device.board else []),
         "note": "Vivado project emitted, NOT run: no Vivado here; resources come from Yosys (candle-hw synth).",
     }
-    (build / "reports").mkdir(exist_ok=True)
-    _write_json_atomic(build / "reports" / f"bitstream_{device.name}.json", report)
+    write_report(build, f"bitstream_{device.name}", report)
     return report
 
 
@@ -303,4 +310,4 @@ def make_bitstream(build_dir: str | Path, target: str | Device, *, freq_mhz: flo
     return lattice_bitstream(build, device, freq_mhz, seed, timeout)
 
 
-__all__ = ["make_bitstream", "lattice_bitstream", "vivado_project", "pcf_text", "lpf_text", "stream_widths"]
+__all__ = ["make_bitstream", "lattice_bitstream", "vivado_project", "constraints_text", "stream_widths"]

@@ -123,23 +123,31 @@ def shell_source_text(name: str) -> str:
     return resources.files("candle_hw.hw_templates").joinpath("board", name).read_text()
 
 
-def pcf_text(board: dict[str, Any], freq: float) -> str:
-    pins = {"clk": board["clock_pin"], "rst_in": board["reset_pin"], "uart_rx": board["uart_rx"],
+def board_pins(board: dict[str, Any]) -> dict[str, str]:
+    """board_shell's ports on the board's pins (candle_hw/boards.json)."""
+    return {"clk": board["clock_pin"], "rst_in": board["reset_pin"], "uart_rx": board["uart_rx"],
             "uart_tx": board["uart_tx"]}
-    lines = [f"# {board['title']}: pins from {board['sources'][0].split(':')[0]}"]
-    lines += [f"set_io {port} {pin}" for port, pin in pins.items()]
-    lines.append(f"set_frequency clk {freq:g}")
+
+
+def pin_constraints(fmt: str, header: list[str], pins: dict[str, str], freq: float, iostandard: str = "LVCMOS33",
+                    reset_pull: str | None = None) -> str:
+    """The one writer of nextpnr pin and clock constraints: ``fmt`` "pcf" (iCE40) or "lpf" (ECP5, with the I/O
+    standard and the reset pin's pull mode), ``header`` as comment lines, ``pins`` port -> site, clock ``clk``
+    at ``freq`` MHz. Used for device builds (compile/bitstream.py) and board shells alike."""
+    lines = [f"# {h}" for h in header]
+    if fmt == "pcf":
+        lines += [f"set_io {port} {pin}" for port, pin in pins.items()]
+        lines.append(f"set_frequency clk {freq:g}")
+    else:
+        for port, pin in pins.items():
+            pull = f" PULLMODE={reset_pull}" if port == "rst_in" and reset_pull else ""
+            lines.append(f'LOCATE COMP "{port}" SITE "{pin}";')
+            lines.append(f'IOBUF PORT "{port}" IO_TYPE={iostandard}{pull};')
+        lines.append(f'FREQUENCY PORT "clk" {freq:g} MHZ;')
     return "\n".join(lines) + "\n"
 
 
-def lpf_text(board: dict[str, Any], freq: float) -> str:
-    io = board.get("iostandard", "LVCMOS33")
-    pins = {"clk": board["clock_pin"], "rst_in": board["reset_pin"], "uart_rx": board["uart_rx"],
-            "uart_tx": board["uart_tx"]}
-    lines = [f"# {board['title']}: pins from {board['sources'][0].split(':')[0]}"]
-    for port, pin in pins.items():
-        pull = f" PULLMODE={board['reset_pull']}" if port == "rst_in" and board.get("reset_pull") else ""
-        lines.append(f'LOCATE COMP "{port}" SITE "{pin}";')
-        lines.append(f'IOBUF PORT "{port}" IO_TYPE={io}{pull};')
-    lines.append(f'FREQUENCY PORT "clk" {freq:g} MHZ;')
-    return "\n".join(lines) + "\n"
+def board_constraints(board: dict[str, Any], fmt: str, freq: float) -> str:
+    """board_shell's constraints on ``board`` in its nextpnr's format ``fmt``."""
+    return pin_constraints(fmt, [f"{board['title']}: pins from {board['sources'][0].split(':')[0]}"],
+                           board_pins(board), freq, board.get("iostandard", "LVCMOS33"), board.get("reset_pull"))

@@ -14,21 +14,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.bitstream import (
-    _check_fit, _constraint, _fmax, _MAIN_SITES, _pack, place_and_route,
+    _check_fit, _constraint, _fmax, _MAIN_SITES, _pack, image_path, keep_outputs, place_and_route, run_dir,
+    write_report,
 )
 from candle_hw.compile.board import (
-    SHELL_CORE, SHELL_SOURCES, SHELL_TOP, ShellParams, get_board, lpf_text, pcf_text, shell_params, shell_source_text,
+    SHELL_CORE, SHELL_SOURCES, SHELL_TOP, ShellParams, board_constraints, board_pins, get_board, shell_params,
+    shell_source_text,
 )
+from candle_hw.compile.estimate import estimate_capacity
 from candle_hw.compile.synth import (
     SynthError, check_build, classify_cells, flat_cells, log_tail, module_cells, read_commands, rtl_sources,
-    run_tool, _write_json_atomic,
+    run_tool,
 )
 from candle_hw.devices import Device, get_device
 from candle_hw.errors import UserError
@@ -65,8 +66,6 @@ def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device:
     measured plus the network's estimated; block RAM as the network's estimate alone (BRAM_18K equivalents by
     size, rounded up per block, which overstates iCE40's 4 Kbit EBRs: TFC's 6 "BRAM_18K" are 17 EBRs placed), so
     the shell's 3 small EBRs are left to the exact check on the synthesis statistics, still before P&R."""
-    from candle_hw.compile.estimate import estimate_capacity
-
     cap = estimate_capacity(device)
     need = {"LUT": shell.get("LUT", 0) + network["LUT"], "BRAM_18K": network["BRAM_18K"]}
     over = [f"{need[k]:,} {k} > {cap[k]:,} available" for k in cap if need[k] > cap[k]]
@@ -74,12 +73,6 @@ def check_fit_before_pnr(shell: dict[str, int], network: dict[str, int], device:
         raise UserError(f"the design does not fit {device.name} (shell measured + network estimated, before "
                         f"place and route): " + "; ".join(over) + "; pass --force-fit to run the tools anyway")
     return need
-
-
-def _capacity(device: Device) -> dict[str, int]:
-    from candle_hw.compile.estimate import estimate_capacity
-
-    return estimate_capacity(device)
 
 
 def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float | None = None, seed: int = 1,
@@ -95,11 +88,8 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
     rtl = check_build(build)
     params = params or shell_params(build, board)
     freq = float(freq_mhz or board["clock_mhz"])
-    out_dir = build / "bitstream"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".work-{board_name}-", dir=out_dir))
     steps: dict[str, float] = {}
-    try:
+    with run_dir(build, board_name) as (out_dir, work):
         for f in SHELL_SOURCES:
             (work / f).write_text(shell_source_text(f))
         shell_src = [work / f for f in SHELL_SOURCES if f != f"{SHELL_TOP}.sv"]
@@ -117,12 +107,11 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
             _check_fit(whole, device, "synthesis statistics")
         steps["synth_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
-        pnr = place_and_route(rtl, work, device, pcf_text(board, freq) if device.nextpnr["constraints"] == "pcf"
-                              else lpf_text(board, freq), freq, seed, timeout)
+        pnr = place_and_route(rtl, work, device, board_constraints(board, device.nextpnr["constraints"], freq), freq,
+                              seed, timeout)
         steps["pnr_s"] = round(time.perf_counter() - t0, 2)
         image = _pack(rtl, work, device, timeout)
-        ext, cons = device.nextpnr["ext"], device.nextpnr["constraints"]
-        final = out_dir / f"{board_name}.{ext}"
+        final = image_path(out_dir, board_name, device)
         data = image.read_bytes()
         fmax = _fmax(pnr)
         report = {
@@ -133,21 +122,14 @@ def board_bitstream(build_dir: str | Path, board_name: str, *, freq_mhz: float |
                       "build_hash": f"{params.build_hash:#010x}", "baud": board["baud"],
                       "in_bytes": params.in_bytes, "out_bytes": params.out_bytes},
             "network": {"resources_estimate": network},
-            "fit_check_before_pnr": {"needed": needed, "available": _capacity(device)},
+            "fit_check_before_pnr": {"needed": needed, "available": estimate_capacity(device)},
             "design": {"resources_synth": whole},
             "utilisation": {k: {"used": v["used"], "available": v["available"]}
                             for k, v in pnr.get("utilization", {}).items() if v.get("used", 0) or k in _MAIN_SITES},
             "freq_constraint_mhz": _constraint(pnr, freq), "fmax_mhz": fmax,
             "timing_met": fmax is not None and fmax >= freq, "seed": seed, "runtime": steps,
-            "pins": {"clk": board["clock_pin"], "rst_in": board["reset_pin"], "uart_rx": board["uart_rx"],
-                     "uart_tx": board["uart_tx"]},
-            "flash": board["programmer"],
+            "pins": board_pins(board), "flash": board["programmer"],
         }
-        os.replace(work / f"design.{cons}", out_dir / f"{board_name}.{cons}")
-        os.replace(work / "nextpnr.log", out_dir / f"{board_name}.nextpnr.log")
-        os.replace(image, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    (build / "reports").mkdir(exist_ok=True)
-    _write_json_atomic(build / "reports" / f"board_{board_name}.json", report)
+        keep_outputs(work, out_dir, board_name, device, image)
+    write_report(build, f"board_{board_name}", report)
     return report

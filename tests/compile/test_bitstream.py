@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from candle_hw.cli import main as cli_main
-from candle_hw.compile.bitstream import lpf_text, make_bitstream, pcf_text
+from candle_hw.compile.bitstream import constraints_text, make_bitstream
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
 from candle_hw.sim.packing import write_memh
@@ -46,7 +46,7 @@ def test_ice40_bitstream(build):
     assert (r["wrapper"]["S_W"], r["wrapper"]["M_W"]) == (24, 22)
     on_disk = json.loads((build / "reports" / "bitstream_ice40-up5k.json").read_text())
     assert on_disk["sha256"] == r["sha256"]
-    assert (build / "bitstream" / "ice40-up5k.pcf").read_text() == pcf_text(get_device("ice40-up5k"), 24)
+    assert (build / "bitstream" / "ice40-up5k.pcf").read_text() == constraints_text(get_device("ice40-up5k"), 24)
     assert r["freq_constraint_mhz"] == 24  # as nextpnr reports it applied
     assert r["runs_at_board_clock"] == (r["fmax_mhz"] >= 12)
     assert not list((build / "bitstream").glob(".work-*")), "work directory left behind"
@@ -65,7 +65,7 @@ def test_ecp5_bitstream(build, capsys):
     assert r["freq_constraint_mhz"] == 40 and r["fmax_mhz"] > 0
     assert r["utilisation"]["DP16KD"]["used"] == 1
     lpf = (build / "bitstream" / "ecp5-25k.lpf").read_text()
-    assert lpf == lpf_text(get_device("ecp5-25k"), 40)
+    assert lpf == constraints_text(get_device("ecp5-25k"), 40)
     assert 'LOCATE COMP "clk" SITE "G2";' in lpf and 'FREQUENCY PORT "clk" 40 MHZ;' in lpf
 
 

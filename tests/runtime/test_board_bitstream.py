@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from candle_hw.cli import main as cli_main
-from candle_hw.compile.board import get_board, pcf_text
+from candle_hw.compile.board import board_constraints, get_board
 from candle_hw.compile.emit import emit_rtl
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
 from candle_hw.compile.pipeline import CompileOptions, compile_model
@@ -45,5 +45,5 @@ def test_icebreaker_image_with_the_shell_on_the_uart_pins(tmp_path, capsys):
     assert (build / "bitstream" / "icebreaker.bin").stat().st_size == r["size_bytes"] == 104_090
     assert r["shell"]["resources_synth"]["LUT"] <= 800
     assert r["timing_met"] and r["fmax_mhz"] >= 12.0
-    assert (build / "bitstream" / "icebreaker.pcf").read_text() == pcf_text(get_board("icebreaker"), 12.0)
+    assert (build / "bitstream" / "icebreaker.pcf").read_text() == board_constraints(get_board("icebreaker"), "pcf", 12.0)
     assert r["pins"] == {"clk": "35", "rst_in": "10", "uart_rx": "6", "uart_tx": "9"}
