@@ -6,13 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, Edge, MatrixVectorUnit, StreamFIFO, StreamType, Thresholding,
-)
+from candle_hw.compile.ir import AddStreams, DataflowGraph
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.sim import cycle_streams, functional
 from candle_hw.sim.cycle import DeadlockError, simulate_cycle, simulate_schedule
-from candle_hw.types import BIPOLAR, IntType, sint, uint
+from fixtures.dag_graphs import uneven_branches
 from fixtures.handbuilt_graphs import random_frames, residual_graph
 
 
@@ -53,26 +51,6 @@ def test_a_wrong_word_on_a_branch_is_named_at_the_join(deep, monkeypatch) -> Non
     res = simulate_cycle(deep, x)
     assert res.mismatch is not None and res.mismatch.node == "add"
     assert res.mismatch.cycle is not None and res.mismatch.got != res.mismatch.expected
-
-
-def uneven_branches(seed: int = 0) -> DataflowGraph:
-    """thr (one word per cycle) -> dup; dup:0 -> mvu (takes SF=2 words, then a fold without input) -> add:0;
-    dup:1 -> fifo -> add:1: the duplicate's outputs are taken in different cycles."""
-    rng = np.random.default_rng(seed)
-    vec, c, pe = (1, 4, 4), 8, 4
-    nodes = (
-        Thresholding("thr", c, pe, uint(4), BIPOLAR, 1, num_vectors=vec),
-        DuplicateStreams("dup", (*vec, c), BIPOLAR, pe),
-        MatrixVectorUnit("mvu", c, c, pe, pe, BIPOLAR, IntType.for_range(0, c), BIPOLAR, True, num_vectors=vec),
-        StreamFIFO("fifo", StreamType(BIPOLAR, (*vec, c), pe), 64),
-        AddStreams("add", (*vec, c), (BIPOLAR, BIPOLAR), sint(3), pe),
-    )
-    edges = (Edge("thr", "dup"), Edge("dup", "mvu"), Edge("dup", "fifo", 1), Edge("mvu", "add"),
-             Edge("fifo", "add", 0, 1))
-    params = {"thr.thresholds": np.sort(rng.integers(0, 16, (c, 1)), axis=1),
-              "mvu.weights": (2 * rng.integers(0, 2, (c, c)) - 1).astype(np.int8),
-              "mvu.thresholds": rng.integers(2, 7, (c, 1))}
-    return DataflowGraph(nodes, params, edges=edges)
 
 
 def test_duplicate_waits_for_every_output_and_add_for_both_inputs() -> None:
