@@ -31,7 +31,8 @@ def _head(cfg: TrainConfig, dim: int, student_channels: int, num_res: int, ident
 
 def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, labels: torch.Tensor,
                test_labels: np.ndarray, class_counts: np.ndarray, student_channels: int, res_index: list[int],
-               identity: int, seed: int) -> tuple[TeacherTargets, dict, CalibratedHead]:
+               identity: int, seed: int, feat_res: list[int]) -> tuple[TeacherTargets, dict, CalibratedHead]:
+    """A head on feats[:, :, res_index] (feats' resolution axis holds feat_res, in pixels)."""
     head = _head(cfg, feats.shape[-1], student_channels, len(res_index), identity, len(class_counts), seed,
                  feats.device)
     t0 = time.perf_counter()
@@ -44,7 +45,7 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
     probs = logits.float().softmax(dim=-1)
     # A near-uniform teacher (max prob ~ 1/classes) carries no signal through KL: say so in the report.
     report.update(calibration_loss=loss, calibration_seconds=seconds,
-                  resolutions=[cfg.teacher.resolutions[i] for i in res_index], test_pred=pred.tolist(),
+                  resolutions=[feat_res[i] for i in res_index], test_pred=pred.tolist(),
                   train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
                   train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()))
     head_spec = {"state": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
@@ -81,11 +82,11 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             report["kinds"]["uncalibrated"] = {"doc": KIND_DOC["uncalibrated"]}
         if "single" in frozen:
             targets["single"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                   student_channels, [ident_pos], 0, seed)
+                                                   student_channels, [ident_pos], 0, seed, timing["resolutions"])
             report["kinds"]["single"] = {"doc": KIND_DOC["single"], **rep}
         if "multi" in frozen:
             targets["multi"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                  student_channels, res_all, identity, seed)
+                                                  student_channels, res_all, identity, seed, timing["resolutions"])
             report["kinds"]["multi"] = {"doc": KIND_DOC["multi"], **rep}
         del feats, test_feats
     if "multi_ft" in kinds:
@@ -96,9 +97,9 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
                               progress=cfg.progress)
         feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_all)
         targets["multi_ft"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                 student_channels, res_all, identity, seed)
+                                                 student_channels, res_all, identity, seed, timing["resolutions"])
         _, rep_single, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                      student_channels, [identity], 0, seed)
+                                      student_channels, [identity], 0, seed, timing["resolutions"])
         report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
                                        "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
