@@ -346,7 +346,7 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
                      max_weight_width: int = 36) -> DataflowGraph:
     """FINN's greedy walk: per MVU, SIMD up the divisors of MW until the cycle target is met or SIMD exceeds
     ``max_weight_width`` (1-bit weights; for convolutions the divisors of the input channels, as FINN's SWG
-    takes the MVAU's SIMD), then PE up the divisors of MH; pe of pool/threshold/label-select
+    takes the MVAU's SIMD), then PE up the divisors of MH; pe of pool/threshold/label-select/duplicate/add
     nodes up their divisors likewise; sliding windows follow their MVU (ApplyFolding's rule). With
     ``two_pass`` the walk is repeated for the bottleneck it achieved (FINN's relaxation). No resource model."""
     groups, _ = _groups(graph)
@@ -379,8 +379,11 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
                     part[i] = n
                 elif isinstance(n, MaxPool) and isinstance(part[i - 1], SlidingWindow):
                     part[i] = replace(n, pe=part[i - 1].simd)  # its reduction reads the window's words
-                elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding)):
-                    total = n.labels if isinstance(n, LabelSelect) else n.channels
+                elif isinstance(n, _POST):
+                    # FINN's pe_ops (set_folding.py) include AddStreams and DuplicateStreams: pe up the
+                    # divisors of the channels, like a threshold's
+                    total = n.labels if isinstance(n, LabelSelect) else n.shape[-1] \
+                        if isinstance(n, (DuplicateStreams, AddStreams)) else n.channels
                     for p in divisors(total):
                         n = replace(n, pe=p)
                         if node_cycles(n) <= target:

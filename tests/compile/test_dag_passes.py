@@ -94,7 +94,11 @@ def test_fold_for_throughput_on_a_dag_meets_the_target(shortcut):
         x = random_frames(g, 2, seed=fps)
         assert np.array_equal(run_dataflow(s, x), run_dataflow(g, x))
     assert FoldForThroughput("max", "xc7z020")(g).node("add").pe >= 1
-    Stitch()(finn_set_folding(g, 2000))
+    finn = finn_set_folding(g, 200, two_pass=False)
+    # FINN's walk: every node at the first divisor meeting the target, the residual nodes included
+    assert finn.node("add").pe == finn.node("dup").pe == 4  # 8*8*8 / 4 = 128 <= 200 < 8*8*8 / 2
+    x = random_frames(g, 2, seed=5)
+    assert np.array_equal(run_dataflow(Stitch()(finn), x), run_dataflow(g, x))
 
 
 def test_estimates_and_build_reports_on_a_dag(tmp_path):
