@@ -3,7 +3,7 @@ execute_onnx, on the balanced CIFAR-10 test set, logits compared bit for bit.
 
     candle-hw export student.pt -o student.onnx
     candle-hw compile student.onnx -o build --target xc7z020 --fps 3000 --verify
-    python scripts/check_student.py student.pt student.onnx build [--qonnx 10000]
+    python scripts/check_student.py student.pt student.onnx build [--qonnx 10000] [--images 10000]
 
 Prints one JSON object: accuracy through each path, the number of images whose logits differ between paths
 (must be 0), and the build's estimated throughput and resources. Exit code 1 on any mismatch.
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("build")
     p.add_argument("--qonnx", type=int, default=10000, help="test images also run through qonnx (random subset)")
     p.add_argument("--batch", type=int, default=500, help="images per PyTorch / qonnx call")
+    p.add_argument("--images", type=int, default=10000,
+                   help="test images for every path: a seeded random subset when fewer than 10,000 (CPU time)")
     a = p.parse_args(argv)
 
     from candle_hw.compile.verify import qonnx_forward_batched
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _, test, _ = load_cifar10()
     x, y = test.images.astype(np.float32), test.labels
+    if a.images < len(y):  # its own seed: the qonnx subset below is then drawn from these images
+        keep = np.sort(np.random.default_rng(1).choice(len(y), a.images, replace=False))
+        x, y = x[keep], y[keep]
     model = load_checkpoint(a.checkpoint)
     t0 = time.perf_counter()
     with torch.no_grad():
