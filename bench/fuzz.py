@@ -9,6 +9,7 @@ per case and every mismatch, refusal or error.
     OMP_NUM_THREADS=1 python bench/fuzz.py [--networks 1000] [--rtl 100] [--max-minutes 60] [--jobs 2]
                                            [--first-seed 0] [--json fuzz.json]
     OMP_NUM_THREADS=1 python bench/fuzz.py --seeds 8,88,304 --rtl-every 1   # re-check listed findings
+    OMP_NUM_THREADS=1 python bench/fuzz.py --residual --networks 40        # residual networks instead
 Exit status 1 when anything was not ok.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fixtures.fuzzing import LEVELS, Outcome, check_network  # noqa: E402
 
 
-def _one(seed: int, rtl: bool, workdir: str) -> Outcome:
+def _one(seed: int, rtl: bool, workdir: str, residual: bool = False) -> Outcome:
     import shutil
 
     import torch
@@ -39,7 +40,7 @@ def _one(seed: int, rtl: bool, workdir: str) -> Outcome:
     warnings.simplefilter("ignore")  # qonnx's shape-annotation warnings, one per execution
     d = Path(workdir) / f"s{seed}"
     try:
-        return check_network(seed, d, rtl=rtl)
+        return check_network(seed, d, rtl=rtl, residual=residual)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=60.0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", help="write every outcome here")
+    ap.add_argument("--residual", action="store_true",
+                    help="residual networks (random_nets.random_residual_spec) instead of chains")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     deadline = t0 + 60 * args.max_minutes
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 return False
             rtl = rtl_left > 0 and i % args.rtl_every == 0
             rtl_left -= rtl
-            running.add(pool.submit(_one, seed, rtl, tmp))
+            running.add(pool.submit(_one, seed, rtl, tmp, args.residual))
             return True
 
         for _ in range(args.jobs):
