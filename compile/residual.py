@@ -64,8 +64,8 @@ def lower_join(b, node: onnx.NodeProto, ready: dict):
 
     names = activation_inputs(b, node)
     if node.op_type != "Add" or len(names) != 2:
-        raise FrontendError(f"{node.name} ({node.op_type}): joins {len(names)} activations ({', '.join(names)}); only "
-                            "an Add of two quantized tensors is supported")
+        raise FrontendError(f"{node.name} ({node.op_type}): joins {len(names)} activation{'s' * (len(names) != 1)} "
+                            f"({', '.join(names)}); only an Add of two quantized tensors is supported")
     a, c = ready[0], ready[1]
     if a.nhwc != c.nhwc or a.flatten_from != c.flatten_from:
         raise FrontendError(f"{node.name} (Add): operands {a.tensor} {list(a.nhwc)} and {c.tensor} {list(c.nhwc)} "
