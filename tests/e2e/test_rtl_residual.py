@@ -1,7 +1,8 @@
 """The hand-built residual DAG (tests/fixtures/handbuilt_graphs.py) through emit + Verilator: equal as integers to
 the functional simulator under random stalls; with the FIFOs SizeFIFOs chose from the cycle schedule (the
 shortcut's only, minimal) the RTL neither deadlocks nor slows down and its timing equals the cycle simulator's;
-and first_mismatch names a corrupted block of a branch.
+first_mismatch names a corrupted block of a branch; and a random residual Brevitas network, compiled, equals
+qonnx execute_onnx in Verilator.
 
 The shortcut branch (dup port 1 -> add port 1) must hold what the long branch (a 3x3 window and a conv) keeps
 back, about a row of the map plus the conv's pipeline. The first_mismatch design pins it instead to an explicit,
@@ -9,6 +10,7 @@ safe depth of one whole frame (64 pixels x 2 words = 128 words: the add cannot n
 frame ahead), every other edge the stitch default, so that it checks the RTL apart from the sizing pass."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,45 @@ def test_first_mismatch_names_a_branch_block(tmp_path_factory) -> None:
     assert not res.timeout
     mm = first_mismatch(g, x, res.outputs, build_dir=b)
     assert mm is not None and mm.node == "sc" and mm.cycle is not None, mm
+
+
+# Residual Brevitas networks of the fuzzer's generator (tests/fixtures/random_nets.py), compiled with a random
+# legal folding, FIFO sizing included, then Verilator with stalls against qonnx execute_onnx, and free running
+# against the cycle simulator's timing. Seed 3: two blocks, a strided 1x1-conv (downsampling) shortcut and an
+# identity one, 2-bit branches (UINT2 + UINT2 adds), 8-bit input. More seeds:
+# CANDLE_HW_RESIDUAL_RTL_SEEDS=3,4,5,6,9 (docs/results.md).
+RTL_SEEDS = [int(s) for s in os.environ.get("CANDLE_HW_RESIDUAL_RTL_SEEDS", "3").split(",")]
+
+
+@pytest.mark.parametrize("seed", RTL_SEEDS)
+def test_random_residual_net_rtl(tmp_path, seed: int) -> None:
+    from candle_hw.compile.frontend import qonnx_to_dataflow
+    from candle_hw.compile.ir import AddStreams
+    from candle_hw.compile.pipeline import STEP_FUNCS, STEPS, CompileOptions
+    from candle_hw.sim.host import run_epilogue, run_prologue
+    from fixtures.random_nets import build_net, random_folding, random_residual_spec
+    from fixtures.reference import export_reference
+
+    x, _, _, qonnx_out = export_reference(build_net(random_residual_spec(seed)), tmp_path / "net.onnx", seed, 6)
+    g = qonnx_to_dataflow(tmp_path / "net.onnx")
+    opts = CompileOptions(folding=random_folding(g, seed))
+    for step in STEPS[1:]:
+        g = STEP_FUNCS[step](g, opts)
+    assert g.of_kind(AddStreams)
+    g.save(tmp_path / "build")
+    emit_rtl(g, tmp_path / "build" / "rtl")
+    frames = run_prologue(g, x)
+
+    def model_output(res) -> np.ndarray:
+        assert not res.timeout and res.n_frames == len(frames)
+        y = run_epilogue(g, np.asarray(res.outputs).reshape(len(frames), *g.output_stream.shape))
+        return np.asarray(y, dtype=np.float32).reshape(qonnx_out.shape)
+
+    stalled = simulate_rtl(tmp_path / "build", frames, in_valid_prob=0.7, out_ready_prob=0.6, seed=seed)
+    np.testing.assert_array_equal(model_output(stalled).view(np.uint32), qonnx_out.astype(np.float32).view(np.uint32))
+    free = simulate_rtl(tmp_path / "build", frames)
+    np.testing.assert_array_equal(model_output(free).view(np.uint32), qonnx_out.astype(np.float32).view(np.uint32))
+    cyc = simulate_cycle(g, frames)
+    assert cyc.latency_cycles == free.latency_cycles
+    np.testing.assert_array_equal(cyc.frame_done_cycles - cyc.frame_done_cycles[0],
+                                  np.asarray(free.frame_done_cycles) - free.frame_done_cycles[0])
