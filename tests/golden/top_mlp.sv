@@ -94,7 +94,10 @@ module top (
         .NUM_VECTORS(1),
         .WEIGHT_FILE("fc0_weights.mem"),
         .THRESH_FILE("fc0_thresholds.mem"),
-        .WEIGHT_STYLE("distributed")
+        .WEIGHT_STYLE("distributed"),
+        .WEIGHT_BITS(1),
+        .WEIGHT_SIGNED(1),
+        .IN_BIPOLAR(1)
     ) fc0 (
         .clk(clk),
         .rst_n(rst_n),
@@ -137,7 +140,10 @@ module top (
         .NUM_VECTORS(1),
         .WEIGHT_FILE("fc1_weights.mem"),
         .THRESH_FILE("fc1_thresholds.mem"),
-        .WEIGHT_STYLE("distributed")
+        .WEIGHT_STYLE("distributed"),
+        .WEIGHT_BITS(1),
+        .WEIGHT_SIGNED(1),
+        .IN_BIPOLAR(1)
     ) fc1 (
         .clk(clk),
         .rst_n(rst_n),
@@ -180,7 +186,10 @@ module top (
         .NUM_VECTORS(1),
         .WEIGHT_FILE("fc2_weights.mem"),
         .THRESH_FILE(""),
-        .WEIGHT_STYLE("distributed")
+        .WEIGHT_STYLE("distributed"),
+        .WEIGHT_BITS(1),
+        .WEIGHT_SIGNED(1),
+        .IN_BIPOLAR(1)
     ) fc2 (
         .clk(clk),
         .rst_n(rst_n),
