@@ -20,7 +20,6 @@ the design exactly as given and refuses one whose adjacent blocks exchange words
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from candle_hw.compile.ir import DataflowGraph, DuplicateStreams, Edge, StreamFIFO, require_stitched
 from candle_hw.errors import UserError
+from candle_hw.sim.cycle_deadlock import explain_deadlock
 from candle_hw.sim.cycle_engine import DeadlockError, EventSystem, SimulationError
 from candle_hw.sim.cycle_models import Port, Wire, build_block, connect, streaming_pattern
 from candle_hw.sim.cycle_streams import block_words, lanes
@@ -154,43 +154,15 @@ def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000
 
 
 def _blocked_hint(graph: DataflowGraph, frames: int, max_sweeps: int) -> str:
-    """Why a branching design deadlocks: a branch whose FIFOs cannot hold what the other branch holds back
-    before the join. Found by re-solving with one branch's FIFOs deep (two frames; a deep FIFO put on a
-    branch without one) at a time: a branch that lets the schedule settle so is named, with the count each
-    of its FIFOs then reaches (compile/passes/fifo_sizing.py sizes them so)."""
-    found = []
-    for j in graph.nodes:
-        for e in graph.in_edges(j.name) if j.n_in > 1 else ():
-            fifos = _branch_fifos(graph, e)
-            if fifos:
-                deep = graph
-                for f in fifos:
-                    deep = deep.with_node(dataclasses.replace(f, depth=max(f.depth, 2 * f.stream.words_per_frame)))
-            else:
-                s = graph.edge_streams(e)[0]
-                probe = StreamFIFO(f"{e.src}_{e.src_port}_probe", s, 2 * s.words_per_frame)
-                deep, fifos = graph.insert_on_edge(e, [probe]), [probe]
-            try:
-                s = simulate_schedule(deep, frames, max_sweeps, explain=False)
-            except SimulationError:
-                continue
-            has = ", ".join(f"{f.name} of depth {f.depth}" for f in fifos if f in graph.nodes) or "no FIFO"
-            held = " + ".join(str(_occupancy(s.in_times[f.name], s.out_times[f.name])) for f in fifos)
-            found.append(f"the branch {e} into {j.name} ({has}) cannot buffer what the other branch holds back: "
-                         f"with two frames of FIFO there the design settles, holding up to {held} words")
-    return "; " + "; ".join(found) if found else ""
+    def fills(g: DataflowGraph) -> dict[str, int] | None:
+        try:
+            sch = simulate_schedule(g, frames, max_sweeps, explain=False)
+        except SimulationError:
+            return None
+        return {n.name: _occupancy(sch.in_times[n.name], sch.out_times[n.name])
+                for n in g.nodes if isinstance(n, StreamFIFO)}
 
-
-def _branch_fifos(graph: DataflowGraph, edge: Edge) -> list[StreamFIFO]:
-    """The StreamFIFOs on the path ending with ``edge``, back to the DuplicateStreams it branches from."""
-    out, e = [], edge
-    while True:
-        n = graph.node(e.src)
-        if isinstance(n, DuplicateStreams) or n.n_in != 1 or not graph.in_edges(n.name):
-            return out[::-1]
-        if isinstance(n, StreamFIFO):
-            out.append(n)
-        e = graph.in_edges(n.name)[0]
+    return explain_deadlock(graph, fills)
 
 
 def _periodic(s: Schedule) -> int | None:
