@@ -5,6 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from candle_hw.compile.ir import DuplicateStreams, Edge, IRError, StreamFIFO, WidthConverter, require_stitched
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters, Stitch
@@ -140,3 +142,25 @@ def test_estimates_and_build_reports_on_a_dag(tmp_path):
     r = write_report(tmp_path)  # with the cycle simulator's schedule of the DAG (sized FIFOs: no deadlock)
     assert r["critical_path_nodes"] == path and (tmp_path / "reports" / "report.html").is_file()
     assert r["cycle_simulation"]["interval_cycles"] >= perf["max_cycles"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 1000), shortcut=st.sampled_from(["identity", "conv"]),
+       pes=st.tuples(*(st.sampled_from([1, 2, 4, 8]) for _ in range(4))), simd1=st.sampled_from([1, 2, 4, 8]))
+def test_any_folding_of_the_dag_stitches_and_keeps_values(seed, shortcut, pes, simd1):
+    """Random foldings of both branches and the stem: stitch joins them, every edge agrees, values unchanged,
+    and the add is never slower than either of its operands' producers."""
+    from candle_hw.compile.estimate import node_cycles
+    from candle_hw.compile.pipeline import apply_folding
+
+    g = residual_graph(seed, shortcut)
+    spec = {"conv0": {"pe": pes[0], "simd": 3}, "conv1": {"pe": pes[1], "simd": simd1}, "fc": {"pe": 5, "simd": pes[3]}}
+    if shortcut == "conv":
+        spec["sc"] = {"pe": pes[2], "simd": pes[2]}
+    f = apply_folding(g, spec)
+    s = Stitch()(f)
+    require_stitched(s, "emit")
+    add = s.node("add")
+    assert all(node_cycles(add) <= node_cycles(p) for p in f.preds("add"))
+    x = random_frames(g, 2, seed=seed)
+    assert np.array_equal(run_dataflow(s, x), run_dataflow(g, x))
