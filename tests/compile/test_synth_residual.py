@@ -26,3 +26,18 @@ def test_duplicate_streams_is_its_taken_flags(tmp_path) -> None:
     node = DuplicateStreams("dup", (1, 4, 4, 8), sint(4), 8, n_out=3)
     r = synthesize_block("duplicate_streams", hdl_params(node, None).params, "xc7z020", tmp_path / "dup")
     assert r["FF"] == 3 and r["LUT"] <= 3 * 3 and r["BRAM_18K"] == 0
+
+
+def test_build_report_gives_residual_blocks_their_pe() -> None:
+    """In a build's report an add or duplicate block carries its elements per word and LUT per element (what
+    its cost scales with), without being counted among the matrix units' lanes."""
+    from fixtures.handbuilt_graphs import residual_graph
+
+    from candle_hw.compile.synth import _block_entry
+    from candle_hw.devices import get_device
+
+    g = residual_graph(pe=4)
+    modules = {"$paramod\\add_streams\\PE=4": {"LUT3": 8, "LUT2": 4, "FDRE": 9}}
+    e = _block_entry("add", "$paramod\\add_streams\\PE=4", modules, get_device("xc7z020"), g, None)
+    assert e["kind"] == "AddStreams" and e["pe"] == 4 and e["LUT"] == 12 and e["LUT_per_elem"] == 3.0
+    assert "lanes" not in e
