@@ -37,7 +37,9 @@ ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled
 PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
-KBIT_LANE_LUT_PER_PRODUCT_BIT = 4.0  # k-bit weight lane: product and adder tree, per (input bit x weight bit)
+# k-bit weight lane (mvu_kbit_dot: fused partial products, compressor heap, constant): per partial-product bit;
+# measured 396 LUT for PE 4 x SIMD 16 lanes of UINT2 x INT2 (256 partial bits) with Yosys 0.70 synth_xilinx
+KBIT_LUT_PER_PARTIAL_PRODUCT = 1.55
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -85,8 +87,9 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, in
         lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2))
     elif n.weight_type.bipolar:
         lane_lut = INT_LANE_LUT_PER_BIT * n.in_type.bits
-    else:
-        lane_lut = KBIT_LANE_LUT_PER_PRODUCT_BIT * n.in_type.bits * n.weight_type.bits
+    else:  # mvu_kbit_dot: one heap bit per partial product (2 per weight bit for a ±1 input)
+        partial = (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
+        lane_lut = KBIT_LUT_PER_PARTIAL_PRODUCT * partial
     lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab
     if n.nf > 1:  # the SF-word input buffer re-read by folds 1..NF-1
         lut += LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32)

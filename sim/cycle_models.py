@@ -69,8 +69,25 @@ def _heap_levels(heights: list[int], ow: int) -> int:
     return n
 
 
+def kbit_heap(simd: int, in_bits: int, in_signed: bool, wb: int, bipolar: bool) -> tuple[list[int], int]:
+    """mvu_heap_fn.svh kb_heights() and the heap's output width (kb_max): the partial-product bit heap of a
+    k-bit-weight PE (mvu_kbit_dot.sv) after its fused first level, column heights from column 0."""
+    cols = [j + 1 for j in range(wb)] + list(range(wb)) if bipolar else [i + j for i in range(in_bits) for j in range(wb)]
+    g, g2 = (simd + 2) // 3, simd // 3 + (1 if simd % 3 == 2 else 0)
+    h = [0] * 32
+    for c in cols:
+        h[c] += g
+        h[c + 1] += g2
+    return h, (simd * sum(1 << c for c in cols)).bit_length()
+
+
 def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
-    """mvu.sv pop_latency(): register stages of the popcount (compressor tree) or integer adder tree."""
+    """mvu.sv pop_latency(): register stages of the popcount (compressor tree), k-bit partial-product heap or
+    integer adder tree."""
+    if not n.binary_xnor and not n.weight_type.bipolar:
+        it = n.in_type
+        heights, ow = kbit_heap(n.simd, it.bits, it.signed and not it.bipolar, n.weight_type.bits, it.bipolar)
+        return _heap_levels(heights, ow) // reg_every + 2
     if not n.binary_xnor:
         return (clog2(n.simd) + 1) // 2 if n.simd > 1 else 0
     s = n.simd

@@ -100,7 +100,10 @@ module mvu #(
 
     // Register stages of the per-PE dot-product tree (see the header).
     function automatic integer pop_latency(input integer simd);
-        if (BINARY_XNOR == 0) pop_latency = ($clog2(simd) + 1) / 2;
+        if (BINARY_XNOR == 0 && WEIGHT_BITS > 1)
+            pop_latency = heap_levels(kb_heights(simd, IN_BITS, WEIGHT_BITS, IN_BIPOLAR),
+                                      $clog2(kb_max(simd, IN_BITS, WEIGHT_BITS, IN_BIPOLAR) + 1)) / POP_REG_EVERY + 2;
+        else if (BINARY_XNOR == 0) pop_latency = ($clog2(simd) + 1) / 2;
         else pop_latency = heap_levels(heap_xnor3(simd), $clog2(simd + 1)) / POP_REG_EVERY + 2;
     endfunction
 
@@ -301,11 +304,20 @@ module mvu #(
             end else begin : g_plain
                 assign step = AW'(cnt);
             end
+        end else if (WB > 1) begin : g_kbit
+            // k-bit weights: the PE's dot product as one bit heap of partial products (mvu_kbit_dot)
+            localparam int KW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1) + 1;
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [KW-1:0] dot;  // upper bits unused when ACC_BITS is tighter than the heap's width
+            /* verilator lint_on UNUSEDSIGNAL */
+            mvu_kbit_dot #(.SIMD(SIMD), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .IN_BIPOLAR(IN_BIPOLAR), .WB(WB),
+                           .WS(WEIGHT_SIGNED), .REG_EVERY(POP_REG_EVERY)) u_dot (
+                .clk(clk), .x(x_q), .w(w_cur[p*SIMD*WB +: SIMD*WB]), .dot(dot));
+            // Two's complement arithmetic modulo 2^AW is exact: the final sum fits ACC_BITS+1 signed bits.
+            assign step = AW'($signed(dot));
         end else begin : g_int
-            // one term per lane: x * (+-1) for 1-bit weights (TW = IN_BITS + 1), else the k-bit product x * w as
-            // shift-and-add partial products (w's bits gating x << i; the MSB of a signed w subtracts), exact in
-            // TW = IN_BITS + WB + 1 signed bits (|x*w| < 2^(IN_BITS+WB)); a +-1 input selects +-w (TW = WB + 1)
-            localparam int TW = WB == 1 ? IN_BITS + 1 : (IN_BIPOLAR != 0 ? WB + 1 : IN_BITS + WB + 1);
+            // x * (+-1) per lane (TW = IN_BITS + 1 bits) summed by a balanced adder tree
+            localparam int TW = IN_BITS + 1;
             localparam int NP2 = 1 << $clog2(SIMD);
             localparam int PW = TW + $clog2(NP2);
             logic [NP2*TW-1:0] terms;
@@ -315,32 +327,10 @@ module mvu #(
             for (genvar s = 0; s < NP2; s++) begin : g_term
                 if (s < SIMD) begin : g_lane
                     logic [IN_BITS-1:0] xs;
-                    logic [WB-1:0] ws;
+                    logic [TW-1:0] ext;
                     assign xs = x_q[s*IN_BITS +: IN_BITS];
-                    assign ws = w_cur[(p*SIMD + s)*WB +: WB];
-                    if (WB == 1) begin : g_pm
-                        logic [TW-1:0] ext;
-                        assign ext = IN_SIGNED != 0 ? {xs[IN_BITS-1], xs} : {1'b0, xs};
-                        assign terms[s*TW +: TW] = ws[0] ? ext : -ext;
-                    end else if (IN_BIPOLAR != 0) begin : g_sel
-                        logic [TW-1:0] wext;
-                        assign wext = WEIGHT_SIGNED != 0 ? {ws[WB-1], ws} : {1'b0, ws};
-                        assign terms[s*TW +: TW] = xs[0] ? wext : -wext;
-                        wire unused_xs = &{1'b0, xs};
-                    end else begin : g_mul
-                        logic [TW-1:0] xext, prod;
-                        assign xext = IN_SIGNED != 0 ? TW'($signed(xs)) : TW'(xs);
-                        always_comb begin
-                            prod = '0;
-                            for (int i = 0; i < WB; i++) begin
-                                if (ws[i]) begin
-                                    if (WEIGHT_SIGNED != 0 && i == WB - 1) prod = prod - (xext << i);
-                                    else prod = prod + (xext << i);
-                                end
-                            end
-                        end
-                        assign terms[s*TW +: TW] = prod;
-                    end
+                    assign ext = IN_SIGNED != 0 ? {xs[IN_BITS-1], xs} : {1'b0, xs};
+                    assign terms[s*TW +: TW] = w_cur[p*SIMD + s] ? ext : -ext;
                 end else begin : g_pad
                     assign terms[s*TW +: TW] = '0;
                 end

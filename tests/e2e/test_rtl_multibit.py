@@ -1,6 +1,6 @@
-"""Multi-bit activations (W1A2/W1A3) compiled to RTL (Verilator) are bit-exact against QONNX execute_onnx: an
-1-bit-input conv net (W1A3 signed, non-power-of-two activation scale) with a multi-bit max-pool and a
-zero-padded conv on the signed 3-bit map, compiled with
+"""Multi-bit activations (W1A2/W1A3) and 2-bit weights (W2A2) compiled to RTL (Verilator) are bit-exact against
+QONNX execute_onnx: an 1-bit-input conv net (W1A3 signed, non-power-of-two activation scale) with a multi-bit
+max-pool and a zero-padded conv on the signed 3-bit map, and an 8-bit-input W2A2 conv net, compiled with
 verification, estimate and report. (The MLP and W1A2/W1A4 cases run at the cycle level in test_multibit.py.)"""
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from candle_hw.models import randomize_bn, sample_input  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
 from candle_hw.sim.host import run_epilogue, run_prologue  # noqa: E402
 
+from kbit_weights import with_weight_bits  # noqa: E402
 from multibit_nets import MultiBitCNV  # noqa: E402
 
 pytestmark = pytest.mark.rtl
@@ -27,6 +28,9 @@ pytestmark = pytest.mark.rtl
 @pytest.mark.parametrize("make,folding,seed", [
     (lambda: MultiBitCNV(2, 8, [(4, True), (6, False)], 3, 1, max_val=5.3, signed=True, pad=1),
      [{"pe": 2, "simd": 6}, {"pe": 3, "simd": 4}, {"pe": 4, "simd": 6}], 6),
+    # W2A2 with an 8-bit input: 2-bit weights {-1, 0, 1} in every layer (k-bit matrix units, mvu_kbit_dot)
+    (lambda: with_weight_bits(MultiBitCNV(2, 8, [(4, True), (6, False)], 2, 8, signed=True), 2, last=True),
+     [{"pe": 2, "simd": 6}, {"pe": 3, "simd": 4}, {"pe": 2, "simd": 3}], 2),
 ])
 def test_multibit_net_rtl_equals_qonnx(tmp_path, make, folding, seed) -> None:
     torch.manual_seed(seed)

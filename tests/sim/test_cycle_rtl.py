@@ -16,7 +16,7 @@ from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
 from candle_hw.sim.cycle import simulate_cycle  # noqa: E402
 from fixtures.reference_graphs import tfc_graph  # noqa: E402
-from candle_hw.types import BIPOLAR, IntType  # noqa: E402
+from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
 
 pytestmark = [pytest.mark.rtl, pytest.mark.slow]
 
@@ -53,7 +53,32 @@ def skip_rows_graph(seed: int = 0) -> DataflowGraph:
     return DataflowGraph(nodes, params)
 
 
+def kbit_graph(seed: int = 0) -> DataflowGraph:
+    """k-bit weights (mvu_kbit_dot's pipeline depth): UINT8 x INT2 -> 2-bit counts x INT3 -> ±1 x INT2."""
+    rng = np.random.default_rng(seed)
+
+    def unit(name, mw, mh, pe, simd, it, wt, out, n_thr):
+        ends = [a * b for a in (it.min, it.max) for b in (wt.min, wt.max)]
+        acc = IntType.for_range(mw * min(ends), mw * max(ends))
+        w = rng.integers(wt.min, wt.max + 1, (mw, mh))
+        t = np.sort(rng.integers(mw * min(ends) // 4, mw * max(ends) // 4 + 1, (mh, n_thr)), axis=1)
+        return MatrixVectorUnit(name, mw, mh, pe, simd, it, acc, out if n_thr else acc, False, (1,), n_thr,
+                                weight_type=wt), w, t
+
+    specs = [("fc0", 12, 6, 2, 3, uint(8), sint(2), uint(2), 3), ("fc1", 6, 4, 2, 2, uint(2), sint(3), BIPOLAR, 1),
+             ("fc2", 4, 3, 1, 2, BIPOLAR, sint(2), None, 0)]
+    nodes, params = [], {}
+    for spec in specs:
+        node, w, t = unit(*spec)
+        nodes.append(node)
+        params[f"{node.name}.weights"] = w
+        if node.n_thresholds:
+            params[f"{node.name}.thresholds"] = t
+    return DataflowGraph(tuple(nodes), params)
+
+
 DESIGNS = {
+    "kbit": lambda: Stitch()(kbit_graph(seed=7)),
     "skip_rows": lambda: Stitch()(skip_rows_graph(seed=4)),
     "gap": lambda: Stitch()(gap_graph(seed=2)),
     "mlp": lambda: Stitch()(mlp_graph(seed=3, k=3)),
