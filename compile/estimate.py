@@ -4,7 +4,8 @@
   *our* RTL blocks (hw_templates/) as Yosys maps them (xc7 LUT6 counts; LUT4 families are scaled), with the
   per-lane popcount cost measured on the compressor-tree MVU (mvu.sv) and memories sized like Yosys infers
   them (RAMB18 width/depth configurations, LUT RAM 64 deep per LUT).
-- ``estimate_layer_cycles(graph)``: cycles per frame of each node when never stalled (the block headers).
+- ``estimate_layer_cycles(graph)``: cycles per frame of each node when never stalled by its neighbours (the
+  block headers; a sliding window's own waits for input rows from sim/cycle_models.py's model of swg.sv).
 - ``estimate_network_performance(graph, clock_mhz)``: FINN's critical_path_cycles (the longest path through
   the DAG, each node weighted by its cycles), max_cycles, max_cycles_node_name, estimated_throughput_fps,
   estimated_latency_ns.
@@ -25,6 +26,7 @@ from candle_hw.compile.ir import (
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
 from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
+from candle_hw.sim.cycle_models import swg_frame_cycles
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
@@ -252,8 +254,8 @@ def node_cycles(n: Node) -> int:
     """Cycles per frame of a node when never stalled (its block header's formula)."""
     if isinstance(n, MatrixVectorUnit):
         return n.sf * n.nf * n.vectors
-    if isinstance(n, SlidingWindow):
-        return max(n.out_stream().words_per_frame, n.in_stream().words_per_frame)
+    if isinstance(n, SlidingWindow):  # its output words plus the frame-start waits of its row ring
+        return swg_frame_cycles(n)
     if isinstance(n, LabelSelect):
         return max(n.labels // n.pe, n.k + 1)
     return max(n.in_stream().words_per_frame, n.out_stream().words_per_frame)

@@ -342,6 +342,45 @@ def _build_swg(sys: EventSystem, n: SlidingWindow, frames: int, t: BlockTiming) 
     return Port(wr, np.arange(n_in * frames, dtype=np.int64)), OutPort(rd, np.arange(n_out * frames, dtype=np.int64), t)
 
 
+def swg_frame_cycles(n: SlidingWindow) -> int:
+    """Cycles per frame of swg.sv in steady state, its input always valid and its output always ready: the
+    constraints of ``_build_swg`` at row granularity (within a row only an input row's first word and an output
+    row's first and last words can wait), iterated frame after frame until the interval repeats. More than the
+    output words when the ring cannot hold the next frame's first rows while the last output row is read
+    (e.g. 7x7, k3 s1 p0: 225 words + 2 input rows of 7 words = 239 cycles)."""
+    h, w = n.ifm_dim
+    oh, ow = n.ofm_dim
+    cf = n.channels // n.simd
+    row_words, out_row_words = w * cf, ow * n.kernel * n.kernel * cf
+    hi, keep = (v.tolist() for v in swg_rows(n))
+    ring = n.kernel + n.stride
+    releaser = np.searchsorted(keep, np.arange(h), side="right").tolist()  # output row releasing input row r
+    w_end: list[int] = []  # cycle of the last word of global input row g
+    r_end: list[int] = []  # cycle of the last word of global output row j
+    starts: list[int] = []  # cycle of each frame's first output word
+    for f in range(64):
+        for oy in range(oh):
+            need = max(hi[oy], keep[oy] - 1)
+            while len(w_end) <= f * h + need:  # the input rows this output row waits for
+                g = len(w_end)
+                start = w_end[-1] + 1 if w_end else 0
+                if g >= ring:
+                    old = g - ring
+                    start = max(start, r_end[old // h * oh + releaser[old % h]] + 1)
+                w_end.append(start + row_words - 1)
+            first = max(r_end[-1] + 1 if r_end else 0, w_end[f * h + hi[oy]] + 1)
+            if oy == 0:
+                starts.append(first)
+            last = first + out_row_words - 1
+            if keep[oy] > 0:
+                last = max(last, w_end[f * h + keep[oy] - 1] + 1)
+            r_end.append(last)
+        d = np.diff(starts[-4:])
+        if d.size == 3 and d.min() == d.max():
+            return int(d[0])
+    raise AssertionError(f"{n.name}: no periodic regime within 64 frames")  # never seen; a model error if hit
+
+
 def connect(sys: EventSystem, wire: Wire, consumer: Port) -> None:
     """Handshake along an edge. Straight from a block: ``link``. Through DuplicateStreams (whose input was
     linked to the block holding the words): the consumer takes word w once the block offers it and once every

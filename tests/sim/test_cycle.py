@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
-from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit, StreamFIFO
+from candle_hw.compile.estimate import node_cycles
+from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit, SlidingWindow, StreamFIFO
 from candle_hw.compile.passes.stitch import Stitch
 from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames
 from candle_hw.sim.cycle import simulate_cycle, simulate_schedule
 from candle_hw.sim.cycle_engine import EventSystem, SimulationError
-from candle_hw.sim.cycle_models import mvu_timing
+from candle_hw.sim.cycle_models import mvu_timing, swg_frame_cycles
 from fixtures.reference_graphs import tfc_graph
 from candle_hw.sim.functional import run_dataflow
 from candle_hw.types import BIPOLAR, IntType
@@ -111,3 +113,26 @@ def test_output_period_extrapolation_on_cnv() -> None:
     done = full.out_times[g.nodes[-1].name].reshape(12, -1)[:, -1] - full.in_times[g.nodes[0].name][0]
     np.testing.assert_array_equal(res.frame_done_cycles, done)
     assert res.interval_cycles == 32768
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), kernel=st.integers(1, 5), stride=st.integers(1, 4),
+       pad=st.integers(0, 2), cf=st.integers(1, 3), simd=st.sampled_from([1, 2]))
+def test_swg_frame_cycles_equal_the_event_model(h, w, kernel, stride, pad, cf, simd) -> None:
+    """The estimate's sliding-window cycles (row-level steady state of swg.sv) equal the interval of the
+    word-level event model on the window alone, once periodic: output words plus the frame-start waits."""
+    assume(pad < kernel and h + 2 * pad >= kernel and w + 2 * pad >= kernel)
+    n = SlidingWindow("swg0", (h, w), cf * simd, kernel, stride, pad, -1 if pad else 0, BIPOLAR, simd)
+    res = simulate_cycle(Stitch()(DataflowGraph((n,), {})), random_frames(DataflowGraph((n,), {}), 10, seed=h))
+    steady = np.diff(res.frame_done_cycles)[-4:]
+    assert steady.min() == steady.max() == swg_frame_cycles(n)
+    assert swg_frame_cycles(n) >= n.out_stream().words_per_frame
+
+
+def test_swg_frame_start_wait() -> None:
+    """7x7, k3 s1 p0 (the first window of residual fuzz seed 6): while output row 4 reads rows 4..6 the
+    4-row ring holds one row of the next frame, so the next frame's first output row waits for 2 more input
+    rows of 7 words: 225 + 14 cycles."""
+    n = SlidingWindow("swg0", (7, 7), 2, 3, 1, 0, 0, BIPOLAR, 2)
+    assert n.out_stream().words_per_frame == 225
+    assert swg_frame_cycles(n) == node_cycles(n) == 239

