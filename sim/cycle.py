@@ -129,9 +129,11 @@ def simulate_schedule(graph: DataflowGraph, frames: int, max_sweeps: int = 20000
             connect(sys, wires[(e.src, e.src_port)], ins[e.dst_port])
             taken[e] = ins[e.dst_port]
         if isinstance(node, DuplicateStreams):
-            up = graph.in_edges(node.name)[0]
+            ups = graph.in_edges(node.name)
+            # the graph's source reads the testbench, which offers every word at once: nothing holds the words
+            wire = wires[(ups[0].src, ups[0].src_port)] if ups else Wire(None)
             for p in range(node.n_out):
-                wires[(node.name, p)] = wires[(up.src, up.src_port)].through(ins[0])
+                wires[(node.name, p)] = wire.through(ins[0])
         else:
             for p, out in enumerate(blocks[node.name].outs):
                 wires[(node.name, p)] = Wire(out)

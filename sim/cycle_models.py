@@ -193,7 +193,7 @@ class Wire:
     """What a consumer sees on an edge: the block output that holds the words (``source``), and the
     DuplicateStreams input handshakes the words pass on their way (combinationally, in graph order)."""
 
-    source: OutPort
+    source: OutPort | None  # None: the graph input feeds a DuplicateStreams source (the testbench offers every word)
     joins: tuple[Port, ...] = ()
 
     def through(self, dup: Port) -> "Wire":
@@ -391,7 +391,8 @@ def connect(sys: EventSystem, wire: Wire, consumer: Port) -> None:
         link(sys, wire.source, consumer)
         return
     src = wire.source
-    sys.add_constraint(consumer.proc, consumer.events, src.proc, src.events, src.timing.latency)
+    if src is not None:
+        sys.add_constraint(consumer.proc, consumer.events, src.proc, src.events, src.timing.latency)
     for dup in wire.joins:
         sys.add_constraint(consumer.proc, consumer.events[1:], dup.proc, dup.events[:-1], 1)
         sys.add_constraint(dup.proc, dup.events, consumer.proc, consumer.events, 0)

@@ -32,6 +32,8 @@ DESIGNS = {
     "residual_one_short": lambda: _shortcut_depth(SizeFIFOs()(residual_graph(seed=2)), 31),
     # dup feeds an MVU that pauses between vectors and a FIFO: its outputs take a word in different cycles
     "uneven_branches": lambda: uneven_branches(seed=1),
+    # the graph input itself branches: the testbench feeds the duplicate (no block holds the words)
+    "duplicate_is_the_source": lambda: uneven_branches(seed=1).without_node("thr"),
 }
 
 
