@@ -50,7 +50,7 @@ module maxpool #(
     logic [SW-1:0] kx, ky;
     logic [CW-1:0] cf;
     logic [AW-1:0] addr;
-    logic [WB-1:0] merged;
+    logic [WB-1:0] merged, held;
     logic          in_win, first, last, in_fire, q_ready;
 
     assign in_win = kx < SW'(KERNEL) && ky < SW'(KERNEL) && ox < XW'(OW) && oy < YW'(OH);
@@ -60,10 +60,14 @@ module maxpool #(
     assign s_tready = q_ready || !last;
     assign in_fire  = s_tvalid && s_tready;
 
+    // One read of the whole word: a read per lane would give the memory PE read ports, which Yosys then keeps
+    // in flip-flops when it is shallow (the window reduction's C/PE words: 64 FFs more at PE = 8, measured).
+    assign held = rowbuf[addr];
+
     always_comb begin
         logic [ELEM_BITS-1:0] a, b;
         for (int p = 0; p < PE; p++) begin
-            a = rowbuf[addr][p*ELEM_BITS +: ELEM_BITS];
+            a = held[p*ELEM_BITS +: ELEM_BITS];
             b = s_tdata[p*ELEM_BITS +: ELEM_BITS];
             if (first) merged[p*ELEM_BITS +: ELEM_BITS] = b;
             else if (SIGNED != 0) merged[p*ELEM_BITS +: ELEM_BITS] = $signed(b) > $signed(a) ? b : a;
