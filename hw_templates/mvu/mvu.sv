@@ -127,6 +127,10 @@ module mvu #(
     localparam int TWW = N_THRESH > 0 ? PE * N_THRESH * THRESH_BITS : 1;
     localparam int CW = AW > THRESH_BITS + 1 ? AW : THRESH_BITS + 1;
     localparam int DW = CW + 1;  // acc - T of the N_THRESH = 1 datapath, exact
+    // k-bit weights: each step is a heap sum of non-negative bits; the per-step constant of its negative partial
+    // products (mvu_kbit_dot KB_CONST), SF times per vector, starts the accumulator instead of being added per step
+    localparam int ACC_INIT = BINARY_XNOR == 0 && WEIGHT_BITS > 1
+        ? SF * kb_const(SIMD, IN_BITS, IN_SIGNED, WEIGHT_BITS, WEIGHT_SIGNED, IN_BIPOLAR) : 0;
 
     // ---- parameter checks (elaboration errors name the offending value) ----
     if (MW % SIMD != 0) begin : g_err_simd
@@ -306,15 +310,16 @@ module mvu #(
             end
         end else if (WB > 1) begin : g_kbit
             // k-bit weights: the PE's dot product as one bit heap of partial products (mvu_kbit_dot)
-            localparam int KW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1) + 1;
+            localparam int KW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1);
             /* verilator lint_off UNUSEDSIGNAL */
             logic [KW-1:0] dot;  // upper bits unused when ACC_BITS is tighter than the heap's width
             /* verilator lint_on UNUSEDSIGNAL */
             mvu_kbit_dot #(.SIMD(SIMD), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .IN_BIPOLAR(IN_BIPOLAR), .WB(WB),
                            .WS(WEIGHT_SIGNED), .REG_EVERY(POP_REG_EVERY)) u_dot (
-                .clk(clk), .x(x_q), .w(w_cur[p*SIMD*WB +: SIMD*WB]), .dot(dot));
-            // Two's complement arithmetic modulo 2^AW is exact: the final sum fits ACC_BITS+1 signed bits.
-            assign step = AW'($signed(dot));
+                .clk(clk), .x(x_q), .w(w_cur[p*SIMD*WB +: SIMD*WB]), .sum(dot));
+            // The step is the heap sum without its constant (ACC_INIT = SF * KB_CONST starts the accumulator);
+            // arithmetic modulo 2^AW is exact: the final accumulator fits ACC_BITS+1 signed bits.
+            assign step = AW'(dot);
         end else begin : g_int
             // x * (+-1) per lane (TW = IN_BITS + 1 bits) summed by a balanced adder tree
             localparam int TW = IN_BITS + 1;
@@ -346,13 +351,16 @@ module mvu #(
             assign t = t_cur[p*THRESH_BITS +: THRESH_BITS];
             assign t_ext = THRESH_SIGNED != 0 ? DW'($signed(t)) : DW'(t);
             always_ff @(posedge clk) begin
-                if (p_valid) acc_t <= (p_first ? -t_ext : acc_t) + DW'($signed(step));
+                // k-bit weights: the heap's constant of the whole vector joins -T (a function of the fold index
+                // only, so it folds into the threshold read)
+                if (p_valid) acc_t <= (p_first ? DW'(ACC_INIT) - t_ext : acc_t) + DW'($signed(step));
             end
             assign out_word[p] = !acc_t[DW-1];
         end else begin : g_acc
             logic [AW-1:0] acc;
             always_ff @(posedge clk) begin
-                if (p_valid) acc <= p_first ? step : acc + step;
+                if (p_valid) acc <= ACC_INIT != 0 ? (p_first ? AW'(ACC_INIT) : acc) + step
+                                                  : (p_first ? step : acc + step);
             end
             if (N_THRESH == 0) begin : g_raw
                 assign out_word[p*OUT_BITS +: OUT_BITS] = acc[OUT_BITS-1:0];

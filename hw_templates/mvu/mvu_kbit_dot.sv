@@ -1,12 +1,13 @@
 // Dot product of one PE for k-bit weights as one bit heap (no multipliers, no adder tree of products):
-// dot = sum_{s < SIMD} x_s * w_s, exact, for x of IN_BITS bits (two's complement if IN_SIGNED, or +-1 if
+// sum + kb_const(...) = sum_{s < SIMD} x_s * w_s, exact, for x of IN_BITS bits (two's complement if IN_SIGNED, or +-1 if
 // IN_BIPOLAR: bit 1 = +1) and w of WB bits (two's complement if WS).
 //
 // Each product is a sum of signed partial-product bits ("kinds", the same for every lane; mvu_heap_fn.svh
 // kb_col / kb_neg): integer x: x_i & w_j with weight 2^(i+j), negative when exactly one of x_i, w_j is a sign
 // bit; +-1 x: (x_0 & w_j) at 2^(j+1) and w_j at -2^j (x*w = 2*x_0*w - w), the sign bit of a signed w flipping
 // both. A negative partial bit -2^c*p is written as 2^c*(~p) - 2^c, so every heap bit is non-negative and the
-// -2^c of all SIMD lanes is one constant (KB_CONST) added at the end. The first level fuses the partial
+// -2^c of all SIMD lanes is one constant (mvu_heap_fn.svh kb_const), left out of ``sum``: the MVU adds it once
+// per vector (its accumulator starts at SF * kb_const) instead of once per step. The first level fuses the partial
 // products of three lanes of one kind with their count (mvu_and3: one LUT6 per count bit); the counts are
 // registered and summed by the compressor mvu_heap, as in the XNOR-popcount (mvu_xnor_popcount).
 // Latency (cycles) = heap_levels(kb_heights(...), OW) / REG_EVERY + 2; the output is registered.
@@ -20,14 +21,12 @@ module mvu_kbit_dot #(
     parameter int REG_EVERY = 3,
     localparam int NK = kb_kinds(IN_BITS, WB, IN_BIPOLAR),
     localparam logic [511:0] HEIGHTS = kb_heights(SIMD, IN_BITS, WB, IN_BIPOLAR),
-    localparam int OW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1),
-    localparam int KB_CONST = kb_const(SIMD, IN_BITS, IN_SIGNED, WB, WS, IN_BIPOLAR),
-    localparam int DW = OW + 1  // dot in (-2^OW, 2^OW): the heap sum is below 2^OW, -KB_CONST at most that
+    localparam int OW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1)
 ) (
     input  logic                    clk,
     input  logic [SIMD*IN_BITS-1:0] x,
     input  logic [SIMD*WB-1:0]      w,
-    output logic [DW-1:0]           dot
+    output logic [OW-1:0]           sum
 );
 `include "mvu_heap_fn.svh"
 
@@ -63,10 +62,8 @@ module mvu_kbit_dot #(
         end
     end
 
-    logic [OW-1:0] sum;
     always_ff @(posedge clk) heap_q <= heap;
     mvu_heap #(.HEIGHTS(HEIGHTS), .OW(OW), .REG_EVERY(REG_EVERY)) u_heap (.clk(clk), .bits(heap_q), .sum(sum));
-    assign dot = DW'(sum) + DW'(KB_CONST);
     if (IN_BIPOLAR != 0 && IN_BITS != 1) begin : g_err
         $error("mvu_kbit_dot: IN_BIPOLAR needs IN_BITS=1, got %0d", IN_BITS);
     end

@@ -13,7 +13,8 @@ def test_generator_is_deterministic_and_covers_the_class():
     assert specs[:20] == [random_spec(s) for s in range(20)]
     feats = set().union(*(s.features() for s in specs))
     assert {"cnn/u8", "cnn/bipolar", "mlp/u8", "mlp/bipolar", "conv stride 2", "pad -1", "pad +1",
-            "pad 0 (8-bit image)", "pad 0 (±1 map)", "pool", "pool overlapping", "conv 1x1", "logit scale"} <= feats
+            "pad 0 (8-bit image)", "pad 0 (±1 map)", "pool", "pool overlapping", "conv 1x1", "logit scale",
+            "2-bit weights"} <= feats
     a, b = build_net(specs[1]), build_net(specs[1])
     assert all(np.array_equal(x.detach().numpy(), y.detach().numpy())
                for x, y in zip(a.state_dict().values(), b.state_dict().values()))
