@@ -19,10 +19,7 @@ from onnx import helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
 from candle_hw.compile.ir import GlobalAccPool, Thresholding
-from candle_hw.compile.multibit import channel_thresholds, derive_levels, level_probe
-from candle_hw.compile.tails import (
-    PASS_THROUGH, TAIL_OPS, check_tail, constant_inputs, derive_thresholds, epilogue_ops,
-)
+from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, constant_inputs, epilogue_ops, sum_thresholds
 from candle_hw.types import BIPOLAR, IntType
 
 F32_EXACT = 1 << 24
@@ -62,27 +59,16 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
     if end is not None and end.op_type in QUANTIZERS:
         out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
         levels = _end_levels(b, end)
-        if levels is not None:
-            return _pool_levels(b, name, gap, node, end, levels, out_scale, lambda p: run(tail_nodes + [end], end.output[0], p))
-
-        def is_on(p):
-            out = run(tail_nodes + [end], end.output[0], p)
-            bad = ~np.isin(out, (-out_scale, out_scale))
-            if bad.any():
-                ch = int(np.argwhere(bad)[0][1])
-                raise FrontendError(f"{name}: channel {ch}: quantizer output {out[bad][0]}, expected ±{out_scale}")
-            return out > 0
-
-        thresholds, flip = derive_thresholds(name, is_on, lo, hi, c)
-        if flip.any():
-            ch = int(np.flatnonzero(flip)[0])
-            raise FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall with "
-                                "the average (a negative factor); global pooling needs a rising tail")
-        thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, BIPOLAR, 1)
+        thresholds, n = sum_thresholds(
+            name, lambda p: run(tail_nodes + [end], end.output[0], p), lo, hi, c, levels, out_scale,
+            lambda ch: FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall "
+                                     "with the average (a negative factor); global pooling needs a rising tail"))
+        out_type, qmin = (BIPOLAR, 0) if levels is None else (IntType.for_range(0, n), levels.qmin)
+        thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, out_type, n)
         b.add(thr)
-        b.params[f"{thr.name}.thresholds"] = np.clip(thresholds, lo, hi + 1).reshape(c, 1).astype(np.int64)
-        b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale))
-        return _Cursor(end.output[0], BIPOLAR, out_scale, (1, 1, c))
+        b.params[f"{thr.name}.thresholds"] = thresholds
+        b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale, offset=qmin))
+        return _Cursor(end.output[0], out_type, out_scale, (1, 1, c), offset=qmin)
     if end is not None and not (end.op_type in ("Flatten", "Reshape") and b.is_output(end.output[0])
                                 and b.only_consumer(end.output[0]) is None):
         raise FrontendError(f"{end.name}: unsupported op type {end.op_type!r} after global pooling "
@@ -91,26 +77,6 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
         raise FrontendError(f"tensor {t}: dead end (no consumer and not a graph output)")
     _pool_epilogue(b, name, node, tail, (lambda p: run(tail_nodes, t, p)), gap, cur.scale, cur.offset)
     return None
-
-
-def _pool_levels(b, name: str, gap: GlobalAccPool, node, end, levels, out_scale: float, run):
-    """A multi-bit quantizer after the pool: one threshold per level on the sum (compile/multibit.py)."""
-    from candle_hw.compile.frontend import FrontendError, _Cursor
-
-    lo, hi = gap.sum_range
-    c = gap.channels
-    raw, raw_flip = derive_levels(name, level_probe(name, run, levels, out_scale), lo, hi, c, levels.count)
-    thresholds, flip = channel_thresholds(name, raw, raw_flip, lo, hi)
-    if flip.any():
-        ch = int(np.flatnonzero(flip)[0])
-        raise FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall with "
-                            "the average (a negative factor); global pooling needs a rising tail")
-    n = thresholds.shape[0]
-    thr = Thresholding(f"{name}_thr", c, 1, gap.out_type, IntType.for_range(0, n), n)
-    b.add(thr)
-    b.params[f"{thr.name}.thresholds"] = np.ascontiguousarray(np.clip(thresholds, lo, hi + 1).T).astype(np.int64)
-    b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale, offset=levels.qmin))
-    return _Cursor(end.output[0], thr.out_type, out_scale, (1, 1, c), offset=levels.qmin)
 
 
 def _sum_range(et: IntType, pix: int) -> tuple[int, int]:

@@ -22,8 +22,7 @@ import onnx
 
 from candle_hw.compile.host_ir import LayerOrigin
 from candle_hw.compile.ir import AddStreams, DuplicateStreams, Edge, Thresholding
-from candle_hw.compile.multibit import channel_thresholds, derive_levels, level_probe
-from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, derive_thresholds, run_tail
+from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, run_tail, sum_thresholds
 from candle_hw.types import BIPOLAR, IntType
 
 MAX_PAIRS = 1 << 22  # operand value pairs enumerated to prove the float32 sum a function of the integer sum
@@ -117,28 +116,14 @@ def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int
         return run_tail(b.model, [*tail, end], node.output[0], end.output[0], z[s - lo], layout)
 
     name = f"{add.name}_thr"
-    if levels is None:
-        def is_on(s: np.ndarray) -> np.ndarray:
-            out = run(s)
-            bad = ~np.isin(out, (-out_scale, out_scale))
-            if bad.any():
-                raise FrontendError(f"{name}: channel {int(np.argwhere(bad)[0][1])}: quantizer output "
-                                    f"{out[bad][0]}, expected ±{out_scale}")
-            return out > 0
-
-        thr, flip = derive_thresholds(name, is_on, lo, hi, ch)
-        thr, out_type, qmin = thr[None, :], BIPOLAR, 0
-    else:
-        raw, raw_flip = derive_levels(name, level_probe(name, run, levels, out_scale), lo, hi, ch, levels.count)
-        thr, flip = channel_thresholds(name, raw, raw_flip, lo, hi)
-        out_type, qmin = IntType.for_range(0, thr.shape[0]), levels.qmin
-    if flip.any():
-        raise FrontendError(f"{end.name}: channel {int(np.flatnonzero(flip)[0])}: the ops between {node.name} and the "
-                            "quantizer fall with the sum (a negative factor); the requantisation needs a rising tail")
+    thr, n = sum_thresholds(
+        name, run, lo, hi, ch, levels, out_scale,
+        lambda c: FrontendError(f"{end.name}: channel {c}: the ops between {node.name} and the quantizer fall with "
+                                "the sum (a negative factor); the requantisation needs a rising tail"))
+    out_type, qmin = (BIPOLAR, 0) if levels is None else (IntType.for_range(0, n), levels.qmin)
     vectors = tuple(a.nhwc[:-1]) or (1,)
-    unit = Thresholding(name, ch, 1, add.out_type, out_type, thr.shape[0], vectors)
-    b.add(unit)
-    b.params[f"{name}.thresholds"] = np.ascontiguousarray(np.clip(thr, lo, hi + 1).T).astype(np.int64)
+    b.add(Thresholding(name, ch, 1, add.out_type, out_type, n, vectors))
+    b.params[f"{name}.thresholds"] = thr
     b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale, offset=qmin))
     return _Cursor(end.output[0], out_type, out_scale, a.nhwc, a.flatten_from, offset=qmin, src=b.tip)
 

@@ -22,7 +22,7 @@ from fixtures.reference import export_reference
 
 # seeds chosen to cover, between them: identity and 1x1 (strided, downsampling) shortcuts, branches of one and
 # two convs (3x3 padded with -1 and 0, 1x1), ±1 and 2-4-bit branches, sign and 2-bit requantisation, 1- and
-# 8-bit inputs, two blocks in a row, a pool after the last block (asserted below)
+# 8-bit inputs, two blocks in a row, a per-channel shift before the requantisation (asserted below)
 SEEDS = [3, 5, 6, 9]
 
 
@@ -66,7 +66,7 @@ def test_seeds_cover_the_residual_cases():
     features = set().union(*(random_residual_spec(s).features() for s in SEEDS))
     assert {"residual identity", "residual 1x1 downsampling", "residual branch of 1 conv", "residual branch of 2 convs",
             "residual ±1 branch", "residual integer branch", "residual requant sign", "residual requant 2-bit",
-            "resnet/u8", "resnet/bipolar"} <= features
+            "residual shift before requant", "resnet/u8", "resnet/bipolar"} <= features
 
 
 def test_zoo_residual_student_exact(tmp_path):

@@ -1,7 +1,7 @@
 """Joins outside the residual class are refused by `candle-hw compile` in one line naming the node, exit 2,
 nothing written: different scales on the two branches, a float sum that is not a function of the integer sum,
 an unquantized branch, Concat, Mul / Sub of two activations, a windowed AveragePool shortcut, a sum that is
-not requantized."""
+not requantized, a requantisation that falls with the sum."""
 import re
 
 import pytest
@@ -52,6 +52,8 @@ class JoinNet(nn.Module):
             z = y * s
         elif self.kind == "sub":
             z = y - s
+        elif self.kind == "falling":
+            z = (y + s) * -0.5
         else:
             z = y + s
         return self.fc(torch.flatten(self.act(z), 1))
@@ -67,6 +69,7 @@ CASES = {
     "sub": ("Sub", r"joins 2 activations"),
     "avgpool": ("AveragePool", r"windowed average pooling is not supported"),
     "unrequantized": ("Add", r"the sum must be requantized .* got Flatten_\d+ \(Flatten\)"),
+    "falling": ("BipolarQuant", r"channel 0: the ops between Add_\d+ and the quantizer fall with the sum"),
 }
 
 
