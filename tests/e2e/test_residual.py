@@ -3,20 +3,25 @@ of our own generator and the zoo's residual student, Brevitas == QONNX == functi
 model output and layer by layer (every AddStreams and its Thresholding against the ONNX Add and quantizer), and
 == cycle simulator after a random folding, stitching and FIFO sizing (every block's words checked); one network
 through Verilator (marked rtl)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
-from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.frontend import FrontendError, qonnx_to_dataflow
 from candle_hw.compile.ir import AddStreams, DuplicateStreams, MatrixVectorUnit, Thresholding
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.compile.pipeline import apply_folding
+from candle_hw.compile.residual import sum_values
 from candle_hw.compile.verify import compare_layers
 from candle_hw.models import build_model, randomize_bn, sample_input
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
 from candle_hw.sim.host import run_epilogue, run_prologue
+from candle_hw.types import BIPOLAR, IntType
 from fixtures.random_nets import Res, build_net, random_folding, random_residual_spec
 from fixtures.reference import export_reference
 
@@ -102,3 +107,36 @@ def test_random_residual_net_rtl(tmp_path):
     assert not res.timeout
     np.testing.assert_array_equal(run_epilogue(graph, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
                                   qonnx_out)
+
+
+_TYPES = [BIPOLAR, IntType(2, False), IntType(3, False), IntType(4, True), IntType(4, False)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(ta=st.sampled_from(_TYPES), tc=st.sampled_from(_TYPES), oa=st.integers(-3, 0), oc=st.integers(-3, 0),
+       odd=st.sampled_from([1, 3, 5, 7, 13]), exp=st.integers(-6, 3))
+def test_sum_values_dyadic_scales_are_exact(ta, tc, oa, oc, odd, exp):
+    """A scale odd * 2^exp with few mantissa bits: every pair's float32 sum is (S + offsets) * s exactly, so the
+    requantisation's probe values are the true sums; z is non-decreasing and right at every attainable S."""
+    oa, oc = (0 if ta.bipolar else oa), (0 if tc.bipolar else oc)
+    s = float(np.float32(odd * 2.0 ** exp))
+    node = SimpleNamespace(name="Add_0")
+    (lo, hi), z, exact = sum_values(node, SimpleNamespace(elem_type=ta, offset=oa, scale=s),
+                                    SimpleNamespace(elem_type=tc, offset=oc, scale=s))
+    assert exact and np.all(np.diff(z) >= 0)
+    va = np.array([-1, 1]) if ta.bipolar else np.arange(ta.min, ta.max + 1)
+    vc = np.array([-1, 1]) if tc.bipolar else np.arange(tc.min, tc.max + 1)
+    for x in va:
+        for y in vc:  # the real sum (qa + qc) * s, in float64 (exact here), is a float32 number
+            assert z[x + y - lo] == (int(x + y) + oa + oc) * s
+
+
+def test_sum_values_refuses_a_rounding_sum_and_fills_unreached_sums():
+    node = SimpleNamespace(name="Add_0")
+    four = SimpleNamespace(elem_type=IntType(4, False), offset=-7, scale=0.1)
+    with pytest.raises(FrontendError, match=r"Add_0 \(Add\): with scale 0\.1 the float32 sum is not a function"):
+        sum_values(node, four, four)
+    pm = SimpleNamespace(elem_type=BIPOLAR, offset=0, scale=0.1)  # ±0.1 + ±0.1: {-0.2, 0, 0.2}, all exact
+    (lo, hi), z, exact = sum_values(node, pm, pm)
+    assert (lo, hi) == (-2, 2) and exact
+    np.testing.assert_array_equal(z, np.float32([-0.2, -0.2, 0.0, 0.0, 0.2]))  # odd sums take the one below
