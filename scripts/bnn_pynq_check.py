@@ -41,7 +41,9 @@ def build(name: str, seed: int = 0) -> torch.nn.Module:
                 if getattr(mod, "bias", None) is not None:
                     mod.bias.copy_(torch.randn(n, generator=g))
             elif isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * 0.1)
+                # uniform in [-1, 1], the range bnn_pynq's trainer clips weights to: the 2-bit weight quantizer has
+                # a constant scale 1 (grid {-1, 0, 1}), so weights of std 0.1 all rounded to 0
+                mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) * 2.0 - 1.0)
     return model.eval()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from candle_hw.cli import main
 from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.ir import MatrixVectorUnit
 from candle_hw.compile.verify import compare_layers, oracle_model
 
 pytest.importorskip("brevitas_examples.bnn_pynq")
@@ -33,6 +34,10 @@ def test_tfc_compiles_bit_exact(name, tmp_path):
     graph = qonnx_to_dataflow(path)
     x = np.random.default_rng(2).uniform(0.0, 1.0, size=(3, 1, 28, 28)).astype(np.float32)
     assert compare_layers(graph, oracle_model(path), x) == []
+    # every weight value of the grid occurs in every layer (weights of std 0.1 once made all 2-bit weights 0)
+    grid = {-1, 0, 1} if name.startswith("tfc_2w") else {-1, 1}
+    assert all(set(np.unique(graph.params[f"{n.name}.weights"]).tolist()) == grid
+               for n in graph.of_kind(MatrixVectorUnit))
 
 
 def test_tfc_1w2a_compile_verify_cli(tmp_path, capsys):
