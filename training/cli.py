@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 # nothing here imports torch: the options must parse (and a missing 'train' extra be named) without it
@@ -87,3 +88,21 @@ def run(args: argparse.Namespace) -> int:
     if summary:
         print(json.dumps({"run": f"{cfg.out_dir}/{cfg.name}"}))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m candle_hw.training.cli``: the train command alone, without the compiler's imports (qonnx), for
+    machines that only train (GPU devices, the parallel method processes)."""
+    from candle_hw.errors import UserError
+    parser = argparse.ArgumentParser(prog="candle-hw train", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(run(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -222,7 +222,7 @@ def _run_parallel(cfg: TrainConfig, run_dir: Path, jobs: int) -> None:
         while pending and len(running) < jobs:
             method = pending.pop(0)
             log = open(run_dir / f"{method}.log", "w")
-            cmd = [sys.executable, "-m", "candle_hw.cli", "train", "--config", str(cfg_path), "--methods", method,
+            cmd = [sys.executable, "-m", "candle_hw.training.cli", "--config", str(cfg_path), "--methods", method,
                    "--stage", "students", "--no-progress", "--no-summary"]
             running.append((method, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
         time.sleep(1.0)

@@ -27,14 +27,14 @@ while read -r GPU NAME CFG EPOCHS METHODS EXTRA; do
   N=$(echo "$METHODS" | tr ',' '\n' | wc -l)
   LOG=$L/${NAME}_gpu$GPU.log
   (export CUDA_VISIBLE_DEVICES=$GPU
-   python -m candle_hw.cli train $C --methods $METHODS --stage teacher > $LOG 2>&1 &&
-   python -m candle_hw.cli train $C --methods $METHODS --stage students --jobs $N --no-summary \
+   python -m candle_hw.training.cli $C --methods $METHODS --stage teacher > $LOG 2>&1 &&
+   python -m candle_hw.training.cli $C --methods $METHODS --stage students --jobs $N --no-summary \
      --max-minutes $(left) --fit-minutes $(left 40) >> $LOG 2>&1
    echo "== $NAME $METHODS (GPU $GPU) done at $(( $(date +%s) - T0 )) s, exit $?") &
 done < "$PLAN"
 wait
 for NAME in "${!RUNCMD[@]}"; do
-  python -m candle_hw.cli train ${RUNCMD[$NAME]} --methods ${RUNMETHODS[$NAME]} --stage summary --device cpu \
+  python -m candle_hw.training.cli ${RUNCMD[$NAME]} --methods ${RUNMETHODS[$NAME]} --stage summary --device cpu \
     > $L/${NAME}_summary.log 2>&1
   echo "== $NAME"; grep -v '^{' $L/${NAME}_summary.log
 done

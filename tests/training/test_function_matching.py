@@ -145,3 +145,17 @@ def test_cd_fm_on_digits_beats_chance_and_reports_agreement(tmp_path, tiny_teach
     metrics = json.loads((tmp_path / cfg.name / "cd_fm" / "metrics.json").read_text())
     assert metrics["function_matching"]["mix"] == "mixup" and not metrics["paper_method"]
     assert metrics["epochs"] == metrics["epochs_done"] == 30
+
+
+def test_train_module_runs_parallel_methods_without_the_compiler(tmp_path):
+    # Device machines carry no qonnx: the training entry point (sweep.sh, and the processes of --jobs) must not
+    # import the compiler that `candle-hw`'s full parser pulls in.
+    import subprocess
+    import sys
+    code = ("import sys; from candle_hw.training.cli import main; "
+            f"rc = main(['--config', 'configs/digits_lt10.yaml', '--out', {str(tmp_path)!r}, '--methods', "
+            "'scratch', '--epochs', '1', '--jobs', '2', '--no-progress']); "
+            "assert 'qonnx' not in sys.modules, 'qonnx imported'; sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "digits_lt10" / "scratch" / "metrics.json").is_file()
