@@ -292,7 +292,10 @@ module mvu #(
 
     // ---- per-PE dot products, accumulators and activations ----
     for (genvar p = 0; p < PE; p++) begin : g_pe
-        logic [AW-1:0] step;
+        /* verilator lint_off UNUSEDSIGNAL */
+        logic [AW-1:0] step;    // the accumulator's step (unused by a k-bit unit with N_THRESH = 1)
+        logic [DW-1:0] step_t;  // the step in the N_THRESH = 1 datapath's width (unused otherwise)
+        /* verilator lint_on UNUSEDSIGNAL */
         if (BINARY_XNOR != 0) begin : g_xnor
             localparam int PW = $clog2(SIMD + 1);
             /* verilator lint_off UNUSEDSIGNAL */
@@ -320,6 +323,9 @@ module mvu #(
             // The step is the heap sum without its constant (ACC_INIT = SF * KB_CONST starts the accumulator);
             // arithmetic modulo 2^AW is exact: the final accumulator fits ACC_BITS+1 signed bits.
             assign step = AW'(dot);
+            // zero-extended: the heap sum is non-negative and may not fit AW signed bits (only the whole
+            // accumulator does), so the DW-bit datapath must not sign-extend its AW-bit residue
+            assign step_t = DW'(dot);
         end else begin : g_int
             // x * (+-1) per lane (TW = IN_BITS + 1 bits) summed by a balanced adder tree
             localparam int TW = IN_BITS + 1;
@@ -344,6 +350,9 @@ module mvu #(
             // Two's complement arithmetic modulo 2^AW is exact: the final sum fits ACC_BITS+1 signed bits.
             assign step = AW'($signed(sum));
         end
+        if (!(BINARY_XNOR == 0 && WB > 1)) begin : g_step_t
+            assign step_t = DW'($signed(step));  // a per-step value within the accumulator's signed range
+        end
         if (N_THRESH == 1) begin : g_t1
             // The accumulator starts at -T, so its sign is the activation: no comparator per PE.
             logic [DW-1:0] acc_t, t_ext;
@@ -353,7 +362,7 @@ module mvu #(
             always_ff @(posedge clk) begin
                 // k-bit weights: the heap's constant of the whole vector joins -T (a function of the fold index
                 // only, so it folds into the threshold read)
-                if (p_valid) acc_t <= (p_first ? DW'(ACC_INIT) - t_ext : acc_t) + DW'($signed(step));
+                if (p_valid) acc_t <= (p_first ? DW'(ACC_INIT) - t_ext : acc_t) + step_t;
             end
             assign out_word[p] = !acc_t[DW-1];
         end else begin : g_acc

@@ -38,6 +38,7 @@ class Case:
     vectors: int = 6
     pop_reg_every: int = 3
     w_type: IntType = BIPOLAR
+    w_zero: float = 0.0  # fraction of k-bit weights set to 0 (a narrow accumulator next to a wide heap sum)
 
     @property
     def xnor(self) -> bool:
@@ -120,6 +121,7 @@ def setup(case: Case, work: Path, seed: int = 0):
     w = golden.to_bipolar(rng.integers(0, 2, size=(case.mw, case.mh))) if wt.bipolar else \
         rng.integers(wt.min, wt.max + 1, size=(case.mw, case.mh))
     if not wt.bipolar:  # the extreme weights meet the extreme inputs (the widest products)
+        w[rng.random(w.shape) < case.w_zero] = 0
         w[0, :], w[1, :] = wt.min, wt.max
     x = random_inputs(case, rng)
     lo, hi = acc_bounds(case, w)
@@ -172,6 +174,12 @@ CASES = [
     Case("w4_int4_t1_logic", 8, 4, 4, 8, sint(4), 1, "logic", w_type=sint(4)),
     # ±1 inputs x INT3 weights (a ±1 map into a k-bit layer: w or -w per lane), two thresholds
     Case("w3_bipolar_t2_block", 16, 6, 3, 4, BIPOLAR, 2, "block", w_type=sint(3)),
+    # ±1 inputs x INT2 weights, one threshold / accumulator output (a W2 MLP on a ±1 map)
+    Case("w2_bipolar_t1_dist", 36, 8, 2, 6, BIPOLAR, 1, "distributed", w_type=sint(2)),
+    Case("w2_bipolar_acc_logic", 8, 4, 2, 2, BIPOLAR, 0, "logic", w_type=sint(2)),
+    # mostly-zero weights: ACC_BITS (from the weights) narrower than the heap's sum of a step (fuzz seed 5)
+    Case("w2_bipolar_sparse_t1_dist", 36, 8, 4, 12, BIPOLAR, 1, "distributed", w_type=sint(2), w_zero=0.8),
+    Case("w2_uint2_sparse_t3_block", 48, 4, 2, 16, uint(2), 3, "block", w_type=sint(2), w_zero=0.8),
     # unsigned UINT2 weights on signed INT3 inputs, PE = SIMD = 1
     Case("uw2_int3_t3_logic", 5, 2, 1, 1, sint(3), 3, "logic", vectors=4, w_type=uint(2)),
 ]
