@@ -122,7 +122,16 @@ def _fit_epochs(cfg: DistillConfig, state: TrainState, elapsed: float, first: in
     invocation (warm-up, compilation) excluded; at least one more, at most cfg.epochs."""
     pace = float(np.mean([h["seconds"] for h in state.history[max(first + 1, len(state.history) - 3):]]))
     fit = int((cfg.fit_minutes * 60 - elapsed) / max(pace, 1e-6))
-    return max(state.epoch + 1, min(cfg.epochs, state.epoch + fit))
+    return min(cfg.epochs, max(state.epoch + 1, state.epoch + fit))
+
+
+def _agreed(value: int, world: int, device: torch.device) -> int:
+    """Rank 0's value on every rank (ranks time their epochs apart; they must stop at the same epoch)."""
+    if world == 1:
+        return value
+    t = torch.tensor([value], device=device)
+    dist.broadcast(t, 0)
+    return int(t.item())
 
 
 def _refit_schedules(scheds: dict, epochs: int, steps: int) -> None:
@@ -214,7 +223,8 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
                                                       data.class_counts)["accuracy"]
         state.history.append(record)
         if cfg.fit_minutes > 0 and len(state.history) - done_before in FIT_AT:
-            state.planned_epochs = _fit_epochs(cfg, state, time.perf_counter() - start, done_before)
+            state.planned_epochs = _agreed(_fit_epochs(cfg, state, time.perf_counter() - start, done_before),
+                                           world, device)
             _refit_schedules(scheds, state.planned_epochs, steps)
         bar.set_postfix(loss=f"{record['total']:.3f}", **({"lam": f"{record['lam']:.2f}"} if "lam" in record else {}))
         stop = (budget > 0 and time.perf_counter() - start > budget) or (

@@ -36,7 +36,9 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     targets = TeacherTargets(torch.randn(2, n, 10, generator=g), torch.randn(2, n, 64, generator=g))
     torch.manual_seed(0)
     model = build_model("mlp_digits")
-    state, report = train_student(model, "candle", data, targets, DistillConfig(epochs=2, batch=64), seed=0)
+    # fit_minutes: its refit after epoch 2 must agree across ranks (rank 0's value is broadcast)
+    state, report = train_student(model, "candle", data, targets, DistillConfig(epochs=2, batch=64, fit_minutes=10.0),
+                                  seed=0)
     torch.save({"state": model.state_dict(), "lambdas": state.lambdas, "acc": report["accuracy"]},
                os.path.join(out, f"rank{rank}.pt"))
     dist.destroy_process_group()

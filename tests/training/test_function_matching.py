@@ -115,6 +115,7 @@ def test_fit_minutes_sets_the_epochs_that_fit():
     assert _fit_epochs(cfg, state, 20.0, first=0) == 295
     assert _fit_epochs(DistillConfig(epochs=100, fit_minutes=10.0), state, 20.0, first=0) == 100
     assert _fit_epochs(cfg, state, 700.0, first=0) == 6  # over budget: one more epoch, then stop
+    assert _fit_epochs(DistillConfig(epochs=5, fit_minutes=10.0), state, 700.0, first=0) == 5  # never past epochs
 
 
 def test_stale_teacher_cache_without_head_is_a_user_error(digits_lt, tmp_path):
