@@ -15,7 +15,7 @@ nothing behind; an existing BUILD is replaced only if it is a candle-hw build (c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +40,7 @@ class CompileOptions:
     verify_samples: int = 8
     dump_after: tuple[str, ...] = ()
     emit_rtl: bool = True
+    progress: Callable[[str], None] | None = None  # long steps (FIFO sizing) report here; run_passes sets its log
 
 
 def apply_folding(graph: DataflowGraph, folding: Any) -> DataflowGraph:
@@ -68,7 +69,7 @@ def _stitch_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
 def _size_fifos_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
     from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 
-    return SizeFIFOs()(graph)
+    return SizeFIFOs(log=opts.progress)(graph)
 
 
 STEP_FUNCS: dict[str, Callable[[DataflowGraph, CompileOptions], DataflowGraph]] = {
@@ -108,7 +109,7 @@ def run_passes(graph: DataflowGraph, opts: CompileOptions, log: Callable[[str], 
     """The steps after "lower" (or those named in ``steps``, in pipeline order) on a graph, chain or DAG;
     ``on_step(step, graph)`` sees the graph after every step."""
     for step in (s for s in STEPS[1:] if s in steps):
-        new = STEP_FUNCS[step](graph, opts)
+        new = STEP_FUNCS[step](graph, opts if opts.progress else replace(opts, progress=log))
         log(f"{step}: {'changed' if new != graph else 'unchanged'}")
         graph = new
         if on_step is not None:

@@ -14,11 +14,18 @@ the most words it holds at the target rate; shrinking stops where the interval w
 would deadlock (the event solver proves a deadlock once an event passes its bound, sim/cycle_engine.py). The
 sized design is then solved once more, with the full sweep budget, and must settle at the target interval:
 that run is the proof that the chosen depths neither deadlock nor slow the design (``stats["proof"]``).
+
+Large designs (the unfolded resnet_w1a1: ~10^7 events a run, about a second a solver sweep) need few trials
+and short ones: the chain FIFOs (on no reconvergent path) and then the branch FIFOs that do not feed a join
+are first tried out together (one trial each, one at a time only if that fails); the kept FIFOs start from
+their count in the design without the removed ones; the search gallops down from there before it bisects;
+and a trial gets fewer sweeps the more events it has (a miss only leaves a FIFO larger, never too small).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
 from candle_hw.compile.passes.stitch import DEFAULT_FIFO_DEPTH, Stitch
@@ -28,8 +35,13 @@ from candle_hw.sim.cycle import SimulationError, simulate_cycle
 
 SIZING_FRAMES = 3
 # A trial whose schedule has not settled after this many solver sweeps is stalling heavily, i.e. the FIFO is
-# too small; counting it as a miss can only leave a FIFO larger than needed, never too small.
+# too small; counting it as a miss can only leave a FIFO larger than needed, never too small (the proof run
+# has the full budget). Large designs get fewer trial sweeps: a sweep costs time in proportion to the events
+# (the unfolded resnet_w1a1 has ~10^7 per run, ~1 s a sweep, and a deadlocking trial would use all of them),
+# while a trial that settles does so in a handful of sweeps.
 TRIAL_SWEEPS = 400
+MIN_TRIAL_SWEEPS = 16
+TRIAL_EVENT_SWEEPS = 10 ** 8
 MIN_DEPTH = FIFO_MIN_DEPTH
 
 
@@ -50,6 +62,31 @@ def _set_depth(graph: DataflowGraph, name: str, depth: int) -> DataflowGraph:
     return graph.with_node(replace(graph.node(name), depth=depth))
 
 
+def trial_sweeps(events: int) -> int:
+    """Solver sweeps a trial gets before it counts as a miss, for a run of ``events`` words moved."""
+    return max(MIN_TRIAL_SWEEPS, min(TRIAL_SWEEPS, TRIAL_EVENT_SWEEPS // max(events, 1)))
+
+
+def chain_fifos(graph: DataflowGraph, fifos: list[str]) -> list[str]:
+    """The FIFOs on no reconvergent path (without one, its producer and consumer are disconnected): such a FIFO
+    only decouples a producer from its consumer and cannot take part in a branch's deadlock."""
+    nbrs: dict[str, set[str]] = {n.name: set() for n in graph.nodes}
+    for e in graph.edges:
+        nbrs[e.src].add(e.dst)
+        nbrs[e.dst].add(e.src)
+    out = []
+    for f in fifos:
+        ends = sorted(nbrs[f])
+        seen, todo = {f, ends[0]} if ends else {f}, ends[:1]
+        while todo:
+            for m in nbrs[todo.pop()] - seen:
+                seen.add(m)
+                todo.append(m)
+        if len(ends) < 2 or not set(ends) <= seen:  # the input and output FIFOs have one neighbour
+            out.append(f)
+    return out
+
+
 @dataclass(frozen=True)
 class SizeFIFOs:
     """Inserts and sizes StreamFIFOs.
@@ -59,7 +96,7 @@ class SizeFIFOs:
     ``remove_unneeded``. Target: the interval reached with every FIFO at ``deep`` x its stream's words per frame
     (or ``target_interval`` if given; UserError with both numbers when not reachable). Idempotent: a sized
     graph is returned with the same depths. ``stats`` (wall time, simulator runs) is filled in when a
-    dict is passed.
+    dict is passed; ``log`` sees one line per phase and per FIFO sized.
     """
 
     target_interval: int | None = None
@@ -67,10 +104,11 @@ class SizeFIFOs:
     deep: int = 2
     frames: int = SIZING_FRAMES
     stats: dict | None = field(default=None, compare=False, hash=False)
+    log: Callable[[str], None] | None = field(default=None, compare=False, hash=False)
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
         t0 = time.perf_counter()
-        runs = 0
+        say = self.log or (lambda s: None)
         g = insert_fifos(graph)
         fifos = [n.name for n in g.nodes if isinstance(n, StreamFIFO)]
         big = g
@@ -81,7 +119,6 @@ class SizeFIFOs:
         except SimulationError as exc:
             raise UserError(f"SizeFIFOs: even with FIFOs of {self.deep} frames the design does not settle: {exc}") \
                 from None
-        runs += 1
         best = res.interval_cycles
         target = self.target_interval if self.target_interval is not None else best
         if best > target:
@@ -89,35 +126,98 @@ class SizeFIFOs:
                 f"SizeFIFOs: even with deep FIFOs the design's interval is {best} cycles, above the target "
                 f"{target} cycles"
             )
+        events = self.frames * sum(s.in_words + s.out_words for s in res.per_node.values())
+        trial = _Trials(self.frames, target, trial_sweeps(events))
+        say(f"size_fifos: {len(fifos)} FIFOs, interval {target} cycles with deep FIFOs "
+            f"({res.sweeps} sweeps, {time.perf_counter() - t0:.1f} s); trials get {trial.sweeps} sweeps")
         # start from the observed maximum counts: they reproduce the deep-FIFO schedule exactly
         g = big
         for name in fifos:
             g = _set_depth(g, name, max(MIN_DEPTH, res.fifo_max_occupancy[name]))
         if self.remove_unneeded:
-            for name in fifos:
-                trial = g.without_node(name)
-                runs += 1
-                ii = _interval(trial, self.frames, TRIAL_SWEEPS)
-                if ii is not None and ii <= target:
-                    g = trial
-        for name in [f for f in fifos if any(n.name == f for n in g.nodes)]:
+            g = _remove(g, fifos, trial, say)
+        left = {n.name for n in g.nodes}
+        kept = [f for f in fifos if f in left]
+        if kept:  # the design without the removed FIFOs holds fewer words: tighter starting depths
+            occ = trial.occupancy(g)
+            for name in kept:
+                g = _set_depth(g, name, max(MIN_DEPTH, min(g.node(name).depth, occ[name])))
+        for name in kept:
             hi = g.node(name).depth
-            lo = MIN_DEPTH - 1  # depth lo fails, depth hi works
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                runs += 1
-                ii = _interval(_set_depth(g, name, mid), self.frames, TRIAL_SWEEPS)
-                if ii is not None and ii <= target:
-                    hi = mid
-                else:
-                    lo = mid
-            g = _set_depth(g, name, hi)
-        runs += 1
+            g = _set_depth(g, name, _shrink(g, name, hi, trial))
+            say(f"size_fifos: {name} depth {g.node(name).depth} (from {hi}; {trial.runs} trials, "
+                f"{time.perf_counter() - t0:.0f} s)")
         proof = _prove(g, self.frames, target)
+        say(f"size_fifos: proof run settles at {proof['interval']} cycles ({proof['sweeps']} sweeps); "
+            f"{len(kept)} FIFOs kept, {trial.runs + 2} simulator runs, {time.perf_counter() - t0:.0f} s")
         if self.stats is not None:
-            self.stats.update(runs=runs, seconds=time.perf_counter() - t0, interval=target, proof=proof,
+            self.stats.update(runs=trial.runs + 2, seconds=time.perf_counter() - t0, interval=target,
+                              proof=proof, trial_sweeps=trial.sweeps,
                               depths={n.name: n.depth for n in g.nodes if isinstance(n, StreamFIFO)})
         return g
+
+
+@dataclass
+class _Trials:
+    """Trial solves at the target interval, counted."""
+
+    frames: int
+    target: int
+    sweeps: int
+    runs: int = 0
+
+    def ok(self, graph: DataflowGraph) -> bool:
+        self.runs += 1
+        ii = _interval(graph, self.frames, self.sweeps)
+        return ii is not None and ii <= self.target
+
+    def occupancy(self, graph: DataflowGraph) -> dict[str, int]:
+        self.runs += 1
+        return simulate_cycle(graph, self.frames, explain=False).fifo_max_occupancy
+
+
+def _remove(g: DataflowGraph, fifos: list[str], trial: _Trials, say: Callable[[str], None]) -> DataflowGraph:
+    """Removes the FIFOs the interval does not need, one at a time, after two group trials that usually take
+    most of them at once: the chain FIFOs, then the branch FIFOs other than those feeding a join (where a
+    branch must buffer what the other holds back)."""
+    chain = chain_fifos(g, fifos)
+    guards = {e.src for n in g.nodes if n.n_in > 1 for e in g.in_edges(n.name)}
+    branch = [f for f in fifos if f not in chain and f not in guards]
+    gone: set[str] = set()
+    for what, group in (("chain", chain), ("branch", branch)):
+        if len(group) > 1:
+            without = g
+            for name in group:
+                without = without.without_node(name)
+            if trial.ok(without):
+                say(f"size_fifos: {len(group)} {what} FIFOs removed together")
+                g = without
+                gone.update(group)
+    for name in (f for f in fifos if f not in gone):
+        without = g.without_node(name)
+        if trial.ok(without):
+            g = without
+    left = {n.name for n in g.nodes}
+    say(f"size_fifos: {sum(f not in left for f in fifos)} FIFOs removed, {trial.runs} trials")
+    return g
+
+
+def _shrink(g: DataflowGraph, name: str, hi: int, trial: _Trials) -> int:
+    """The least depth <= hi (which works) at which the design still reaches the target, one FIFO at a time.
+    The count observed at the target is often the least or close to it (a branch FIFO holds what the other
+    branch holds back), so the search gallops down from hi (1, 2, 4, ... words less) before it bisects: a few
+    trials where a bisection from MIN_DEPTH takes log2(hi)."""
+    lo = MIN_DEPTH - 1  # depth lo fails, depth hi works
+    step = 1
+    while hi - lo > 1:
+        mid = hi - step if step < (hi - lo) // 2 else (lo + hi) // 2
+        if trial.ok(_set_depth(g, name, mid)):
+            hi = mid
+            step *= 2
+        else:
+            lo = mid
+            step = hi  # past the gallop: bisect the rest
+    return hi
 
 
 def _prove(graph: DataflowGraph, frames: int, target: int) -> dict:
