@@ -43,6 +43,7 @@ TRIAL_SWEEPS = 400
 MIN_TRIAL_SWEEPS = 16
 TRIAL_EVENT_SWEEPS = 10 ** 8
 MIN_DEPTH = FIFO_MIN_DEPTH
+GALLOP_WORDS = 8
 
 
 def insert_fifos(graph: DataflowGraph, depth: int = DEFAULT_FIFO_DEPTH) -> DataflowGraph:
@@ -205,12 +206,12 @@ def _remove(g: DataflowGraph, fifos: list[str], trial: _Trials, say: Callable[[s
 def _shrink(g: DataflowGraph, name: str, hi: int, trial: _Trials) -> int:
     """The least depth <= hi (which works) at which the design still reaches the target, one FIFO at a time.
     The count observed at the target is often the least or close to it (a branch FIFO holds what the other
-    branch holds back), so the search gallops down from hi (1, 2, 4, ... words less) before it bisects: a few
-    trials where a bisection from MIN_DEPTH takes log2(hi)."""
+    branch holds back), so the search first gallops down from hi (1, 2, 4, ... GALLOP_WORDS words less), then
+    bisects: a few trials where a bisection from MIN_DEPTH takes log2(hi), at most 4 more where it does not."""
     lo = MIN_DEPTH - 1  # depth lo fails, depth hi works
     step = 1
     while hi - lo > 1:
-        mid = hi - step if step < (hi - lo) // 2 else (lo + hi) // 2
+        mid = hi - step if step <= GALLOP_WORDS and step < (hi - lo) // 2 else (lo + hi) // 2
         if trial.ok(_set_depth(g, name, mid)):
             hi = mid
             step *= 2
