@@ -445,8 +445,15 @@ def _integer_column(col: np.ndarray) -> tuple[np.ndarray, np.float32] | None:
         if not s > 0:
             return None
         q = np.round(col.astype(np.float64) / np.float64(s))
-        if q.min() >= lo and q.max() <= hi and np.array_equal((q.astype(np.float32) * s).astype(np.float32), col):
-            return q.astype(np.int8), s
+        if q.min() < lo or q.max() > hi:
+            continue
+        # the quantizer's own scale may be an ulp away from min/m (its products were rounded): try each weight's
+        # quotient and its neighbours
+        cands = {s} | {np.float32(v / np.float32(k)) for v, k in zip(col[q != 0], q[q != 0])}
+        for c in sorted(cands | {np.nextafter(c, np.float32(np.inf)) for c in cands}
+                        | {np.nextafter(c, np.float32(0)) for c in cands}):
+            if c > 0 and np.array_equal((q.astype(np.float32) * np.float32(c)).astype(np.float32), col):
+                return q.astype(np.int8), np.float32(c)
     return None
 
 

@@ -75,6 +75,13 @@ def test_integer_weights_recovered_exactly():
     np.testing.assert_array_equal(got, q)  # channel 0's smallest magnitude is 1 * s, channel 1's 1 * s/2
     np.testing.assert_array_equal((got.astype(np.float32) * scale).astype(np.float32), w)
     assert scale[2] == 1.0 and exact[2]
+    # a 4-bit channel whose smallest level is 3*s: fl32(fl32(3s)/3) misses the quantizer's s by an ulp
+    s4 = np.float32(0.0964737)
+    q4 = np.array([[-7], [-6], [-5], [-3]])
+    got4, scale4, _ = _check_weights(node, (q4.astype(np.float32) * s4).astype(np.float32))
+    np.testing.assert_array_equal(got4, q4)
+    np.testing.assert_array_equal((got4.astype(np.float32) * scale4).astype(np.float32),
+                                  (q4.astype(np.float32) * s4).astype(np.float32))
     w2 = w.copy()
     w2[0, 0] = np.float32(0.3)  # not a multiple of the channel's scale
     with pytest.raises(Exception, match=r"^MatMul_3 \(MatMul\): output channel 0 has weights \[.*not q \* s"):
