@@ -166,18 +166,16 @@ CASES = [
     Case("int8_t2_dist", 16, 4, 4, 16, sint(8), 2, "distributed"),
     # signed INT8, PE = SIMD = 1, one threshold, ROM in logic
     Case("int8_t1_logic", 6, 4, 1, 1, sint(8), 1, "logic", vectors=4),
-    # k-bit weights (small multipliers, not XNOR): 2-bit counts x INT2 with three thresholds (a W2A2 layer)
-    Case("w2_uint2_t3_block", 18, 8, 2, 3, uint(2), 3, "block", w_type=sint(2)),
     # CNV layer 0 style: UINT8 pixels x INT2 weights, SIMD=3, accumulator output
     Case("w2_uint8_acc_dist", 12, 4, 2, 3, uint(8), 0, "distributed", w_type=sint(2)),
     # signed INT4 inputs x INT4 weights, SF = NF = 1, one threshold
     Case("w4_int4_t1_logic", 8, 4, 4, 8, sint(4), 1, "logic", w_type=sint(4)),
     # ±1 inputs x INT3 weights (a ±1 map into a k-bit layer: w or -w per lane), two thresholds
     Case("w3_bipolar_t2_block", 16, 6, 3, 4, BIPOLAR, 2, "block", w_type=sint(3)),
-    # ±1 inputs x INT2 weights, one threshold / accumulator output (a W2 MLP on a ±1 map)
-    Case("w2_bipolar_t1_dist", 36, 8, 2, 6, BIPOLAR, 1, "distributed", w_type=sint(2)),
+    # ±1 inputs x INT2 weights, accumulator output (a W2 MLP on a ±1 map)
     Case("w2_bipolar_acc_logic", 8, 4, 2, 2, BIPOLAR, 0, "logic", w_type=sint(2)),
-    # mostly-zero weights: ACC_BITS (from the weights) narrower than the heap's sum of a step (fuzz seed 5)
+    # k-bit weights (partial-product heap, not XNOR), mostly zero: ACC_BITS (from the weights) narrower than the
+    # heap's sum of a step (fuzz seed 5); one threshold on ±1 inputs, three on 2-bit counts (a W2A2 layer)
     Case("w2_bipolar_sparse_t1_dist", 36, 8, 4, 12, BIPOLAR, 1, "distributed", w_type=sint(2), w_zero=0.8),
     Case("w2_uint2_sparse_t3_block", 48, 4, 2, 16, uint(2), 3, "block", w_type=sint(2), w_zero=0.8),
     # unsigned UINT2 weights on signed INT3 inputs, PE = SIMD = 1
