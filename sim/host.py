@@ -53,9 +53,15 @@ def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
         from qonnx.custom_op.general.quant import max_int, min_int, resolve_rounding_mode
 
         t = q.elem_type
-        y = x / np.float32(q.scale)
         lo, hi = min_int(t.signed, q.narrow, t.bits), max_int(t.signed, q.narrow, t.bits)
-        vals = resolve_rounding_mode(q.rounding_mode)(np.clip(y, lo, hi))
+        # in place on a temporary of our own (the input quantizer of a wide first layer touches every input
+        # element three times: fresh arrays per step cost as much as the layer's product); x / 1 is x exactly
+        y = x if fresh else np.empty(x.shape, dtype=np.float32)
+        if q.scale != 1.0 or y is not x:
+            np.divide(x, np.float32(q.scale), out=y)
+        np.clip(y, np.float32(lo), np.float32(hi), out=y)
+        rnd = resolve_rounding_mode(q.rounding_mode)
+        vals = rnd(y, out=y) if rnd is np.round or isinstance(rnd, np.ufunc) else rnd(y)
         if t.bits > 24:
             vals = vals.astype(np.int64)
     if pro.layout == "nchw":
