@@ -14,7 +14,8 @@ def test_generator_is_deterministic_and_covers_the_class():
     feats = set().union(*(s.features() for s in specs))
     assert {"cnn/u8", "cnn/bipolar", "mlp/u8", "mlp/bipolar", "conv stride 2", "pad -1", "pad +1",
             "pad 0 (8-bit image)", "pad 0 (±1 map)", "pool", "pool overlapping", "conv 1x1", "logit scale",
-            "2-bit weights"} <= feats
+            "2-bit weights", "multi-bit activations", "multi-bit act. signed", "multi-bit act. unsigned"} <= feats
+    assert random_spec(0).multibit_acts  # the CI slice's seeds 0-9 (and the RTL one) include a multi-bit chain
     a, b = build_net(specs[1]), build_net(specs[1])
     assert all(np.array_equal(x.detach().numpy(), y.detach().numpy())
                for x, y in zip(a.state_dict().values(), b.state_dict().values()))
