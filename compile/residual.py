@@ -22,7 +22,7 @@ import onnx
 
 from candle_hw.compile.host_ir import LayerOrigin
 from candle_hw.compile.ir import AddStreams, DuplicateStreams, Edge, Thresholding
-from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, run_tail, sum_thresholds
+from candle_hw.compile.tails import check_tail, run_tail, sum_thresholds
 from candle_hw.types import BIPOLAR, IntType
 
 MAX_PAIRS = 1 << 22  # operand value pairs enumerated to prove the float32 sum a function of the integer sum
@@ -90,17 +90,11 @@ def lower_join(b, node: onnx.NodeProto, ready: dict):
 
 def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int], z: np.ndarray, layout: str):
     """The ops after the Add up to the next quantizer -> a Thresholding on the integer sum."""
-    from candle_hw.compile.frontend import QUANTIZERS, FrontendError, _Cursor, _end_levels, _positive_scale
+    from candle_hw.compile.frontend import (
+        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _positive_scale,
+    )
 
-    tail, t = [], node.output[0]
-    while True:
-        nxt = b.only_consumer(t)
-        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
-            break
-        if len(activation_inputs(b, nxt)) > 1:
-            raise FrontendError(unquantized_join(b, nxt, tail[-1] if tail else node))
-        tail.append(nxt)
-        t = nxt.output[0]
+    tail, _, nxt = _collect_tail(b, node)
     if nxt is None or nxt.op_type not in QUANTIZERS:
         got = "the graph output" if nxt is None else f"{nxt.name} ({nxt.op_type})"
         raise FrontendError(f"{node.name} (Add): the sum must be requantized (a Quant/BipolarQuant after the Add and "
