@@ -19,7 +19,7 @@ from onnx import helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
 from candle_hw.compile.ir import GlobalAccPool, Thresholding
-from candle_hw.compile.tails import PASS_THROUGH, TAIL_OPS, check_tail, constant_inputs, epilogue_ops, sum_thresholds
+from candle_hw.compile.tails import check_tail, constant_inputs, epilogue_ops, sum_thresholds
 from candle_hw.types import BIPOLAR, IntType
 
 F32_EXACT = 1 << 24
@@ -28,7 +28,9 @@ EPILOGUE_SUMS = 4096  # sums per channel on which the host replay is compared wi
 
 
 def lower_global_pool(b, node: onnx.NodeProto, cur):
-    from candle_hw.compile.frontend import QUANTIZERS, FrontendError, _Cursor, _end_levels, _positive_scale
+    from candle_hw.compile.frontend import (
+        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _positive_scale,
+    )
 
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (GlobalAveragePool): input is not a quantized feature map")
@@ -43,14 +45,7 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
     gap = GlobalAccPool(name, (h, w), c, et, IntType.for_range(*_sum_range(et, pix)))
     b.add(gap)
     lo, hi = gap.sum_range
-    tail_nodes, t, end = [], node.output[0], None
-    while True:
-        nxt = b.only_consumer(t)
-        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
-            end = nxt
-            break
-        tail_nodes.append(nxt)
-        t = nxt.output[0]
+    tail_nodes, t, end = _collect_tail(b, node)
     tail = check_tail(b.model, tail_nodes, node.output[0], c, "nchw")
 
     def run(nodes, t_out, p):

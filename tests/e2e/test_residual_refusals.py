@@ -1,7 +1,7 @@
 """Joins outside the residual class are refused by `candle-hw compile` in one line naming the node, exit 2,
 nothing written: different scales on the two branches, a float sum that is not a function of the integer sum,
 an unquantized branch, Concat, Mul / Sub of two activations, a windowed AveragePool shortcut, a sum that is
-not requantized, a requantisation that falls with the sum."""
+not requantized, a requantisation that falls with the sum, a join met by an average pool's unquantized output."""
 import re
 
 import pytest
@@ -40,12 +40,14 @@ class JoinNet(nn.Module):
         if kind == "inexact":  # a 1x1 conv shortcut: both branches 4-bit integers at scale 0.1
             self.shortcut = nn.Sequential(binary_conv(4, 4, 1), nn.BatchNorm2d(4, eps=BN_EPS), _int_quant(4, 0.7))
         self.act = nn.Identity() if kind == "unrequantized" else binary_act()
-        hw = 2 if kind == "avgpool" else 4
+        self.pool = nn.AdaptiveAvgPool2d(1) if kind == "pooled" else nn.Identity()
+        hw = 2 if kind == "avgpool" else 1 if kind == "pooled" else 4
         self.fc = binary_linear((8 if kind == "concat" else 4) * hw * hw, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(self.inp(x))
         y, s = self.branch_quant(self.bn(self.conv(x))), self.shortcut(x)
+        y, s = self.pool(y), self.pool(s)  # "pooled": the Add meets two float averages
         if self.kind == "concat":
             z = torch.cat([y, s], 1)
         elif self.kind == "mul":
@@ -69,6 +71,7 @@ CASES = {
     "sub": ("Sub", r"joins 2 activations"),
     "avgpool": ("AveragePool", r"windowed average pooling is not supported"),
     "unrequantized": ("Add", r"the sum must be requantized .* got Flatten_\d+ \(Flatten\)"),
+    "pooled": ("Add", r"joins the unquantized output of GlobalAveragePool_\d+ with \S+; a residual Add needs both"),
     "falling": ("BipolarQuant", r"channel 0: the ops between Add_\d+ and the quantizer fall with the sum"),
 }
 
