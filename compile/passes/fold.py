@@ -25,10 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from candle_hw.compile.estimate import (
-    add_resources, dup_resources, dwc_resources, global_acc_pool_resources, label_select_resources,
-    maxpool_resources, mvu_resources, node_cycles, swg_resources, thresholding_resources,
-)
+from candle_hw.compile.estimate import dwc_resources, mvu_resources, node_cycles, node_resources
 from candle_hw.compile.ir import (
     AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
     SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
@@ -104,24 +101,6 @@ def _apply(g: Group, pe: int, simd: int, style: str | None = None) -> list[Node]
     return follow_neighbours(([g.pre] if g.pre is not None else []) + [m] + list(g.post))
 
 
-def _node_res(n: Node) -> dict[str, int]:
-    if isinstance(n, SlidingWindow):
-        return swg_resources(n)
-    if isinstance(n, MaxPool):
-        return maxpool_resources(n)
-    if isinstance(n, LabelSelect):
-        return label_select_resources(n)
-    if isinstance(n, GlobalAccPool):
-        return global_acc_pool_resources(n)
-    if isinstance(n, Thresholding):
-        return thresholding_resources(n)
-    if isinstance(n, DuplicateStreams):
-        return dup_resources(n)
-    if isinstance(n, AddStreams):
-        return add_resources(n)
-    return mvu_resources(n)
-
-
 def _inner_dwc(nodes: list[Node]) -> list[WidthConverter]:
     out = []
     for a, b in zip(nodes, nodes[1:]):
@@ -141,7 +120,7 @@ def candidates(g: Group, max_cycles: int) -> list[Choice]:
             cycles = max(node_cycles(n) for n in nodes + extra)
             if cycles > max_cycles:
                 continue
-            base = [_node_res(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
+            base = [node_resources(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
             lut0 = sum(r["LUT"] for r in base)
             bram0 = sum(r["BRAM_18K"] for r in base)
             mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
