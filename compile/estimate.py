@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.devices import get_device
@@ -137,6 +137,15 @@ def maxpool_resources(n: MaxPool) -> dict[str, int]:
     return _res(lut, 2 * width + 30)
 
 
+def acc_pool_resources(n: AccPool) -> dict[str, int]:
+    """acc_pool.sv: maxpool.sv's row buffer of OW*C/PE words, each PE partial sums of out_type width (LUT RAM),
+    PE adders of that width in place of the compares, the same scan counters and 2-word output queue."""
+    width = n.pe * n.out_type.bits
+    depth = n.ofm_dim[1] * (n.channels // n.pe)
+    lut = 40 + lutram(width, depth) + width
+    return _res(lut, 2 * width + 30)
+
+
 def global_acc_pool_resources(n: GlobalAccPool) -> dict[str, int]:
     """global_acc_pool.sv: C/PE words of PE sums in LUT RAM, PE adders of out_type width, pixel/fold counters, a
     2-word output queue (registers). Fitted to one Yosys point (docs/results.md: 10 channels, 3x3, PE 1)."""
@@ -206,6 +215,8 @@ def node_resources(n: Node) -> dict[str, int]:
         return swg_resources(n)
     if isinstance(n, MaxPool):
         return maxpool_resources(n)
+    if isinstance(n, AccPool):
+        return acc_pool_resources(n)
     if isinstance(n, StreamFIFO):
         return fifo_resources(n)
     if isinstance(n, WidthConverter):

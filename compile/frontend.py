@@ -15,7 +15,7 @@ Scope (this release): 1-bit (±1) or k-bit integer weights (k <= 4, compile/ir.p
 per-tensor or per-output-channel scale; bipolar or multi-bit activations
 with any positive scale; an integer (or bipolar) network input produced by one input quantizer, or carrying a
 qonnx integer datatype annotation; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
-without bias; MaxPool on quantized tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything
+without bias; MaxPool, AveragePool (unpadded) and GlobalAveragePool on quantized tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything
 else is refused with a message naming the node and the value.
 """
 from __future__ import annotations
@@ -257,8 +257,8 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     if op == "MaxPool":
         return _lower_maxpool(b, node, cur)
     if op == "AveragePool":
-        raise FrontendError(f"{node.name} (AveragePool): windowed average pooling is not supported (a downsampling "
-                            "shortcut can use a strided 1x1 conv; GlobalAveragePool is supported)")
+        from candle_hw.compile.global_pool import lower_avg_pool  # it builds on this module's walk
+        return lower_avg_pool(b, node, cur)
     if op == "GlobalAveragePool":
         from candle_hw.compile.global_pool import lower_global_pool  # it builds on this module's walk
         return lower_global_pool(b, node, cur)

@@ -377,6 +377,63 @@ class GlobalAccPool(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class AccPool(Node):
+    """Windowed accumulating pool: the integer sum over k x k windows with stride s, no padding (FINN: Pool, i.e.
+    finn-hlslib's Pool_batch with its AccPoolFunction, the sum a QuantAvgPool2d shifts; FINN feeds it from a
+    ConvolutionInputGenerator). An (H, W, C) frame, ``pe`` channels per word, to (OH, OW, C) sums,
+    OH = (H - k) // s + 1 (likewise OW), in the input's scan order. As in GlobalAccPool, a BIPOLAR input is
+    summed as its count of +1 elements P in [0, k*k] (the ±1 sum is 2P - k*k), an integer input as its values.
+    QONNX's AveragePool divides the sum by k*k in float32; that division and the next quantizer become a
+    Thresholding on the sum (compile/global_pool.py), as after a GlobalAccPool.
+    """
+
+    ifm_dim: tuple[int, int]
+    channels: int
+    kernel: int
+    stride: int
+    in_type: IntType
+    out_type: IntType
+    pe: int = 1
+    kind: ClassVar[str] = "AccPool"
+
+    def __post_init__(self) -> None:
+        _check_pos(self.name, channels=self.channels, kernel=self.kernel, stride=self.stride, pe=self.pe)
+        _check_div(self.name, "pe", self.pe, "channels", self.channels)
+        if self.ifm_dim[0] < self.kernel or self.ifm_dim[1] < self.kernel:
+            raise IRError(f"{self.name}: kernel={self.kernel} exceeds the input {self.ifm_dim}")
+        lo, hi = self.sum_range
+        if self.out_type.bipolar or not self.out_type.contains(lo, hi):
+            raise IRError(f"{self.name}: out_type={self.out_type} cannot hold sums in [{lo}, {hi}]")
+
+    @property
+    def ofm_dim(self) -> tuple[int, int]:
+        h, w = self.ifm_dim
+        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of one window (what the average divides by)."""
+        return self.kernel * self.kernel
+
+    @property
+    def sum_range(self) -> tuple[int, int]:
+        if self.in_type.bipolar:
+            return 0, self.pixels
+        return self.pixels * self.in_type.min, self.pixels * self.in_type.max
+
+    def in_stream(self, port: int = 0) -> StreamType:
+        return StreamType(self.in_type, (*self.ifm_dim, self.channels), self.pe)
+
+    def out_stream(self, port: int = 0) -> StreamType:
+        return StreamType(self.out_type, (*self.ofm_dim, self.channels), self.pe)
+
+
+# the pools over k x k windows: one streaming block each (maxpool.sv, acc_pool.sv) of the same scan and timing,
+# lowered alike (compile/passes/pool_windows.py) and folded alike (compile/passes/folding.py)
+WINDOW_POOLS: tuple[type[Node], ...] = (MaxPool, AccPool)
+
+
+@dataclass(frozen=True, slots=True)
 class LabelSelect(Node):
     """Top-k label select (FINN: LabelSelect): indices of the k largest inputs, lowest index first on ties.
 
@@ -531,7 +588,7 @@ FORMAT_VERSION = 3
 _READS_VERSIONS = (2, 3)
 
 NODE_KINDS: dict[str, type[Node]] = {
-    c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, GlobalAccPool, LabelSelect, StreamFIFO,
+    c.kind: c for c in (SlidingWindow, MatrixVectorUnit, Thresholding, MaxPool, AccPool, GlobalAccPool, LabelSelect, StreamFIFO,
                         WidthConverter, DuplicateStreams, AddStreams)
 }
 
@@ -803,7 +860,8 @@ def require_stitched(graph: DataflowGraph, user: str) -> None:
 
 
 __all__ = [
-    "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool",
+    "IRError", "StreamType", "Node", "SlidingWindow", "MatrixVectorUnit", "Thresholding", "MaxPool", "AccPool",
+    "WINDOW_POOLS",
     "GlobalAccPool", "LabelSelect", "StreamFIFO", "WidthConverter", "DuplicateStreams", "AddStreams", "Edge",
     "DataflowGraph", "NODE_KINDS", "node_from_dict",
     "require_stitched", "clog2", "Prologue", "Epilogue", "LayerOrigin", "FORMAT_VERSION",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from candle_hw.compile.ir import (
-    AddStreams, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
+    WINDOW_POOLS, AccPool, AddStreams, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
     StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
@@ -37,6 +37,8 @@ TIMING: dict[str, BlockTiming] = {
     "Thresholding": BlockTiming(latency=2, capacity=3, free=1),
     # maxpool.sv: offered the cycle after the window's last input; 2-word output queue
     "MaxPool": BlockTiming(latency=1, capacity=2, free=1),
+    # acc_pool.sv: maxpool.sv's scan and output queue with a sum in place of the max
+    "AccPool": BlockTiming(latency=1, capacity=2, free=1),
     # global_acc_pool.sv: offered the cycle after the handshake of the input word completing a sum; 2-word queue
     "GlobalAccPool": BlockTiming(latency=1, capacity=2, free=1),
     # label_select.sv: first index the cycle after the frame's last word, which waits for an empty buffer
@@ -152,7 +154,7 @@ def streaming_pattern(words: int) -> Pattern:
     return Pattern(np.ones(words, dtype=np.int64), idx, idx)
 
 
-def maxpool_pattern(n: MaxPool) -> Pattern:
+def maxpool_pattern(n: MaxPool | AccPool) -> Pattern:
     """One event per input word; the word completing a window (its bottom-right pixel) emits that output."""
     h, w = n.ifm_dim
     oh, ow = n.ofm_dim
@@ -226,7 +228,7 @@ def build_node(sys: EventSystem, node: Node, frames: int) -> tuple[Port, OutPort
     t = TIMING[node.kind]
     if isinstance(node, Thresholding):
         return _single(sys, node.name, streaming_pattern(node.in_stream().words_per_frame), frames, t)
-    if isinstance(node, MaxPool):
+    if isinstance(node, WINDOW_POOLS):
         return _single(sys, node.name, maxpool_pattern(node), frames, t)
     if isinstance(node, GlobalAccPool):
         return _single(sys, node.name, global_acc_pool_pattern(node), frames, t)

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
+    AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
@@ -93,6 +93,13 @@ def maxpool_words(graph: DataflowGraph, node: MaxPool, words: np.ndarray, frames
     return lanes(y.reshape(frames, *node.ofm_dim, node.channels // node.pe, node.pe), node.out_stream())
 
 
+def acc_pool_words(graph: DataflowGraph, node: AccPool, words: np.ndarray, frames: int) -> np.ndarray:
+    """acc_pool.sv: per output pixel, row-major, C/PE words of PE channels (the sum over the pixel's window)."""
+    x = _read(words, node.in_stream(), frames)
+    y = golden.acc_pool(x, node.kernel, node.stride, node.in_type.bipolar)
+    return lanes(y.reshape(frames, *node.ofm_dim, node.channels // node.pe, node.pe), node.out_stream())
+
+
 def global_acc_pool_words(graph: DataflowGraph, node: GlobalAccPool, words: np.ndarray, frames: int) -> np.ndarray:
     """global_acc_pool.sv: per frame C/PE words of PE channel sums, emitted while the last pixel streams in."""
     x = _read(words, node.in_stream(), frames)
@@ -121,7 +128,7 @@ def add_streams_words(graph: DataflowGraph, node: AddStreams, words: tuple[np.nd
 BlockModel = Callable[[DataflowGraph, Node, np.ndarray, int], np.ndarray]
 MODELS: dict[type[Node], BlockModel] = {
     StreamFIFO: fifo_words, WidthConverter: dwc_words, SlidingWindow: swg_words, MatrixVectorUnit: mvu_words,
-    Thresholding: thresholding_words, MaxPool: maxpool_words, GlobalAccPool: global_acc_pool_words,
+    Thresholding: thresholding_words, MaxPool: maxpool_words, AccPool: acc_pool_words, GlobalAccPool: global_acc_pool_words,
     LabelSelect: label_select_words, DuplicateStreams: duplicate_words, AddStreams: add_streams_words,
 }
 

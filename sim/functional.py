@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
+    AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
 from candle_hw.sim import golden
@@ -40,6 +40,8 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray, *more: np.ndarray)
         y = golden.sliding_window(xf.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.pad, node.pad_value)
     elif isinstance(node, MaxPool):
         y = golden.maxpool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride)
+    elif isinstance(node, AccPool):
+        y = golden.acc_pool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.in_type.bipolar)
     elif isinstance(node, GlobalAccPool):
         y = golden.global_acc_pool(x.reshape(n, *node.ifm_dim, node.channels), node.in_type.bipolar)
     elif isinstance(node, LabelSelect):

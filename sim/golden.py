@@ -126,6 +126,15 @@ def maxpool(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
     return v.max(axis=(-2, -1))
 
 
+def acc_pool(x: np.ndarray, kernel: int, stride: int, bipolar: bool) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, C) int64 sums over k x k windows, stride s, no padding; on a BIPOLAR map the
+    count of +1s in each window (AccPool; an average pool before its division)."""
+    x = np.asarray(x, dtype=np.int64)
+    v = np.lib.stride_tricks.sliding_window_view((x > 0).astype(np.int64) if bipolar else x, (kernel, kernel),
+                                                 axis=(1, 2))[:, ::stride, ::stride]
+    return v.sum(axis=(-2, -1))
+
+
 def global_acc_pool(x: np.ndarray, bipolar: bool) -> np.ndarray:
     """(N, H, W, C) -> (N, C) int64 per-channel sums over all pixels; on a BIPOLAR map the count of +1s."""
     x = np.asarray(x, dtype=np.int64)

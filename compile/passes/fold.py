@@ -27,7 +27,7 @@ import numpy as np
 
 from candle_hw.compile.estimate import dwc_resources, mvu_resources, node_cycles, node_resources
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
+    WINDOW_POOLS, AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
     SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
 from candle_hw.compile.passes.folding import follow_neighbours
@@ -62,7 +62,7 @@ class Choice:
     out_elems: int
 
 
-_POST = (MaxPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams, AddStreams)
+_POST = (MaxPool, AccPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams, AddStreams)
 
 
 def core_graph(graph: DataflowGraph) -> DataflowGraph:
@@ -79,7 +79,7 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
     pending: SlidingWindow | None = None
     for i, n in enumerate(core):
         nxt = core[i + 1] if i + 1 < len(core) else None
-        if isinstance(n, SlidingWindow) and groups and isinstance(nxt, MaxPool):
+        if isinstance(n, SlidingWindow) and groups and isinstance(nxt, WINDOW_POOLS):
             groups[-1].post.append(n)  # an overlapping max-pool's window (compile/passes/pool_windows.py)
         elif isinstance(n, SlidingWindow):
             pending = n
@@ -356,7 +356,7 @@ def finn_set_folding(graph: DataflowGraph, target_cycles: int, two_pass: bool = 
                         if node_cycles(n) <= target:
                             break
                     part[i] = n
-                elif isinstance(n, MaxPool) and isinstance(part[i - 1], SlidingWindow):
+                elif isinstance(n, WINDOW_POOLS) and isinstance(part[i - 1], SlidingWindow):
                     part[i] = replace(n, pe=part[i - 1].simd)  # its reduction reads the window's words
                 elif isinstance(n, _POST):
                     # FINN's pe_ops (set_folding.py) include AddStreams and DuplicateStreams: pe up the

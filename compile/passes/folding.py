@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from candle_hw.compile.ir import (
-    AddStreams, DataflowGraph, DuplicateStreams, Edge, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
+    WINDOW_POOLS, AccPool, AddStreams, DataflowGraph, DuplicateStreams, Edge, GlobalAccPool, IRError, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, Thresholding,
 )
 from candle_hw.errors import UserError
 
@@ -101,12 +101,13 @@ class ApplyFolding:
         return graph.replace(nodes=tuple(follow_neighbours(nodes, graph.edges)))
 
 
-_LEADERS = (MatrixVectorUnit, MaxPool, GlobalAccPool, Thresholding, DuplicateStreams, AddStreams)
+_LEADERS = (MatrixVectorUnit, MaxPool, AccPool, GlobalAccPool, Thresholding, DuplicateStreams, AddStreams)
 
 
 def follow_neighbours(nodes: list[Node], edges: tuple[Edge, ...] | list[Edge] = ()) -> list[Node]:
     """Neighbours follow the matrix-vector units: a sliding window takes the largest divisor of its channels
-    that divides the simd of the unit it feeds (no width converter when simd divides the channels); a max-pool,
+    that divides the simd of the unit it feeds (no width converter when simd divides the channels); a max-pool or
+window sum (AccPool),
     thresholding, label select or duplicate takes the largest divisor of its size that divides the words of
     the node feeding it (a unit, or a pool/threshold/duplicate/add after one), and so does the sliding window
     of an overlapping max-pool (compile/passes/pool_windows.py), whose reduction then takes the window's simd;
@@ -130,15 +131,15 @@ def follow_neighbours(nodes: list[Node], edges: tuple[Edge, ...] | list[Edge] = 
         words = one_prev.out_stream(ins[0].src_port).elems_per_word if one_prev is not None else 0
         if isinstance(n, SlidingWindow) and len(nxt) == 1 and isinstance(nxt[0], MatrixVectorUnit):
             out[i] = replace(n, simd=math.gcd(nxt[0].simd, n.channels))
-        elif isinstance(n, SlidingWindow) and len(nxt) == 1 and isinstance(nxt[0], MaxPool) \
+        elif isinstance(n, SlidingWindow) and len(nxt) == 1 and isinstance(nxt[0], WINDOW_POOLS) \
                 and isinstance(one_prev, _LEADERS):
             out[i] = replace(n, simd=math.gcd(words, n.channels))
-        elif isinstance(n, MaxPool) and isinstance(one_prev, SlidingWindow):
+        elif isinstance(n, WINDOW_POOLS) and isinstance(one_prev, SlidingWindow):
             out[i] = replace(n, pe=one_prev.simd)
         elif isinstance(n, AddStreams) and prev and all(isinstance(p, _LEADERS) for p in prev):
             widest = max(p.out_stream(e.src_port).elems_per_word for p, e in zip(prev, ins))
             out[i] = replace(n, pe=math.gcd(widest, n.shape[-1]))
-        elif isinstance(n, (MaxPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams)) \
+        elif isinstance(n, (MaxPool, AccPool, GlobalAccPool, Thresholding, LabelSelect, DuplicateStreams)) \
                 and isinstance(one_prev, _LEADERS):
             size = n.labels if isinstance(n, LabelSelect) else n.shape[-1] if isinstance(n, DuplicateStreams) \
                 else n.channels
@@ -154,6 +155,6 @@ def folding_of(graph: DataflowGraph) -> dict[str, dict[str, int]]:
             out[n.name] = {"pe": n.pe, "simd": n.simd, "weight_style": n.weight_style}
         elif isinstance(n, SlidingWindow):
             out[n.name] = {"simd": n.simd}
-        elif isinstance(n, (MaxPool, GlobalAccPool, LabelSelect, Thresholding, DuplicateStreams, AddStreams)):
+        elif isinstance(n, (MaxPool, AccPool, GlobalAccPool, LabelSelect, Thresholding, DuplicateStreams, AddStreams)):
             out[n.name] = {"pe": n.pe}
     return out

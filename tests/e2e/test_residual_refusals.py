@@ -1,6 +1,6 @@
 """Joins outside the residual class are refused by `candle-hw compile` in one line naming the node, exit 2,
 nothing written: different scales on the two branches, a float sum that is not a function of the integer sum,
-an unquantized branch, Concat, Mul / Sub of two activations, a windowed AveragePool shortcut, a sum that is
+an unquantized branch, Concat, Mul / Sub of two activations, an unquantized AveragePool shortcut, a sum that is
 not requantized, a requantisation that falls with the sum, a join met by an average pool's unquantized output."""
 import re
 
@@ -69,7 +69,7 @@ CASES = {
     "concat": ("Concat", r"joins 2 activations .*only an Add of two quantized tensors is supported"),
     "mul": ("Mul", r"joins 2 activations"),
     "sub": ("Sub", r"joins 2 activations"),
-    "avgpool": ("AveragePool", r"windowed average pooling is not supported"),
+    "avgpool": ("Add", r"joins the unquantized output of AveragePool_\d+ with \S+; a residual Add needs both"),
     "unrequantized": ("Add", r"the sum must be requantized .* got Flatten_\d+ \(Flatten\)"),
     "pooled": ("Add", r"joins the unquantized output of GlobalAveragePool_\d+ with \S+; a residual Add needs both"),
     "falling": ("BipolarQuant", r"channel 0: the ops between Add_\d+ and the quantizer fall with the sum"),

@@ -1,0 +1,153 @@
+"""Windowed average pooling (AccPool + Thresholding, or the host epilogue): Brevitas == QONNX == functional
+(model output and every layer) == cycle simulator after a random folding, stitching and FIFO sizing, on
+Hypothesis-drawn small networks: a pool on a ±1 map, on a 2-bit map, overlapping and strided, and a residual
+block's downsampling shortcut (AvgPool 2x2 -> quantizer -> Add with a strided conv branch, or AvgPool -> sign ->
+1x1 binary conv). Refusals (padding, ceil_mode, a float32 sum that could round, a falling tail, several output
+pixels ending the graph) are one line naming the node, exit 2, nothing written."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+from torch import nn
+
+from candle_hw.cli import main
+from candle_hw.compile.export import export_qonnx_model
+from candle_hw.compile.frontend import qonnx_to_dataflow
+from candle_hw.compile.ir import AccPool, AddStreams, SlidingWindow, Thresholding
+from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
+from candle_hw.compile.passes.pool_windows import PoolWindows
+from candle_hw.compile.passes.stitch import Stitch
+from candle_hw.compile.pipeline import apply_folding
+from candle_hw.compile.verify import compare_layers
+from candle_hw.models import randomize_bn
+from candle_hw.models.quant import BN_EPS, IntActQuant, binary_act, binary_conv, binary_linear, input_quant
+from candle_hw.sim import golden
+from candle_hw.sim.cycle import simulate_cycle
+from candle_hw.sim.functional import run_model
+from candle_hw.sim.host import run_epilogue, run_prologue
+from fixtures.random_nets import random_folding
+from fixtures.reference import export_reference
+
+from avgpool_nets import AvgPoolNet, AvgShortcutNet
+
+HYP = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _exact_everywhere(net, tmp_path, seed, tag):
+    """Export, then check every level against qonnx; returns the lowered graph."""
+    torch.manual_seed(seed)
+    randomize_bn(net, seed)
+    if getattr(net, "pool_bn", None) is not None:  # a rising tail after the pool (a falling one is refused)
+        with torch.no_grad():
+            net.pool_bn.weight.abs_()
+    path = tmp_path / f"{tag}{seed}.onnx"
+    x, oracle, brevitas_out, qonnx_out = export_reference(net.eval(), path, seed, 8)
+    np.testing.assert_array_equal(brevitas_out, qonnx_out)
+    graph = qonnx_to_dataflow(path)
+    np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
+    assert compare_layers(graph, oracle, x[:4]) == []
+    built = SizeFIFOs()(Stitch()(apply_folding(PoolWindows()(graph), random_folding(graph, seed))))
+    res = simulate_cycle(built, run_prologue(built, x))
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
+                                  qonnx_out)
+    return graph, built
+
+
+@HYP
+@given(img=st.integers(4, 7), ch=st.sampled_from([2, 4]), input_bits=st.sampled_from([1, 8]),
+       kernel=st.integers(2, 3), stride=st.integers(1, 3), act_bits=st.sampled_from([1, 2]),
+       pool_bits=st.sampled_from([1, 2]), bn=st.booleans(), seed=st.integers(0, 1000))
+def test_avgpool_nets_exact(tmp_path, img, ch, input_bits, kernel, stride, act_bits, pool_bits, bn, seed):
+    """AvgPool on a ±1 map (act_bits 1) or a 2-bit map, then a sign or 2-bit quantizer, before an FC."""
+    net = AvgPoolNet(2, img, ch, input_bits, kernel, stride, act_bits, pool_bits, bn)
+    graph, built = _exact_everywhere(net, tmp_path, seed, "avg")
+    (pool,) = graph.of_kind(AccPool)
+    assert pool.in_type.bipolar == (act_bits == 1) and (pool.kernel, pool.stride) == (kernel, stride)
+    thr = next(t for t in graph.of_kind(Thresholding) if t.name == f"{pool.name}_thr")
+    assert thr.n_thresholds == (1 if pool_bits == 1 else 2) and thr.num_vectors == pool.ofm_dim
+    # an overlapping pool is a sliding window + the sum block as its reduction (compile/passes/pool_windows.py)
+    assert any(isinstance(n, SlidingWindow) and n.name == f"{pool.name}_win" for n in built.nodes) == (stride < kernel)
+
+
+@HYP
+@given(img=st.sampled_from([4, 6]), ch=st.sampled_from([2, 4]), input_bits=st.sampled_from([1, 8]),
+       bits=st.integers(1, 3), conv1x1=st.booleans(), seed=st.integers(0, 1000))
+def test_avgpool_shortcut_nets_exact(tmp_path, img, ch, input_bits, bits, conv1x1, seed):
+    """A downsampling residual block: strided conv branch + AvgPool 2x2 shortcut (quantized, or through a 1x1
+    binary conv), the sum requantized."""
+    out_ch = 2 * ch if conv1x1 else ch
+    graph, _ = _exact_everywhere(AvgShortcutNet(2, img, ch, out_ch, input_bits, bits, conv1x1), tmp_path, seed, "res")
+    (pool,) = graph.of_kind(AccPool)
+    assert pool.ofm_dim == (img // 2, img // 2) and len(graph.of_kind(AddStreams)) == 1
+
+
+@pytest.mark.parametrize("input_bits,img,kernel,stride,seed", [(1, 5, 4, 4, 0), (8, 4, 3, 1, 1)])
+def test_avgpool_output_through_epilogue(tmp_path, input_bits, img, kernel, stride, seed):
+    """An AvgPool with one output pixel per channel ending the graph: its float average is the host epilogue."""
+    net = AvgPoolNet(2, img, 3, input_bits, kernel, stride, head="out")
+    graph, _ = _exact_everywhere(net, tmp_path, seed, "out")
+    assert graph.epilogue.kind == "float" and graph.sink.name == "avgpool0"
+
+
+def test_golden_acc_pool_counts_window_plus_ones():
+    x = np.array([[[[1], [-1], [1]], [[1], [1], [-1]], [[-1], [-1], [-1]]]])  # (1, 3, 3, 1)
+    np.testing.assert_array_equal(golden.acc_pool(x, 2, 1, True)[..., 0], [[[3, 2], [2, 1]]])
+    np.testing.assert_array_equal(golden.acc_pool(x, 2, 1, False)[..., 0], [[[2, 0], [0, -2]]])
+    np.testing.assert_array_equal(golden.acc_pool(x, 3, 3, False)[..., 0], [[[-1]]])
+
+
+def _int_quant(bits: int, top: float):
+    from brevitas.nn import QuantIdentity
+
+    return QuantIdentity(act_quant=IntActQuant, bit_width=bits, min_val=-top, max_val=top, return_quant_tensor=False)
+
+
+class RefusedNet(nn.Module):
+    """1-bit input (2, 5, 5) -> conv 2x2 -> BN -> act -> ``pool`` -> [BN] -> sign -> FC, per refusal kind."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.input_shape, self.input_bits = (2, 5, 5), 1
+        act = _int_quant(4, 0.7) if kind == "rounding" else binary_act()  # scale 0.1: sums of 4 round in float32
+        pool = {"padding": nn.AvgPool2d(2, 2, padding=1), "ceil_mode": nn.AvgPool2d(2, 2, ceil_mode=True)}
+        self.bn = nn.BatchNorm2d(4, eps=BN_EPS)
+        mods = [input_quant(1), binary_conv(2, 4, 2), nn.BatchNorm2d(4, eps=BN_EPS), act,
+                pool.get(kind, nn.AvgPool2d(2, 1))]
+        if kind == "unquantized":
+            mods += [self.bn, nn.Flatten()]
+        else:
+            mods += [self.bn, binary_act(), nn.Flatten(), binary_linear(4 * (4 if kind == "ceil_mode" else 9), 3)]
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+REFUSALS = {
+    "padding": ("AveragePool", r"pads=\[1, 1, 1, 1\] are not supported"),
+    "ceil_mode": ("AveragePool", r"ceil_mode=1 is not supported"),
+    "rounding": ("AveragePool", r"scale 0\.1\d* over 4 pixels: the float32 sum would round"),
+    "falling": ("BipolarQuant", r"channel \d+: the ops between AveragePool_\d+ and the quantizer fall with the average"),
+    "unquantized": ("AveragePool", r"3x3 output pixels end the graph unquantized"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSALS))
+def test_avgpool_refused_in_one_line(kind, tmp_path, capsys):
+    torch.manual_seed(0)
+    net = RefusedNet(kind)
+    randomize_bn(net, 0)
+    with torch.no_grad():
+        net.bn.weight.copy_(-net.bn.weight.abs() if kind == "falling" else net.bn.weight.abs())
+    path = export_qonnx_model(net.eval(), tmp_path / f"{kind}.onnx")
+    out = tmp_path / "build"
+    rc = main(["compile", str(path), "-o", str(out), "--no-rtl", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    op, pattern = REFUSALS[kind]
+    assert err[0].startswith(f"error: {op}_"), err[0]
+    assert re.search(pattern, err[0]), err[0]
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".build")] == []
