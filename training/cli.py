@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shorten each student (and its cosine schedule) to the epochs that fit this long")
     parser.add_argument("--compile", action="store_true", default=None,
                         help="torch.compile the student's training forward (fewer, fused kernels per step)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, dotted, value in YAML (e.g. finetune.full=true); repeatable")
     parser.add_argument("--device", type=T.torch_device, help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--force", action="store_true",
                         help="write into OUT/NAME even if it exists and is not a candle-hw run folder")
@@ -60,6 +62,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=T.int_range(1, 256), default=1, help="student methods trained in parallel processes")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--no-summary", dest="summary", action="store_false", help=argparse.SUPPRESS)
+
+
+def parse_settings(items: list[str]) -> dict:
+    """--set KEY=VALUE items -> {dotted key: YAML value}; a UserError names a malformed item."""
+    import yaml
+    from candle_hw.errors import UserError
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. finetune.full=true")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--set {item!r}: value is not YAML") from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.resolutions:
         overrides["teacher.resolutions"] = args.resolutions
+    overrides.update(parse_settings(args.settings))
     if not args.progress:
         overrides["progress"] = False
     cfg = load_config(args.config, overrides)
@@ -85,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         if "accuracy" in rep:
             print(f"teacher {kind:8s} acc {rep['accuracy']:6.2f}  head {rep['head']:6.2f}  "
                   f"medium {rep['medium']:6.2f}  tail {rep['tail']:6.2f}")
+            own = rep.get("finetune", {}).get("own_head")
+            if own:  # the fine-tuned network with its own (balanced-softmax) head, before calibration
+                print(f"teacher {kind:8s} fine-tuned own head acc {own['accuracy']:6.2f}  head {own['head']:6.2f}  "
+                      f"medium {own['medium']:6.2f}  tail {own['tail']:6.2f}  "
+                      f"({rep['finetune']['epochs']} epochs, {rep['finetune']['seconds']:.0f} s)")
     if summary:
         print(json.dumps({"run": f"{cfg.out_dir}/{cfg.name}"}))
     return 0

@@ -60,7 +60,7 @@ class TrainConfig:
             raise UserError(f"teacher.identity_index={self.teacher.identity_index} outside resolutions {res}")
         if self.distill.epochs < 1 or self.distill.batch < 1:
             raise UserError(f"distill: epochs={self.distill.epochs} and batch={self.distill.batch} must be >= 1")
-        bad = self.function_matching.validate()
+        bad = self.function_matching.validate() or self.finetune.validate()
         if bad:
             raise UserError(f"config {bad}")
 

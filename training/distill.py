@@ -30,7 +30,7 @@ METHODS = ("scratch", "baseline", "cd", "cd_ab", "candle")
 
 @dataclass(frozen=True)
 class MethodSpec:
-    teacher: str | None  # None, "uncalibrated", "single", "multi"
+    teacher: str | None  # None, "uncalibrated", "single", "multi", "single_ft", "multi_ft"
     rule: str  # "ce", "ce_fs", "eq1", "alg1"
     paper: bool = True
     online: bool = False  # function matching: teacher outputs computed each step on fresh augmentations
@@ -47,6 +47,7 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "candle_lt": MethodSpec("multi", "alg1", paper=False),  # + balanced-softmax label term
     "candle_ft": MethodSpec("multi_ft", "alg1", paper=False),  # teacher's last blocks fine-tuned
     "candle_ft_lt": MethodSpec("multi_ft", "alg1", paper=False),  # both
+    "cd_ft": MethodSpec("single_ft", "eq1", paper=False),  # C&D from the fine-tuned teacher
     "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
     "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }

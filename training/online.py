@@ -77,10 +77,18 @@ def random_resized_crop(images: torch.Tensor, g: torch.Generator, cfg: FunctionM
 def mix(images: torch.Tensor, g: torch.Generator, cfg: FunctionMatchingConfig) -> torch.Tensor:
     """Each image mixed with a partner of the batch (a random permutation): mixup blends the two, cutmix pastes a
     box of the partner whose area is 1 - lambda."""
+    return mix_pairs(images, g, cfg)[0]
+
+
+def mix_pairs(images: torch.Tensor, g: torch.Generator, cfg: FunctionMatchingConfig
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """mix(), and for each image its partner's index and its own pixels' weight (mean over the image; what a
+    label mix uses)."""
     b, _, hgt, wid = images.shape
     if cfg.mix == "none" or b < 2:
-        return images
-    partner = images[torch.randperm(b, generator=g).to(images.device)]
+        return images, torch.arange(b), torch.ones(b)
+    order = torch.randperm(b, generator=g)
+    partner = images[order.to(images.device)]
     lam_mix = _beta(b, cfg.mixup_alpha, g)
     lam_cut = _beta(b, cfg.cutmix_alpha, g)
     side = (1 - lam_cut).sqrt()
@@ -92,8 +100,9 @@ def mix(images: torch.Tensor, g: torch.Generator, cfg: FunctionMatchingConfig) -
     box = (((rows >= y0[:, None]) & (rows < (y0 + bh)[:, None]))[:, :, None]
            & ((cols >= x0[:, None]) & (cols < (x0 + bw)[:, None]))[:, None, :])  # (B, H, W)
     weight = torch.where(use_cut[:, None, None], (~box).float(), lam_mix[:, None, None].expand(b, hgt, wid))
+    own = weight.mean(dim=(1, 2))
     weight = weight[:, None].to(images.device)
-    return weight * images + (1 - weight) * partner
+    return weight * images + (1 - weight) * partner, order, own
 
 
 def fm_batch(padded: torch.Tensor, idx: torch.Tensor, image_size: tuple[int, int], g: torch.Generator,

@@ -97,7 +97,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     if loaded is None and rank == 0 and kinds:
         targets, t_report = build_teacher_targets(cfg, padded, labels, test_images, ds.test.labels,
                                                   ds.class_counts, bank, image_size, probe.feature_channels, kinds,
-                                                  teacher_encoder)
+                                                  teacher_encoder, ds.construction_hash)
         save_targets(cache, targets, t_report, key, ds.construction_hash)
         (teacher_dir / f"teacher_{'-'.join(sorted(kinds))}.json").write_text(json.dumps(t_report, indent=1))
     if world > 1:

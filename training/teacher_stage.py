@@ -13,14 +13,16 @@ from candle_hw.training.augment import ViewBank
 from candle_hw.training.calibrate import CalibratedHead, head_outputs, train_head
 from candle_hw.training.config import TrainConfig
 from candle_hw.training.evaluate import accuracy_report
-from candle_hw.training.finetune import finetune_encoder
+from candle_hw.training.finetune import finetune_encoder, load_encoder, save_encoder
 from candle_hw.training.loop import TeacherTargets
 from candle_hw.training.teachers import TeacherEncoder, load_teacher, pooled_features
 
 KIND_DOC = {"uncalibrated": "pretrained encoder, identity resolution, random fixed 1x1 projection (no classifier)",
             "single": "calibrated classifier on the identity resolution only",
             "multi": "calibrated classifier on all resolutions (size-interp & concat)",
-            "multi_ft": "extension: last blocks fine-tuned on the LT data, then calibrated on all resolutions"}
+            "single_ft": "extension: encoder fine-tuned on the LT data, then calibrated on the identity resolution",
+            "multi_ft": "extension: encoder fine-tuned on the LT data, then calibrated on all resolutions"}
+FT_KINDS = ("single_ft", "multi_ft")
 
 
 def _head(cfg: TrainConfig, dim: int, student_channels: int, num_res: int, identity: int, num_classes: int,
@@ -56,7 +58,8 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
 def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
                           test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank,
                           image_size: tuple[int, int], student_channels: int, kinds: set[str],
-                          encoder: TeacherEncoder | None = None) -> tuple[dict[str, TeacherTargets], dict]:
+                          encoder: TeacherEncoder | None = None, data_hash: str = ""
+                          ) -> tuple[dict[str, TeacherTargets], dict]:
     """Targets (per cached view) and a report for each requested teacher kind."""
     targets: dict[str, TeacherTargets] = {}
     report: dict = {"teacher": cfg.teacher.name, "views": bank.num_views, "kinds": {}}
@@ -64,7 +67,10 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
         return targets, report
     device = padded.device
     t_cfg = cfg.teacher
-    encoder = (encoder or load_teacher(t_cfg.name)).to(device)
+    ft_path = Path(cfg.finetune.encoder_path) if cfg.finetune.encoder_path else None
+    # A saved tuned encoder needs no pretrained weights (their package need not be installed where it is loaded).
+    only_saved = kinds <= set(FT_KINDS) and ft_path is not None and ft_path.is_file()
+    encoder = (encoder or load_teacher(t_cfg.name, pretrained=not only_saved)).to(device)
     identity = t_cfg.identity_index
     seed = cfg.data.seed
     res_all = list(range(len(t_cfg.resolutions)))
@@ -89,19 +95,33 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
                                                   student_channels, res_all, identity, seed, timing["resolutions"])
             report["kinds"]["multi"] = {"doc": KIND_DOC["multi"], **rep}
         del feats, test_feats
-    if "multi_ft" in kinds:
+    ft_kinds = kinds & set(FT_KINDS)
+    if ft_kinds:
         tuned = copy.deepcopy(encoder)
-        pad = (padded.shape[-1] - image_size[-1]) // 2  # the padding the images already carry
-        ft = finetune_encoder(tuned, padded, labels, class_counts, image_size, pad,
-                              cfg.finetune.resolution or t_cfg.resolutions[identity], cfg.finetune, seed,
-                              progress=cfg.progress)
-        feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_all)
-        targets["multi_ft"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                 student_channels, res_all, identity, seed, timing["resolutions"])
-        _, rep_single, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                      student_channels, [identity], 0, seed, timing["resolutions"])
-        report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
-                                       "features": timing, "single_res_accuracy": rep_single["accuracy"]}
+        resolution = cfg.finetune.resolution or t_cfg.resolutions[identity]
+        if ft_path is not None and ft_path.is_file():
+            ft = load_encoder(ft_path, tuned, data_hash)
+        else:
+            pad = (padded.shape[-1] - image_size[-1]) // 2  # the padding the images already carry
+            ft = finetune_encoder(tuned, padded, labels, class_counts, image_size, pad, resolution, cfg.finetune,
+                                  seed, cfg.progress, test_images, test_labels, cfg.data.flip)
+            if ft_path is not None:
+                save_encoder(ft_path, tuned, ft, data_hash)
+        res_index = res_all if "multi_ft" in ft_kinds else [identity]
+        feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_index)
+        ident_pos = res_index.index(identity)
+        single, rep_single, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                           student_channels, [ident_pos], 0, seed, timing["resolutions"])
+        if "single_ft" in ft_kinds:
+            targets["single_ft"] = single
+            report["kinds"]["single_ft"] = {"doc": KIND_DOC["single_ft"], **rep_single, "finetune": ft,
+                                            "features": timing}
+        if "multi_ft" in ft_kinds:
+            targets["multi_ft"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                                     student_channels, res_all, identity, seed,
+                                                     timing["resolutions"])
+            report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
+                                           "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
     return targets, report
 

