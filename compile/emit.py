@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from candle_hw.compile.ir import (AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, IRError, LabelSelect,
+from candle_hw.compile.ir import (AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, IRError, LabelSelect,
                                   MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
                                   WidthConverter, require_stitched)
 from candle_hw.hw_templates import block_folders
@@ -35,7 +35,7 @@ from candle_hw.sim.packing import encode, pad_pattern_words, threshold_words, we
 from candle_hw.types import IntType
 
 MODULES: dict[type[Node], str] = {
-    MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool",
+    MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool", AccPool: "acc_pool",
     LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc", GlobalAccPool: "global_acc_pool",
     DuplicateStreams: "duplicate_streams", AddStreams: "add_streams",
 }
@@ -145,6 +145,15 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
         return Instance(n.name, module, {
             "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
             "KERNEL": n.kernel, "STRIDE": n.stride, "ELEM_BITS": n.elem_type.bits, "SIGNED": _signed(n.elem_type)})
+    if isinstance(node, AccPool):
+        n = node
+        if n.stride < n.kernel:  # acc_pool.sv needs stride >= kernel; the pipeline lowers the others
+            raise IRError(f"{n.name}: window-sum stride={n.stride} < kernel={n.kernel} reaches the emitter unlowered; "
+                          "run the pipeline's pool_windows step (compile/passes/pool_windows.py) first")
+        return Instance(n.name, module, {
+            "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
+            "KERNEL": n.kernel, "STRIDE": n.stride, "IN_BITS": n.in_type.bits, "IN_SIGNED": _signed(n.in_type),
+            "BIPOLAR": int(n.in_type.bipolar), "OUT_BITS": n.out_type.bits})
     if isinstance(node, GlobalAccPool):
         n = node
         return Instance(n.name, module, {

