@@ -60,6 +60,8 @@ def load_model(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> Mo
     try:
         if isinstance(model, (str, Path)):
             label = str(model)
+            if Path(model).is_dir():
+                raise FrontendError(f"{label}: is a folder, not an ONNX model file")
             if not Path(model).is_file():
                 raise FrontendError(f"{label}: no such file")
             proto = onnx.load(str(model))

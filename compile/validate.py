@@ -3,6 +3,8 @@
 Called first by ``frontend.load_model`` on a private copy of the ONNX model. Checks, in order:
 
 - exactly one graph output, produced by a node (not a graph input or an initializer, and not listed twice);
+- every tensor a node reads is a graph input, an initializer or a node's output (a dangling input is named with
+  its node, not reported as a topological-order error);
 - every node's domain is standard ONNX or one of qonnx's / FINN's / Brevitas's own custom-op domains; a node in
   any other domain (``BipolarQuant`` in ``com.evil.unknown``) is refused naming the node and the domain;
 - qonnx ``Quant`` bit widths are whole numbers in [1, 64] (qonnx would clip a 7.5-bit input at 2**7.5 - 1);
@@ -52,6 +54,19 @@ def check_outputs(graph: onnx.GraphProto, label: str) -> None:
         raise ValidationError(f"{label}: graph output {name!r} is a constant initializer (no node computes it)")
     if not any(name in n.output for n in graph.node):
         raise ValidationError(f"{label}: graph output {name!r} has no producer (no node computes it)")
+
+
+def check_inputs_defined(graph: onnx.GraphProto) -> None:
+    """Every tensor a node reads is a graph input, an initializer or some node's output (the checker would call
+    a dangling one a topological-order error)."""
+    known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    known |= {t for n in graph.node for t in n.output}
+    for i, node in enumerate(graph.node):
+        for t in node.input:
+            if t and t not in known:
+                who = f"{node.name} ({node.op_type})" if node.name else _node_label(node, i)
+                raise ValidationError(f"{who}: input {t!r} is computed by no node and is neither a graph input nor "
+                                      "an initializer")
 
 
 def check_domains(graph: onnx.GraphProto, label: str) -> None:
@@ -113,6 +128,7 @@ def validate_model(model: onnx.ModelProto, label: str = "model") -> None:
         raise ValidationError(f"{label}: the graph has no nodes")
     check_outputs(model.graph, label)
     check_domains(model.graph, label)
+    check_inputs_defined(model.graph)
     check_onnx(model, label)
     check_quantizers(model.graph)
 

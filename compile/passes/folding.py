@@ -34,9 +34,13 @@ def parse_folding(graph: DataflowGraph, spec: Any) -> Assignment:
         try:
             spec = json.loads(p.read_text())
         except FileNotFoundError:
-            raise UserError(f"{p}: folding file not found") from None
+            raise UserError(f"--folding {p}: no such file") from None
+        except IsADirectoryError:
+            raise UserError(f"--folding {p}: is a folder, not a JSON file") from None
+        except UnicodeDecodeError:
+            raise UserError(f"--folding {p}: not a text file") from None
         except json.JSONDecodeError as exc:
-            raise UserError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise UserError(f"--folding {p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
     out: list[tuple[str, int, int]] = []
     if isinstance(spec, list):

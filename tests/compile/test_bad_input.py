@@ -110,3 +110,28 @@ def test_existing_build_survives_a_failed_compile(capsys, tmp_path, tfc_path):
     assert main(["compile", str(tfc_path), "-o", str(out), "--no-rtl", "-q", "--folding", str(f)]) == 2
     assert "fc0: pe=3 does not divide mh=64" in capsys.readouterr().err
     assert (out / "dataflow.json").read_text() == before
+
+
+def test_dangling_node_input(capsys, tmp_path, tfc_path):
+    def edit(m):  # the second node reads a tensor that no node computes
+        m.graph.node[1].input[0] = "ghost"
+
+    rc, err = _compile(capsys, _edit_tfc(tfc_path, tmp_path, edit), tmp_path)
+    assert rc == 2 and len(err) == 1
+    assert err[0].endswith("(Gather): input 'ghost' is computed by no node and is neither a graph input nor an "
+                           "initializer"), err
+
+
+def test_model_path_is_a_folder(capsys, tmp_path):
+    (tmp_path / "model.onnx").mkdir()
+    rc, err = _compile(capsys, tmp_path / "model.onnx", tmp_path)
+    assert rc == 2 and err == [f"error: {tmp_path / 'model.onnx'}: is a folder, not an ONNX model file"]
+
+
+def test_folding_file_unreadable(capsys, tmp_path, tfc_path):
+    (tmp_path / "broken.json").write_text('[{"pe": 3')
+    (tmp_path / "dir.json").mkdir()
+    for name, what in (("broken.json", "not valid JSON (Expecting ',' delimiter at line 1)"),
+                       ("missing.json", "no such file"), ("dir.json", "is a folder, not a JSON file")):
+        rc, err = _compile(capsys, tfc_path, tmp_path, "--folding", str(tmp_path / name))
+        assert rc == 2 and err == [f"error: --folding {tmp_path / name}: {what}"], err
