@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 NEG = np.int64(-(1 << 60))
 
@@ -85,6 +86,7 @@ class EventSystem:
             dependents[c.src].add(c.dst)
         dirty = [bool(incoming[p]) for p in order]
         bound = self.time_bound()
+        plans = {id(c): _plan(c) for c in self.constraints}
         for sweep in range(max_sweeps):
             changed = False
             for p in (order if sweep % 2 == 0 else order[::-1]):
@@ -94,9 +96,14 @@ class EventSystem:
                 lb = np.full(base[p].shape, NEG, dtype=np.int64)
                 lb[0] = 0
                 for c in incoming[p]:
-                    vals = times[c.src][c.src_idx] + c.offset
-                    np.maximum(lb[c.dst_idx], vals, out=vals)
-                    lb[c.dst_idx] = vals
+                    for dst, src, offset in plans[id(c)]:
+                        vals = (times[c.src][src] if isinstance(src, np.ndarray) else _view(times[c.src], src)) + offset
+                        if isinstance(dst, np.ndarray):
+                            np.maximum(lb[dst], vals.reshape(-1), out=vals.reshape(-1))
+                            lb[dst] = vals.reshape(-1)
+                        else:
+                            view = _view(lb, dst)
+                            np.maximum(view, vals.reshape(view.shape), out=view)
                 lb -= base[p]
                 np.maximum.accumulate(lb, out=lb)
                 lb += base[p]
@@ -116,3 +123,72 @@ class EventSystem:
             f"no steady schedule after {max_sweeps} sweeps (deadlock?); process {self.names[worst]} reached "
             f"cycle {int(times[worst][-1])}"
         )
+
+
+# Most constraints pair index ranges with a fixed step (a stream's words, one event each) or equal rows of them
+# (a matrix unit's SF input steps per vector): read and written as strided views, they skip the gather and
+# scatter of index arrays that otherwise take most of a sweep. The arithmetic is the same either way.
+Grid = tuple[int, tuple[int, ...], tuple[int, ...]]
+
+
+def _grid(idx: np.ndarray) -> Grid | None:
+    """``idx`` as (start, shape, steps): start + i*steps[0] (+ j*steps[1]) in row-major order, steps > 0, one or
+    two dimensions; None when it is neither."""
+    n = idx.size
+    start = int(idx[0])
+    if n == 1:
+        return start, (1,), (1,)
+    d = np.diff(idx)
+    inner = int(d[0])
+    if inner <= 0:
+        return None
+    breaks = np.flatnonzero(d != inner)
+    if breaks.size == 0:
+        return start, (n,), (inner,)
+    cols = int(breaks[0]) + 1
+    if n % cols or n // cols < 2:
+        return None
+    rows = idx.reshape(-1, cols)
+    outer = int(rows[1, 0] - rows[0, 0])
+    if outer <= 0:
+        return None
+    want = start + np.arange(n // cols, dtype=np.int64)[:, None] * outer + np.arange(cols, dtype=np.int64) * inner
+    return (start, (n // cols, cols), (outer, inner)) if np.array_equal(rows, want) else None
+
+
+def _view(a: np.ndarray, g: Grid) -> np.ndarray:
+    """The elements of ``a`` at the grid's indices, as a view (writes go to ``a``)."""
+    start, shape, steps = g
+    if len(shape) == 1:
+        return a[start:start + (shape[0] - 1) * steps[0] + 1:steps[0]]
+    return as_strided(a[start:], shape=shape, strides=tuple(s * a.itemsize for s in steps), writeable=True)
+
+
+def _plan(c: Constraint) -> list[tuple[Grid | np.ndarray, Grid | np.ndarray, np.ndarray | int]]:
+    """The constraint as (dst, src, offset) pieces, each side a grid where it is one (index arrays otherwise):
+    whole, or split after a first partial row (a producer's events from its capacity on)."""
+    for pieces in ([(0, c.dst_idx.size)], _head_split(c)):
+        plan = []
+        for a, b in pieces:
+            dst, src = _grid(c.dst_idx[a:b]), _grid(c.src_idx[a:b])
+            off = c.offset if np.ndim(c.offset) == 0 else np.asarray(c.offset)[a:b]
+            if np.ndim(off) and src is not None:
+                off = off.reshape(src[1])
+            plan.append((c.dst_idx[a:b] if dst is None else dst, c.src_idx[a:b] if src is None else src, off))
+        if all(not isinstance(x, np.ndarray) for piece in plan for x in piece[:2]) or len(pieces) > 1:
+            return plan
+    return plan
+
+
+def _head_split(c: Constraint) -> list[tuple[int, int]]:
+    """Two pieces, cut where the first run of equal steps of either index array ends."""
+    n = c.dst_idx.size
+    cuts = []
+    for idx in (c.dst_idx, c.src_idx):
+        if idx.size > 2:
+            d = np.diff(idx)
+            brk = np.flatnonzero(d != d[0])
+            if brk.size:
+                cuts.append(int(brk[0]) + 1)
+    h = min(cuts, default=n)
+    return [(0, h), (h, n)] if 0 < h < n else [(0, n)]
