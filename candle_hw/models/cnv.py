@@ -8,11 +8,12 @@ from typing import NamedTuple
 from torch import nn
 
 from candle_hw.models.blocks import BinaryBlock, BinaryStudent, DownsampleBlock, Encoder, ResidualBlock
-from candle_hw.models.quant import BN_EPS, LogitScale, binary_conv, binary_linear, input_quant
+from candle_hw.models.quant import BN_EPS, LogitScale, binary_act, binary_conv, binary_linear, input_quant
 
 POOL = "M"
 RESIDUAL = "R"  # a shape-preserving block with an integer shortcut at the current width
 DOWNSAMPLE = "D"  # a residual block that halves the map and doubles the width (strided 1x1 conv shortcut)
+SHORTCUTS = ("conv", "avgpool")  # a "D" block's shortcut: strided 1x1 conv, or Bi-Real's AvgPool 2x2 -> 1x1 conv
 BLOCKS = (POOL, RESIDUAL, DOWNSAMPLE)
 KERNEL = 3
 PAD_VALUES = (-1, 0)
@@ -39,7 +40,9 @@ class CNV(BinaryStudent):
     CNV-W1A2/W2A2 style; 2 bits = {-1, 0, 1}). An ``"R"`` entry is a residual block (see ``ResidualBlock``) at
     the current width; its conv branch is quantized to ``res_bits`` before the integer shortcut add. A ``"D"``
     entry is a downsampling residual block (see ``DownsampleBlock``): stride 2, twice the channels, its shortcut a
-    strided 1x1 binary conv quantized to ``res_bits`` like the branch.
+    strided 1x1 binary conv quantized to ``res_bits`` like the branch; with ``shortcut="avgpool"`` (Bi-Real's
+    downsampling) an AvgPool 2x2, quantized like the activations (a sign at 1 bit), then an unstrided 1x1 binary
+    conv (the map must then be even at every "D": the pool floors, the strided branch rounds up).
     Input: float (N, in_ch, img, img) pixel values 0..255. Flatten order is PyTorch's (C, H, W).
     The encoder ends at the last conv block; pools after it belong to the classifier so that the encoder
     output and ``forward_features``' pre-activation have the same (H, W) = ``feature_hw``.
@@ -48,16 +51,19 @@ class CNV(BinaryStudent):
     def __init__(self, channels: Sequence[int | str] = (64, 64, POOL, 128, 128, POOL, 256, 256),
                  fc: Sequence[int] = (512, 512), num_classes: int = 10, in_ch: int = 3, img: int = 32,
                  width: float = 1.0, padding: int = 0, logit_scale: bool = True, pad_value: int = -1,
-                 weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4) -> None:
+                 weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4, shortcut: str = "conv") -> None:
         super().__init__()
         spec = [c if c in BLOCKS else int(c) for c in channels]
         fc = [int(f) for f in fc]
         _validate(spec, fc, num_classes, in_ch, img, width, padding)
         _validate_quant(spec, padding, pad_value, weight_bits, act_bits, res_bits)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"cnv: shortcut={shortcut!r} must be one of {SHORTCUTS}")
         self.arch = {"family": "cnv", "channels": spec, "fc": fc, "num_classes": int(num_classes),
                      "in_ch": int(in_ch), "img": int(img), "width": float(width), "padding": int(padding),
                      "logit_scale": bool(logit_scale), "pad_value": int(pad_value),
-                     "weight_bits": int(weight_bits), "act_bits": int(act_bits), "res_bits": int(res_bits)}
+                     "weight_bits": int(weight_bits), "act_bits": int(act_bits), "res_bits": int(res_bits),
+                     "shortcut": shortcut}
         self.input_shape = (int(in_ch), int(img), int(img))
         self.input_bits = 8
         self.num_classes = int(num_classes)
@@ -75,7 +81,9 @@ class CNV(BinaryStudent):
                 encoder.append(_conv_block(ch, ch, q, first=False, residual=True))
                 continue
             if c == DOWNSAMPLE:
-                encoder.append(_downsample_block(ch, 2 * ch, q))
+                if shortcut == "avgpool" and hw % 2:
+                    raise ValueError(f"cnv: entry #{i} (D) gets a {hw}x{hw} map; an avgpool shortcut needs an even map")
+                encoder.append(_downsample_block(ch, 2 * ch, q, shortcut))
                 ch, hw = 2 * ch, (hw - 1) // 2 + 1  # 3x3 padded 1 and 1x1, both stride 2
                 continue
             out = scale_channels(c, width)
@@ -121,12 +129,16 @@ def _conv_block(in_ch: int, out_ch: int, q: _Quant, first: bool, residual: bool 
     return BinaryBlock(conv, bn, pad, q.act_bits)
 
 
-def _downsample_block(in_ch: int, out_ch: int, q: _Quant) -> DownsampleBlock:
+def _downsample_block(in_ch: int, out_ch: int, q: _Quant, shortcut: str = "conv") -> DownsampleBlock:
     block = _conv_block(in_ch, out_ch, q, first=False, residual=True)
     block.layer.stride = (2, 2)
-    shortcut = binary_conv(in_ch, out_ch, 1, padding=0, bits=q.weight_bits)
-    shortcut.stride = (2, 2)
-    return DownsampleBlock(block.layer, block.bn, block.pad, q.act_bits, q.res_bits, shortcut,
+    conv = binary_conv(in_ch, out_ch, 1, padding=0, bits=q.weight_bits)
+    if shortcut == "avgpool":  # the average is quantized before the conv: a conv reads integers only
+        path: nn.Module = nn.Sequential(nn.AvgPool2d(2), binary_act(q.act_bits), conv)
+    else:
+        conv.stride = (2, 2)
+        path = conv
+    return DownsampleBlock(block.layer, block.bn, block.pad, q.act_bits, q.res_bits, path,
                            nn.BatchNorm2d(out_ch, eps=BN_EPS))
 
 

@@ -97,6 +97,9 @@ def test_mlp_input_binarisation_threshold() -> None:
     ({"family": "cnv", "channels": [8, 8, 8], "img": 5}, "conv #2 gets a 1x1 map"),
     ({"family": "cnv", "channels": [8, "M", "M"], "img": 5}, "pool #2 gets a 1x1 map"),
     ({"family": "cnv", "padding": -1}, "padding=-1"),
+    ({"family": "cnv", "shortcut": "pool"}, "shortcut='pool' must be one of"),
+    ({"family": "cnv", "channels": [8, "D"], "img": 5, "padding": 1, "shortcut": "avgpool"},
+     "entry #1 \\(D\\) gets a 5x5 map; an avgpool shortcut needs an even map"),
 ])
 def test_bad_arch_names_the_value(arch: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
