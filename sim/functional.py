@@ -1,8 +1,11 @@
 """Functional simulator: the dataflow graph on a batch of frames, vectorised, exact integers.
 
 Nodes run in the graph's stored (topological) order, each on its producers' outputs along the edges; an output
-is dropped once its last consumer has run. Each node runs its sim/golden.py function over the whole batch at once; XNOR-popcount layers use exact ±1
-float32 BLAS products (every partial sum is an integer below 2**24), which is as fast as this machine multiplies.
+is dropped once its last consumer has run. Each node runs its sim/golden.py function over the whole batch at once,
+or the equal fast form of sim/fastops.py (integer matrix-vector units, max-pools); XNOR-popcount and integer
+layers use exact float32 BLAS products (every partial sum is an integer below 2**24), which is as fast as this
+machine multiplies. A multi-bit layer's threshold count is kept in uint8 between nodes (count_dtype);
+run_dataflow returns every output in int64 as before.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from candle_hw.compile.ir import (
     AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
-from candle_hw.sim import golden
+from candle_hw.sim import fastops, golden
 from candle_hw.sim.host import run_epilogue, run_prologue
 
 
@@ -33,13 +36,16 @@ def run_node(graph: DataflowGraph, node: Node, x: np.ndarray, *more: np.ndarray)
         if node.border:
             taps = golden.padded_taps(*node.border_window, node.simd_base)
             padded = np.broadcast_to(taps, (n, *taps.shape)).reshape(-1, node.mw)
-        y = golden.mvu(x.reshape(-1, node.mw), w, t, node.binary_xnor, padded)
+        if node.binary_xnor:
+            y = golden.mvu(x.reshape(-1, node.mw), w, t, True, padded)
+        else:
+            y = fastops.integer_mvu(x.reshape(-1, node.mw), w, t, node.in_type)
     elif isinstance(node, SlidingWindow):
         # the window copy is the large tensor: make it in the float32 operand type of the next product once
         xf = x.astype(np.float32, copy=False) if node.elem_type.bits <= 16 else x
         y = golden.sliding_window(xf.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.pad, node.pad_value)
     elif isinstance(node, MaxPool):
-        y = golden.maxpool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride)
+        y = fastops.maxpool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride)
     elif isinstance(node, AccPool):
         y = golden.acc_pool(x.reshape(n, *node.ifm_dim, node.channels), node.kernel, node.stride, node.in_type.bipolar)
     elif isinstance(node, GlobalAccPool):
@@ -88,8 +94,14 @@ def run_dataflow(graph: DataflowGraph, frames: np.ndarray, return_all: bool = Fa
                 live.pop(e.src, None)
         live[node.name] = y
         if return_all:
-            outs.append(y)
-    return outs if return_all else live[graph.sink.name]
+            outs.append(_widened(y))
+    return outs if return_all else _widened(live[graph.sink.name])
+
+
+def _widened(y: np.ndarray) -> np.ndarray:
+    """A node's output as callers get it: a threshold count kept in an unsigned narrow dtype between nodes
+    (fastops.count_dtype) becomes int64, so that their arithmetic (an offset added, a scale) cannot wrap."""
+    return y.astype(np.int64) if y.dtype.kind == "u" else y
 
 
 def _last_uses(graph: DataflowGraph, order: dict[str, int]) -> dict[str, int]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-_F32_EXACT = 1 << 24
-_LOOP_THRESHOLDS = 16
+F32_EXACT = 1 << 24
+LOOP_THRESHOLDS = 16
 
 
 def _exact_matmul(x: np.ndarray, w: np.ndarray, bound: int) -> np.ndarray:
     """x @ w for integer arrays, int64 result; BLAS float32 when every partial sum is below 2**24."""
-    if bound < _F32_EXACT:
+    if bound < F32_EXACT:
         return np.matmul(x.astype(np.float32, copy=False), w.astype(np.float32, copy=False)).astype(np.int64)
     return np.matmul(x.astype(np.int64), w.astype(np.int64))
 
@@ -55,7 +55,7 @@ def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     t = np.asarray(thresholds)
     if t.shape[-1] == 1:
         return acc >= t[:, 0]
-    if t.shape[-1] > _LOOP_THRESHOLDS:
+    if t.shape[-1] > LOOP_THRESHOLDS:
         return (acc[..., None] >= t).sum(axis=-1).astype(np.int64)
     # a few thresholds (k-bit activations): one compare per threshold on the contiguous (..., C) accumulator is
     # ~4x faster than broadcasting to (..., C, n) and reducing the short last axis
