@@ -31,8 +31,10 @@ from candle_hw.compile.ir import (AccPool, AddStreams, DataflowGraph, DuplicateS
 from candle_hw.hw_templates import block_folders
 from candle_hw.outdir import replace_dir
 from candle_hw.sim.golden import padded_rows_cols
-from candle_hw.sim.packing import encode, pad_pattern_words, threshold_words, weight_words, write_memh
-from candle_hw.types import IntType
+from candle_hw.sim.cycle_models import mvu_ternary_fits
+from candle_hw.sim.packing import (encode, pad_pattern_words, ternary_lane_offsets, threshold_words, weight_words,
+                                   write_memh)
+from candle_hw.types import IntType, sint
 
 MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool", AccPool: "acc_pool",
@@ -71,6 +73,30 @@ def threshold_spec(node: MatrixVectorUnit | Thresholding, t: np.ndarray) -> tupl
         lo, hi = node.in_type.min, node.in_type.max
         ttype = IntType.for_range(lo, hi + 1)
     return np.clip(np.asarray(t, dtype=np.int64), lo, hi + 1), ttype
+
+
+def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, IntType, IntType] | None:
+    """mvu.sv's TERNARY datapath, where it applies: (thresholds, their type, accumulator type) as the unit sees them.
+
+    It applies to a thresholded unit whose 2-bit signed weights are all in {-1, 0, 1} (Brevitas' narrow INT2) and
+    whose ternary heap is not slower than the plain one (sim/cycle_models.py mvu_ternary_fits). The unit then
+    accumulates acc' = acc - o_r, o_r the channel's sum of weight-only lane terms (sim/packing.py
+    ternary_lane_offsets), and compares it with T - o_r, clipped per channel to [lo'_r, hi'_r + 1] (exact, as in
+    threshold_spec); the accumulator type is that of acc' over all channels.
+    """
+    if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds or not mvu_ternary_fits(node):
+        return None
+    w = np.asarray(w, dtype=np.int64)
+    if w.size and w.min() < -1:
+        return None
+    it = node.in_type
+    lane_off = ternary_lane_offsets(w, it)
+    ends = [xv * w - lane_off for xv in ((-1, 1) if it.bipolar else (it.min, it.max))]
+    lo = np.minimum(*ends).sum(axis=0)
+    hi = np.maximum(*ends).sum(axis=0)
+    off = lane_off.sum(axis=0)
+    tp = np.clip(np.asarray(t, dtype=np.int64) - off[:, None], lo[:, None], hi[:, None] + 1)
+    return tp, IntType.for_range(int(lo.min()), int(hi.max()) + 1), IntType.for_range(int(lo.min()), int(hi.max()))
 
 
 def weight_style(node: MatrixVectorUnit) -> str:
@@ -115,7 +141,12 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
         if n.border:
             inst.mems.update(_border_mems(n, inst))
         if n.n_thresholds:
-            t, ttype = threshold_spec(n, _param(graph, n, "thresholds"))
+            tern = ternary_spec(n, w, _param(graph, n, "thresholds"))
+            if tern is not None:
+                t, ttype, acc_type = tern
+                inst.params.update(TERNARY=1, ACC_BITS=acc_type.bits)
+            else:
+                t, ttype = threshold_spec(n, _param(graph, n, "thresholds"))
             inst.params.update(THRESH_BITS=ttype.bits, THRESH_SIGNED=int(ttype.signed),
                                THRESH_FILE=f"{n.name}_thresholds.mem")
             width = n.pe * n.n_thresholds * ttype.bits

@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from candle_hw.compile.emit import ternary_spec
 from candle_hw.compile.ir import (
     AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
@@ -39,9 +40,12 @@ ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled
 PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
-# k-bit weight lane (mvu_kbit_dot: fused partial products, compressor heap, constant): per partial-product bit;
-# measured 396 LUT for PE 4 x SIMD 16 lanes of UINT2 x INT2 (256 partial bits) with Yosys 0.70 synth_xilinx
-KBIT_LUT_PER_PARTIAL_PRODUCT = 1.55
+# k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per heap bit of a lane (the
+# partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE threshold
+# comparator bit, and per unit. Values: 1.55 LUT per heap bit (one unit measured: UINT2 x INT2, PE 4, SIMD 16,
+# 396 LUT for 256 partial products, Yosys 0.70 synth_xilinx) and the XNOR units' 4.042 per PE accumulator bit;
+# bench/kbit_mvu_model.py measures the model on several units (`--fit` fits these four on its FIT configs)
+KBIT_COEF = (1.55, 4.042, 0.0, 0.0)
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -80,28 +84,46 @@ def weight_bits(n: MatrixVectorUnit) -> int:
     return n.weight_type.bits
 
 
-def mvu_resources(n: MatrixVectorUnit, style: str | None = None) -> dict[str, int]:
+def _memory_luts(n: MatrixVectorUnit, style: str) -> float:
+    """LUTs of the unit's memories: the SF-word input buffer (re-read by folds 1..NF-1) and LUT-ROM weights."""
+    lut = LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32) if n.nf > 1 else 0.0
+    if style != "block" and n.wmem > 1:  # distributed and logic styles both become LUT ROMs under Yosys
+        wlanes = n.pe * n.simd * weight_bits(n)
+        lut += ROM_LUT_PER_LANE * wlanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
+    return lut
+
+
+def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> tuple[list[float], float]:
+    """A k-bit-weight unit's LUT model = KBIT_COEF . terms + fixed: the terms (heap bits of all lanes, PE x
+    accumulator bits, PE x thresholds x accumulator bits, 1) and the fixed memory part (``_memory_luts``).
+    Heap bits per lane: the partial products IN_BITS x WB (2 x WB for a ±1 input), or on the ternary datapath
+    (compile/emit.py ternary_spec) one per input bit."""
+    ab = n.acc_type.bits + 1
+    per_lane = (1 if n.in_type.bipolar else n.in_type.bits) if ternary else \
+        (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
+    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * n.n_thresholds * ab, 1.0]
+    return terms, _memory_luts(n, style or weight_style(n))
+
+
+def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool = False) -> dict[str, int]:
+    """``ternary``: the unit runs mvu.sv's ternary datapath (compile/emit.py ternary_spec; k-bit weights only)."""
     style = style or weight_style(n)
     lanes = n.pe * n.simd
     wlanes = lanes * weight_bits(n)  # weight memory bits per word
     ab = n.acc_type.bits + 1
-    if n.binary_xnor:
-        lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2))
-    elif n.weight_type.bipolar:
-        lane_lut = INT_LANE_LUT_PER_BIT * n.in_type.bits
-    else:  # mvu_kbit_dot: one heap bit per partial product (2 per weight bit for a ±1 input)
-        partial = (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
-        lane_lut = KBIT_LUT_PER_PARTIAL_PRODUCT * partial
-    lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab
-    if n.nf > 1:  # the SF-word input buffer re-read by folds 1..NF-1
-        lut += LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32)
+    if not n.binary_xnor and not n.weight_type.bipolar:
+        terms, lut = kbit_lut_terms(n, ternary, style)
+        lut += sum(k * t for k, t in zip(KBIT_COEF, terms))
+    else:
+        lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2)) if n.binary_xnor else \
+            INT_LANE_LUT_PER_BIT * n.in_type.bits
+        lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab + _memory_luts(n, style)
     ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
     bram = 0
     if style == "block":
         bram = bram18_count(wlanes, n.wmem)
         ff += wlanes
-    elif n.wmem > 1:  # distributed and logic styles both become LUT ROMs under Yosys
-        lut += ROM_LUT_PER_LANE * wlanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
+    elif n.wmem > 1:
         ff += wlanes if style == "distributed" else 0
     lat = 4
     odepth = -(-lat // n.sf) + 1
@@ -208,9 +230,10 @@ def add_resources(n: AddStreams) -> dict[str, int]:
     return _res(n.pe * (bits - 1) + ADD_LUT_FIXED, n.pe * (bits - const_lsb) + 1)
 
 
-def node_resources(n: Node) -> dict[str, int]:
+def node_resources(n: Node, ternary: bool = False) -> dict[str, int]:
+    """``ternary``: an MVU on mvu.sv's ternary datapath (estimate_layer_resources finds out from the weights)."""
     if isinstance(n, MatrixVectorUnit):
-        return mvu_resources(n)
+        return mvu_resources(n, ternary=ternary)
     if isinstance(n, SlidingWindow):
         return swg_resources(n)
     if isinstance(n, MaxPool):
@@ -247,6 +270,11 @@ def _with_total(per: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     return per
 
 
+def _ternary(graph: DataflowGraph, n: MatrixVectorUnit) -> bool:
+    w, t = graph.params.get(f"{n.name}.weights"), graph.params.get(f"{n.name}.thresholds")
+    return w is not None and t is not None and ternary_spec(n, w, t) is not None
+
+
 def estimate_layer_resources(graph: DataflowGraph, device: Any = None) -> dict[str, dict[str, int]]:
     """{node: {LUT, FF, BRAM_18K, URAM, DSP}} plus "total" for our RTL blocks on ``device`` (name, Device or
     None for xc7). Lattice families have no BRAM_18K; their block memories are reported as BRAM_18K
@@ -254,7 +282,7 @@ def estimate_layer_resources(graph: DataflowGraph, device: Any = None) -> dict[s
     fam = _device_family(device)
     per = {}
     for n in graph.nodes:
-        r = node_resources(n)
+        r = node_resources(n, isinstance(n, MatrixVectorUnit) and _ternary(graph, n))
         if fam in ("ice40", "ecp5"):
             r["LUT"] = int(round(r["LUT"] * LUT4_FACTOR))
         per[n.name] = r

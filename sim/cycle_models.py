@@ -83,6 +83,22 @@ def kbit_heap(simd: int, in_bits: int, in_signed: bool, wb: int, bipolar: bool) 
     return h, (simd * sum(1 << c for c in cols)).bit_length()
 
 
+def kbit_ternary_heap(simd: int, in_bits: int, bipolar: bool) -> tuple[list[int], int]:
+    """mvu_heap_fn.svh kt_heights() and kt_max's width: the heap of the ternary datapath (one bit per lane and
+    input bit in column i; one bit in column 1 for a ±1 input)."""
+    cols = [1] if bipolar else list(range(in_bits))
+    h = [0] * 32
+    for c in cols:
+        h[c] += simd
+    return h, (simd * sum(1 << c for c in cols)).bit_length()
+
+
+def mvu_ternary_fits(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> bool:
+    """mvu.sv TERNARY: the ternary heap is delayed to the plain k-bit heap's POP_LAT, so it must not be slower."""
+    heights, ow = kbit_ternary_heap(n.simd, n.in_type.bits, n.in_type.bipolar)
+    return _heap_levels(heights, ow) // reg_every + 2 <= mvu_pop_latency(n, reg_every)
+
+
 def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
     """mvu.sv pop_latency(): register stages of the popcount (compressor tree), k-bit partial-product heap or
     integer adder tree."""

@@ -122,6 +122,17 @@ def weight_words_per_pe(w: np.ndarray, pe: int, simd: int, wtype: IntType = BIPO
     return [_join(f[:, p, :], wtype.bits) for p in range(pe)]
 
 
+def ternary_lane_offsets(w: np.ndarray, in_type: IntType) -> np.ndarray:
+    """mvu.sv TERNARY (weights in {-1, 0, 1} as sign s and nonzero n): the weight-only part of each lane's product
+    x*w = n*V(x ^ s) + o(w), which the heap leaves out (mvu_heap_fn.svh kt_*): o = (1 - 2^bits) for w = -1 on an
+    unsigned x (-x = ~x + 1 - 2^bits), 1 for w = -1 on a signed x (-x = ~x + 1), -1 for w = ±1 on a ±1 x
+    (x*w = 2*n*(x_0 ^ s) - n); 0 otherwise. Shape of ``w`` (mw, mh)."""
+    w = np.asarray(w, dtype=np.int64)
+    if in_type.bipolar:
+        return -(w != 0).astype(np.int64)
+    return (w < 0).astype(np.int64) * (1 if in_type.signed else 1 - (1 << in_type.bits))
+
+
 def threshold_words(t: np.ndarray, pe: int, ttype: IntType) -> list[int]:
     """(mh, n) thresholds -> NF words; lane (p, i) at bits [(p*n + i)*tb, ...) in two's complement."""
     mh, n = t.shape

@@ -16,8 +16,9 @@ COMPILE_TO_SIM = {
     "candle_hw.sim.cycle": {"simulate_cycle", "SimulationError"},  # passes/fifo_sizing.py, report.py: timing
     "candle_hw.sim.functional": {"run_dataflow"},                  # verify.py: values against QONNX
     "candle_hw.sim.host": {"run_prologue", "run_epilogue"},        # verify.py
-    # estimate.py: a sliding window's cycles per frame, one formula with the cycle model it must agree with
-    "candle_hw.sim.cycle_models": {"swg_frame_cycles"},
+    # estimate.py: a sliding window's cycles per frame, one formula with the cycle model it must agree with;
+    # emit.py: whether mvu.sv's ternary heap fits the latency the cycle model gives the unit (same formula)
+    "candle_hw.sim.cycle_models": {"swg_frame_cycles", "mvu_ternary_fits"},
 }
 
 

@@ -10,6 +10,11 @@
 // unsigned threshold type of an XNOR layer, e.g. T in [0, MW+1]); comparisons are exact (done in
 // max(ACC_BITS, THRESH_BITS) + 1 signed bits). With N_THRESH = 1 the accumulator starts at -T and the output is
 // its sign (no comparator); with N_THRESH > 1 there are N_THRESH comparators per PE.
+// TERNARY = 1 (signed 2-bit weights all in {-1, 0, 1}, thresholds; chosen by compile/emit.py ternary_spec): the
+// weight's bits are read as sign s and nonzero n, and the heap sums n & (x_i ^ s) per lane and input bit
+// (mvu_kbit_dot TERN): acc' = acc - o_r, o_r a per-channel constant of the weights that the compiler subtracts
+// from the thresholds; ACC_BITS and THRESH_BITS are then those of acc' and the shifted thresholds. The ternary
+// heap's sum is delayed to the plain heap's POP_LAT, so the unit's timing does not depend on the weight values.
 // Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
 // mvu_out_fifo.sv, mvu_wrom.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
 //
@@ -85,7 +90,8 @@ module mvu #(
     parameter PAD_COL_FILE = "",
     parameter int WEIGHT_BITS = 1,
     parameter int WEIGHT_SIGNED = 1,
-    parameter int IN_BIPOLAR = 0
+    parameter int IN_BIPOLAR = 0,
+    parameter int TERNARY = 0
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -130,7 +136,11 @@ module mvu #(
     // k-bit weights: each step is a heap sum of non-negative bits; the per-step constant of its negative partial
     // products (mvu_kbit_dot KB_CONST), SF times per vector, starts the accumulator instead of being added per step
     localparam int ACC_INIT = BINARY_XNOR == 0 && WEIGHT_BITS > 1
-        ? SF * kb_const(SIMD, IN_BITS, IN_SIGNED, WEIGHT_BITS, WEIGHT_SIGNED, IN_BIPOLAR) : 0;
+        ? SF * kd_const(SIMD, IN_BITS, IN_SIGNED, WEIGHT_BITS, WEIGHT_SIGNED, IN_BIPOLAR, TERNARY) : 0;
+    // the ternary heap's own latency; its sum is delayed to POP_LAT (the unit's timing depends on its shape only)
+    localparam int TERN_LAT = TERNARY != 0
+        ? heap_levels(kt_heights(SIMD, IN_BITS, IN_BIPOLAR), $clog2(kt_max(SIMD, IN_BITS, IN_BIPOLAR) + 1))
+          / POP_REG_EVERY + 2 : POP_LAT;
 
     // ---- parameter checks (elaboration errors name the offending value) ----
     if (MW % SIMD != 0) begin : g_err_simd
@@ -151,6 +161,11 @@ module mvu #(
     if (BORDER != 0 && (BINARY_XNOR == 0 || SF != KERNEL * KERNEL * CF || NUM_VECTORS % OFM_W != 0)) begin : g_err_border
         $error("mvu: BORDER needs XNOR mode, SF=%0d = KERNEL^2*CF (KERNEL=%0d, CF=%0d), OFM_W=%0d dividing NUM_VECTORS=%0d",
                SF, KERNEL, CF, OFM_W, NUM_VECTORS);
+    end
+    if (TERNARY != 0 && (BINARY_XNOR != 0 || WB != 2 || WEIGHT_SIGNED == 0 || N_THRESH == 0 || TERN_LAT > POP_LAT))
+    begin : g_err_tern
+        $error("mvu: TERNARY needs signed 2-bit weights, thresholds and a heap within POP_LAT=%0d (WB=%0d, N_THRESH=%0d, ternary latency %0d)",
+               POP_LAT, WB, N_THRESH, TERN_LAT);
     end
     if (N_THRESH > 0 && (1 << OUT_BITS) <= N_THRESH) begin : g_err_out
         $error("mvu: OUT_BITS=%0d cannot count N_THRESH=%0d thresholds", OUT_BITS, N_THRESH);
@@ -313,13 +328,18 @@ module mvu #(
             end
         end else if (WB > 1) begin : g_kbit
             // k-bit weights: the PE's dot product as one bit heap of partial products (mvu_kbit_dot)
-            localparam int KW = $clog2(kb_max(SIMD, IN_BITS, WB, IN_BIPOLAR) + 1);
+            localparam int KW = $clog2(kd_max(SIMD, IN_BITS, WB, IN_BIPOLAR, TERNARY) + 1);
             /* verilator lint_off UNUSEDSIGNAL */
             logic [KW-1:0] dot;  // upper bits unused when ACC_BITS is tighter than the heap's width
             /* verilator lint_on UNUSEDSIGNAL */
+            logic [KW-1:0] dot_d[POP_LAT - TERN_LAT + 1];
             mvu_kbit_dot #(.SIMD(SIMD), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .IN_BIPOLAR(IN_BIPOLAR), .WB(WB),
-                           .WS(WEIGHT_SIGNED), .REG_EVERY(POP_REG_EVERY)) u_dot (
-                .clk(clk), .x(x_q), .w(w_cur[p*SIMD*WB +: SIMD*WB]), .sum(dot));
+                           .WS(WEIGHT_SIGNED), .REG_EVERY(POP_REG_EVERY), .TERN(TERNARY)) u_dot (
+                .clk(clk), .x(x_q), .w(w_cur[p*SIMD*WB +: SIMD*WB]), .sum(dot_d[0]));
+            for (genvar d = 1; d <= POP_LAT - TERN_LAT; d++) begin : g_delay
+                always_ff @(posedge clk) dot_d[d] <= dot_d[d - 1];
+            end
+            assign dot = dot_d[POP_LAT - TERN_LAT];
             // The step is the heap sum without its constant (ACC_INIT = SF * KB_CONST starts the accumulator);
             // arithmetic modulo 2^AW is exact: the final accumulator fits ACC_BITS+1 signed bits.
             assign step = AW'(dot);

