@@ -6,17 +6,13 @@ import torch
 
 from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import FrontendError, qonnx_to_dataflow
-from candle_hw.compile.ir import GlobalAccPool, MatrixVectorUnit, Thresholding
-from candle_hw.compile.passes.fold import divisors
+from candle_hw.compile.ir import GlobalAccPool, Thresholding
+from fixtures.folded_cycle import assert_cycle_equals_functional
 from fixtures.reference import export_reference
-from candle_hw.compile.passes.stitch import Stitch
-from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers
 from candle_hw.models import randomize_bn
 from candle_hw.sim import golden
-from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.functional import run_dataflow, run_model
-from candle_hw.sim.host import run_prologue
+from candle_hw.sim.functional import run_model
 
 from gap_nets import GapNet
 
@@ -52,14 +48,7 @@ def test_global_pool_nets_exact(tmp_path, input_bits, img, convs, head, pool, se
     assert len(thr) == (head == "fc") and all((t.n_thresholds > 1) == (head_bits > 1) for t in thr)
     np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
     assert compare_layers(graph, oracle, x[:3]) == []
-    rng = np.random.default_rng(seed)
-    mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
-    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
-    folded = apply_folding(graph, folding)
-    frames = run_prologue(folded, x)
-    res = simulate_cycle(Stitch()(folded), frames)
-    assert res.mismatch is None, str(res.mismatch)
-    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 def test_falling_tail_after_pool_refused(tmp_path):

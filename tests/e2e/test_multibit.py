@@ -15,15 +15,10 @@ from candle_hw.models import randomize_bn
 from candle_hw.sim.functional import run_model
 from candle_hw.compile.ir import MatrixVectorUnit, MaxPool
 from candle_hw.compile.multibit import MultiBitError, channel_thresholds, quant_levels
-from candle_hw.compile.passes.fold import divisors
-from candle_hw.compile.passes.stitch import Stitch
-from candle_hw.compile.pipeline import apply_folding
-from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.functional import run_dataflow
-from candle_hw.sim.host import run_prologue
 from candle_hw.types import IntType
 
 from multibit_nets import MultiBitCNV, MultiBitMLP
+from fixtures.folded_cycle import assert_cycle_equals_functional
 from fixtures.reference import export_reference
 
 SETTINGS = settings(max_examples=int(os.environ.get("CANDLE_HW_MULTIBIT_EXAMPLES", 3)), deadline=None,
@@ -54,17 +49,6 @@ def export_checked(model, tmp_path, seed, exact_scales, n=6):
     return graph, x, path
 
 
-def _cycle_equals_functional(graph, x, seed):
-    mvus = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit)]
-    rng = np.random.default_rng(seed)
-    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
-    folded = apply_folding(graph, folding)
-    frames = run_prologue(folded, x)
-    res = simulate_cycle(Stitch()(folded), frames)
-    assert res.mismatch is None, str(res.mismatch)
-    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
-
-
 def _check_multibit_units(graph, bits, n_layers, narrow=False):
     multi = [n for n in graph.nodes if isinstance(n, MatrixVectorUnit) and n.n_thresholds > 1]
     assert len(multi) == n_layers
@@ -86,7 +70,7 @@ def test_multibit_mlp_exact(tmp_path, input_bits, bits, in_f, hidden, max_val, s
                       binary=binary)
     graph, x, _ = export_checked(net, tmp_path, seed, len(hidden) == 1)
     _check_multibit_units(graph, bits, len(hidden) - len(binary), narrow)
-    _cycle_equals_functional(graph, x, seed)
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 @SETTINGS
@@ -103,7 +87,7 @@ def test_multibit_cnv_exact(tmp_path, input_bits, bits, in_ch, img, convs, max_v
     _check_multibit_units(graph, bits, len(convs))
     pools = [n for n in graph.nodes if isinstance(n, MaxPool)]
     assert all(p.elem_type == IntType(bits, False) for p in pools)
-    _cycle_equals_functional(graph, x, seed)
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 def test_levels_of_a_falling_channel_use_the_negated_accumulator():

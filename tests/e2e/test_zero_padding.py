@@ -12,17 +12,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph, IRError, MatrixVectorUnit, SlidingWindow
-from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers
 from candle_hw.models import randomize_bn
 from candle_hw.sim import golden
-from candle_hw.compile.passes.fold import divisors
-from candle_hw.compile.passes.stitch import Stitch
-from candle_hw.sim.cycle import simulate_cycle
-from candle_hw.sim.functional import run_dataflow, run_model
-from candle_hw.sim.host import run_prologue
+from candle_hw.sim.functional import run_model
 from candle_hw.types import BIPOLAR, IntType
 
+from fixtures.folded_cycle import assert_cycle_equals_functional
 from fixtures.reference import export_reference
 from zero_pad_nets import ZeroPadNet
 
@@ -57,13 +53,7 @@ def test_zero_padded_convs_exact(tmp_path, input_bits, in_ch, img, convs, explic
     assert len(bordered) == len(convs) - (input_bits == 8)
     for m in bordered:
         assert m.acc_range == (0, 2 * m.mw)
-    rng = np.random.default_rng(seed)
-    folding = [{"pe": int(rng.choice(divisors(m.mh))), "simd": int(rng.choice(divisors(m.simd_base)))} for m in mvus]
-    folded = apply_folding(graph, folding)
-    frames = run_prologue(folded, x)
-    res = simulate_cycle(Stitch()(folded), frames)
-    assert res.mismatch is None, str(res.mismatch)
-    np.testing.assert_array_equal(res.outputs, run_dataflow(graph, frames))
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 @given(h=st.integers(1, 6), w=st.integers(1, 6), k=st.sampled_from([1, 2, 3]), s=st.sampled_from([1, 2]),
