@@ -38,9 +38,9 @@ class BinaryActQuant(SignedBinaryActPerTensorConst):
     scaling_const = 1.0
 
 
-class _IntConstScale(ExtendedInjector):
-    """Signed narrow-range integers with a constant scale of 1.0 (BNN-PYNQ's CommonQuant): b bits give the
-    levels -(2^(b-1)-1) .. 2^(b-1)-1, so 2 bits are {-1, 0, +1} and every product and sum stays an integer."""
+class _IntConst(ExtendedInjector):
+    """Integers with a constant bit width and a constant per-tensor scale, zero point 0, rounded: the part every
+    integer quantizer here shares (signedness, range and scale are each quantizer's own)."""
 
     quant_type = QuantType.INT
     bit_width_impl_type = BitWidthImplType.CONST
@@ -49,6 +49,12 @@ class _IntConstScale(ExtendedInjector):
     zero_point_impl = ZeroZeroPoint
     float_to_int_impl_type = FloatToIntImplType.ROUND
     scaling_per_output_channel = False
+
+
+class _IntConstScale(_IntConst):
+    """Signed narrow-range integers with a constant scale of 1.0 (BNN-PYNQ's CommonQuant): b bits give the
+    levels -(2^(b-1)-1) .. 2^(b-1)-1, so 2 bits are {-1, 0, +1} and every product and sum stays an integer."""
+
     narrow_range = True
     signed = True
     scaling_const = 1.0
@@ -66,18 +72,11 @@ class IntActQuant(_IntConstScale, ActQuantSolver):
     max_val = 1.0
 
 
-class Uint8InputQuant(ActQuantSolver):
+class Uint8InputQuant(_IntConst, ActQuantSolver):
     """Unsigned 8-bit input with scale 1.0 and zero point 0: float pixel values 0..255 pass through unchanged
     (rounded, clipped to [0, 255]) and export as ``Quant(bitwidth=8, signed=0, narrow=0, scale=1, zeropt=0)``."""
 
-    quant_type = QuantType.INT
     bit_width = 8
-    bit_width_impl_type = BitWidthImplType.CONST
-    scaling_impl_type = ScalingImplType.CONST
-    restrict_scaling_type = RestrictValueType.FP
-    zero_point_impl = ZeroZeroPoint
-    float_to_int_impl_type = FloatToIntImplType.ROUND
-    scaling_per_output_channel = False
     narrow_range = False
     signed = False
     min_val = 0.0
