@@ -102,12 +102,27 @@ def check_build(build: Path) -> Path:
     return rtl
 
 
+_SIZED_LITERAL = re.compile(r"\d+'[bodh][0-9a-fA-F_]+")
+
+
+def chparam_value(value: int | bool | str) -> str:
+    """An HDL parameter value as ``hierarchy -chparam`` parses it: an integer, a sized literal as given
+    ("32'h1234abcd"), or a string as the bit constant Verilog makes of it (8 bits a character). The command reads
+    only constants, never a quoted string ("Can't decode value"), and a string parameter is a bit vector anyway,
+    which ``$readmemh`` and ``==`` read alike."""
+    if isinstance(value, str):
+        if _SIZED_LITERAL.fullmatch(value):
+            return value
+        return f"{8 * len(value)}'h{value.encode('ascii').hex()}" if value else "8'h0"
+    return str(int(value))
+
+
 def read_commands(rtl: Path, sources: list[Path], top: str = TOP, family: str = "xc7",
-                  chparams: dict[str, int] | None = None) -> list[str]:
-    """Yosys commands that read the sources (paths relative to ``rtl``), elaborate ``top`` and translate
-    memory styles (see ``memory_style_commands``)."""
+                  chparams: dict[str, int | str] | None = None) -> list[str]:
+    """Yosys commands that read the sources (paths relative to ``rtl``), elaborate ``top`` with ``chparams``
+    (integers or strings, see ``chparam_value``) and translate memory styles (see ``memory_style_commands``)."""
     rel = " ".join(os.path.relpath(p, rtl) for p in sources)
-    chp = "".join(f" -chparam {k} {v}" for k, v in (chparams or {}).items())
+    chp = "".join(f" -chparam {k} {chparam_value(v)}" for k, v in (chparams or {}).items())
     # -defer: modules are elaborated only with the parameters the hierarchy uses, so a block's default
     # parameters (e.g. an empty $readmemh file name) are never elaborated on their own.
     return [f"read_verilog -sv -defer {rel}", f"hierarchy -check -top {top}{chp}", *memory_style_commands(family)]
@@ -293,10 +308,9 @@ def synthesize_block(block: str, params: dict[str, int | str], target: str | Dev
                 (work / f.name).write_bytes(f.read_bytes())
                 if f.name.endswith((".sv", ".v")):
                     sources.append(work / f.name)
-    chp = {k: (f'"{v}"' if isinstance(v, str) else int(v)) for k, v in params.items()}
     hier = "" if device.is_xilinx else " -noflatten"
     command = device.synth_command(block) + hier
-    script = [*read_commands(work, sources, block, device.family, chp), command,
+    script = [*read_commands(work, sources, block, device.family, params), command,
               "tee -q -o stat.json stat -json"]
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     (work / "yosys.log").unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""Yosys on the residual blocks alone (compile/synth.py synthesize_block), on counts that follow from the RTL."""
+"""Yosys on blocks alone (compile/synth.py synthesize_block): the residual blocks, on counts that follow from
+the RTL, and how a block gets its string parameters."""
 from __future__ import annotations
 
 import pytest
@@ -41,3 +42,15 @@ def test_build_report_gives_residual_blocks_their_pe() -> None:
     e = _block_entry("add", "$paramod\\add_streams\\PE=4", modules, get_device("xc7z020"), g, None)
     assert e["kind"] == "AddStreams" and e["pe"] == 4 and e["LUT"] == 12 and e["LUT_per_elem"] == 3.0
     assert "lanes" not in e
+
+
+def test_block_string_parameter_reaches_the_hdl(tmp_path) -> None:
+    """A string parameter (a memory style, a .mem file name) goes to Yosys as the bit constant of the string:
+    `hierarchy -chparam` refuses a quoted string. RAM_STYLE "block" on a 32-deep FIFO (which "auto" would put
+    in LUT RAM) must come out as block RAM."""
+    from candle_hw.compile.synth import chparam_value
+
+    assert chparam_value("block") == "40'h626c6f636b" and chparam_value(7) == "7" and chparam_value(True) == "1"
+    assert chparam_value("32'h00c0ffee") == "32'h00c0ffee"  # a sized literal (the board shell's BUILD_HASH) as given
+    r = synthesize_block("fifo", {"WIDTH": 8, "DEPTH": 32, "RAM_STYLE": "block"}, "xc7z020", tmp_path / "fifo")
+    assert r["BRAM_18K"] >= 1 and r["LUTRAM"] == 0
