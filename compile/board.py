@@ -103,8 +103,6 @@ def shell_params(build: Path, board: dict[str, Any], *, in_aw: int | None = None
     from candle_hw.compile.ir import DataflowGraph
 
     build = Path(build)
-    if not (build / "dataflow.json").exists():
-        raise UserError(f"{build}: not a build directory (no dataflow.json); run `candle-hw compile` first")
     g = DataflowGraph.load(build)
     sin, sout = g.input_stream, g.output_stream
     in_bytes = wire_bytes_per_frame(sin.width_bits, sin.words_per_frame)

@@ -822,11 +822,20 @@ class DataflowGraph:
 
     @staticmethod
     def load(directory: str | Path) -> "DataflowGraph":
-        directory = Path(directory)
+        directory = require_build(directory)
         d = json.loads((directory / "dataflow.json").read_text())
         with np.load(directory / "params.npz") as z:
             params = {k: z[k] for k in z.files}
         return DataflowGraph.from_json(d, params)
+
+
+def require_build(directory: str | Path) -> Path:
+    """``directory`` as a Path if it holds a compiled graph (dataflow.json), else the one-line refusal every
+    command that reads a build gives."""
+    directory = Path(directory)
+    if not (directory / "dataflow.json").is_file():
+        raise IRError(f"{directory}: not a build directory (no dataflow.json); run `candle-hw compile` first")
+    return directory
 
 
 def _check_border_source(graph: DataflowGraph, mvu: MatrixVectorUnit) -> None:

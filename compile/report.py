@@ -23,7 +23,6 @@ from candle_hw.compile.estimate import (
     finn_estimate_layer_resources,
 )
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
-from candle_hw.errors import UserError
 
 DEFAULT_TARGET = "xc7z020"
 
@@ -99,8 +98,6 @@ def _resources_section(est: dict, synth: dict | None) -> dict[str, Any] | None:
 
 def build_report(build: str | Path) -> dict[str, Any]:
     build = Path(build)
-    if not (build / "dataflow.json").exists():
-        raise UserError(f"{build}: not a build directory (no dataflow.json); run `candle-hw compile` first")
     graph = DataflowGraph.load(build)
     reports = build / "reports"
     cfg = _read(reports / "estimate_config.json") or {}

@@ -13,7 +13,6 @@ import numpy as np
 
 from candle_hw import cli_types as T
 from candle_hw.compile.board import boards
-from candle_hw.errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,13 +41,12 @@ def default_board(build: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from candle_hw.compile.ir import require_build
     from candle_hw.outdir import check_npy_output, save_npy
     from candle_hw.runtime.driver import Board
     from candle_hw.sim.host import load_input
 
-    build = Path(args.build)
-    if not (build / "dataflow.json").is_file():
-        raise UserError(f"{args.build}: not a build directory (no dataflow.json)")
+    build = require_build(args.build)
     check_npy_output(args.output, args.force)
     x = load_input(args.input)
     board = args.board or default_board(build)

@@ -12,6 +12,7 @@ from candle_hw.cli import SUBCOMMANDS, build_parser, main
 FREE_FORM = {
     ("train", "--config"), ("train", "--out"), ("train", "--student"), ("train", "--dataset"),
     ("train", "--cifar-archive"), ("train", "--teacher"), ("train", "--methods"),
+    ("train", "--set"),  # KEY=VALUE items, each checked after parsing (training/cli.py parse_settings names it)
     ("export", "--output"), ("compile", "--output"), ("compile", "--folding"),
     ("simulate", "--input"), ("simulate", "--output"), ("synth", "--synth-args"), ("demo", "--out"),
     ("run", "--port"), ("run", "--input"), ("run", "--output"),
@@ -154,3 +155,17 @@ def test_simulate_says_what_it_wrote(level, tfc_path, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"[{level}] wrote {out}: float32 array of shape [2, 10] (2 frames)" in printed
     assert np.load(out).shape == (2, 10)
+
+
+@pytest.mark.parametrize("cmd", ["simulate", "report", "synth"])
+def test_a_folder_that_is_not_a_build_is_refused(cmd, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep")
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 28, 28), np.float32))
+    argv = {"simulate": ["simulate", str(folder), "--input", str(tmp_path / "x.npy"), "--output",
+                         str(tmp_path / "y.npy")], "report": ["report", str(folder)], "synth": ["synth", str(folder)]}
+    rc = main(argv[cmd])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"error: {folder}: "), err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"] and not (tmp_path / "y.npy").exists()
