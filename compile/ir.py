@@ -52,6 +52,20 @@ def _check_div(name: str, what: str, part: int, whole_name: str, whole: int) -> 
         raise IRError(f"{name}: {what}={part} does not divide {whole_name}={whole}")
 
 
+def _check_window(pool: "MaxPool | AccPool") -> None:
+    """The fields of a pool over k x k windows with stride s, no padding (MaxPool, AccPool)."""
+    _check_pos(pool.name, channels=pool.channels, kernel=pool.kernel, stride=pool.stride, pe=pool.pe)
+    _check_div(pool.name, "pe", pool.pe, "channels", pool.channels)
+    if pool.ifm_dim[0] < pool.kernel or pool.ifm_dim[1] < pool.kernel:
+        raise IRError(f"{pool.name}: kernel={pool.kernel} exceeds the input {pool.ifm_dim}")
+
+
+def _window_ofm(pool: "MaxPool | AccPool") -> tuple[int, int]:
+    """Output map of a pool over k x k windows with stride s, no padding: (H - k) // s + 1 per side."""
+    h, w = pool.ifm_dim
+    return ((h - pool.kernel) // pool.stride + 1, (w - pool.kernel) // pool.stride + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class StreamType:
     """One stream: element type, unfolded per-frame shape, and elements per transfer (word)."""
@@ -319,15 +333,11 @@ class MaxPool(Node):
     kind: ClassVar[str] = "MaxPool"
 
     def __post_init__(self) -> None:
-        _check_pos(self.name, channels=self.channels, kernel=self.kernel, stride=self.stride, pe=self.pe)
-        _check_div(self.name, "pe", self.pe, "channels", self.channels)
-        if self.ifm_dim[0] < self.kernel or self.ifm_dim[1] < self.kernel:
-            raise IRError(f"{self.name}: kernel={self.kernel} exceeds the input {self.ifm_dim}")
+        _check_window(self)
 
     @property
     def ofm_dim(self) -> tuple[int, int]:
-        h, w = self.ifm_dim
-        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+        return _window_ofm(self)
 
     def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.elem_type, (*self.ifm_dim, self.channels), self.pe)
@@ -397,18 +407,14 @@ class AccPool(Node):
     kind: ClassVar[str] = "AccPool"
 
     def __post_init__(self) -> None:
-        _check_pos(self.name, channels=self.channels, kernel=self.kernel, stride=self.stride, pe=self.pe)
-        _check_div(self.name, "pe", self.pe, "channels", self.channels)
-        if self.ifm_dim[0] < self.kernel or self.ifm_dim[1] < self.kernel:
-            raise IRError(f"{self.name}: kernel={self.kernel} exceeds the input {self.ifm_dim}")
+        _check_window(self)
         lo, hi = self.sum_range
         if self.out_type.bipolar or not self.out_type.contains(lo, hi):
             raise IRError(f"{self.name}: out_type={self.out_type} cannot hold sums in [{lo}, {hi}]")
 
     @property
     def ofm_dim(self) -> tuple[int, int]:
-        h, w = self.ifm_dim
-        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+        return _window_ofm(self)
 
     @property
     def pixels(self) -> int:
