@@ -27,7 +27,7 @@ from candle_hw.sim import golden
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
 from candle_hw.sim.host import run_epilogue, run_prologue
-from fixtures.random_nets import random_folding
+from fixtures.random_nets import build_net, random_folding, random_residual_spec
 from fixtures.reference import export_reference
 
 from avgpool_nets import AvgPoolNet, AvgShortcutNet
@@ -91,6 +91,25 @@ def test_avgpool_output_through_epilogue(tmp_path, input_bits, img, kernel, stri
     net = AvgPoolNet(2, img, 3, input_bits, kernel, stride, head="out")
     graph, *_ = _exact_everywhere(net, tmp_path, seed, "out")
     assert graph.epilogue.kind == "float" and graph.sink.name == "avgpool0"
+
+
+@pytest.mark.parametrize("seed", [8, 11])
+def test_random_residual_avgpool_shortcuts_exact(tmp_path, seed):
+    """The residual fuzz generator's average-pool shortcuts (tests/fixtures/random_nets.py): seed 8 widens 2 -> 8
+    channels through AvgPool -> sign -> 1x1 conv on a 2-bit map, seed 11 quantizes the average to ±1 on an 8x8 map."""
+    spec = random_residual_spec(seed)
+    assert "residual avgpool downsampling" in spec.features()
+    x, oracle, brevitas_out, qonnx_out = export_reference(build_net(spec), tmp_path / f"r{seed}.onnx", seed, 8)
+    np.testing.assert_array_equal(brevitas_out, qonnx_out)
+    graph = qonnx_to_dataflow(tmp_path / f"r{seed}.onnx")
+    assert len(graph.of_kind(AccPool)) == 1
+    np.testing.assert_array_equal(run_model(graph, x).astype(qonnx_out.dtype).reshape(qonnx_out.shape), qonnx_out)
+    assert compare_layers(graph, oracle, x[:4]) == []
+    built = SizeFIFOs()(Stitch()(apply_folding(graph, random_folding(graph, seed))))
+    res = simulate_cycle(built, run_prologue(built, x))
+    assert res.mismatch is None, str(res.mismatch)
+    np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
+                                  qonnx_out)
 
 
 def test_golden_acc_pool_counts_window_plus_ones():
