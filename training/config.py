@@ -88,18 +88,28 @@ def _merge(obj, updates: dict, where: str):
     return obj
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
+def read_config_file(path: str | Path, label: str = "--config") -> dict:
+    """The mapping a YAML config file holds; a missing file, bad YAML or another top level is refused in one
+    line naming the option (``label``) and the file."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{label} {p}: no such file")
+    try:
+        loaded = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{label} {p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{label} {p}: expected a mapping at the top level")
+    return loaded
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None, label: str = "--config") -> TrainConfig:
     """Defaults, then the YAML file, then dotted overrides such as {"distill.epochs": 5}."""
     cfg = TrainConfig()
     if path is not None:
-        import yaml
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"config {p}: no such file")
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise UserError(f"config {p}: expected a mapping at the top level")
-        _merge(cfg, loaded, p.name)
+        _merge(cfg, read_config_file(path, label), Path(path).name)
     for dotted, value in (overrides or {}).items():
         *parents, leaf = dotted.split(".")
         nested: dict = {leaf: value}

@@ -102,3 +102,14 @@ def test_lite0_teacher_sees_a_cat():
     with torch.no_grad():
         logits = enc.net(enc.prepare(img, 224))
     assert 281 <= int(logits.argmax()) <= 285  # ImageNet cat classes
+
+
+@pytest.mark.parametrize("text,what", [("epochs: [1\n", "not valid YAML (while parsing a flow sequence)"),
+                                       ("- 1\n- 2\n", "expected a mapping at the top level")])
+def test_train_config_that_is_not_a_mapping_is_one_line(tmp_path, capsys, text, what):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    out = tmp_path / "runs"
+    assert main(["train", "--config", str(cfg), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: --config {cfg}: {what}"]
+    assert not out.exists()

@@ -219,18 +219,10 @@ def _targets(raw: Any) -> list[Target]:
 
 
 def load_codesign_config(path: str | Path) -> CodesignConfig:
-    import yaml
-    from candle_hw.training.config import load_config
+    from candle_hw.training.config import load_config, read_config_file
     from candle_hw.training.distill import METHOD_SPECS
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--config {p}: no such file")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"--config {p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"--config {p}: expected a mapping at the top level")
+    raw = read_config_file(p)
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise UserError(f"config {p.name}: unknown key '{unknown[0]}' (known: {', '.join(TOP_KEYS)})")
@@ -242,7 +234,7 @@ def load_codesign_config(path: str | Path) -> CodesignConfig:
         train_path = (p.parent / train_path) if not Path(train_path).is_absolute() else Path(train_path)
     overrides = _flatten(raw.get("train") or {})
     overrides.update({"methods": [method], "progress": False})
-    train = load_config(train_path, overrides)
+    train = load_config(train_path, overrides, label="train_config")
     groups = raw.get("search")
     if not isinstance(groups, list) or not groups:
         raise UserError("search: expected a non-empty list of {base: ARCH, width: [...], depth: [...], ...}")
