@@ -121,6 +121,15 @@ def _border_mems(n: MatrixVectorUnit, inst: Instance) -> dict[str, tuple[list[in
     return {f"{n.name}_pad_rows.mem": (pad_pattern_words(rows), k), f"{n.name}_pad_cols.mem": (pad_pattern_words(cols), k)}
 
 
+def _window_pool_params(n: MaxPool | AccPool, what: str) -> dict[str, int]:
+    """The map and window parameters maxpool.sv and acc_pool.sv share; both scan windows that do not overlap."""
+    if n.stride < n.kernel:  # the pipeline lowers overlapping windows before emission
+        raise IRError(f"{n.name}: {what} stride={n.stride} < kernel={n.kernel} reaches the emitter unlowered; "
+                      "run the pipeline's pool_windows step (compile/passes/pool_windows.py) first")
+    return {"IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe, "KERNEL": n.kernel,
+            "STRIDE": n.stride}
+
+
 def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
     """The one mapping from IR node fields to the block's HDL parameters (and its memory files)."""
     module = MODULES.get(type(node))
@@ -170,20 +179,12 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
             "ELEM_BITS": n.elem_type.bits})
     if isinstance(node, MaxPool):
         n = node
-        if n.stride < n.kernel:  # maxpool.sv needs stride >= kernel; the pipeline lowers the others
-            raise IRError(f"{n.name}: max-pool stride={n.stride} < kernel={n.kernel} reaches the emitter unlowered; "
-                          "run the pipeline's pool_windows step (compile/passes/pool_windows.py) first")
-        return Instance(n.name, module, {
-            "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
-            "KERNEL": n.kernel, "STRIDE": n.stride, "ELEM_BITS": n.elem_type.bits, "SIGNED": _signed(n.elem_type)})
+        return Instance(n.name, module, {**_window_pool_params(n, "max-pool"), "ELEM_BITS": n.elem_type.bits,
+                                         "SIGNED": _signed(n.elem_type)})
     if isinstance(node, AccPool):
         n = node
-        if n.stride < n.kernel:  # acc_pool.sv needs stride >= kernel; the pipeline lowers the others
-            raise IRError(f"{n.name}: window-sum stride={n.stride} < kernel={n.kernel} reaches the emitter unlowered; "
-                          "run the pipeline's pool_windows step (compile/passes/pool_windows.py) first")
         return Instance(n.name, module, {
-            "IFM_H": n.ifm_dim[0], "IFM_W": n.ifm_dim[1], "CHANNELS": n.channels, "PE": n.pe,
-            "KERNEL": n.kernel, "STRIDE": n.stride, "IN_BITS": n.in_type.bits, "IN_SIGNED": _signed(n.in_type),
+            **_window_pool_params(n, "window-sum"), "IN_BITS": n.in_type.bits, "IN_SIGNED": _signed(n.in_type),
             "BIPOLAR": int(n.in_type.bipolar), "OUT_BITS": n.out_type.bits})
     if isinstance(node, GlobalAccPool):
         n = node
