@@ -170,9 +170,14 @@ def claimed_dir(out: str | Path, command: str, force: bool = False, option: str 
         raise
 
 
-def check_npy_output(path: str | Path, force: bool = False, option: str = "--output") -> Path:
-    """Before the work: an output tensor file may replace only an earlier .npy (or anything with --force)."""
-    return check_output_file(path, force, option, suffixes=(".npy",))
+def check_npy_output(path: str | Path, force: bool = False, option: str = "--output",
+                     input_file: str | Path | None = None) -> Path:
+    """Before the work: an output tensor file may replace only an earlier .npy (or anything with --force), and
+    never the ``--input`` file it is computed from (even with --force: the user's data, not an earlier output)."""
+    out = check_output_file(path, force, option, suffixes=(".npy",))
+    if input_file is not None and out.exists() and Path(input_file).exists() and os.path.samefile(out, input_file):
+        raise UserError(f"{option} {path}: is the --input file; give the output another name")
+    return out
 
 
 def save_npy(path: str | Path, array, force: bool = False, option: str = "--output") -> Path:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.source}: no such model file or build directory")
     if args.level == "rtl" and not src.is_dir():
         raise UserError(f"{args.source}: --level rtl needs a build directory (run `candle-hw compile` first)")
-    check_npy_output(args.output, args.force)
+    check_npy_output(args.output, args.force, input_file=args.input)
     graph = load_graph(src)
     x = load_input(args.input)
     frames = run_prologue(graph, x)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.sim.host import load_input
 
     build = require_build(args.build)
-    check_npy_output(args.output, args.force)
+    check_npy_output(args.output, args.force, input_file=args.input)
     x = load_input(args.input)
     board = args.board or default_board(build)
     with Board(build, args.port, board, timeout=args.timeout, retries=args.retries,

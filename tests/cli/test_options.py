@@ -169,3 +169,15 @@ def test_a_folder_that_is_not_a_build_is_refused(cmd, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"error: {folder}: "), err
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"] and not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_simulate_never_writes_over_its_input(force, tfc_path, tmp_path, capsys):
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32))
+    before = x.read_bytes()
+    rc = main(["simulate", str(tfc_path), "--input", str(x), "--output", str(tmp_path / "." / "x.npy"), *force])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == [f"error: --output {tmp_path / '.' / 'x.npy'}: is the --input file; give the output "
+                               "another name"], err
+    assert x.read_bytes() == before
