@@ -24,7 +24,7 @@ import onnx
 from onnx import helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
-from candle_hw.compile.ir import AccPool, GlobalAccPool, Thresholding
+from candle_hw.compile.ir import AccPool, GlobalAccPool, Thresholding, pool_sum_range
 from candle_hw.compile.tails import check_tail, constant_inputs, epilogue_ops, sum_thresholds
 from candle_hw.types import BIPOLAR, IntType
 
@@ -41,7 +41,7 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
     h, w, c = cur.nhwc
     _check_f32_sum(node, cur, h * w)
     name = f"gap{sum(isinstance(n, GlobalAccPool) for n in b.nodes)}"
-    gap = GlobalAccPool(name, (h, w), c, cur.elem_type, IntType.for_range(*_sum_range(cur.elem_type, h * w)))
+    gap = GlobalAccPool(name, (h, w), c, cur.elem_type, IntType.for_range(*pool_sum_range(cur.elem_type, h * w)))
     return _lower_sum(b, node, cur, gap, (h, w), (1,))
 
 
@@ -69,7 +69,7 @@ def lower_avg_pool(b, node: onnx.NodeProto, cur):
         raise FrontendError(f"{node.name} (AveragePool): kernel={k} exceeds the map {h}x{w}")
     _check_f32_sum(node, cur, k * k)
     name = f"avgpool{sum(isinstance(n, AccPool) for n in b.nodes)}"
-    pool = AccPool(name, (h, w), c, k, s, cur.elem_type, IntType.for_range(*_sum_range(cur.elem_type, k * k)))
+    pool = AccPool(name, (h, w), c, k, s, cur.elem_type, IntType.for_range(*pool_sum_range(cur.elem_type, k * k)))
     return _lower_sum(b, node, cur, pool, (k, k), pool.ofm_dim)
 
 
@@ -126,10 +126,6 @@ def _lower_sum(b, node: onnx.NodeProto, cur, pool, hw: tuple[int, int], vectors:
                             "unquantized; only a pool with one output pixel per channel may (put a quantizer after it)")
     _pool_epilogue(b, pool.name, node, tail, (lambda p: run(tail_nodes, t, p)), pool, cur.scale, cur.offset)
     return None
-
-
-def _sum_range(et: IntType, pix: int) -> tuple[int, int]:
-    return (0, pix) if et.bipolar else (pix * et.min, pix * et.max)
 
 
 def _pool_epilogue(b, name: str, node: onnx.NodeProto, tail, run, gap: GlobalAccPool | AccPool, scale: float,

@@ -60,6 +60,12 @@ def _check_window(pool: "MaxPool | AccPool") -> None:
         raise IRError(f"{pool.name}: kernel={pool.kernel} exceeds the input {pool.ifm_dim}")
 
 
+def pool_sum_range(in_type: IntType, pixels: int) -> tuple[int, int]:
+    """The sums an accumulating pool (GlobalAccPool, AccPool) makes of ``pixels`` elements: a BIPOLAR input is
+    summed as its count of +1 elements, in [0, pixels]; an integer input as its values."""
+    return (0, pixels) if in_type.bipolar else (pixels * in_type.min, pixels * in_type.max)
+
+
 def _window_ofm(pool: "MaxPool | AccPool") -> tuple[int, int]:
     """Output map of a pool over k x k windows with stride s, no padding: (H - k) // s + 1 per side."""
     h, w = pool.ifm_dim
@@ -375,9 +381,7 @@ class GlobalAccPool(Node):
 
     @property
     def sum_range(self) -> tuple[int, int]:
-        if self.in_type.bipolar:
-            return 0, self.pixels
-        return self.pixels * self.in_type.min, self.pixels * self.in_type.max
+        return pool_sum_range(self.in_type, self.pixels)
 
     def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (*self.ifm_dim, self.channels), self.pe)
@@ -423,9 +427,7 @@ class AccPool(Node):
 
     @property
     def sum_range(self) -> tuple[int, int]:
-        if self.in_type.bipolar:
-            return 0, self.pixels
-        return self.pixels * self.in_type.min, self.pixels * self.in_type.max
+        return pool_sum_range(self.in_type, self.pixels)
 
     def in_stream(self, port: int = 0) -> StreamType:
         return StreamType(self.in_type, (*self.ifm_dim, self.channels), self.pe)
