@@ -107,7 +107,7 @@ def input_steps(graph: DataflowGraph) -> tuple[int, np.ndarray] | None:
     if q.kind != "int":
         return None
     lo, hi = _int_range(q)
-    if hi - lo > FEW_STEPS:
+    if not 1 <= hi - lo <= FEW_STEPS:  # a one-value range has no step to compare with
         return None
     consts = []
     for op in pro.ops:

@@ -60,6 +60,7 @@ def test_non_monotone_or_wide_quantizers_take_the_float_chain():
     assert host.input_steps(_graph(["add"], [np.inf], q2)) is None
     assert host.input_steps(_graph([], [], InputQuant("int", IntType(3, False)))) is None  # 7 steps: too many
     assert host.input_steps(_graph([], [], InputQuant("bipolar", IntType(1, True)))) is None
+    assert host.input_steps(_graph([], [], InputQuant("int", IntType(1, False), 1.0, True))) is None  # {0} only
     g = _graph(["mul", "sub"], [2.0, 1.0], q2)
     g.params["p.0"] = np.array([1.0, 2.0], dtype=np.float32)  # per-element constants
     assert host.input_steps(g) is None
