@@ -41,11 +41,11 @@ PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, 
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
 # k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per heap bit of a lane (the
-# partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE threshold
-# comparator bit, and per unit. Values: 1.55 LUT per heap bit (one unit measured: UINT2 x INT2, PE 4, SIMD 16,
-# 396 LUT for 256 partial products, Yosys 0.70 synth_xilinx) and the XNOR units' 4.042 per PE accumulator bit;
-# bench/kbit_mvu_model.py measures the model on several units (`--fit` fits these four on its FIT configs)
-KBIT_COEF = (1.55, 4.042, 0.0, 0.0)
+# partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE comparator
+# bit, and per unit (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the
+# six FIT units of bench/kbit_mvu_model.py (`python bench/kbit_mvu_model.py --fit`); its four held-out units give
+# the model's error (docs/results.md)
+KBIT_COEF = (0.984, 0.947, 0.231, 270.487)
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -95,13 +95,16 @@ def _memory_luts(n: MatrixVectorUnit, style: str) -> float:
 
 def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> tuple[list[float], float]:
     """A k-bit-weight unit's LUT model = KBIT_COEF . terms + fixed: the terms (heap bits of all lanes, PE x
-    accumulator bits, PE x thresholds x accumulator bits, 1) and the fixed memory part (``_memory_luts``).
+    accumulator bits, PE x comparators x accumulator bits, 1) and the fixed memory part (``_memory_luts``).
     Heap bits per lane: the partial products IN_BITS x WB (2 x WB for a ±1 input), or on the ternary datapath
     (compile/emit.py ternary_spec) one per input bit."""
     ab = n.acc_type.bits + 1
     per_lane = (1 if n.in_type.bipolar else n.in_type.bits) if ternary else \
         (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
-    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * n.n_thresholds * ab, 1.0]
+    # comparators per PE: the accumulator starting at -T_0 (one threshold, or the ternary datapath) makes the
+    # first comparison its sign bit
+    cmp = n.n_thresholds - 1 if n.n_thresholds == 1 or ternary else n.n_thresholds
+    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * cmp * ab, 1.0]
     return terms, _memory_luts(n, style or weight_style(n))
 
 

@@ -13,7 +13,9 @@
 // TERNARY = 1 (signed 2-bit weights all in {-1, 0, 1}, thresholds; chosen by compile/emit.py ternary_spec): the
 // weight's bits are read as sign s and nonzero n, and the heap sums n & (x_i ^ s) per lane and input bit
 // (mvu_kbit_dot TERN): acc' = acc - o_r, o_r a per-channel constant of the weights that the compiler subtracts
-// from the thresholds; ACC_BITS and THRESH_BITS are then those of acc' and the shifted thresholds. The ternary
+// from the thresholds; ACC_BITS and THRESH_BITS are then those of acc' and the shifted thresholds. As with
+// N_THRESH = 1 the accumulator starts at -T_0 and its sign is the first comparison; the threshold memory holds
+// T_0 and T_i - T_0 for i > 0 (N_THRESH - 1 comparators per PE instead of N_THRESH). The ternary
 // heap's sum is delayed to the plain heap's POP_LAT, so the unit's timing does not depend on the weight values.
 // Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
 // mvu_out_fifo.sv, mvu_wrom.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
@@ -373,18 +375,37 @@ module mvu #(
         if (!(BINARY_XNOR == 0 && WB > 1)) begin : g_step_t
             assign step_t = DW'($signed(step));  // a per-step value within the accumulator's signed range
         end
-        if (N_THRESH == 1) begin : g_t1
-            // The accumulator starts at -T, so its sign is the activation: no comparator per PE.
+        if (N_THRESH == 1 || TERNARY != 0) begin : g_t1
+            // The accumulator starts at -T_0, so its sign is [acc >= T_0]: no comparator for the first threshold.
+            // TERNARY with more thresholds: the memory holds T_i - T_0 for i > 0 (compile/emit.py ternary_spec),
+            // compared with acc - T_0; one comparator fewer per PE for one accumulator bit more.
             logic [DW-1:0] acc_t, t_ext;
             logic [THRESH_BITS-1:0] t;
-            assign t = t_cur[p*THRESH_BITS +: THRESH_BITS];
+            assign t = t_cur[p*N_THRESH*THRESH_BITS +: THRESH_BITS];
             assign t_ext = THRESH_SIGNED != 0 ? DW'($signed(t)) : DW'(t);
             always_ff @(posedge clk) begin
                 // k-bit weights: the heap's constant of the whole vector joins -T (a function of the fold index
                 // only, so it folds into the threshold read)
                 if (p_valid) acc_t <= (p_first ? DW'(ACC_INIT) - t_ext : acc_t) + step_t;
             end
-            assign out_word[p] = !acc_t[DW-1];
+            if (N_THRESH == 1) begin : g_sign
+                assign out_word[p] = !acc_t[DW-1];
+            end else begin : g_diff
+                logic [N_THRESH-1:0] ge;
+                assign ge[0] = !acc_t[DW-1];
+                for (genvar i = 1; i < N_THRESH; i++) begin : g_t
+                    logic [THRESH_BITS-1:0] d;
+                    logic [DW-1:0] d_ext;
+                    assign d = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
+                    assign d_ext = THRESH_SIGNED != 0 ? DW'($signed(d)) : DW'(d);
+                    assign ge[i] = $signed(acc_t) >= $signed(d_ext);
+                end
+                always_comb begin
+                    out_word[p*OUT_BITS +: OUT_BITS] = '0;
+                    for (int i = 0; i < N_THRESH; i++)
+                        out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
+                end
+            end
         end else begin : g_acc
             logic [AW-1:0] acc;
             always_ff @(posedge clk) begin
