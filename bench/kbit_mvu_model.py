@@ -4,10 +4,11 @@ Synthesises (Yosys ``synth_xilinx -family xc7``, xc7z020, each unit alone as a o
 compile/emit.py and compile/synth.py, cached per config in WORK/<config>.json) a set of k-bit MVUs that differ in
 PE, SIMD, weight bits, input bits/kind, thresholds and datapath (ternary or partial-product heap), then:
 
-- ``--fit``: fits the k-bit coefficients of the model (non-negative least squares on the FIT configs, LUT minus
-  the model's weight-ROM and input-buffer terms, which are not refitted) and prints them, for compile/estimate.py;
-- always: the model's LUT beside Yosys' for every config, FIT and HELD-OUT (not used for the fit), with the
-  relative error, and the mean absolute error of each group.
+- ``--fit``: fits the k-bit coefficients of the model (non-negative least squares on all configs, LUT minus the
+  model's weight-ROM and input-buffer terms, which are not refitted) and prints them, for compile/estimate.py;
+- always: the model's LUT (compile/estimate.py as it stands) beside Yosys' for every config, and, as the error on
+  points not used for a fit, each config predicted by the same formula fitted on the other configs
+  (leave-one-out), with the mean absolute errors.
 
     python bench/kbit_mvu_model.py [--work DIR] [--fit]
 """
@@ -41,7 +42,6 @@ class Config:
     n_thresh: int
     narrow: bool = False  # INT2 weights in {-1, 0, 1} (the ternary datapath)
     style: str = "block"
-    fit: bool = True
 
 
 CONFIGS = [
@@ -51,10 +51,10 @@ CONFIGS = [
     Config("pp_s4w4_p2s8_t1", 64, 8, 2, 8, sint(4), sint(4), 1),
     Config("pp_bipw3_p4s8_t2", 64, 16, 4, 8, BIPOLAR, sint(3), 2),
     Config("pp_u2w3_p8s4_t3", 128, 16, 8, 4, uint(2), sint(3), 3),
-    Config("tern_u2_p8s8_t2", 288, 32, 8, 8, uint(2), sint(2), 2, narrow=True, fit=False),
-    Config("pp_u2_p2s32_acc", 64, 8, 2, 32, uint(2), sint(2), 0, fit=False),
-    Config("tern_bip_p4s16_t1", 64, 16, 4, 16, BIPOLAR, sint(2), 1, narrow=True, fit=False),
-    Config("pp_s3w4_p4s4_t3", 48, 8, 4, 4, sint(3), sint(4), 3, fit=False),
+    Config("tern_u2_p8s8_t2", 288, 32, 8, 8, uint(2), sint(2), 2, narrow=True),
+    Config("pp_u2_p2s32_acc", 64, 8, 2, 32, uint(2), sint(2), 0),
+    Config("tern_bip_p4s16_t1", 64, 16, 4, 16, BIPOLAR, sint(2), 1, narrow=True),
+    Config("pp_s3w4_p4s4_t3", 48, 8, 4, 4, sint(3), sint(4), 3),
 ]
 
 
@@ -105,25 +105,32 @@ def main(argv: list[str] | None = None) -> int:
         r = measure(c, args.work)
         print(f"  {c.name}: {r}", flush=True)
         rows.append((c, n, tern, r["LUT"]))
-    if args.fit:
-        from scipy.optimize import nnls
+    from scipy.optimize import nnls
 
-        fit = [(n, t, lut) for c, n, t, lut in rows if c.fit]
-        a = np.array([kbit_lut_terms(n, t)[0] for n, t, _ in fit], dtype=float)
-        b = np.array([lut - kbit_lut_terms(n, t)[1] for n, t, lut in fit], dtype=float)
-        coef, _ = nnls(a, b)
-        print("fitted (per heap bit, per PE accumulator bit, per PE threshold bit, per unit):",
-              ", ".join(f"{v:.3f}" for v in coef))
-    print(f"\n{'config':22} {'set':8} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7}")
-    errs: dict[str, list[float]] = {"fit": [], "held-out": []}
-    for c, n, tern, lut in rows:
+    def fit(sel: list[int]) -> np.ndarray:
+        a = np.array([kbit_lut_terms(rows[i][1], rows[i][2])[0] for i in sel], dtype=float)
+        b = np.array([rows[i][3] - kbit_lut_terms(rows[i][1], rows[i][2])[1] for i in sel], dtype=float)
+        return nnls(a, b)[0]
+
+    def predict(coef: np.ndarray, i: int) -> float:
+        terms, fixed = kbit_lut_terms(rows[i][1], rows[i][2])
+        return fixed + float(np.dot(coef, terms))
+
+    if args.fit:
+        print("fitted on all configs (per heap bit, per PE accumulator bit, per PE comparator bit, per unit):",
+              ", ".join(f"{v:.3f}" for v in fit(list(range(len(rows))))))
+    # leave-one-out: each config predicted by the model fitted (same formula, NNLS) on the other configs
+    loo = [predict(fit([j for j in range(len(rows)) if j != i]), i) for i in range(len(rows))]
+    print(f"\n{'config':22} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} {'error':>7}")
+    errs: dict[str, list[float]] = {"model": [], "left out": []}
+    for (c, n, tern, lut), lo in zip(rows, loo):
         est = mvu_resources(n, ternary=tern)["LUT"]
-        e = (est - lut) / lut
-        s = "fit" if c.fit else "held-out"
-        errs[s].append(abs(e))
-        print(f"{c.name:22} {s:8} {'ternary' if tern else 'heap':9} {lut:>9,} {est:>9,} {e:>+7.1%}")
-    for s, v in errs.items():
-        print(f"mean |error| {s}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
+        errs["model"].append(abs(est - lut) / lut)
+        errs["left out"].append(abs(lo - lut) / lut)
+        print(f"{c.name:22} {'ternary' if tern else 'heap':9} {lut:>9,} {est:>9,} {(est - lut) / lut:>+7.1%} "
+              f"{lo:>12,.0f} {(lo - lut) / lut:>+7.1%}")
+    for k, v in errs.items():
+        print(f"mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
     return 0
 
 

@@ -43,9 +43,9 @@ INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tre
 # k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per heap bit of a lane (the
 # partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE comparator
 # bit, and per unit (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the
-# six FIT units of bench/kbit_mvu_model.py (`python bench/kbit_mvu_model.py --fit`); its four held-out units give
-# the model's error (docs/results.md)
-KBIT_COEF = (0.984, 0.947, 0.231, 270.487)
+# ten units of bench/kbit_mvu_model.py (`python bench/kbit_mvu_model.py --fit`), which also gives each unit's error
+# when left out of the fit (docs/results.md)
+KBIT_COEF = (1.320, 1.542, 0.295, 150.247)
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
