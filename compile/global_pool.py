@@ -55,6 +55,10 @@ def lower_avg_pool(b, node: onnx.NodeProto, cur):
     k = b.attr(node, "kernel_shape")
     s = b.attr(node, "strides", [1] * len(k))
     pads = b.attr(node, "pads", [0] * 2 * len(k))
+    auto_pad = b.attr(node, "auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise FrontendError(f"{node.name} (AveragePool): auto_pad={auto_pad} is not supported (only unpadded pools)")
     if any(pads):
         raise FrontendError(f"{node.name} (AveragePool): pads={pads} are not supported (only unpadded pools)")
     if b.attr(node, "ceil_mode", 0):

@@ -222,3 +222,27 @@ def test_zoo_avgpool_shortcut_student_exact(tmp_path):
     assert res.mismatch is None, str(res.mismatch)
     np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
                                   qonnx_out)
+
+
+def test_avgpool_auto_pad_refused(tmp_path, capsys):
+    """An implicit padding (auto_pad=SAME_UPPER, which no Brevitas export writes but a third-party model may) is
+    refused like explicit pads."""
+    import onnx
+    from onnx import helper
+
+    torch.manual_seed(0)
+    net = RefusedNet("ok")
+    randomize_bn(net, 0)
+    path = export_qonnx_model(net.eval(), tmp_path / "auto.onnx")
+    m = onnx.load(str(path))
+    pool = next(n for n in m.graph.node if n.op_type == "AveragePool")
+    keep = [a for a in pool.attribute if a.name not in ("pads", "auto_pad")]
+    del pool.attribute[:]
+    pool.attribute.extend(keep + [helper.make_attribute("auto_pad", "SAME_UPPER")])
+    onnx.save(m, str(path))
+    out = tmp_path / "build"
+    rc = main(["compile", str(path), "-o", str(out), "--no-rtl", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert re.match(r"error: AveragePool_\d+ \(AveragePool\): auto_pad=SAME_UPPER is not supported", err[0]), err[0]
+    assert not out.exists()
