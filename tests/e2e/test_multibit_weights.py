@@ -13,7 +13,8 @@ from candle_hw.types import BIPOLAR, IntType, sint, uint
 
 from kbit_weights import with_weight_bits
 from multibit_nets import MultiBitCNV, MultiBitMLP
-from test_multibit import _cycle_equals_functional, export_checked
+from fixtures.folded_cycle import assert_cycle_equals_functional
+from test_multibit import export_checked
 
 SETTINGS = settings(max_examples=int(os.environ.get("CANDLE_HW_MULTIBIT_EXAMPLES", 3)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -42,7 +43,7 @@ def test_kbit_weight_mlp_exact(tmp_path, input_bits, wbits, abits, in_f, hidden,
     with_weight_bits(net, wbits, per_channel_float, last=wbits == 2 and not per_channel_float)
     graph, x, _ = export_checked(net, tmp_path, seed, len(hidden) == 1 and wbits == 2 and not per_channel_float)
     _kbit_units(graph, wbits)
-    _cycle_equals_functional(graph, x, seed)
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 @SETTINGS
@@ -61,7 +62,7 @@ def test_kbit_weight_cnv_exact(tmp_path, input_bits, wbits, in_ch, img, convs, s
     with_weight_bits(net, wbits, last=wbits == 2)
     graph, x, _ = export_checked(net, tmp_path, seed, len(convs) == 1 and wbits == 2)
     _kbit_units(graph, wbits)
-    _cycle_equals_functional(graph, x, seed)
+    assert_cycle_equals_functional(graph, x, seed)
 
 
 def test_integer_weights_recovered_exactly():
