@@ -32,8 +32,8 @@ from candle_hw.hw_templates import block_folders
 from candle_hw.outdir import replace_dir
 from candle_hw.sim.golden import padded_rows_cols
 from candle_hw.sim.cycle_models import mvu_ternary_fits
-from candle_hw.sim.packing import (encode, pad_pattern_words, ternary_lane_offsets, threshold_words, weight_words,
-                                   write_memh)
+from candle_hw.sim.packing import (encode, pad_pattern_words, ternary_heap_constant, ternary_lane_offsets,
+                                   threshold_words, weight_words, write_memh)
 from candle_hw.types import IntType, sint
 
 MODULES: dict[type[Node], str] = {
@@ -82,9 +82,10 @@ def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[
     whose ternary heap is not slower than the plain one (sim/cycle_models.py mvu_ternary_fits). The unit then
     accumulates acc' = acc - o_r, o_r the channel's sum of weight-only lane terms (sim/packing.py
     ternary_lane_offsets), and compares it with T - o_r, clipped per channel to [lo'_r, hi'_r + 1] (exact, as in
-    threshold_spec); the accumulator type is that of acc' over all channels. As with one threshold, the unit's
-    accumulator starts at -T'_0 and its sign is the first comparison, so the memory holds T'_0 and, for i > 0, the
-    differences T'_i - T'_0 (>= 0 for sorted thresholds), compared with acc' - T'_0.
+    threshold_spec); the accumulator type is that of acc' over all channels. The unit's accumulator holds
+    acc' - T'_0, so its sign is the first comparison: the memory holds its start value ACC_INIT - T'_0 (ACC_INIT
+    the heap's constant, sim/packing.py ternary_heap_constant; loaded as is, no subtraction in the unit) and, for
+    i > 0, the differences T'_i - T'_0 (>= 0 for sorted thresholds), compared with acc' - T'_0.
     """
     if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds or not mvu_ternary_fits(node):
         return None
@@ -98,7 +99,8 @@ def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[
     hi = np.maximum(*ends).sum(axis=0)
     off = lane_off.sum(axis=0)
     tp = np.clip(np.asarray(t, dtype=np.int64) - off[:, None], lo[:, None], hi[:, None] + 1)
-    tp[:, 1:] -= tp[:, :1]  # the accumulator starts at -T'_0; the others compare with T'_i - T'_0
+    tp[:, 1:] -= tp[:, :1]  # the others compare with acc' - T'_0
+    tp[:, 0] = ternary_heap_constant(node.mw, it) - tp[:, 0]  # the accumulator's start value
     lo_all, hi_all = int(lo.min()), int(hi.max())
     return (tp, IntType.for_range(min(lo_all, 0, int(tp.min())), max(hi_all + 1, hi_all - lo_all + 1, int(tp.max()))),
             IntType.for_range(lo_all, hi_all))

@@ -133,6 +133,12 @@ def ternary_lane_offsets(w: np.ndarray, in_type: IntType) -> np.ndarray:
     return (w < 0).astype(np.int64) * (1 if in_type.signed else 1 - (1 << in_type.bits))
 
 
+def ternary_heap_constant(mw: int, in_type: IntType) -> int:
+    """mvu.sv TERNARY's ACC_INIT (SF * mvu_heap_fn.svh kt_const): the constant of the heap's complemented sign bits
+    over a whole vector, -mw * 2^(bits-1) for a signed multi-bit input and 0 otherwise (unsigned or ±1)."""
+    return -mw << (in_type.bits - 1) if in_type.signed and not in_type.bipolar else 0
+
+
 def threshold_words(t: np.ndarray, pe: int, ttype: IntType) -> list[int]:
     """(mh, n) thresholds -> NF words; lane (p, i) at bits [(p*n + i)*tb, ...) in two's complement."""
     mh, n = t.shape

@@ -15,7 +15,8 @@
 // (mvu_kbit_dot TERN): acc' = acc - o_r, o_r a per-channel constant of the weights that the compiler subtracts
 // from the thresholds; ACC_BITS and THRESH_BITS are then those of acc' and the shifted thresholds. As with
 // N_THRESH = 1 the accumulator starts at -T_0 and its sign is the first comparison; the threshold memory holds
-// T_0 and T_i - T_0 for i > 0 (N_THRESH - 1 comparators per PE instead of N_THRESH). The ternary
+// the start value ACC_INIT - T_0 (ACC_INIT the heap's constant, see below) and T_i - T_0 for i > 0 (N_THRESH - 1
+// comparators per PE instead of N_THRESH). The ternary
 // heap's sum is delayed to the plain heap's POP_LAT, so the unit's timing does not depend on the weight values.
 // Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
 // mvu_out_fifo.sv, mvu_wrom.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
@@ -377,16 +378,18 @@ module mvu #(
         end
         if (N_THRESH == 1 || TERNARY != 0) begin : g_t1
             // The accumulator starts at -T_0, so its sign is [acc >= T_0]: no comparator for the first threshold.
-            // TERNARY with more thresholds: the memory holds T_i - T_0 for i > 0 (compile/emit.py ternary_spec),
-            // compared with acc - T_0; one comparator fewer per PE for one accumulator bit more.
-            logic [DW-1:0] acc_t, t_ext;
+            // TERNARY: the memory holds the start value ACC_INIT - T_0 itself, loaded without a subtraction (a
+            // carry chain per PE where the threshold ROM is too deep to fold it into its read LUTs), and T_i - T_0
+            // for i > 0 (compile/emit.py ternary_spec), compared with acc - T_0; one comparator fewer per PE for
+            // one accumulator bit more.
+            logic [DW-1:0] acc_t, t_ext, start;
             logic [THRESH_BITS-1:0] t;
             assign t = t_cur[p*N_THRESH*THRESH_BITS +: THRESH_BITS];
             assign t_ext = THRESH_SIGNED != 0 ? DW'($signed(t)) : DW'(t);
+            // otherwise the heap's constant of the whole vector (k-bit weights) joins -T here
+            assign start = TERNARY != 0 ? t_ext : DW'(ACC_INIT) - t_ext;
             always_ff @(posedge clk) begin
-                // k-bit weights: the heap's constant of the whole vector joins -T (a function of the fold index
-                // only, so it folds into the threshold read)
-                if (p_valid) acc_t <= (p_first ? DW'(ACC_INIT) - t_ext : acc_t) + step_t;
+                if (p_valid) acc_t <= (p_first ? start : acc_t) + step_t;
             end
             if (N_THRESH == 1) begin : g_sign
                 assign out_word[p] = !acc_t[DW-1];
