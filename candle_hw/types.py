@@ -73,6 +73,21 @@ class IntType:
 BIPOLAR = IntType(1, True, bipolar=True)
 
 
+def type_values(t: IntType):
+    """Every value of ``t`` in increasing order, as float32 (the order of an input table's rows)."""
+    import numpy as np
+
+    return np.array([-1.0, 1.0], np.float32) if t.bipolar else np.arange(t.min, t.max + 1, dtype=np.float32)
+
+
+def value_index(x, t: IntType):
+    """The position in ``type_values(t)`` of each value of ``x`` (values of ``t``, checked by the caller)."""
+    import numpy as np
+
+    x = np.asarray(x)
+    return ((x + 1) // 2 if t.bipolar else x - t.min).astype(np.int64)
+
+
 def uint(bits: int) -> IntType:
     return IntType(bits, False)
 

@@ -69,24 +69,39 @@ def bias_exact(node: onnx.NodeProto, bias: np.ndarray, zscale: np.ndarray, mw: i
     return True
 
 
-def dot_error(zscale: np.ndarray, k: int, qmax: int, exact: np.ndarray,
-              rounded_weights: np.ndarray | bool = False) -> np.ndarray:
-    """Bound on |qonnx's float32 dot product - d * zscale| per channel (0 where ``dot_exact``): each input
-    fl(q*s_in), each product and each of the k additions rounds with relative error <= 2^-24 of at most
-    sum |q_k| * zscale <= k * qmax * zscale (qmax: the largest |input x weight| integer product); plus the
-    rounding of our own candidate; plus, where ``rounded_weights``, each weight's fl(q*s_c) of its Quant."""
-    rounds = k + 2 + np.asarray(rounded_weights, dtype=np.float64)
-    return np.where(exact, 0.0, rounds * 2.0**-24 * k * qmax * zscale)
+def dot_error(zscale: np.ndarray, k: int | np.ndarray, qmax: int, exact: np.ndarray,
+              rounded_weights: np.ndarray | bool = False, value: np.ndarray | None = None) -> np.ndarray:
+    """Bound on |qonnx's float32 dot product - d * zscale| per channel (0 where ``dot_exact``).
+
+    With L = k * qmax * zscale, the largest sum of |terms| (qmax: the largest |input x weight| integer product;
+    ``k`` the number of terms, or each channel's count of nonzero weights: a zero weight's product is exactly
+    ±0 and adding it is exact in any order): each input fl(q*s_in), each product and, where
+    ``rounded_weights``, each weight's fl(q*s_c) rounds with relative error <= 2^-24, together at most
+    2^-24 * L per source; each of the (at most k) additions rounds by at most half an ulp of its result, a
+    partial sum over some subset of the terms, whatever the order. Without ``value`` that is at most L. With
+    ``value`` (|the dot product's value|, per channel), a subset sum A also equals value - (the rest), so
+    |A| <= min(L1(A), value + L1(rest)) <= (L + value) / 2, and half an ulp of it is at most 2^(e - 24) with
+    2^e <= that bound (plus the error itself, for the rounded partial sums); the rounding of our own
+    candidate is check_margin's."""
+    k = np.asarray(k, dtype=np.float64)
+    big = k * qmax * np.asarray(zscale, dtype=np.float64)
+    sources = 2 + np.asarray(rounded_weights, dtype=np.float64)
+    loose = (k + sources) * 2.0**-24 * big
+    if value is None:
+        return np.where(exact, 0.0, loose)
+    top = (big + np.abs(np.asarray(value, dtype=np.float64))) / 2 + loose
+    half_ulp = np.exp2(np.floor(np.log2(np.maximum(top, np.finfo(np.float64).tiny))) - 24)
+    return np.where(exact, 0.0, np.minimum(loose, k * half_ulp + sources * 2.0**-24 * big))
 
 
 def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tail, end: onnx.NodeProto,
                  layout: str, thresholds: np.ndarray, flip: np.ndarray, bounds: tuple[int, int],
-                 dot_value: Callable[[np.ndarray], np.ndarray], dot_err: np.ndarray, bias_inexact: bool,
-                 cut: float = 0.0) -> None:
+                 dot_value: Callable[[np.ndarray], np.ndarray], dot_err: Callable[[np.ndarray], np.ndarray],
+                 bias_inexact: bool, cut: float = 0.0) -> None:
     """Refuse a channel whose decision could depend on float32 rounding qonnx does in another order than ours.
 
     qonnx's value at the tail's input differs from ours, v = fl32(dot) (+ bias), by at most delta: the dot
-    product's error bound ``dot_err`` plus, for a Gemm float bias off the accumulator's grid, (blocks + 1)
+    product's error bound ``dot_err(|fl32(dot)|)`` (per channel, dot_error) plus, for a Gemm float bias off the accumulator's grid, (blocks + 1)
     half-ulps of |b| + max|dot| (one rounding per block addition), plus one ulp of v. With the tail monotone,
     the decision is the same for every value in [v - delta, v + delta] iff it is the same at both ends; checked
     by qonnx on the accumulators on both sides of each switch (or the range ends of a constant channel).
@@ -103,14 +118,17 @@ def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tai
     has_bias = bool(tail.nodes) and tail.nodes[0].name == f"{node.name}.bias"
     b = tail.consts[0][0] if has_bias else np.zeros(mh, np.float32)
     dmax = np.abs(dot_value(np.array([[lo] * mh, [hi] * mh]))).max(axis=0).astype(np.float64)
-    delta = np.asarray(dot_err, dtype=np.float64).copy()
+    bias_err = np.zeros(mh)
     if bias_inexact:
         blocks = -(-node_inputs(node, model) // GEMM_BLOCK_K)
-        delta += (blocks + 1) * 0.5 * np.spacing(np.float32(np.abs(b) + dmax)).astype(np.float64)
-    probes = []
+        bias_err = (blocks + 1) * 0.5 * np.spacing(np.float32(np.abs(b) + dmax)).astype(np.float64)
+    probes, deltas, dot_errs = [], [], []
     for a in (a1, a2):
-        v = (dot_value(a[None, :])[0] + b).astype(np.float32)
-        d = delta + np.spacing(np.abs(v)).astype(np.float64)
+        dot = dot_value(a[None, :])[0]
+        dot_errs.append(np.asarray(dot_err(np.abs(dot).astype(np.float64) + np.spacing(np.abs(dot))), np.float64))
+        v = (dot + b).astype(np.float32)
+        deltas.append(dot_errs[-1] + bias_err)
+        d = deltas[-1] + np.spacing(np.abs(v)).astype(np.float64)
         v = v.astype(np.float64)
         probes += [np.nextafter(np.float32(v - d), np.float32(-np.inf)),
                    np.nextafter(np.float32(v + d), np.float32(np.inf))]
@@ -119,10 +137,11 @@ def check_margin(model: ModelWrapper, name: str, node: onnx.NodeProto, tail: Tai
     want = np.stack([want1, want1, want2, want2])
     bad = np.argwhere((out > cut) != want)
     if bad.size:
-        c = int(bad[0][1])
-        acc = int((a1 if bad[0][0] < 2 else a2)[c])
+        c, side = int(bad[0][1]), int(bad[0][0]) // 2
+        acc = int((a1, a2)[side][c])
+        delta = deltas[side]
         why = (f"{node.name}'s float bias {float(b[c])!r} (added inside onnxruntime's K-blocked Gemm sum)"
-               if bias_inexact and dot_err[c] == 0 else
+               if bias_inexact and dot_errs[side][c] == 0 else
                f"the float32 rounding of {node.name}'s dot product (its input x weight scale is not exact in float32)")
         raise TailError(
             f"{name}: channel {c}: the switch lies within {delta[c]:.3g} of the value at accumulator {acc}, where "

@@ -278,6 +278,9 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
     ops: list[HostOp] = []
     shape = list(in_shape)
     annotated = _input_datatype(b, cur.tensor)
+    if annotated is not None and _float_ops_ahead(b, cur.tensor):
+        from candle_hw.compile.input_table import lower_table_prologue  # it builds on this module's helpers
+        return lower_table_prologue(b, cur, shape, annotated)
     while True:
         node = b.only_consumer(cur.tensor)
         if node is None:
@@ -320,6 +323,16 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
         else:
             raise FrontendError(f"{node.name}: unsupported op type {op!r} before the input quantizer")
         cur = _Cursor(node.output[0])
+
+
+def _float_ops_ahead(b: _Builder, tensor: str) -> bool:
+    """Whether elementwise float ops or a MultiThreshold lie between ``tensor`` and the first layer."""
+    node = b.only_consumer(tensor)
+    while node is not None and node.op_type not in ("MatMul", "Gemm", "Conv", "Pad", *QUANTIZERS):
+        if node.op_type in ("Mul", "Add", "Sub", "Div", "MultiThreshold"):
+            return True
+        node = b.only_consumer(node.output[0])
+    return False
 
 
 def _input_datatype(b: _Builder, tensor: str) -> IntType | None:
@@ -625,7 +638,8 @@ def _finish_accumulator(
             for t_i, flip_i, cut in steps:
                 check_margin(b.model, name, node, tail, end, layout, t_i, flip_i, (t_lo, t_hi),
                              lambda acc: accumulator_value(acc, t_binary, mw, zscale, off),
-                             dot_error(zscale, mw, qmax, exact, ~wexact), bias_inexact, cut)
+                             lambda v: dot_error(zscale, np.count_nonzero(w, axis=0), qmax, exact, ~wexact, v),
+                             bias_inexact, cut)
         w = w * np.where(flip, -1, 1).astype(np.int8)[None, :]
         if border:
             # the unit accumulates z + mw (padded taps count 0, see MatrixVectorUnit): compare with tau + mw

@@ -60,7 +60,9 @@ class InputQuant:
 
     kind "bipolar": qonnx BipolarQuant (x >= 0 -> +1); "int": qonnx Quant (zero point 0) with this scale,
     narrow range and rounding mode; "datatype": no quantizer, the input already holds values of ``elem_type``
-    (the model's qonnx datatype annotation), which the host checks.
+    (the model's qonnx datatype annotation), which the host checks; "table": the input holds values of the
+    annotated type ``source`` and params[``table``][i] is the element of its i-th value (compile/input_table.py:
+    the float ops and quantizer between the input and the first layer, tabulated by qonnx).
     """
 
     kind: str
@@ -68,9 +70,14 @@ class InputQuant:
     scale: float = 1.0
     narrow: bool = False
     rounding_mode: str = "ROUND"
+    source: str = ""
+    table: str = ""
 
     def __post_init__(self) -> None:
-        _check_in("input quantizer kind", self.kind, ("bipolar", "int", "datatype"))
+        _check_in("input quantizer kind", self.kind, ("bipolar", "int", "datatype", "table"))
+        if (self.kind == "table") != bool(self.table and self.source):
+            raise HostIRError(f"input quantizer {self.kind}: source={self.source!r} table={self.table!r} (a table "
+                              "names both, the other kinds neither)")
         if not (self.scale > 0 and np.isfinite(self.scale)):
             raise HostIRError(f"input quantizer: scale={self.scale!r} must be positive and finite")
 
@@ -80,7 +87,7 @@ class InputQuant:
     @staticmethod
     def from_json(d: dict[str, Any]) -> "InputQuant":
         return InputQuant(d["kind"], IntType.from_name(d["elem_type"]), float(d["scale"]), bool(d["narrow"]),
-                          d["rounding_mode"])
+                          d["rounding_mode"], d.get("source", ""), d.get("table", ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from candle_hw.compile.ir import DataflowGraph, LabelSelect
+from candle_hw.types import IntType
 from candle_hw.sim.functional import run_dataflow
 from candle_hw.sim.host import run_epilogue, run_prologue
 
@@ -74,7 +75,8 @@ def random_inputs(graph: DataflowGraph, n: int, seed: int = 0) -> np.ndarray:
     shape = (n, *graph.model_input_shape[1:])
     q = graph.prologue.quant
     t = q.elem_type
-    if q.kind == "datatype":  # the input holds the type's values themselves
+    if q.kind in ("datatype", "table"):  # the input holds the (annotated) type's values themselves
+        t = IntType.from_name(q.source) if q.kind == "table" else t
         vals = rng.choice(np.array([-1.0, 1.0]), size=shape) if t.bipolar else rng.integers(t.min, t.max + 1, size=shape)
         return vals.astype(np.float32)
     lo, hi = (-1.0, 1.0) if t.bipolar else (t.min, t.max)

@@ -13,7 +13,7 @@ import numpy as np
 
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.errors import UserError
-from candle_hw.types import IntType
+from candle_hw.types import IntType, value_index
 
 def run_prologue(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     """Model input (N, ...) as QONNX takes it -> dataflow input frames (N, *input_stream.shape) of element values."""
@@ -60,6 +60,9 @@ def _quantized(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     # products downstream, so no layer pays for a conversion.
     if q.kind == "datatype":
         return _check_datatype(x, q.elem_type)
+    if q.kind == "table":  # the float ops and quantizer, tabulated by qonnx per value of the annotated type
+        src = IntType.from_name(q.source)
+        return graph.params[q.table].astype(np.float32)[value_index(_check_datatype(x, src), src)]
     if q.kind == "bipolar":
         # branch-free (np.where on a random sign pattern is several times slower): 2*[x >= 0] - 1
         vals = x if fresh else np.empty(x.shape, dtype=np.float32)

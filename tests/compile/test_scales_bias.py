@@ -23,6 +23,7 @@ from candle_hw.errors import UserError
 from candle_hw.models import randomize_bn
 from candle_hw.models.quant import BinaryWeightQuant
 from candle_hw.sim.functional import run_model
+from candle_hw.types import BIPOLAR, IntType
 
 F32 = np.float32
 Q = "qonnx.custom_op.general"
@@ -256,6 +257,113 @@ def test_datatype_annotated_input(tmp_path, dtype):
     bad[3, 5] = 0.5
     with pytest.raises(UserError, match=re.escape(f"input: value 0.5 at index [3, 5] is not a {dtype} value")):
         run_model(graph, bad)
+
+
+# -- float ops on an annotated input, tabulated by qonnx (compile/input_table.py) ---------------------------------
+def _annotated_model(dtype, pre, k=24, mh=8, seed=2):
+    """x (annotated ``dtype``) -> ``pre`` nodes (x -> "p") -> MatMul (2-bit weights) -> Sub -> BipolarQuant -> MatMul."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.integers(-1, 2, (k, mh)).astype(F32) * F32(0.75)
+    w2 = np.where(rng.random((mh, 4)) < 0.5, -1, 1).astype(F32)
+    inits = {"w1": w1, "w2": w2, "mu": rng.normal(size=mh).astype(F32), "one": np.array(1.0, F32)}
+    nodes = [n for n, _ in pre] + [helper.make_node("MatMul", ["p", "w1"], ["a"]),
+                                   helper.make_node("Sub", ["a", "mu"], ["b"]),
+                                   helper.make_node("BipolarQuant", ["b", "one"], ["h"], domain=Q),
+                                   helper.make_node("MatMul", ["h", "w2"], ["y"])]
+    for _, consts in pre:
+        inits.update(consts)
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+                          initializer=[numpy_helper.from_array(np.asarray(v), n) for n, v in inits.items()])
+    m = ModelWrapper(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(Q, 1)]))
+    m.set_tensor_datatype("x", DataType[dtype])
+    return m
+
+
+def _op(op, a, c, out, value, **attrs):
+    return helper.make_node(op, [a, c], [out], domain=Q if op in ("MultiThreshold", "BipolarQuant") else "",
+                            **attrs), {c: np.asarray(value, F32)}
+
+
+TABLES = {
+    # FINN's cybersecurity MLP: (x + 1) / 2 maps a BIPOLAR input to {0, 1}
+    "bipolar_to_01": ("BIPOLAR", [_op("Add", "x", "c0", "t", 1.0), _op("Div", "t", "c1", "p", 2.0)],
+                      IntType(1, False), 1.0),
+    # FINN's TFC: a UINT8 image / 255, * 2, - 1, MultiThreshold at 0 (out_scale 2, out_bias -1): ±1
+    "uint8_multithreshold": ("UINT8", [_op("Div", "x", "c0", "t0", 255.0), _op("Mul", "t0", "c1", "t1", 2.0),
+                                       _op("Sub", "t1", "c2", "t2", [1.0]),
+                                       _op("MultiThreshold", "t2", "c3", "p", [[0.0]], out_dtype="BIPOLAR",
+                                           out_scale=2.0, out_bias=-1.0)], BIPOLAR, 1.0),
+    # a non-power-of-two input scale on a signed input, no quantizer: values q * 0.3 (q = x, INT4)
+    "int4_scaled": ("INT4", [_op("Mul", "x", "c0", "p", 0.3)], IntType(4, True), float(F32(0.3))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TABLES))
+def test_float_ops_on_annotated_input_are_tabulated(tmp_path, case):
+    dtype, pre, etype, scale = TABLES[case]
+    p = tmp_path / "m.onnx"
+    _annotated_model(dtype, pre).save(str(p))
+    graph = qonnx_to_dataflow(p)
+    q = graph.prologue.quant
+    assert (q.kind, q.source, q.elem_type, q.scale) == ("table", dtype, etype, scale)
+    t = DataType[dtype]
+    rng = np.random.default_rng(3)
+    x = (rng.choice([-1.0, 1.0], (40, 24)) if dtype == "BIPOLAR"
+         else rng.integers(t.min(), t.max() + 1, (40, 24))).astype(F32)
+    x[0] = t.min() if dtype != "BIPOLAR" else -1.0  # the type's ends
+    x[1] = t.max() if dtype != "BIPOLAR" else 1.0
+    np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle_model(p), x))
+    assert compare_layers(graph, oracle_model(p), x[:6]) == []
+    bad = x.copy()
+    bad[2, 4] = 0.5
+    with pytest.raises(UserError, match=re.escape(f"input: value 0.5 at index [2, 4] is not a {dtype} value")):
+        run_model(graph, bad)
+
+
+def test_tabulation_refusals(tmp_path):
+    p = tmp_path / "m.onnx"
+    # a per-element constant cannot be one table for every element
+    _annotated_model("UINT4", [_op("Mul", "x", "c0", "p", np.full((1, 24), 0.5))]).save(str(p))
+    with pytest.raises(FrontendError, match=re.escape("Mul_0 (Mul): constant c0 of shape [1, 24] on the UINT4 input: "
+                                                      "only scalar constants can be tabulated")):
+        qonnx_to_dataflow(p)
+    # x / 255 + 0.1 is not q * s for one float32 scale s (an offset): the MatMul would see other values
+    _annotated_model("UINT8", [_op("Div", "x", "c0", "t", 255.0), _op("Add", "t", "c1", "p", 0.1)]).save(str(p))
+    with pytest.raises(FrontendError, match=r"Add_1 \(Add\): the UINT8 input's values become \[0.1, 0.103922, "):
+        qonnx_to_dataflow(p)
+    # x / 255 alone is fl32(q * s) with q = 3x and s = fl32(1 / 765) for every x in [0, 255] (not with q = x and
+    # fl32(1 / 255)): a UINT10 input at that scale
+    _annotated_model("UINT8", [_op("Div", "x", "c0", "p", 255.0)]).save(str(p))
+    graph = qonnx_to_dataflow(p)
+    assert graph.prologue.quant.elem_type == IntType(10, False)
+    x = np.random.default_rng(4).integers(0, 256, (30, 24)).astype(F32)
+    np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle_model(p), x))
+
+
+def test_dot_error_bound_holds_in_any_summation_order():
+    """compile/bias.py dot_error with per-channel nonzero counts and the dot's value: the float32 dot product of
+    fl(q * s_in) and 2-bit weights (mostly 0) in random orders never leaves the bound."""
+    from fractions import Fraction
+
+    from candle_hw.compile.bias import dot_error
+
+    rng = np.random.default_rng(0)
+    s_in, s_w = F32(7.516089), F32(8.913977)
+    for trial in range(40):
+        k = int(rng.integers(8, 200))
+        w = rng.choice([-1, 0, 0, 1], k).astype(np.int64)
+        q = rng.integers(0, 4, k).astype(np.int64)
+        xs, ws = (q.astype(F32) * s_in).astype(F32), (w.astype(F32) * s_w).astype(F32)
+        zscale = np.array([float(s_in) * float(s_w)])
+        exact = Fraction(int(q @ w)) * Fraction(float(s_in)) * Fraction(float(s_w))
+        bound = dot_error(zscale, np.count_nonzero(w), 3, np.array([False]), False,
+                          np.array([abs(float(exact))]))[0]
+        for _ in range(5):
+            acc = F32(0)
+            for i in rng.permutation(k):
+                acc = F32(acc + F32(xs[i] * ws[i]))
+            assert abs(Fraction(float(acc)) - exact) <= Fraction(float(bound)), (trial, float(acc), float(exact))
 
 
 def test_cli_compiles_folds_and_reports_a_scaled_biased_model(tmp_path, capsys):
