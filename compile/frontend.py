@@ -36,15 +36,16 @@ from candle_hw.compile.ir import (
 )
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
 from candle_hw.compile.residual import activation_inputs, duplicate, is_join, lower_join, unquantized_join
-from candle_hw.compile.multibit import Levels, channel_thresholds, derive_levels, level_probe, quant_levels
+from candle_hw.compile.multibit import MAX_ACT_BITS, Levels, channel_thresholds, derive_levels, level_probe, quant_levels
 from candle_hw.compile.tails import (
-    PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
+    PASS_THROUGH, SHAPE_OPS, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
 )
 from candle_hw.compile.validate import fix_batch, validate_model
 from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
-QUANTIZERS = ("BipolarQuant", "Quant")
+# activation quantizers a tail may end in (MultiThreshold: FINN-ONNX's, out = out_scale * #{T_i <= x} + out_bias)
+QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
 
 
 class FrontendError(UserError):
@@ -570,7 +571,7 @@ def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProt
     t = node.output[0]
     while True:
         nxt = b.only_consumer(t)
-        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH:
+        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH + SHAPE_OPS:
             return tail, t, nxt
         if len(activation_inputs(b, nxt)) > 1:
             raise FrontendError(unquantized_join(b, nxt, tail[-1] if tail else node))
@@ -614,7 +615,7 @@ def _finish_accumulator(
     wexact = np.ones(mh, bool) if wexact is None else wexact
     if end is not None and end.op_type in QUANTIZERS:
         levels = _end_levels(b, end)
-        out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
+        out_scale = _end_scale(b, end)
         exact = dot_exact(zscale, dmax) & wexact
         bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, d_lo, d_hi)
         xmax = 1 if cur.elem_type.bipolar else max(abs(cur.elem_type.min + cur.offset), abs(cur.elem_type.max + cur.offset))
@@ -699,8 +700,43 @@ def _finish_accumulator(
     return None
 
 
+def _end_scale(b: _Builder, end: onnx.NodeProto) -> float:
+    """The real value of one step of the quantizer ``end`` (of +1 for a bipolar one)."""
+    if end.op_type == "MultiThreshold":
+        out_scale, out_bias, n = _multithreshold(b, end)
+        return out_scale / 2 if _bipolar_multithreshold(out_scale, out_bias, n) else out_scale
+    return _positive_scale(b, end, b.const(end, 1, "scale"))
+
+
+def _multithreshold(b: _Builder, end: onnx.NodeProto) -> tuple[float, float, int]:
+    """(out_scale, out_bias, thresholds per channel) of a MultiThreshold."""
+    out_scale = float(np.float32(b.attr(end, "out_scale", 1.0)))
+    out_bias = float(np.float32(b.attr(end, "out_bias", 0.0)))
+    thr = b.const(end, 1, "thresholds")
+    if thr.ndim != 2 or not out_scale > 0 or not np.isfinite(out_bias):
+        raise FrontendError(f"{end.name} (MultiThreshold): thresholds of shape {list(thr.shape)}, out_scale "
+                            f"{out_scale}, out_bias {out_bias}: expected (channels, n) thresholds and a positive scale")
+    return out_scale, out_bias, int(thr.shape[1])
+
+
+def _bipolar_multithreshold(out_scale: float, out_bias: float, n: int) -> bool:
+    """One threshold mapping to {-s, +s} (FINN's BIPOLAR MultiThreshold: out_scale 2, out_bias -1)."""
+    return n == 1 and out_bias == -out_scale / 2
+
+
 def _end_levels(b: _Builder, end: onnx.NodeProto) -> Levels | None:
-    """None for a bipolar quantizer (BipolarQuant, 1-bit signed Quant), else the multi-bit Quant's levels."""
+    """None for a bipolar quantizer (BipolarQuant, 1-bit signed Quant, one-threshold ±s MultiThreshold), else
+    the multi-bit quantizer's levels (a MultiThreshold's: qmin = out_bias / out_scale, n levels above it)."""
+    if end.op_type == "MultiThreshold":
+        out_scale, out_bias, n = _multithreshold(b, end)
+        if _bipolar_multithreshold(out_scale, out_bias, n):
+            return None
+        qmin = out_bias / out_scale
+        if not float(qmin).is_integer() or not 1 <= n < (1 << MAX_ACT_BITS):
+            raise FrontendError(f"{end.name} (MultiThreshold): {n} thresholds with out_bias {out_bias} and out_scale "
+                                f"{out_scale}: supported are 1..{(1 << MAX_ACT_BITS) - 1} thresholds with out_bias an "
+                                "integer multiple of out_scale (or one threshold to ±out_scale/2)")
+        return Levels(int(qmin), int(qmin) + n)
     if end.op_type != "Quant":
         return None
     zp = b.const(end, 2, "zero point")

@@ -93,7 +93,7 @@ def _lower_sum(b, node: onnx.NodeProto, cur, pool, hw: tuple[int, int], vectors:
     pixels), then what QONNX does with the average: the next quantizer's thresholds on the sum, each probe
     executed by qonnx on a ``hw`` map holding that sum (one output pixel), or the host epilogue."""
     from candle_hw.compile.frontend import (
-        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _positive_scale,
+        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _end_scale,
     )
 
     c, et = cur.nhwc[-1], cur.elem_type
@@ -106,7 +106,7 @@ def _lower_sum(b, node: onnx.NodeProto, cur, pool, hw: tuple[int, int], vectors:
         return run_pool(b.model, [node, *nodes], node.input[0], t_out, p, hw, cur.scale, et, cur.offset)
 
     if end is not None and end.op_type in QUANTIZERS:
-        out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
+        out_scale = _end_scale(b, end)
         levels = _end_levels(b, end)
         thresholds, n = sum_thresholds(
             pool.name, lambda p: run(tail_nodes + [end], end.output[0], p), lo, hi, c, levels, out_scale,

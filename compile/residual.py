@@ -91,7 +91,7 @@ def lower_join(b, node: onnx.NodeProto, ready: dict):
 def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int], z: np.ndarray, layout: str):
     """The ops after the Add up to the next quantizer -> a Thresholding on the integer sum."""
     from candle_hw.compile.frontend import (
-        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _positive_scale,
+        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _end_scale,
     )
 
     tail, _, nxt = _collect_tail(b, node)
@@ -102,7 +102,7 @@ def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int
     end = nxt
     ch = a.nhwc[-1]
     check_tail(b.model, tail, node.output[0], ch, layout)
-    out_scale = _positive_scale(b, end, b.const(end, 1, "scale"))
+    out_scale = _end_scale(b, end)
     levels = _end_levels(b, end)
     lo, hi = rng
 

