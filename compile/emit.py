@@ -129,7 +129,8 @@ def _border_mems(n: MatrixVectorUnit, inst: Instance) -> dict[str, tuple[list[in
 
 
 def _window_pool_params(n: MaxPool | AccPool, what: str) -> dict[str, int]:
-    """The map and window parameters maxpool.sv and acc_pool.sv share; both scan windows that do not overlap."""
+    """The map and window parameters maxpool.sv and acc_pool.sv pass on to window_pool.sv, whose windows do not
+    overlap."""
     if n.stride < n.kernel:  # the pipeline lowers overlapping windows before emission
         raise IRError(f"{n.name}: {what} stride={n.stride} < kernel={n.kernel} reaches the emitter unlowered; "
                       "run the pipeline's pool_windows step (compile/passes/pool_windows.py) first")

@@ -187,7 +187,7 @@ ACC_POOL_LUT_PER_SUM_BIT = 1.6  # the sum's adder and the output queue's LUT RAM
 
 
 def acc_pool_resources(n: AccPool) -> dict[str, int]:
-    """acc_pool.sv: maxpool.sv's row buffer of OW*C/PE words, each PE partial sums of out_type width (LUT RAM:
+    """acc_pool.sv: window_pool.sv's row buffer of OW*C/PE words, each PE partial sums of out_type width (LUT RAM:
     RAM32M, 2/3 LUT per bit, up to 32 words, else one LUT per bit per 64 words), PE adders of that width in
     place of the compares, the scan counters (the flip-flops: the output queue is LUT RAM too)."""
     width = n.pe * n.out_type.bits

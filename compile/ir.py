@@ -436,8 +436,8 @@ class AccPool(Node):
         return StreamType(self.out_type, (*self.ofm_dim, self.channels), self.pe)
 
 
-# the pools over k x k windows: one streaming block each (maxpool.sv, acc_pool.sv) of the same scan and timing,
-# lowered alike (compile/passes/pool_windows.py) and folded alike (compile/passes/folding.py)
+# the pools over k x k windows: one streaming block each (maxpool.sv, acc_pool.sv), both window_pool.sv (one scan
+# and timing), lowered alike (compile/passes/pool_windows.py) and folded alike (compile/passes/folding.py)
 WINDOW_POOLS: tuple[type[Node], ...] = (MaxPool, AccPool)
 
 

@@ -10,8 +10,11 @@ FIFO_BLOCK_MIN_DEPTH = 65
 # fifo.sv moves one word per cycle from DEPTH 2 on; at DEPTH 1 only every other cycle
 FIFO_MIN_DEPTH = 2
 
-# Blocks that instantiate another block's module (their output queue is hw_templates/fifo).
-BLOCK_DEPS: dict[str, tuple[str, ...]] = {"maxpool": ("fifo",), "acc_pool": ("fifo",), "global_acc_pool": ("fifo",), "swg": ("fifo",), "thresholding": ("mvu",)}
+# Blocks that instantiate another block's module (most queue their output in hw_templates/fifo; the
+# non-overlapping pools share hw_templates/window_pool's window scan and add only their reduction).
+BLOCK_DEPS: dict[str, tuple[str, ...]] = {
+    "window_pool": ("fifo",), "maxpool": ("window_pool",), "acc_pool": ("window_pool",), "global_acc_pool": ("fifo",),
+    "swg": ("fifo",), "thresholding": ("mvu",)}
 
 
 def fifo_uses_block_ram(depth: int) -> bool:

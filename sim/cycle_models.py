@@ -35,9 +35,9 @@ class BlockTiming:
 TIMING: dict[str, BlockTiming] = {
     # thresholding.sv: offered 2 cycles after the input handshake; at most 3 words in flight or queued
     "Thresholding": BlockTiming(latency=2, capacity=3, free=1),
-    # maxpool.sv: offered the cycle after the window's last input; 2-word output queue
+    # maxpool.sv (window_pool.sv): offered the cycle after the window's last input; 2-word output queue
     "MaxPool": BlockTiming(latency=1, capacity=2, free=1),
-    # acc_pool.sv: maxpool.sv's scan and output queue with a sum in place of the max
+    # acc_pool.sv: window_pool.sv as maxpool.sv is, with a sum in place of the max
     "AccPool": BlockTiming(latency=1, capacity=2, free=1),
     # global_acc_pool.sv: offered the cycle after the handshake of the input word completing a sum; 2-word queue
     "GlobalAccPool": BlockTiming(latency=1, capacity=2, free=1),

@@ -6,12 +6,9 @@
 // Overlapping pools use this block too, after a sliding window (compile/passes/pool_windows.py): the window
 // stream read as an (OH*OW*K, K) image with KERNEL = STRIDE = K reduces each window's taps.
 //
-// Structure: a row buffer of OW*CHANNELS/PE partial-max words (one per output pixel and channel fold) updated
-// in place while the KERNEL input rows of an output row stream by; the last element of a window goes, maxed
-// with the buffer, into a 2-word output queue (hw_templates/fifo, "distributed").
-// Timing: one input word per cycle; an input word is refused (s_tready = 0) only when it would complete a window
-// and the output queue is full (registers only). Cycles per frame, never stalled: IFM_H*IFM_W*CHANNELS/PE.
-// Latency: the output word is offered in the cycle after the handshake of the input word completing its window.
+// Structure: hw_templates/window_pool with the max as its reduction (SUM = 0), which gives its timing and
+// latency: one input word per cycle, refused only when it completes a window and the 2-word output queue is
+// full; the output word is offered in the cycle after the handshake of the input word completing its window.
 module maxpool #(
     parameter int IFM_H = 4,
     parameter int IFM_W = 4,
@@ -31,74 +28,8 @@ module maxpool #(
     output logic                     m_tvalid,
     input  logic                     m_tready
 );
-    localparam int OH = (IFM_H - KERNEL) / STRIDE + 1;
-    localparam int OW = (IFM_W - KERNEL) / STRIDE + 1;
-    localparam int CF = CHANNELS / PE;
-    localparam int WB = PE * ELEM_BITS;
-    localparam int DEPTH = OW * CF;
-    localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
-    localparam int XW = $clog2(IFM_W + 1), YW = $clog2(IFM_H + 1), CW = CF > 1 ? $clog2(CF) : 1;
-    localparam int SW = $clog2(STRIDE + 1);
-
-    if (STRIDE < KERNEL) begin : g_check
-        $error("maxpool: STRIDE < KERNEL (overlapping windows) is not supported");
-    end
-
-    logic [WB-1:0] rowbuf[DEPTH];
-    logic [XW-1:0] x, ox;
-    logic [YW-1:0] y, oy;
-    logic [SW-1:0] kx, ky;
-    logic [CW-1:0] cf;
-    logic [AW-1:0] addr;
-    logic [WB-1:0] merged, held;
-    logic          in_win, first, last, in_fire, q_ready;
-
-    assign in_win = kx < SW'(KERNEL) && ky < SW'(KERNEL) && ox < XW'(OW) && oy < YW'(OH);
-    assign first  = kx == '0 && ky == '0;
-    assign last   = in_win && kx == SW'(KERNEL - 1) && ky == SW'(KERNEL - 1);
-    assign addr   = AW'(32'(ox) * CF + 32'(cf));
-    assign s_tready = q_ready || !last;
-    assign in_fire  = s_tvalid && s_tready;
-
-    // One read of the whole word: a read per lane would give the memory PE read ports, which Yosys then keeps
-    // in flip-flops when it is shallow (the window reduction's C/PE words: 64 FFs more at PE = 8, measured).
-    assign held = rowbuf[addr];
-
-    always_comb begin
-        logic [ELEM_BITS-1:0] a, b;
-        for (int p = 0; p < PE; p++) begin
-            a = held[p*ELEM_BITS +: ELEM_BITS];
-            b = s_tdata[p*ELEM_BITS +: ELEM_BITS];
-            if (first) merged[p*ELEM_BITS +: ELEM_BITS] = b;
-            else if (SIGNED != 0) merged[p*ELEM_BITS +: ELEM_BITS] = $signed(b) > $signed(a) ? b : a;
-            else merged[p*ELEM_BITS +: ELEM_BITS] = b > a ? b : a;
-        end
-    end
-
-    always_ff @(posedge clk) if (in_fire && in_win && !last) rowbuf[addr] <= merged;
-
-    // Scan counters: channel fold fastest, then x, then y; (kx, ox) and (ky, oy) follow x and y.
-    always_ff @(posedge clk) begin
-        if (!rst_n) begin
-            {x, ox, kx, y, oy, ky, cf} <= '0;
-        end else if (in_fire) begin
-            cf <= cf == CW'(CF - 1) ? '0 : cf + CW'(1);
-            if (cf == CW'(CF - 1)) begin
-                x  <= x == XW'(IFM_W - 1) ? '0 : x + XW'(1);
-                kx <= (x == XW'(IFM_W - 1) || kx == SW'(STRIDE - 1)) ? '0 : kx + SW'(1);
-                ox <= x == XW'(IFM_W - 1) ? '0 : (kx == SW'(STRIDE - 1) ? ox + XW'(1) : ox);
-                if (x == XW'(IFM_W - 1)) begin
-                    y  <= y == YW'(IFM_H - 1) ? '0 : y + YW'(1);
-                    ky <= (y == YW'(IFM_H - 1) || ky == SW'(STRIDE - 1)) ? '0 : ky + SW'(1);
-                    oy <= y == YW'(IFM_H - 1) ? '0 : (ky == SW'(STRIDE - 1) ? oy + YW'(1) : oy);
-                end
-            end
-        end
-    end
-
-    fifo #(.WIDTH(WB), .DEPTH(2), .RAM_STYLE("distributed")) u_out (
-        .clk, .rst_n,
-        .s_tdata(merged), .s_tvalid(s_tvalid && last), .s_tready(q_ready),
-        .m_tdata, .m_tvalid, .m_tready
+    window_pool #(.IFM_H(IFM_H), .IFM_W(IFM_W), .CHANNELS(CHANNELS), .PE(PE), .KERNEL(KERNEL), .STRIDE(STRIDE),
+                  .IN_BITS(ELEM_BITS), .IN_SIGNED(SIGNED), .OUT_BITS(ELEM_BITS), .SUM(0)) u_pool (
+        .clk, .rst_n, .s_tdata, .s_tvalid, .s_tready, .m_tdata, .m_tvalid, .m_tready
     );
 endmodule
