@@ -2,18 +2,13 @@
 (model output and every layer) == cycle simulator after a random folding, stitching and FIFO sizing, on
 Hypothesis-drawn small networks: a pool on a ±1 map, on a 2-bit map, overlapping and strided, and a residual
 block's downsampling shortcut (AvgPool 2x2 -> quantizer -> Add with a strided conv branch, or AvgPool -> sign ->
-1x1 binary conv). Refusals (padding, ceil_mode, a float32 sum that could round, a falling tail, several output
-pixels ending the graph) are one line naming the node, exit 2, nothing written."""
-import re
-
+1x1 binary conv). Its refusals (padding, ceil_mode, a float32 sum that could round, a falling tail, several
+output pixels ending the graph) are in tests/e2e/test_refusals.py."""
 import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
-from torch import nn
 
-from candle_hw.cli import main
-from candle_hw.compile.export import export_qonnx_model
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import AccPool, AddStreams, SlidingWindow, Thresholding
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
@@ -22,7 +17,6 @@ from candle_hw.compile.passes.stitch import Stitch
 from candle_hw.compile.pipeline import apply_folding
 from candle_hw.compile.verify import compare_layers
 from candle_hw.models import randomize_bn
-from candle_hw.models.quant import BN_EPS, IntActQuant, binary_act, binary_conv, binary_linear, input_quant
 from candle_hw.sim import golden
 from candle_hw.sim.cycle import simulate_cycle
 from candle_hw.sim.functional import run_model
@@ -119,60 +113,6 @@ def test_golden_acc_pool_counts_window_plus_ones():
     np.testing.assert_array_equal(golden.acc_pool(x, 3, 3, False)[..., 0], [[[-1]]])
 
 
-def _int_quant(bits: int, top: float):
-    from brevitas.nn import QuantIdentity
-
-    return QuantIdentity(act_quant=IntActQuant, bit_width=bits, min_val=-top, max_val=top, return_quant_tensor=False)
-
-
-class RefusedNet(nn.Module):
-    """1-bit input (2, 5, 5) -> conv 2x2 -> BN -> act -> ``pool`` -> [BN] -> sign -> FC, per refusal kind."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.input_shape, self.input_bits = (2, 5, 5), 1
-        act = _int_quant(4, 0.7) if kind == "rounding" else binary_act()  # scale 0.1: sums of 4 round in float32
-        pool = {"padding": nn.AvgPool2d(2, 2, padding=1), "ceil_mode": nn.AvgPool2d(2, 2, ceil_mode=True)}
-        self.bn = nn.BatchNorm2d(4, eps=BN_EPS)
-        mods = [input_quant(1), binary_conv(2, 4, 2), nn.BatchNorm2d(4, eps=BN_EPS), act,
-                pool.get(kind, nn.AvgPool2d(2, 1))]
-        if kind == "unquantized":
-            mods += [self.bn, nn.Flatten()]
-        else:
-            mods += [self.bn, binary_act(), nn.Flatten(), binary_linear(4 * (4 if kind == "ceil_mode" else 9), 3)]
-        self.net = nn.Sequential(*mods)
-
-    def forward(self, x):
-        return self.net(x)
-
-
-REFUSALS = {
-    "padding": ("AveragePool", r"pads=\[1, 1, 1, 1\] are not supported"),
-    "ceil_mode": ("AveragePool", r"ceil_mode=1 is not supported"),
-    "rounding": ("AveragePool", r"scale 0\.1\d* over 4 pixels: the float32 sum would round"),
-    "falling": ("BipolarQuant", r"channel \d+: the ops between AveragePool_\d+ and the quantizer fall with the average"),
-    "unquantized": ("AveragePool", r"3x3 output pixels end the graph unquantized"),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(REFUSALS))
-def test_avgpool_refused_in_one_line(kind, tmp_path, capsys):
-    torch.manual_seed(0)
-    net = RefusedNet(kind)
-    randomize_bn(net, 0)
-    with torch.no_grad():
-        net.bn.weight.copy_(-net.bn.weight.abs() if kind == "falling" else net.bn.weight.abs())
-    path = export_qonnx_model(net.eval(), tmp_path / f"{kind}.onnx")
-    out = tmp_path / "build"
-    rc = main(["compile", str(path), "-o", str(out), "--no-rtl", "-q"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1, err
-    op, pattern = REFUSALS[kind]
-    assert err[0].startswith(f"error: {op}_"), err[0]
-    assert re.search(pattern, err[0]), err[0]
-    assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".build")] == []
-
-
 # (net, seed): the residual downsampling shortcut (AvgPool 2x2 on the ±1 map, 2-bit quantized, added to a
 # strided conv branch), and an overlapping 3x3/1 pool on a 2-bit map (sliding window + the sum block)
 RTL_NETS = {"shortcut": (lambda: AvgShortcutNet(2, 6, 4, 4, 1, 2, False), 11),
@@ -198,7 +138,6 @@ def test_avgpool_net_rtl(tmp_path, name):
                                   qonnx_out)
 
 
-
 def test_zoo_avgpool_shortcut_student_exact(tmp_path):
     """The zoo's residual family with Bi-Real's downsampling shortcut (``shortcut="avgpool"``: AvgPool 2x2 -> sign ->
     1x1 binary conv -> BN -> 4-bit) after a padded stem, on a 4x4 map: exported and compiled bit-exact at every
@@ -222,27 +161,3 @@ def test_zoo_avgpool_shortcut_student_exact(tmp_path):
     assert res.mismatch is None, str(res.mismatch)
     np.testing.assert_array_equal(run_epilogue(built, res.outputs).astype(qonnx_out.dtype).reshape(qonnx_out.shape),
                                   qonnx_out)
-
-
-def test_avgpool_auto_pad_refused(tmp_path, capsys):
-    """An implicit padding (auto_pad=SAME_UPPER, which no Brevitas export writes but a third-party model may) is
-    refused like explicit pads."""
-    import onnx
-    from onnx import helper
-
-    torch.manual_seed(0)
-    net = RefusedNet("ok")
-    randomize_bn(net, 0)
-    path = export_qonnx_model(net.eval(), tmp_path / "auto.onnx")
-    m = onnx.load(str(path))
-    pool = next(n for n in m.graph.node if n.op_type == "AveragePool")
-    keep = [a for a in pool.attribute if a.name not in ("pads", "auto_pad")]
-    del pool.attribute[:]
-    pool.attribute.extend(keep + [helper.make_attribute("auto_pad", "SAME_UPPER")])
-    onnx.save(m, str(path))
-    out = tmp_path / "build"
-    rc = main(["compile", str(path), "-o", str(out), "--no-rtl", "-q"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1, err
-    assert re.match(r"error: AveragePool_\d+ \(AveragePool\): auto_pad=SAME_UPPER is not supported", err[0]), err[0]
-    assert not out.exists()
