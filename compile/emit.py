@@ -85,7 +85,9 @@ def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[
     threshold_spec); the accumulator type is that of acc' over all channels. The unit's accumulator holds
     acc' - T'_0, so its sign is the first comparison: the memory holds its start value ACC_INIT - T'_0 (ACC_INIT
     the heap's constant, sim/packing.py ternary_heap_constant; loaded as is, no subtraction in the unit) and, for
-    i > 0, the differences T'_i - T'_0 (>= 0 for sorted thresholds), compared with acc' - T'_0.
+    i > 0, the differences T'_i - T'_0 (>= 0 for sorted thresholds), compared with acc' - T'_0. The threshold type
+    covers every value that accumulator takes (from the start values, as the heap's steps are non-negative, up to
+    hi' - lo'): mvu.sv makes it that wide.
     """
     if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds or not mvu_ternary_fits(node):
         return None

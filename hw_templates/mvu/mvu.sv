@@ -53,7 +53,8 @@
 // fold's output word; for fold 0 that issue is the handshake of the vector's last input word, for fold nf the
 // output comes (in an unstalled run) nf*SF cycles later. Pipeline: issue -> [input/weight register]
 // -> popcount tree (POP_LAT register stages) -> [accumulator] -> threshold compare -> [output queue] -> m_*
-// (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator; N_THRESH > 1: they are
+// (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator, TERNARY: its start values
+// one cycle before, into a register; N_THRESH > 1: they are
 // registered with the fold's last step and compared in the next cycle; either way the word enters the queue
 // one cycle after the accumulator holds the fold's final value).
 // POP_LAT (see pop_latency()): XNOR mode L / POP_REG_EVERY + 2 (a register after the fused XNOR stage, one
@@ -135,7 +136,9 @@ module mvu #(
     localparam int ODEPTH = (LAT + SF - 1) / SF + 1;
     localparam int TWW = N_THRESH > 0 ? PE * N_THRESH * THRESH_BITS : 1;
     localparam int CW = AW > THRESH_BITS + 1 ? AW : THRESH_BITS + 1;
-    localparam int DW = CW + 1;  // acc - T of the N_THRESH = 1 datapath, exact
+    // acc - T of the N_THRESH = 1 datapath, exact; TERNARY: the threshold type covers every value of acc - T_0
+    // (compile/emit.py ternary_spec), so the accumulator is that wide (one more bit if the type is unsigned)
+    localparam int DW = TERNARY != 0 ? THRESH_BITS + (THRESH_SIGNED != 0 ? 0 : 1) : CW + 1;
     // k-bit weights: each step is a heap sum of non-negative bits; the per-step constant of its negative partial
     // products (mvu_kbit_dot KB_CONST), SF times per vector, starts the accumulator instead of being added per step
     localparam int ACC_INIT = BINARY_XNOR == 0 && WEIGHT_BITS > 1
@@ -384,7 +387,8 @@ module mvu #(
             // one accumulator bit more.
             logic [DW-1:0] acc_t, t_ext, start;
             logic [THRESH_BITS-1:0] t;
-            assign t = t_cur[p*N_THRESH*THRESH_BITS +: THRESH_BITS];
+            assign t = TERNARY != 0 ? t_start[p*N_THRESH*THRESH_BITS +: THRESH_BITS]
+                                    : t_cur[p*N_THRESH*THRESH_BITS +: THRESH_BITS];
             assign t_ext = THRESH_SIGNED != 0 ? DW'($signed(t)) : DW'(t);
             // otherwise the heap's constant of the whole vector (k-bit weights) joins -T here
             assign start = TERNARY != 0 ? t_ext : DW'(ACC_INIT) - t_ext;
@@ -440,7 +444,7 @@ module mvu #(
     // N_THRESH = 1 reads fold nf's thresholds while its steps arrive (asynchronous ROM read, which synthesis
     // folds into the accumulator LUTs for small NF); N_THRESH > 1 registers them with the fold's last step.
     logic fin_q;
-    logic [TWW-1:0] t_cur, thr_q;
+    logic [TWW-1:0] t_cur, thr_q, t_start;
     logic [PE*OUT_BITS-1:0] out_word;
     always_ff @(posedge clk) begin
         if (!rst_n) fin_q <= 1'b0;
@@ -451,12 +455,26 @@ module mvu #(
         initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
         assign t_cur = tmem[p_nf];
         always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
+        if (TERNARY != 0) begin : g_start
+            // the start values, read one cycle before the fold's first step reaches the accumulator (a registered
+            // ROM read instead of an asynchronous one in front of the accumulator's adder)
+            logic q_valid, q_first;
+            logic [NFW-1:0] q_nf;
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [1:0] q_unused;
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign {q_valid, q_first, q_unused, q_nf} = ctl[POP_LAT - 1];
+            always_ff @(posedge clk) if (q_valid && q_first) t_start <= tmem[q_nf];
+        end else begin : g_no_start
+            assign t_start = '0;
+        end
     end else begin : g_no_tmem
         assign t_cur = '0;
         assign thr_q = '0;
+        assign t_start = '0;
     end
     logic unused_thr;  // only one of t_cur / thr_q is used, per N_THRESH
-    assign unused_thr = &{1'b0, t_cur, thr_q, p_nf, p_pad};
+    assign unused_thr = &{1'b0, t_cur, thr_q, t_start, p_nf, p_pad};
 
     mvu_out_fifo #(.W(PE*OUT_BITS), .DEPTH(ODEPTH)) u_out (
         .clk(clk), .rst_n(rst_n), .reserve(issue && is_last), .can_reserve(credit),
