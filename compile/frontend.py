@@ -45,7 +45,8 @@ from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
 
 # activation quantizers a tail may end in (MultiThreshold: FINN-ONNX's, out = out_scale * #{T_i <= x} + out_bias)
-QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold")
+# ONNX Sign, the activation of FINN's older exports, is the three-level quantizer {-1, 0, +1} (Sign(0) = 0)
+QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold", "Sign")
 
 
 class FrontendError(UserError):
@@ -105,7 +106,7 @@ def _cleanup(mw: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
 
     for n in mw.graph.node:
-        if n.op_type in QUANTIZERS + ("Trunc",):
+        if n.op_type in ("BipolarQuant", "Quant", "Trunc"):
             n.domain = "qonnx.custom_op.general"
     for t in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(exclude_op_types=[]),
               FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes()):
@@ -303,6 +304,8 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
             ops.append(HostOp(op.lower(), key))
         elif op in PASS_THROUGH:
             pass
+        elif op == "Sign":  # -1, 0 or +1: a signed 2-bit input (0 only where the float value is exactly 0)
+            return _enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("sign", IntType(2, True)))
         elif op == "BipolarQuant":
             scale = _positive_scale(b, node, b.const(node, 1, "scale"))
             return _enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("bipolar", BIPOLAR, scale))
@@ -635,6 +638,9 @@ def _finish_accumulator(
             # level i is on iff the Quant output is >= (qmin + i) * scale: cut half a step below it
             steps = [(raw[i], raw_flip[i], float((levels.qmin + i + 0.5) * out_scale)) for i in range(levels.count)]
             thresholds, flip = channel_thresholds(name, raw, raw_flip, t_lo, t_hi)
+            if end.op_type == "Sign" and np.array_equal(thresholds[0], thresholds[1]):
+                # no accumulator value gives Sign's 0 in any channel: the output is ±1, one threshold
+                thresholds, levels = thresholds[:1], None
         if bias_inexact or not exact.all():
             for t_i, flip_i, cut in steps:
                 check_margin(b.model, name, node, tail, end, layout, t_i, flip_i, (t_lo, t_hi),
@@ -702,6 +708,8 @@ def _finish_accumulator(
 
 def _end_scale(b: _Builder, end: onnx.NodeProto) -> float:
     """The real value of one step of the quantizer ``end`` (of +1 for a bipolar one)."""
+    if end.op_type == "Sign":
+        return 1.0
     if end.op_type == "MultiThreshold":
         out_scale, out_bias, n = _multithreshold(b, end)
         return out_scale / 2 if _bipolar_multithreshold(out_scale, out_bias, n) else out_scale
@@ -726,7 +734,10 @@ def _bipolar_multithreshold(out_scale: float, out_bias: float, n: int) -> bool:
 
 def _end_levels(b: _Builder, end: onnx.NodeProto) -> Levels | None:
     """None for a bipolar quantizer (BipolarQuant, 1-bit signed Quant, one-threshold ±s MultiThreshold), else
-    the multi-bit quantizer's levels (a MultiThreshold's: qmin = out_bias / out_scale, n levels above it)."""
+    the multi-bit quantizer's levels (a MultiThreshold's: qmin = out_bias / out_scale, n levels above it; Sign's:
+    -1, 0, +1)."""
+    if end.op_type == "Sign":
+        return Levels(-1, 1)
     if end.op_type == "MultiThreshold":
         out_scale, out_bias, n = _multithreshold(b, end)
         if _bipolar_multithreshold(out_scale, out_bias, n):

@@ -62,7 +62,8 @@ class InputQuant:
     narrow range and rounding mode; "datatype": no quantizer, the input already holds values of ``elem_type``
     (the model's qonnx datatype annotation), which the host checks; "table": the input holds values of the
     annotated type ``source`` and params[``table``][i] is the element of its i-th value (compile/input_table.py:
-    the float ops and quantizer between the input and the first layer, tabulated by qonnx).
+    the float ops and quantizer between the input and the first layer, tabulated by qonnx); "sign": ONNX Sign,
+    -1, 0 or +1 (0 only for a float value of exactly 0) as a signed 2-bit input.
     """
 
     kind: str
@@ -74,7 +75,7 @@ class InputQuant:
     table: str = ""
 
     def __post_init__(self) -> None:
-        _check_in("input quantizer kind", self.kind, ("bipolar", "int", "datatype", "table"))
+        _check_in("input quantizer kind", self.kind, ("bipolar", "int", "datatype", "table", "sign"))
         if (self.kind == "table") != bool(self.table and self.source):
             raise HostIRError(f"input quantizer {self.kind}: source={self.source!r} table={self.table!r} (a table "
                               "names both, the other kinds neither)")

@@ -60,6 +60,8 @@ def _quantized(graph: DataflowGraph, x: np.ndarray) -> np.ndarray:
     # products downstream, so no layer pays for a conversion.
     if q.kind == "datatype":
         return _check_datatype(x, q.elem_type)
+    if q.kind == "sign":  # ONNX Sign: -1, 0 (for ±0.0) or +1
+        return np.sign(x).astype(np.float32, copy=False)
     if q.kind == "table":  # the float ops and quantizer, tabulated by qonnx per value of the annotated type
         src = IntType.from_name(q.source)
         return graph.params[q.table].astype(np.float32)[value_index(_check_datatype(x, src), src)]

@@ -87,3 +87,48 @@ def test_multithreshold_off_grid_bias_is_refused(tmp_path):
     with pytest.raises(FrontendError, match=re.escape("MultiThreshold_0 (MultiThreshold): 3 thresholds with "
                                                       "out_bias -0.5 and out_scale 1.0")):
         qonnx_to_dataflow(p)
+
+
+def _sign_model(tmp_path, half):
+    """FINN's older form: x in [0, 1] -> Mul 2 -> Sub 1 -> Sign (-1, 0 or +1: 0 at x = 0.5) -> MatMul (±1) ->
+    Sub (integers, or integers + 0.5 with ``half``) -> Sign -> MatMul (±1). The dot of the {-1, 0, 1} input is an
+    integer, so integer constants make the hidden Sign output 0 for some inputs (three levels), half-integers
+    never (±1)."""
+    rng = np.random.default_rng(7)
+    inits = {"two": np.array(2.0, F32), "one": np.array([1.0], F32),
+             "w1": np.where(rng.random((K, MH)) < 0.5, -1, 1).astype(F32),
+             "mu": (rng.integers(-3, 4, MH) + 0.5 * half).astype(F32),
+             "w2": np.where(rng.random((MH, 5)) < 0.5, -1, 1).astype(F32)}
+    nodes = [helper.make_node("Mul", ["x", "two"], ["a"], name="Mul_0"),
+             helper.make_node("Sub", ["a", "one"], ["b"], name="Sub_0"),
+             helper.make_node("Sign", ["b"], ["c"], name="Sign_0"),
+             helper.make_node("MatMul", ["c", "w1"], ["d"], name="MatMul_0"),
+             helper.make_node("Sub", ["d", "mu"], ["e"], name="Sub_1"),
+             helper.make_node("Sign", ["e"], ["h"], name="Sign_1"),
+             helper.make_node("MatMul", ["h", "w2"], ["y"], name="MatMul_1")]
+    g = helper.make_graph(nodes, "sign_fc", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, K])],
+                          [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 5])],
+                          initializer=[numpy_helper.from_array(v, n) for n, v in inits.items()])
+    p = tmp_path / f"sign_{half}.onnx"
+    ModelWrapper(helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])).save(str(p))
+    return p
+
+
+@pytest.mark.parametrize("half,hidden", [(0, "UINT2"), (1, "BIPOLAR")])
+def test_sign_activations_equal_qonnx(tmp_path, half, hidden):
+    from candle_hw.sim.functional import run_dataflow
+    from candle_hw.sim.host import run_prologue
+
+    p = _sign_model(tmp_path, half)
+    graph = qonnx_to_dataflow(p)
+    assert graph.prologue.quant.kind == "sign" and graph.input_stream.elem_type.name == "INT2"
+    assert graph.nodes[0].out_type.name == hidden  # three levels only where Sign's 0 is reachable
+    rng = np.random.default_rng(half)
+    x = rng.uniform(0.0, 1.0, (64, K)).astype(F32)
+    x[rng.random(x.shape) < 0.3] = 0.5  # Sign(2 * 0.5 - 1) = 0 at the input
+    oracle = oracle_model(p)
+    np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle, x))
+    assert compare_layers(graph, oracle, x[:16]) == []
+    assert 0 in np.asarray(run_prologue(graph, x))
+    if hidden == "UINT2":  # the hidden Sign's 0 (count 1) does occur
+        assert 1 in np.asarray(run_dataflow(graph, run_prologue(graph, x), return_all=True)[0])
