@@ -13,8 +13,9 @@ becomes DuplicateStreams, an Add of two quantized tensors AddStreams + Threshold
 
 Scope (this release): 1-bit (±1) or k-bit integer weights (k <= 4, compile/ir.py MAX_WEIGHT_BITS) with a
 per-tensor or per-output-channel scale; bipolar or multi-bit activations
-with any positive scale; an integer (or bipolar) network input produced by one input quantizer, or carrying a
-qonnx integer datatype annotation; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
+with any positive scale; an integer (or bipolar) network input produced by one input quantizer (Quant,
+BipolarQuant, ONNX Sign), or carrying a qonnx integer datatype annotation (float ops on it tabulated,
+compile/input_table.py); activations quantized by Quant, BipolarQuant, FINN's MultiThreshold or ONNX Sign; Conv (square kernel, no groups, no dilation) and MatMul/Gemm, with or
 without bias; MaxPool, AveragePool (unpadded) and GlobalAveragePool on quantized tensors, Reshape/Flatten, a final TopK (k=1) -> label select. Anything
 else is refused with a message naming the node and the value.
 """
