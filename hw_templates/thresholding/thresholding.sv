@@ -42,6 +42,9 @@ module thresholding #(
     localparam int TWW = PE * N_THRESH * THRESH_BITS;
     localparam int CW = (IN_BITS > THRESH_BITS ? IN_BITS : THRESH_BITS) + 1;
     localparam int QD = 3;  // latency 2 + 1: the credit loop never throttles an unstalled stream
+    localparam int THRESH_CW = CW;
+
+`include "mvu_thresh_fn.svh"
 
     if (CHANNELS % PE != 0) begin : g_err_pe
         $error("thresholding: PE=%0d does not divide CHANNELS=%0d", PE, CHANNELS);
@@ -87,21 +90,10 @@ module thresholding #(
     for (genvar p = 0; p < PE; p++) begin : g_pe
         logic [IN_BITS-1:0] x;
         logic [CW-1:0] x_ext;
-        logic [N_THRESH-1:0] ge;
         assign x = x_q[p*IN_BITS +: IN_BITS];
         assign x_ext = IN_SIGNED != 0 ? CW'($signed(x)) : CW'(x);
-        for (genvar i = 0; i < N_THRESH; i++) begin : g_t
-            logic [THRESH_BITS-1:0] t;
-            logic [CW-1:0] t_ext;
-            assign t = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
-            assign t_ext = THRESH_SIGNED != 0 ? CW'($signed(t)) : CW'(t);
-            assign ge[i] = $signed(x_ext) >= $signed(t_ext);
-        end
-        always_comb begin
-            out_word[p*OUT_BITS +: OUT_BITS] = '0;
-            for (int i = 0; i < N_THRESH; i++)
-                out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
-        end
+        assign out_word[p*OUT_BITS +: OUT_BITS] =
+            thresh_count(x_ext, thr_q[p*N_THRESH*THRESH_BITS +: N_THRESH*THRESH_BITS]);
     end
 
     // NUM_VECTORS only documents the frame (cycles per frame = NUM_VECTORS*NF): vectors are independent.
