@@ -53,8 +53,9 @@
 // fold's output word; for fold 0 that issue is the handshake of the vector's last input word, for fold nf the
 // output comes (in an unstalled run) nf*SF cycles later. Pipeline: issue -> [input/weight register]
 // -> popcount tree (POP_LAT register stages) -> [accumulator] -> threshold compare -> [output queue] -> m_*
-// (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator, TERNARY: its start values
-// one cycle before, into a register; N_THRESH > 1: they are
+// (N_THRESH = 1: the fold's thresholds are read when its steps reach the accumulator; TERNARY: the fold's word
+// one cycle before its first step does, into a register that the comparisons take over with its last step;
+// N_THRESH > 1: they are
 // registered with the fold's last step and compared in the next cycle; either way the word enters the queue
 // one cycle after the accumulator holds the fold's final value).
 // POP_LAT (see pop_latency()): XNOR mode L / POP_REG_EVERY + 2 (a register after the fused XNOR stage, one
@@ -453,11 +454,10 @@ module mvu #(
     if (N_THRESH > 0) begin : g_tmem
         logic [TWW-1:0] tmem[TDEPTH];
         initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
-        assign t_cur = tmem[p_nf];
-        always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
         if (TERNARY != 0) begin : g_start
-            // the start values, read one cycle before the fold's first step reaches the accumulator (a registered
-            // ROM read instead of an asynchronous one in front of the accumulator's adder)
+            // the fold's word, read into a register one cycle before its first step reaches the accumulator (one
+            // registered ROM read port: no asynchronous read in front of the accumulator's adder, and a deep ROM
+            // may go to block RAM); the comparisons take it over with the fold's last step
             logic q_valid, q_first;
             logic [NFW-1:0] q_nf;
             /* verilator lint_off UNUSEDSIGNAL */
@@ -465,7 +465,11 @@ module mvu #(
             /* verilator lint_on UNUSEDSIGNAL */
             assign {q_valid, q_first, q_unused, q_nf} = ctl[POP_LAT - 1];
             always_ff @(posedge clk) if (q_valid && q_first) t_start <= tmem[q_nf];
+            always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_start;
+            assign t_cur = '0;
         end else begin : g_no_start
+            assign t_cur = tmem[p_nf];
+            always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
             assign t_start = '0;
         end
     end else begin : g_no_tmem
