@@ -108,6 +108,15 @@ def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[
             IntType.for_range(lo_all, hi_all))
 
 
+def threshold_style(node: MatrixVectorUnit, ternary: bool) -> str:
+    """mvu.sv's THRESH_STYLE: the threshold ROM (NF words) goes to block RAM where its read is registered (the
+    ternary datapath) and it is deeper than DISTRIBUTED_MAX_WMEM words, the same bound as "auto" weights: up to 64
+    words a LUT ROM costs one LUT6 per bit, deeper ones one per bit per 64 words, while a BRAM18 holds 512 x 36
+    bits (W2A2 CNV: fc1's and conv5's 256-word, fc0's 512-word ROMs). compile/estimate.py counts such a ROM as
+    BRAM18 (mvu_resources)."""
+    return "block" if ternary and node.nf > DISTRIBUTED_MAX_WMEM else "distributed"
+
+
 def weight_style(node: MatrixVectorUnit) -> str:
     if node.weight_style != "auto":
         return node.weight_style
@@ -163,7 +172,7 @@ def hdl_params(node: Node, graph: DataflowGraph) -> Instance:
             tern = ternary_spec(n, w, _param(graph, n, "thresholds"))
             if tern is not None:
                 t, ttype, acc_type = tern
-                inst.params.update(TERNARY=1, ACC_BITS=acc_type.bits)
+                inst.params.update(TERNARY=1, ACC_BITS=acc_type.bits, THRESH_STYLE=threshold_style(n, True))
             else:
                 t, ttype = threshold_spec(n, _param(graph, n, "thresholds"))
             inst.params.update(THRESH_BITS=ttype.bits, THRESH_SIGNED=int(ttype.signed),

@@ -19,7 +19,7 @@ from typing import Any
 
 import networkx as nx
 
-from candle_hw.compile.emit import ternary_spec
+from candle_hw.compile.emit import ternary_spec, threshold_style
 from candle_hw.compile.ir import (
     AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
@@ -146,6 +146,8 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool =
         ff += wlanes
     elif n.wmem > 1:
         ff += wlanes if style == "distributed" else 0
+    if n.n_thresholds and threshold_style(n, ternary) == "block":  # NF words of PE x N_THRESH thresholds
+        bram += bram18_count(n.pe * n.n_thresholds * ab, n.nf)  # the ternary threshold type is about acc-wide
     lat = 4
     odepth = -(-lat // n.sf) + 1
     ff += odepth * n.pe * n.out_type.bits

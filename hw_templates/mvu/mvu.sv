@@ -37,6 +37,8 @@
 // by sim/packing.py pad_pattern_words. Cost: the counters, two tiny ROMs and a 2:1 choice in each PE's step. WEIGHT_STYLE: "block" (inferred block RAM, registered
 // read), "distributed" (LUT RAM; under Yosys a LUT ROM, same LUT count) or "logic" (constant ROM in LUTs), both
 // in mvu_wrom with a registered address; all three styles give the weight word one cycle after its address.
+// THRESH_STYLE: where the threshold ROM goes, "block" or "distributed" (chosen by compile/emit.py
+// threshold_style); "block" needs TERNARY = 1, the only datapath whose threshold read is registered.
 //
 // Schedule (FINN's MVAU): one step (nf, sf) per cycle, sf fastest; step (nf, sf) multiplies input word sf
 // with weight word nf*SF + sf for all PE neurons of fold nf. During fold nf = 0 the input words come from
@@ -96,7 +98,8 @@ module mvu #(
     parameter int WEIGHT_BITS = 1,
     parameter int WEIGHT_SIGNED = 1,
     parameter int IN_BIPOLAR = 0,
-    parameter int TERNARY = 0
+    parameter int TERNARY = 0,
+    parameter THRESH_STYLE = "distributed"
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -181,6 +184,11 @@ module mvu #(
     /* verilator lint_off WIDTHEXPAND */
     if (WEIGHT_STYLE != "block" && WEIGHT_STYLE != "distributed" && WEIGHT_STYLE != "logic") begin : g_err_style
         $error("mvu: WEIGHT_STYLE=%s is not block, distributed or logic", WEIGHT_STYLE);
+    end
+    if ((THRESH_STYLE != "block" && THRESH_STYLE != "distributed") || (THRESH_STYLE == "block" && TERNARY == 0))
+    begin : g_err_tstyle
+        $error("mvu: THRESH_STYLE=%s is not distributed, or block with TERNARY=1 (TERNARY=%0d)", THRESH_STYLE,
+               TERNARY);
     end
     /* verilator lint_on WIDTHEXPAND */
 
@@ -452,8 +460,6 @@ module mvu #(
         else fin_q <= p_valid && p_last;
     end
     if (N_THRESH > 0) begin : g_tmem
-        logic [TWW-1:0] tmem[TDEPTH];
-        initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
         if (TERNARY != 0) begin : g_start
             // the fold's word, read into a register one cycle before its first step reaches the accumulator (one
             // registered ROM read port: no asynchronous read in front of the accumulator's adder, and a deep ROM
@@ -464,10 +470,23 @@ module mvu #(
             logic [1:0] q_unused;
             /* verilator lint_on UNUSEDSIGNAL */
             assign {q_valid, q_first, q_unused, q_nf} = ctl[POP_LAT - 1];
-            always_ff @(posedge clk) if (q_valid && q_first) t_start <= tmem[q_nf];
+            // the style is explicit: Yosys' own choice for a registered ROM port kept deep ROMs in LUTs
+            /* verilator lint_off WIDTHEXPAND */
+            if (THRESH_STYLE == "block") begin : g_tbram
+            /* verilator lint_on WIDTHEXPAND */
+                (* rom_style = "block", ram_style = "block" *) logic [TWW-1:0] tmem[TDEPTH];
+                initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
+                always_ff @(posedge clk) if (q_valid && q_first) t_start <= tmem[q_nf];
+            end else begin : g_tlut
+                (* rom_style = "distributed", ram_style = "distributed" *) logic [TWW-1:0] tmem[TDEPTH];
+                initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
+                always_ff @(posedge clk) if (q_valid && q_first) t_start <= tmem[q_nf];
+            end
             always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_start;
             assign t_cur = '0;
         end else begin : g_no_start
+            logic [TWW-1:0] tmem[TDEPTH];
+            initial $readmemh(THRESH_FILE, tmem, 0, NF - 1);
             assign t_cur = tmem[p_nf];
             always_ff @(posedge clk) if (p_valid && p_last) thr_q <= t_cur;
             assign t_start = '0;

@@ -155,7 +155,9 @@ def setup(case: Case, work: Path, seed: int = 0):
         "WEIGHT_STYLE": case.style, "POP_REG_EVERY": case.pop_reg_every,
     }
     if tern:
-        params.update(TERNARY=1, ACC_BITS=acc_unit.bits)
+        # both threshold memory styles of the ternary read port, paired with the weight style (the emitter's
+        # rule, compile/emit.py threshold_style, gives "block" only to ROMs deeper than these cases')
+        params.update(TERNARY=1, ACC_BITS=acc_unit.bits, THRESH_STYLE="block" if case.style == "block" else "distributed")
     expected = golden.mvu(x, w, thresholds, case.xnor)
     return params, x, expected, out_type
 
@@ -282,6 +284,8 @@ LINT_PARAMS = [
      "ACC_BITS": 7, "N_THRESH": 1, "OUT_BITS": 1, "THRESH_BITS": 8},
     {"MW": 64, "MH": 8, "PE": 2, "SIMD": 16, "IN_BITS": 2, "IN_SIGNED": 0, "BINARY_XNOR": 0, "WEIGHT_BITS": 2,
      "ACC_BITS": 8, "N_THRESH": 3, "OUT_BITS": 2, "THRESH_BITS": 8, "TERNARY": 1},
+    {"MW": 64, "MH": 8, "PE": 2, "SIMD": 16, "IN_BITS": 2, "IN_SIGNED": 0, "BINARY_XNOR": 0, "WEIGHT_BITS": 2,
+     "ACC_BITS": 8, "N_THRESH": 3, "OUT_BITS": 2, "THRESH_BITS": 8, "TERNARY": 1, "THRESH_STYLE": "block"},
 ]
 
 
@@ -293,7 +297,10 @@ def test_mvu_lint_clean(params: dict) -> None:
 
 @pytest.mark.parametrize("bad,message", [({"SIMD": 5}, "SIMD=5 does not divide MW=64"),
                                          ({"WEIGHT_STYLE": "ultra"}, "WEIGHT_STYLE=ultra"),
-                                         ({"N_THRESH": 0}, "OUT_BITS=1 must equal ACC_BITS=7")])
+                                         ({"N_THRESH": 0}, "OUT_BITS=1 must equal ACC_BITS=7"),
+                                         ({"THRESH_STYLE": "block"}, "THRESH_STYLE=block is not distributed, or "
+                                          "block with TERNARY=1"),
+                                         ({"THRESH_STYLE": "ultra"}, "THRESH_STYLE=ultra")])
 def test_mvu_rejects_bad_parameters(bad: dict, message: str) -> None:
     with pytest.raises(ToolchainError, match=message):
         verilator_lint(block_sources("mvu"), "mvu", bad, [hw_template_dir() / "mvu"])
