@@ -19,7 +19,8 @@
 // comparators per PE instead of N_THRESH). The ternary
 // heap's sum is delayed to the plain heap's POP_LAT, so the unit's timing does not depend on the weight values.
 // Sources: mvu.sv, mvu_xnor_popcount.sv, mvu_xnor3.sv, mvu_heap.sv, mvu_cnt.sv, mvu_add_tree.sv,
-// mvu_out_fifo.sv, mvu_wrom.sv, and the include file mvu_heap_fn.svh (add this folder to the include path).
+// mvu_out_fifo.sv, mvu_wrom.sv, and the include files mvu_heap_fn.svh and mvu_thresh_fn.svh (the threshold
+// comparators, shared with hw_templates/thresholding; add this folder to the include path).
 //
 // Folding: SF = MW/SIMD input words of SIMD elements per vector, NF = MH/PE output words of PE elements;
 // output channel r = nf*PE + p sits in word nf, element p. Streams: s_tdata = SIMD*IN_BITS bits, m_tdata =
@@ -143,6 +144,9 @@ module mvu #(
     // acc - T of the N_THRESH = 1 datapath, exact; TERNARY: the threshold type covers every value of acc - T_0
     // (compile/emit.py ternary_spec), so the accumulator is that wide (one more bit if the type is unsigned)
     localparam int DW = TERNARY != 0 ? THRESH_BITS + (THRESH_SIGNED != 0 ? 0 : 1) : CW + 1;
+    // mvu_thresh_fn.svh's comparison width: the ternary accumulator (acc - T_0) or the sign-extended accumulator
+    localparam int THRESH_CW = TERNARY != 0 ? DW : CW;
+`include "mvu_thresh_fn.svh"
     // k-bit weights: each step is a heap sum of non-negative bits; the per-step constant of its negative partial
     // products (mvu_kbit_dot KB_CONST), SF times per vector, starts the accumulator instead of being added per step
     localparam int ACC_INIT = BINARY_XNOR == 0 && WEIGHT_BITS > 1
@@ -407,20 +411,8 @@ module mvu #(
             if (N_THRESH == 1) begin : g_sign
                 assign out_word[p] = !acc_t[DW-1];
             end else begin : g_diff
-                logic [N_THRESH-1:0] ge;
-                assign ge[0] = !acc_t[DW-1];
-                for (genvar i = 1; i < N_THRESH; i++) begin : g_t
-                    logic [THRESH_BITS-1:0] d;
-                    logic [DW-1:0] d_ext;
-                    assign d = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
-                    assign d_ext = THRESH_SIGNED != 0 ? DW'($signed(d)) : DW'(d);
-                    assign ge[i] = $signed(acc_t) >= $signed(d_ext);
-                end
-                always_comb begin
-                    out_word[p*OUT_BITS +: OUT_BITS] = '0;
-                    for (int i = 0; i < N_THRESH; i++)
-                        out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
-                end
+                assign out_word[p*OUT_BITS +: OUT_BITS] =
+                    thresh_count(acc_t, thr_q[p*N_THRESH*THRESH_BITS +: N_THRESH*THRESH_BITS], 1'b1);
             end
         end else begin : g_acc
             logic [AW-1:0] acc;
@@ -432,19 +424,8 @@ module mvu #(
                 assign out_word[p*OUT_BITS +: OUT_BITS] = acc[OUT_BITS-1:0];
                 wire unused_msb = acc[AW-1];  // the extra bit only serves the comparisons
             end else begin : g_cmp
-                logic [N_THRESH-1:0] ge;
-                for (genvar i = 0; i < N_THRESH; i++) begin : g_t
-                    logic [THRESH_BITS-1:0] t;
-                    logic [CW-1:0] t_ext;
-                    assign t = thr_q[(p*N_THRESH + i)*THRESH_BITS +: THRESH_BITS];
-                    assign t_ext = THRESH_SIGNED != 0 ? CW'($signed(t)) : CW'(t);
-                    assign ge[i] = $signed(CW'($signed(acc))) >= $signed(t_ext);
-                end
-                always_comb begin
-                    out_word[p*OUT_BITS +: OUT_BITS] = '0;
-                    for (int i = 0; i < N_THRESH; i++)
-                        out_word[p*OUT_BITS +: OUT_BITS] = out_word[p*OUT_BITS +: OUT_BITS] + OUT_BITS'(ge[i]);
-                end
+                assign out_word[p*OUT_BITS +: OUT_BITS] =
+                    thresh_count(CW'($signed(acc)), thr_q[p*N_THRESH*THRESH_BITS +: N_THRESH*THRESH_BITS], 1'b0);
             end
         end
     end

@@ -93,7 +93,7 @@ module thresholding #(
         assign x = x_q[p*IN_BITS +: IN_BITS];
         assign x_ext = IN_SIGNED != 0 ? CW'($signed(x)) : CW'(x);
         assign out_word[p*OUT_BITS +: OUT_BITS] =
-            thresh_count(x_ext, thr_q[p*N_THRESH*THRESH_BITS +: N_THRESH*THRESH_BITS]);
+            thresh_count(x_ext, thr_q[p*N_THRESH*THRESH_BITS +: N_THRESH*THRESH_BITS], 1'b0);
     end
 
     // NUM_VECTORS only documents the frame (cycles per frame = NUM_VECTORS*NF): vectors are independent.
