@@ -10,7 +10,7 @@ nodes (compile/estimate.py finn_mvau with the layer's ram_style and weight width
 max-pool). FIFOs and width converters are not synthesised: both sides' estimates for them are printed apart.
 The binary baseline is the zoo's ``cnv_w1a1`` at the same folding (per-layer MVU LUTs side by side).
 
-    python bench/w2a2_cnv.py [--work DIR] [--nets cnv_w2a2,cnv_w1a1] [--only conv1,fc0] [--ram-style fc0=block]
+    python bench/w2a2_cnv.py [--work DIR] [--nets cnv_w2a2,cnv_w1a1] [--only conv1,fc0] [--ram-style fc0=block] [--glue]
 
 The first of ``--nets`` is compared with FINN's estimate, the others are the per-layer baselines (each may run as
 its own process first, e.g. ``--nets cnv_w1a1``, to fill the caches in parallel).
@@ -20,6 +20,9 @@ that memory on BOTH sides (our compile through the folding's ram_style, FINN's e
 which drops its LUT-ROM term c2 for block RAM), and the totals of both mappings are printed side by side with
 the BRAM18 counts of both sides, so that LUTs saved by moving weights into block RAM show where they went. Only
 the moved layers are synthesised again; the other blocks are the same in both mappings.
+
+``--glue`` synthesises the FIFOs, width converters and label select too and counts them in both sides' totals
+(FINN's side: its formulas for the same nodes), so the ratio is the whole design's, not the compute blocks'.
 
 Results are cached per node in WORK/<net>/synth/<node>.json, and per mapping in WORK/<net>@<mapping>/ (delete
 to re-run).
@@ -120,11 +123,12 @@ def synth_node(graph: DataflowGraph, node, cache: Path) -> dict:
     return out
 
 
-def measure(name: str, work: Path, seed: int, only: set[str]) -> tuple[DataflowGraph, dict[str, dict]]:
+def measure(name: str, work: Path, seed: int, only: set[str], glue: bool = False
+            ) -> tuple[DataflowGraph, dict[str, dict]]:
     graph = compiled(name, work, seed)
     rows = {}
     for n in graph.nodes:
-        if isinstance(n, BLOCKS) and (not only or n.name in only):
+        if (glue or isinstance(n, BLOCKS)) and (not only or n.name in only):
             rows[n.name] = synth_node(graph, n, work / name / "synth")
             print(f"  {name} {n.name}: {rows[n.name]}", flush=True)
     return graph, rows
@@ -178,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ram-style", default="", metavar="LAYER=STYLE[,...]",
                     help="a second memory mapping: these layers' weights in block (or distributed) RAM on both sides")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--glue", action="store_true",
+                    help="synthesise FIFOs, width converters and label select too and count them in the totals")
     args = ap.parse_args(argv)
     only = {s for s in args.only.split(",") if s}
     try:  # the layer names are checked against the folding before anything is compiled
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     main_net, *baselines = args.nets.split(",")
-    graph, ours = measure(main_net, args.work, args.seed, only)
+    graph, ours = measure(main_net, args.work, args.seed, only, args.glue)
     base = measure(baselines[0], args.work, args.seed, only)[1] if baselines else {}
     print(f"\n{'node':8} {'block':44} {'Yosys LUT':>9} {'FF':>6} {'BRAM18':>6} {'FINN est LUT':>12} "
           f"{'FINN BRAM18':>11} {'ratio':>6} {(baselines or ['-'])[0] + ' LUT':>14}")
@@ -213,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, g, rows in mappings:
         lut, bram, flut, fbram = totals(g, rows)
         print(f"{label:50} {lut:>9,} {bram:>6} {flut:>12,} {fbram:>11} {lut / flut:>9.3f}")
-    rest = [n for n in graph.nodes if not isinstance(n, BLOCKS)]
+    rest = [n for n in graph.nodes if n.name not in ours and not isinstance(n, BLOCKS)]
+    if not rest:
+        return 0
     est = estimate_layer_resources(graph)
     print(f"not synthesised ({len(rest)} FIFOs / width converters / label select): our estimate "
           f"{sum(est[n.name]['LUT'] for n in rest):,} LUT, FINN's {sum(finn_node_resources(n)['LUT'] for n in rest):,}")

@@ -422,7 +422,24 @@ def finn_node_resources(n: Node) -> dict[str, int]:
     if isinstance(n, StreamFIFO):
         d, wd = n.depth, n.stream.width_bits
         return _res(2 * math.ceil(math.log2(max(d, 2))) + math.ceil(d / 32) * math.ceil(wd / 2), 0, 0)
-    return _res()  # FINN charges nothing for max-pool, label select and width converters in these reports
+    if isinstance(n, WidthConverter):
+        return _res(finn_dwc_luts(n.in_elems * n.elem_type.bits, n.out_elems * n.elem_type.bits), 0, 0)
+    return _res()  # FINN's max-pool and label select have no LUT estimate (its reports show 0)
+
+
+def finn_dwc_luts(inw: int, outw: int) -> int:
+    """FINN's StreamingDataWidthConverter LUT estimate (Xilinx/finn, ``lut_estimation`` of the HLS width
+    converter since 2020): a shift register up to lcm(inw, outw) and down, one control-set LUT per bit of each
+    conversion's width plus a log2 counter."""
+    intw = inw * outw // math.gcd(inw, outw)
+    cnt = cset = 0
+    if inw != intw:
+        cnt += abs(math.ceil(math.log2(inw / intw)))
+        cset += intw
+    if intw != outw:
+        cnt += abs(math.ceil(math.log2(intw / outw)))
+        cset += outw
+    return cnt + cset
 
 
 def finn_estimate_layer_resources(graph: DataflowGraph) -> dict[str, dict[str, int]]:

@@ -195,3 +195,16 @@ def test_resnet_mvus_against_yosys() -> None:
     assert abs(sum(est) / sum(meas) - 1) < 0.03
     for e, m in zip(est, meas):
         assert abs(e / m - 1) < 0.32
+
+
+def test_finn_width_converter_estimate_follows_finns_formula():
+    """FINN charges a width converter cnt + cset LUTs through lcm(inw, outw); worked by hand from its formula."""
+    from candle_hw.compile.estimate import finn_dwc_luts, finn_node_resources
+    from candle_hw.compile.ir import WidthConverter
+
+    assert finn_dwc_luts(8, 16) == 1 + 16        # up: 8 -> 16, one step of the counter
+    assert finn_dwc_luts(16, 8) == 1 + 8         # down: 16 -> 8
+    assert finn_dwc_luts(16, 6) == 1 + 48 + 3 + 6  # 16 -> lcm 48 -> 6
+    assert finn_dwc_luts(12, 12) == 0
+    dwc = WidthConverter("dwc", elem_type=sint(2), shape=(1, 8, 8, 64), in_elems=8, out_elems=16)
+    assert finn_node_resources(dwc)["LUT"] == finn_dwc_luts(16, 32) == 1 + 32
