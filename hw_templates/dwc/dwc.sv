@@ -3,14 +3,14 @@
 // Any IN_ELEMS/OUT_ELEMS pair works; the frame's innermost dimension is a multiple of both, so frames stay
 // aligned to word boundaries.
 //
-// Structure: an element buffer of BUF = IN_ELEMS + 2*OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - G elements
+// Occupancy: a buffer of BUF = IN_ELEMS + 2*OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - G elements
 // (G = gcd(IN_ELEMS, OUT_ELEMS); the min - G term is 0 when one count divides the other), holding `count`
-// elements (oldest at the LSB), counted in units of G elements so that the input word's insertion shifter has
-// only (BUF - IN_ELEMS)/G + 1 positions. An input word is taken when count <= BUF - IN_ELEMS (so up to two
+// elements counted in units of G elements. An input word is taken when count <= BUF - IN_ELEMS (so up to two
 // complete output words can wait un-taken while an input word is still accepted: the slack that absorbs a
 // consumer's bursts, e.g. an MVU taking its whole input vector in one fold); an output word (the OUT_ELEMS
 // oldest elements) is offered when count >= OUT_ELEMS; both conditions read registers only. Input and output
-// move in the same cycle.
+// move in the same cycle. BUF is hw_templates dwc_buffer_elems, which the cycle model and FIFO sizing use.
+// Data: a ring of slots with a write and a read pointer (see SLOTS_U below); nothing is shifted.
 // Timing (never stalled): the slower side runs at one word per cycle, so cycles per frame =
 // max(words in, words out) per frame (+ at most one cycle); latency: the output word completed by an input
 // handshake at cycle c is offered at cycle c+1.
@@ -46,36 +46,44 @@ module dwc #(
     localparam int G = gcd(IN_ELEMS, OUT_ELEMS);
     localparam int MIN_ELEMS = IN_ELEMS < OUT_ELEMS ? IN_ELEMS : OUT_ELEMS;
     localparam int BUF = IN_ELEMS + 2 * OUT_ELEMS + MIN_ELEMS - G;
-    localparam int BW = BUF * ELEM_BITS;
-    localparam int UB = G * ELEM_BITS;  // bits per unit of G elements
     localparam int IN_U = IN_ELEMS / G, OUT_U = OUT_ELEMS / G, BUF_U = BUF / G;
     localparam int CW = $clog2(BUF_U + 1);
+    // Storage: a ring of SLOTS_U >= BUF_U units, SLOTS_U a multiple of IN_U * OUT_U (= lcm, the two are
+    // coprime), so every input word lands on a fixed IN_ELEMS slot (register enables, no insertion shifter)
+    // and every output word is one of SLOTS_U / OUT_U aligned OUT_ELEMS slots (one narrow read mux instead of
+    // a shift of the whole buffer). The extra slots are never occupied: `count` alone decides the handshakes.
+    localparam int L_U = IN_U * OUT_U;
+    localparam int SLOTS_U = (BUF_U + L_U - 1) / L_U * L_U;
+    localparam int N_IN = SLOTS_U / IN_U, N_OUT = SLOTS_U / OUT_U;
+    localparam int IW = N_IN > 1 ? $clog2(N_IN) : 1, OW = $clog2(N_OUT);
+    localparam int IB = IN_ELEMS * ELEM_BITS, OB = OUT_ELEMS * ELEM_BITS;
 
-    logic [BW-1:0] buf_q, shifted, incoming;
-    logic [CW-1:0] count, base;
+    logic [SLOTS_U*G*ELEM_BITS-1:0] mem;
+    logic [CW-1:0] count;
+    logic [IW-1:0] wp;  // next input slot
+    logic [OW-1:0] rp;  // oldest output slot
     logic          in_fire, out_fire;
 
     assign s_tready = count <= CW'(BUF_U - IN_U);
     assign m_tvalid = count >= CW'(OUT_U);
-    assign m_tdata  = buf_q[OUT_ELEMS*ELEM_BITS-1:0];
+    assign m_tdata  = mem[32'(rp) * OB +: OB];
     assign in_fire  = s_tvalid && s_tready;
     assign out_fire = m_tvalid && m_tready;
 
-    // Elements above `count` are kept zero (reset clears them, shifts fill with zeros), so the new word can be
-    // ORed in at its position.
-    always_comb begin
-        shifted  = out_fire ? buf_q >> (OUT_ELEMS * ELEM_BITS) : buf_q;
-        base     = out_fire ? count - CW'(OUT_U) : count;
-        incoming = in_fire ? BW'(s_tdata) << (32'(base) * UB) : '0;
-    end
-
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            buf_q <= '0;
             count <= '0;
+            wp    <= '0;
+            rp    <= '0;
         end else begin
-            buf_q <= shifted | incoming;
-            count <= base + (in_fire ? CW'(IN_U) : '0);
+            count <= count - (out_fire ? CW'(OUT_U) : '0) + (in_fire ? CW'(IN_U) : '0);
+            if (in_fire) wp <= wp == IW'(N_IN - 1) ? '0 : wp + 1'b1;
+            if (out_fire) rp <= rp == OW'(N_OUT - 1) ? '0 : rp + 1'b1;
         end
     end
+
+    // Data registers carry no reset: a slot is read only after an input word has filled it.
+    always_ff @(posedge clk)
+        for (int w = 0; w < N_IN; w++)
+            if (in_fire && wp == IW'(w)) mem[w*IB +: IB] <= s_tdata;
 endmodule
