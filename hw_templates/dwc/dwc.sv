@@ -55,12 +55,12 @@ module dwc #(
     localparam int L_U = IN_U * OUT_U;
     localparam int SLOTS_U = (BUF_U + L_U - 1) / L_U * L_U;
     localparam int N_IN = SLOTS_U / IN_U, N_OUT = SLOTS_U / OUT_U;
-    localparam int IW = N_IN > 1 ? $clog2(N_IN) : 1, OW = $clog2(N_OUT);
+    localparam int OW = $clog2(N_OUT);
     localparam int IB = IN_ELEMS * ELEM_BITS, OB = OUT_ELEMS * ELEM_BITS;
 
     logic [SLOTS_U*G*ELEM_BITS-1:0] mem;
     logic [CW-1:0] count;
-    logic [IW-1:0] wp;  // next input slot
+    logic [N_IN-1:0] wsel;  // next input slot, one-hot: its rotation and the write enables cost no LUTs
     logic [OW-1:0] rp;  // oldest output slot
     logic          in_fire, out_fire;
 
@@ -73,11 +73,11 @@ module dwc #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             count <= '0;
-            wp    <= '0;
+            wsel  <= N_IN'(1);
             rp    <= '0;
         end else begin
             count <= count - (out_fire ? CW'(OUT_U) : '0) + (in_fire ? CW'(IN_U) : '0);
-            if (in_fire) wp <= wp == IW'(N_IN - 1) ? '0 : wp + 1'b1;
+            if (in_fire) wsel <= {wsel[N_IN-2:0], wsel[N_IN-1]};
             if (out_fire) rp <= rp == OW'(N_OUT - 1) ? '0 : rp + 1'b1;
         end
     end
@@ -85,5 +85,5 @@ module dwc #(
     // Data registers carry no reset: a slot is read only after an input word has filled it.
     always_ff @(posedge clk)
         for (int w = 0; w < N_IN; w++)
-            if (in_fire && wp == IW'(w)) mem[w*IB +: IB] <= s_tdata;
+            if (in_fire && wsel[w]) mem[w*IB +: IB] <= s_tdata;
 endmodule
