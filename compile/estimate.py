@@ -424,7 +424,7 @@ def finn_node_resources(n: Node) -> dict[str, int]:
         return _res(2 * math.ceil(math.log2(max(d, 2))) + math.ceil(d / 32) * math.ceil(wd / 2), 0, 0)
     if isinstance(n, WidthConverter):
         return _res(finn_dwc_luts(n.in_elems * n.elem_type.bits, n.out_elems * n.elem_type.bits), 0, 0)
-    return _res()  # FINN's max-pool and label select have no LUT estimate (its reports show 0)
+    return _res()  # not re-implemented for max-pool and label select: charged nothing (FINN's side may be low there)
 
 
 def finn_dwc_luts(inw: int, outw: int) -> int:
