@@ -6,8 +6,10 @@ PE/SIMD/ram_style per layer from Xilinx/finn-examples build/bnn-pynq/folding_con
 @5a74263). Yosys on the whole CNV is too slow on a shared 2-core machine, so every compute block (matrix-vector
 units, sliding windows, max-pools) is synthesised on its own (a one-node graph through compile/emit.py and
 compile/synth.py, ``synth_xilinx -family xc7``) and the LUTs are summed. FINN's side is its estimator on the same
-nodes (compile/estimate.py finn_mvau with the layer's ram_style and weight width, SWG; FINN charges nothing for
-max-pool). FIFOs and width converters are not synthesised: both sides' estimates for them are printed apart.
+nodes (compile/estimate.py finn_mvau with the layer's ram_style and weight width, finn_swg; max-pool 0: FINN's
+StreamingMaxPool defines no lut_estimation or bram_estimation, so its base class's 0 applies, see
+compile/estimate.py finn_node_resources). FIFOs and width converters are not synthesised: both sides' estimates
+for them are printed apart.
 The binary baseline is the zoo's ``cnv_w1a1`` at the same folding (per-layer MVU LUTs side by side).
 
     python bench/w2a2_cnv.py [--work DIR] [--nets cnv_w2a2,cnv_w1a1] [--only conv1,fc0] [--ram-style fc0=block] [--glue]
@@ -22,7 +24,9 @@ the BRAM18 counts of both sides, so that LUTs saved by moving weights into block
 the moved layers are synthesised again; the other blocks are the same in both mappings.
 
 ``--glue`` synthesises the FIFOs, width converters and label select too and counts them in both sides' totals
-(FINN's side: its formulas for the same nodes), so the ratio is the whole design's, not the compute blocks'.
+(FINN's side: its formulas for the same nodes, a FIFO deeper than 256 words as the Vivado FIFO FINN's flow makes
+it, label select 0 as in FINN), so the ratio is the whole design's, not the compute blocks'. FINN's own build
+writes its estimate report before it inserts width converters and FIFOs, so that report has no rows for them.
 
 Results are cached per node in WORK/<net>/synth/<node>.json, and per mapping in WORK/<net>@<mapping>/ (delete
 to re-run).

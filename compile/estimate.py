@@ -410,21 +410,65 @@ def finn_node_resources(n: Node) -> dict[str, int]:
     if isinstance(n, MatrixVectorUnit):
         return finn_mvau(n)
     if isinstance(n, Thresholding):
-        tmem = n.channels // n.pe
-        a = n.in_type.bits
-        return _res(a * n.pe + n.pe * a * math.ceil(tmem / 64), 0,
-                    math.ceil(a * n.pe / 16) * math.ceil(tmem / 1024) if tmem > 1 else 0)
+        return finn_thresholding(n)
     if isinstance(n, SlidingWindow):
-        cf = n.channels // n.simd
-        depth = ((n.kernel - 1) * n.ifm_dim[1] + (n.kernel - 1) + 1) * cf
-        width = n.simd * n.elem_type.bits
-        return _res(300 + width * math.ceil(depth / 38), 0, 0)
+        return finn_swg(n)
     if isinstance(n, StreamFIFO):
-        d, wd = n.depth, n.stream.width_bits
-        return _res(2 * math.ceil(math.log2(max(d, 2))) + math.ceil(d / 32) * math.ceil(wd / 2), 0, 0)
+        return finn_fifo(n.depth, n.stream.width_bits)
     if isinstance(n, WidthConverter):
         return _res(finn_dwc_luts(n.in_elems * n.elem_type.bits, n.out_elems * n.elem_type.bits), 0, 0)
-    return _res()  # not re-implemented for max-pool and label select: charged nothing (FINN's side may be low there)
+    if isinstance(n, (MaxPool, LabelSelect)):
+        # FINN charges these nothing: StreamingMaxPool(_Batch/_hls) and LabelSelect(_Batch/_hls) define no
+        # lut_estimation or bram_estimation, so the base class's 0 applies (Xilinx/finn hwcustomop.py,
+        # hlscustomop.py; checked in streamingmaxpool_batch.py @b5520dc, hls/streamingmaxpool_hls.py @7f38048,
+        # labelselect_batch.py @0b866d7, hls/labelselect_hls.py @74b966e).
+        return _res()
+    return _res()  # the other node kinds are not re-implemented: charged nothing here
+
+
+def finn_thresholding(n: Thresholding, ram_style: str = "distributed") -> dict[str, int]:
+    """FINN's Thresholding_hls estimate (Xilinx/finn src/finn/custom_op/fpgadataflow/hls/thresholding_hls.py
+    @74b966e, ``lut_estimation`` / ``bram_estimation``), with its default ram_style "distributed": A*P
+    comparator LUTs plus, when the TMEM = C/P thresholds per PE are more than one word, P*A*ceil(TMEM/64)
+    LUTRAM ("distributed") or ceil(A*P/16)*ceil(TMEM/1024) BRAM18 ("block"), never both. The number of
+    thresholds does not enter."""
+    p, a, tmem = n.pe, n.in_type.bits, n.channels // n.pe
+    lutram = p * a * math.ceil(tmem / 64) if ram_style == "distributed" and tmem > 1 else 0
+    bram = math.ceil(a * p / 16) * math.ceil(tmem / 1024) if ram_style == "block" and tmem > 1 else 0
+    return _res(a * p + lutram, 0, bram)
+
+
+def finn_swg(n: SlidingWindow) -> dict[str, int]:
+    """FINN's RTL sliding window (ConvolutionInputGenerator_rtl, default implementation style, ram_style
+    "distributed" as in finn-examples' CNV configs): LUT = 300 + width * ceil(depth / 38), width = SIMD * bits,
+    depth = ((k-1)*W + (k-1) + 1) * C/SIMD plus the extra words FINN buffers for a stride > 1 (Xilinx/finn
+    src/finn/custom_op/fpgadataflow/rtl/convolutioninputgenerator_rtl.py @941ab48, ``get_buffer_depth`` and
+    ``lut_estimation``). FINN pads in a separate FMPadding node, so W is the padded width; that node's own cost
+    is not re-implemented."""
+    k, s, cf = n.kernel, n.stride, n.channels // n.simd
+    w = n.ifm_dim[1] + 2 * n.pad
+    depth = ((k - 1) * w + (k - 1) + 1) * cf + max(0, (s - 1 - k * k) * cf) + max(0, ((s - 1) * w - k * k) * cf)
+    return _res(300 + n.simd * n.elem_type.bits * math.ceil(depth / 38), 0, 0)
+
+
+FINN_MAX_QSRL_DEPTH = 256  # FINN's FIFO passes make deeper FIFOs Vivado AXIS FIFOs instead of Q_srl
+
+
+def finn_fifo(depth: int, width: int, max_qsrl_depth: int = FINN_MAX_QSRL_DEPTH) -> dict[str, int]:
+    """FINN's StreamingFIFO estimate for the implementation FINN's flow gives a FIFO of this depth.
+
+    Up to ``max_qsrl_depth`` words FINN keeps impl_style "rtl" (Q_srl, LUTs): LUT = 2*ceil(log2 d) +
+    ceil(d/32)*ceil(W/2), no BRAM. Deeper, InsertAndSetFIFODepths and CapConvolutionFIFODepths set impl_style
+    "vivado" with ram_style = large_fifo_mem_style, "auto" by default (Xilinx/finn
+    src/finn/transformation/fpgadataflow/set_fifo_depths.py @fe6dca9, build_dataflow_config.py @415f44a); the
+    estimator then rounds the depth up to a power of two and, for "auto", charges the address LUTs only, no
+    LUTRAM, BRAM or URAM (eki-project/finn-plus src/finn/custom_op/fpgadataflow/streamingfifo.py @0765847,
+    Xilinx/finn rtl/streamingfifo_rtl.py @39e3eff ``get_adjusted_depth``)."""
+    if depth > max_qsrl_depth:
+        depth = 1 << (depth - 1).bit_length()
+        return _res(2 * (depth - 1).bit_length(), 0, 0)
+    # (d - 1).bit_length() is FINN's ceil(log(d, 2)) in integers (equal for every d up to 2**20 at least)
+    return _res(2 * (depth - 1).bit_length() + math.ceil(depth / 32) * math.ceil(width / 2), 0, 0)
 
 
 def finn_dwc_luts(inw: int, outw: int) -> int:
@@ -443,7 +487,8 @@ def finn_dwc_luts(inw: int, outw: int) -> int:
 
 
 def finn_estimate_layer_resources(graph: DataflowGraph) -> dict[str, dict[str, int]]:
-    """FINN's estimate_layer_resources formulas (MVAU as HLS with ram_style auto, SWG distributed, SRL FIFOs)."""
+    """FINN's estimate_layer_resources formulas (MVAU as HLS with ram_style auto, SWG distributed, FIFOs as FINN's
+    flow implements them at their depth, max-pool and label select charged nothing as FINN does)."""
     return _with_total({n.name: finn_node_resources(n) for n in graph.nodes})
 
 

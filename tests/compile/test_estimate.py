@@ -208,3 +208,63 @@ def test_finn_width_converter_estimate_follows_finns_formula():
     assert finn_dwc_luts(12, 12) == 0
     dwc = WidthConverter("dwc", elem_type=sint(2), shape=(1, 8, 8, 64), in_elems=8, out_elems=16)
     assert finn_node_resources(dwc)["LUT"] == finn_dwc_luts(16, 32) == 1 + 32
+
+
+def test_finn_fifo_estimate_follows_finns_formula_and_implementation_choice():
+    """Up to 256 words FINN keeps a Q_srl FIFO (2*ceil(log2 d) + ceil(d/32)*ceil(W/2) LUT); deeper its FIFO
+    passes pick the Vivado FIFO with ram_style auto, charged 2*log2 of the depth rounded up to a power of two
+    and no memory. Worked by hand from FINN's formulas."""
+    from candle_hw.compile.estimate import finn_fifo, finn_node_resources
+    from candle_hw.compile.ir import StreamFIFO, StreamType
+
+    assert finn_fifo(2, 8)["LUT"] == 2 * 1 + 1 * 4
+    assert finn_fifo(38, 4)["LUT"] == 2 * 6 + 2 * 2
+    assert finn_fifo(256, 32)["LUT"] == 2 * 8 + 8 * 16
+    assert finn_fifo(257, 32)["LUT"] == 2 * 9     # rounded up to 512
+    assert finn_fifo(463, 32)["LUT"] == 2 * 9     # the CNV's fifo_swg1
+    assert finn_fifo(1075, 32)["LUT"] == 2 * 11   # fifo_swg3: 2048
+    assert finn_fifo(1075, 32)["BRAM_18K"] == finn_fifo(1075, 32)["URAM"] == 0
+    fifo = StreamFIFO("f", StreamType(uint(2), (1, 28, 28, 576), 16), 463)
+    assert finn_node_resources(fifo) == finn_fifo(463, 32)
+
+
+def test_finn_thresholding_estimate_charges_one_memory():
+    """Thresholding_hls: A*P comparators plus LUTRAM (distributed, FINN's default) or BRAM (block), only when
+    a PE holds more than one threshold word. Worked by hand."""
+    from candle_hw.compile.estimate import finn_node_resources, finn_thresholding
+    from candle_hw.compile.ir import Thresholding
+
+    t = Thresholding("t", 64, 4, uint(4), uint(2), 3)                # TMEM 16
+    assert finn_thresholding(t) == finn_node_resources(t)
+    assert (finn_thresholding(t)["LUT"], finn_thresholding(t)["BRAM_18K"]) == (16 + 16, 0)
+    assert (finn_thresholding(t, "block")["LUT"], finn_thresholding(t, "block")["BRAM_18K"]) == (16, 1)
+    big = Thresholding("b", 4096, 2, uint(8), uint(2), 3)           # TMEM 2048
+    assert finn_thresholding(big)["LUT"] == 16 + 2 * 8 * 32
+    assert finn_thresholding(big, "block")["BRAM_18K"] == 2
+    one = Thresholding("o", 8, 8, uint(8), uint(2), 3)              # TMEM 1: no memory charged
+    assert finn_thresholding(one)["LUT"] == finn_thresholding(one, "block")["LUT"] == 64
+    assert finn_thresholding(one, "block")["BRAM_18K"] == 0
+
+
+def test_finn_swg_estimate_buffer_depth():
+    """ConvolutionInputGenerator_rtl: 300 + SIMD*bits*ceil(depth/38); the depth grows for stride > 1 and is
+    taken over the padded width. Worked by hand."""
+    from candle_hw.compile.estimate import finn_swg
+    from candle_hw.compile.ir import SlidingWindow
+
+    cnv = SlidingWindow("s1", (30, 30), 64, 3, 1, 0, 0, uint(2), simd=16)   # depth (2*30 + 3) * 4 = 252
+    assert finn_swg(cnv)["LUT"] == 300 + 32 * 7
+    strided = SlidingWindow("s2", (32, 32), 8, 3, 2, 0, 0, uint(2), simd=8)  # 67 + (32 - 9) = 90
+    assert finn_swg(strided)["LUT"] == 300 + 16 * 3
+    padded = SlidingWindow("s3", (36, 36), 8, 3, 1, 1, 0, uint(2), simd=8)   # W = 38: 2*38 + 3 = 79
+    assert finn_swg(padded)["LUT"] == 300 + 16 * 3
+
+
+def test_finn_charges_nothing_for_maxpool_and_label_select():
+    """FINN's StreamingMaxPool and LabelSelect define no resource estimate (base class: 0)."""
+    from candle_hw.compile.estimate import finn_node_resources
+    from candle_hw.compile.ir import LabelSelect, MaxPool
+
+    zero = {"LUT": 0, "FF": 0, "BRAM_18K": 0, "URAM": 0, "DSP": 0}
+    assert finn_node_resources(MaxPool("p", (30, 30), 64, 2, 2, uint(2), pe=16)) == zero
+    assert finn_node_resources(LabelSelect("l", 10, 1, 1, sint(16), uint(8))) == zero
