@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from candle_hw.compile.emit import emit_rtl, ternary_spec
+from candle_hw.compile.emit import emit_rtl
 from candle_hw.compile.estimate import kbit_lut_terms, mvu_resources
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
+from candle_hw.compile.mvu_map import ternary_spec
 from candle_hw.compile.synth import synthesize
 from candle_hw.types import BIPOLAR, IntType, sint, uint
 

@@ -10,6 +10,8 @@ The graph is emitted exactly as given: it must be stitched (pipeline step "stitc
 and one whose adjacent blocks exchange words of different sizes is refused.
 
 Every IR field -> HDL parameter mapping (snake_case -> UPPER_SNAKE) is in ``hdl_params`` below, and nowhere else.
+The choices behind an MVU's TERNARY, THRESH_STYLE and WEIGHT_STYLE are compile/mvu_map.py's, which the resource
+model (compile/estimate.py) reads too.
 """
 from __future__ import annotations
 
@@ -28,21 +30,18 @@ import numpy as np
 from candle_hw.compile.ir import (AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, IRError, LabelSelect,
                                   MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, StreamType, Thresholding,
                                   WidthConverter, require_stitched)
+from candle_hw.compile.mvu_map import ternary_spec, threshold_style, weight_style
 from candle_hw.hw_templates import block_folders
 from candle_hw.outdir import replace_dir
 from candle_hw.sim.golden import padded_rows_cols
-from candle_hw.sim.cycle_models import mvu_ternary_fits
-from candle_hw.sim.packing import (encode, pad_pattern_words, ternary_heap_constant, ternary_lane_offsets,
-                                   threshold_words, weight_words, write_memh)
-from candle_hw.types import IntType, sint
+from candle_hw.sim.packing import encode, pad_pattern_words, threshold_words, weight_words, write_memh
+from candle_hw.types import IntType
 
 MODULES: dict[type[Node], str] = {
     MatrixVectorUnit: "mvu", Thresholding: "thresholding", SlidingWindow: "swg", MaxPool: "maxpool", AccPool: "acc_pool",
     LabelSelect: "label_select", StreamFIFO: "fifo", WidthConverter: "dwc", GlobalAccPool: "global_acc_pool",
     DuplicateStreams: "duplicate_streams", AddStreams: "add_streams",
 }
-# Weight memories up to this depth go to LUT RAM under weight_style "auto": a block RAM would be mostly empty.
-DISTRIBUTED_MAX_WMEM = 64
 _HDL_SUFFIXES = (".sv", ".v", ".svh", ".vh")
 
 
@@ -73,54 +72,6 @@ def threshold_spec(node: MatrixVectorUnit | Thresholding, t: np.ndarray) -> tupl
         lo, hi = node.in_type.min, node.in_type.max
         ttype = IntType.for_range(lo, hi + 1)
     return np.clip(np.asarray(t, dtype=np.int64), lo, hi + 1), ttype
-
-
-def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, IntType, IntType] | None:
-    """mvu.sv's TERNARY datapath, where it applies: (thresholds, their type, accumulator type) as the unit sees them.
-
-    It applies to a thresholded unit whose 2-bit signed weights are all in {-1, 0, 1} (Brevitas' narrow INT2) and
-    whose ternary heap is not slower than the plain one (sim/cycle_models.py mvu_ternary_fits). The unit then
-    accumulates acc' = acc - o_r, o_r the channel's sum of weight-only lane terms (sim/packing.py
-    ternary_lane_offsets), and compares it with T - o_r, clipped per channel to [lo'_r, hi'_r + 1] (exact, as in
-    threshold_spec); the accumulator type is that of acc' over all channels. The unit's accumulator holds
-    acc' - T'_0, so its sign is the first comparison: the memory holds its start value ACC_INIT - T'_0 (ACC_INIT
-    the heap's constant, sim/packing.py ternary_heap_constant; loaded as is, no subtraction in the unit) and, for
-    i > 0, the differences T'_i - T'_0 (>= 0 for sorted thresholds), compared with acc' - T'_0. The threshold type
-    covers every value that accumulator takes (from the start values, as the heap's steps are non-negative, up to
-    hi' - lo'): mvu.sv makes it that wide.
-    """
-    if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds or not mvu_ternary_fits(node):
-        return None
-    w = np.asarray(w, dtype=np.int64)
-    if w.size and w.min() < -1:
-        return None
-    it = node.in_type
-    lane_off = ternary_lane_offsets(w, it)
-    ends = [xv * w - lane_off for xv in ((-1, 1) if it.bipolar else (it.min, it.max))]
-    lo = np.minimum(*ends).sum(axis=0)
-    hi = np.maximum(*ends).sum(axis=0)
-    off = lane_off.sum(axis=0)
-    tp = np.clip(np.asarray(t, dtype=np.int64) - off[:, None], lo[:, None], hi[:, None] + 1)
-    tp[:, 1:] -= tp[:, :1]  # the others compare with acc' - T'_0
-    tp[:, 0] = ternary_heap_constant(node.mw, it) - tp[:, 0]  # the accumulator's start value
-    lo_all, hi_all = int(lo.min()), int(hi.max())
-    return (tp, IntType.for_range(min(lo_all, 0, int(tp.min())), max(hi_all + 1, hi_all - lo_all + 1, int(tp.max()))),
-            IntType.for_range(lo_all, hi_all))
-
-
-def threshold_style(node: MatrixVectorUnit, ternary: bool) -> str:
-    """mvu.sv's THRESH_STYLE: the threshold ROM (NF words) goes to block RAM where its read is registered (the
-    ternary datapath) and it is deeper than DISTRIBUTED_MAX_WMEM words, the same bound as "auto" weights: up to 64
-    words a LUT ROM costs one LUT6 per bit, deeper ones one per bit per 64 words, while a BRAM18 holds 512 x 36
-    bits (W2A2 CNV: fc1's and conv5's 256-word, fc0's 512-word ROMs). compile/estimate.py counts such a ROM as
-    BRAM18 (mvu_resources)."""
-    return "block" if ternary and node.nf > DISTRIBUTED_MAX_WMEM else "distributed"
-
-
-def weight_style(node: MatrixVectorUnit) -> str:
-    if node.weight_style != "auto":
-        return node.weight_style
-    return "distributed" if node.wmem <= DISTRIBUTED_MAX_WMEM else "block"
 
 
 def _param(graph: DataflowGraph, node: Node, kind: str) -> np.ndarray:

