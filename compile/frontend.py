@@ -129,7 +129,8 @@ class _Cursor:
 
     tensor: str
     elem_type: IntType | None = None      # None while still on the host (before the input quantizer)
-    scale: float = 1.0                    # real value = scale * element value (a positive float32)
+    scale: float = 1.0                    # real value = scale * element value (a positive float32; a tabulated
+                                          # input's may have up to input_table.SCALE_BITS bits)
     nhwc: tuple[int, ...] = ()            # dataflow frame shape of this tensor (channel-last)
     flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
     pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
@@ -331,10 +332,11 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
 
 
 def _float_ops_ahead(b: _Builder, tensor: str) -> bool:
-    """Whether elementwise float ops or a MultiThreshold lie between ``tensor`` and the first layer."""
+    """Whether elementwise float ops, a MultiThreshold or a Sign lie between ``tensor`` and the first layer (a
+    Sign of an unsigned or bipolar input has fewer values than Sign's signed 2-bit range: tabulated)."""
     node = b.only_consumer(tensor)
-    while node is not None and node.op_type not in ("MatMul", "Gemm", "Conv", "Pad", *QUANTIZERS):
-        if node.op_type in ("Mul", "Add", "Sub", "Div", "MultiThreshold"):
+    while node is not None and node.op_type not in ("MatMul", "Gemm", "Conv", "Pad", "Quant", "BipolarQuant"):
+        if node.op_type in ("Mul", "Add", "Sub", "Div", "MultiThreshold", "Sign"):
             return True
         node = b.only_consumer(node.output[0])
     return False
@@ -609,7 +611,7 @@ def _finish_accumulator(
     lo, hi = _acc_bounds(w, cur.elem_type, binary)
     # the real value the ONNX graph computes from the accumulator: dot * input scale * channel weight scale
     wscale = np.ones(mh, np.float32) if wscale is None else wscale
-    zscale = np.float64(np.float32(cur.scale)) * wscale.astype(np.float64)
+    zscale = np.float64(cur.scale) * wscale.astype(np.float64)
     # a zero-padded ±1 conv thresholds the true dot product, every integer in [-mw, mw] (compile/zero_pad.py)
     t_lo, t_hi, t_binary = (-mw, mw, False) if border else (lo, hi, binary)
     # counts q - qmin of a signed multi-bit input: the dot of the values q is acc + qmin * (column sum of W)

@@ -2,9 +2,9 @@
 
 A model input annotated with a small qonnx integer datatype (BIPOLAR, UINTn, INTn; FINN sets it on its models)
 may pass through scalar elementwise float ops (Mul / Add / Sub / Div by one constant, Reshape/Flatten in
-between) and optionally a quantizer (Quant, BipolarQuant, MultiThreshold) before the first MatMul/Gemm/Conv:
-FINN's cybersecurity MLP maps its BIPOLAR input to {0, 1} by (x + 1) / 2, FINN's TFC divides a UINT8 image by
-255 and thresholds it. Every op then applies the same function to each element, and the element takes one of
+between) and optionally a quantizer (Quant, BipolarQuant, MultiThreshold, Sign) before the first
+MatMul/Gemm/Conv: FINN's cybersecurity MLP maps its BIPOLAR input to {0, 1} by (x + 1) / 2, FINN's TFC divides a
+UINT8 image by 255 and thresholds it, its LFC maps it by 2x - 1 through Sign. Every op then applies the same function to each element, and the element takes one of
 at most 2^n values, so qonnx itself executes that chain once on a tensor holding every value of the type: the
 table it returns is the model's own arithmetic, with nothing re-derived in another precision. The dataflow
 input is the table's values written as q * s (q integers, s one positive float32 with fl32(q * s) equal to
@@ -13,6 +13,8 @@ q. The host checks that each input value is of the annotated type and looks its 
 (sim/host.py); the next layer sees the scale s like an input quantizer's.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import onnx
@@ -25,8 +27,11 @@ from candle_hw.types import BIPOLAR, IntType, type_values
 MAX_TABLE_BITS = 16
 # scales tried: the smallest magnitude divided by 1..MAX_DIVISOR
 MAX_DIVISOR = 256
+# significant bits of a table scale that is not a float32: its product with a float32 weight scale (24 bits)
+# stays an exact float64 number, as accumulator_value's zscale requires
+SCALE_BITS = 53 - 24
 ELEMENTWISE = ("Mul", "Add", "Sub", "Div")
-TABLE_QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold")
+TABLE_QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold", "Sign")
 
 
 def lower_table_prologue(b, cur, shape: list[int], annotated: IntType):
@@ -119,7 +124,8 @@ def _run_chain(model, chain: list[onnx.NodeProto], t_in: str, t_out: str, values
 
 
 def table_type(last: onnx.NodeProto | None, values: np.ndarray, annotated: IntType) -> tuple[IntType, float, np.ndarray]:
-    """The tabulated values as (element type, scale s, elements q) with values == fl32(q * s) exactly."""
+    """The tabulated values as (element type, scale s, elements q) with values == fl32(q * s) exactly: the
+    narrowest integer type of q over the scales tried (ties: the scale tried first)."""
     from candle_hw.compile.frontend import FrontendError
 
     where = f"{last.name} ({last.op_type})" if last is not None else "input"
@@ -133,24 +139,63 @@ def table_type(last: onnx.NodeProto | None, values: np.ndarray, annotated: IntTy
     nz = mag[mag > 0]
     if not nz.size:
         return IntType(1, False), 1.0, np.zeros_like(values)
-    for s in _scale_candidates(values, nz):
-        q = np.round(values.astype(np.float64) / np.float64(s))
-        if np.abs(q).max() < (1 << 24) and np.array_equal((q.astype(np.float32) * np.float32(s)).astype(np.float32), values):
-            return IntType.for_range(int(q.min()), int(q.max())), float(s), q
+    fits = [f for f in [_fit(values, np.float32(1.0))] if f is not None] if np.all(values == np.round(values)) else []
+    fits += [f for f in [_divided_scale(values, np.float32(nz.min()))] if f is not None]
+    if fits:
+        s, q = min(fits, key=lambda f: IntType.for_range(int(f[1].min()), int(f[1].max())).bits)
+        return IntType.for_range(int(q.min()), int(q.max())), s, q
     few = ", ".join(f"{v:g}" for v in np.unique(values)[:6])
     raise FrontendError(f"{where}: the {annotated.name} input's values become [{few}, ...], not q * s for integers q "
                         "and one scale s")
 
 
-def _scale_candidates(values: np.ndarray, nz: np.ndarray):
-    """1 when every value is an integer, then min|v| / m for m = 1..MAX_DIVISOR (and one ulp either side)."""
-    if np.all(values == np.round(values)):
-        yield np.float32(1.0)
-    lo = np.float32(nz.min())
+def _fit(values: np.ndarray, s) -> tuple[float, np.ndarray] | None:
+    """(s, q) with q the values rounded to multiples of s, if fl32(q * s) == values (q * s is exact in float64:
+    q below 2^24, s a float32 or of at most SCALE_BITS bits)."""
+    q = np.round(values.astype(np.float64) / np.float64(s))
+    if np.abs(q).max() < (1 << 24) and np.array_equal((q * np.float64(s)).astype(np.float32), values):
+        return float(s), q
+    return None
+
+
+def _divided_scale(values: np.ndarray, lo: np.float32) -> tuple[float, np.ndarray] | None:
+    """The first m = 1..MAX_DIVISOR for which the values are fl32(q * s) with s = fl32(lo / m) (or one ulp
+    either side), or else with the shortest float64 s for the q of that m (``_short_scale``: x / 255 is
+    fl32(x * s) for such an s but for no float32 one, which needs q = 3x); the q only grow with m."""
     for m in range(1, MAX_DIVISOR + 1):
         s = np.float32(lo / np.float32(m))
         if not s > 0:
-            return
-        yield s
-        yield np.nextafter(s, np.float32(np.inf))
-        yield np.nextafter(s, np.float32(0))
+            return None
+        for c in (s, np.nextafter(s, np.float32(np.inf)), np.nextafter(s, np.float32(0))):
+            if (f := _fit(values, c)) is not None:
+                return f
+        short = _short_scale(values, np.round(values.astype(np.float64) / np.float64(s)))
+        if short is not None:
+            return _fit(values, short)
+    return None
+
+
+def _short_scale(values: np.ndarray, q: np.ndarray) -> float | None:
+    """The float64 s > 0 of fewest significant bits (at most SCALE_BITS) with fl32(q * s) == values, or None.
+
+    Each nonzero value v bounds s to the open interval of reals that round to v, divided by q (bounds rounded
+    inwards); the intersection is taken, and its shortest number. SCALE_BITS keeps the products exact in
+    float64: q * s (q below 2^24) and s times a float32 weight scale (frontend: zscale)."""
+    if np.abs(q).max() >= (1 << 24) or np.any((q == 0) != (values == 0)) or np.any(q * values < 0):
+        return None
+    on = q != 0
+    a, k = np.abs(values[on]).astype(np.float32), np.abs(q[on])
+    below = (a - np.nextafter(a, np.float32(0))).astype(np.float64) / 2
+    above = (np.nextafter(a, np.float32(np.inf)) - a).astype(np.float64) / 2
+    a64 = a.astype(np.float64)
+    lo = float(np.nextafter((a64 - below) / k, np.inf).max())
+    hi = float(np.nextafter((a64 + above) / k, 0).min())
+    if not 0 < lo <= hi:
+        return None
+    e = math.frexp(hi)[1]  # hi in [2^(e-1), 2^e)
+    for bits in range(1, SCALE_BITS + 1):
+        step = math.ldexp(1.0, e - bits)
+        s = math.floor(hi / step) * step
+        if s >= lo:
+            return s if np.array_equal((q * s).astype(np.float32), values) else None
+    return None

@@ -296,6 +296,20 @@ TABLES = {
                                            out_scale=2.0, out_bias=-1.0)], BIPOLAR, 1.0),
     # a non-power-of-two input scale on a signed input, no quantizer: values q * 0.3 (q = x, INT4)
     "int4_scaled": ("INT4", [_op("Mul", "x", "c0", "p", 0.3)], IntType(4, True), float(F32(0.3))),
+    # x / 127 of an INT8 input and (x - 128) / 255 of a UINT8 one: the 8-bit codes at a float64 scale (q = x
+    # and x - 128; float32 scales would need q = 3x, 10 bits); None: the scale is checked by q and the values
+    "int8_over_127": ("INT8", [_op("Div", "x", "c0", "p", 127.0)], IntType(8, True), None),
+    "uint8_centred": ("UINT8", [_op("Sub", "x", "c0", "t", 128.0), _op("Div", "t", "c1", "p", 255.0)],
+                      IntType(8, True), None),
+    # 2x of a UINT4 input: q = x at scale 2 (not the integers 2x at scale 1, a UINT5 stream)
+    "uint4_doubled": ("UINT4", [_op("Mul", "x", "c0", "p", 2.0)], IntType(4, False), 2.0),
+    # FINN's LFC maps its image by 2x - 1 through Sign: on a UINT8 image / 255 no pixel gives 0, so ±1
+    "uint8_sign": ("UINT8", [_op("Div", "x", "c0", "t0", 255.0), _op("Mul", "t0", "c1", "t1", 2.0),
+                             _op("Sub", "t1", "c2", "t2", 1.0), (helper.make_node("Sign", ["t2"], ["p"]), {})],
+                   BIPOLAR, 1.0),
+    # Sign of an INT4 input reaches -1, 0 and +1 (a signed 2-bit stream); of a UINT4 one only 0 and 1
+    "int4_sign": ("INT4", [(helper.make_node("Sign", ["x"], ["p"]), {})], IntType(2, True), 1.0),
+    "uint4_sign": ("UINT4", [(helper.make_node("Sign", ["x"], ["p"]), {})], IntType(1, False), 1.0),
 }
 
 
@@ -306,7 +320,9 @@ def test_float_ops_on_annotated_input_are_tabulated(tmp_path, case):
     _annotated_model(dtype, pre).save(str(p))
     graph = qonnx_to_dataflow(p)
     q = graph.prologue.quant
-    assert (q.kind, q.source, q.elem_type, q.scale) == ("table", dtype, etype, scale)
+    assert (q.kind, q.source, q.elem_type) == ("table", dtype, etype)
+    assert scale is None or q.scale == scale
+    assert graph.nodes[0].in_type == etype
     t = DataType[dtype]
     rng = np.random.default_rng(3)
     x = (rng.choice([-1.0, 1.0], (40, 24)) if dtype == "BIPOLAR"
@@ -332,13 +348,24 @@ def test_tabulation_refusals(tmp_path):
     _annotated_model("UINT8", [_op("Div", "x", "c0", "t", 255.0), _op("Add", "t", "c1", "p", 0.1)]).save(str(p))
     with pytest.raises(FrontendError, match=r"Add_1 \(Add\): the UINT8 input's values become \[0.1, 0.103922, "):
         qonnx_to_dataflow(p)
-    # x / 255 alone is fl32(q * s) with q = 3x and s = fl32(1 / 765) for every x in [0, 255] (not with q = x and
-    # fl32(1 / 255)): a UINT10 input at that scale
+
+
+def test_annotated_uint8_over_255_enters_as_its_8_bit_codes(tmp_path):
+    """x / 255 of a UINT8 input is fl32(x * s) for a float64 s of a few more bits than a float32 (for no float32
+    s with q = x: that needs q = 3x, a UINT10 stream): the first layer reads the 256 input codes themselves."""
+    p = tmp_path / "m.onnx"
     _annotated_model("UINT8", [_op("Div", "x", "c0", "p", 255.0)]).save(str(p))
     graph = qonnx_to_dataflow(p)
-    assert graph.prologue.quant.elem_type == IntType(10, False)
+    q = graph.prologue.quant
+    codes = np.arange(256)
+    assert (q.kind, q.elem_type) == ("table", IntType(8, False))
+    np.testing.assert_array_equal(graph.params[q.table], codes)
+    np.testing.assert_array_equal((codes * q.scale).astype(F32), codes.astype(F32) / F32(255))
+    assert graph.nodes[0].in_type == IntType(8, False)
     x = np.random.default_rng(4).integers(0, 256, (30, 24)).astype(F32)
+    x[0], x[1] = 0, 255
     np.testing.assert_array_equal(run_model(graph, x), qonnx_forward(oracle_model(p), x))
+    assert compare_layers(graph, oracle_model(p), x[:6]) == []
 
 
 def test_dot_error_bound_holds_in_any_summation_order():
