@@ -22,37 +22,28 @@ else is refused with a message naming the node and the value.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
-from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, InputQuant, LayerOrigin, Prologue
-from candle_hw.compile.ir import (
-    MAX_WEIGHT_BITS, DataflowGraph, Edge, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
-)
+from candle_hw.compile.host_ir import Epilogue, HostOp, accumulator_value, InputQuant, LayerOrigin
+from candle_hw.compile.ir import MAX_WEIGHT_BITS, DataflowGraph, LabelSelect, MatrixVectorUnit, MaxPool, SlidingWindow
 from candle_hw.compile.bias import bias_add, bias_exact, check_margin, dot_error, dot_exact
-from candle_hw.compile.residual import activation_inputs, duplicate, is_join, lower_join, unquantized_join
-from candle_hw.compile.multibit import MAX_ACT_BITS, Levels, channel_thresholds, derive_levels, level_probe, quant_levels
+from candle_hw.compile.global_pool import lower_avg_pool, lower_global_pool
+from candle_hw.compile.input_table import lower_table_prologue
+from candle_hw.compile.lowering import (
+    QUANTIZERS, Builder, Cursor, FrontendError, activation_inputs, collect_tail, end_levels, end_scale, enter_dataflow,
+    positive_scale,
+)
+from candle_hw.compile.residual import duplicate, is_join, lower_join
+from candle_hw.compile.multibit import channel_thresholds, derive_levels, level_probe
 from candle_hw.compile.tails import (
-    PASS_THROUGH, SHAPE_OPS, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
+    PASS_THROUGH, TAIL_OPS, check_epilogue, check_tail, derive_thresholds, epilogue_ops, quantizer_probe, run_tail,
 )
 from candle_hw.compile.validate import fix_batch, validate_model
-from candle_hw.errors import UserError
 from candle_hw.types import BIPOLAR, IntType
-
-# activation quantizers a tail may end in (MultiThreshold: FINN-ONNX's, out = out_scale * #{T_i <= x} + out_bias)
-# ONNX Sign, the activation of FINN's older exports, is the three-level quantizer {-1, 0, +1} (Sign(0) = 0)
-QUANTIZERS = ("BipolarQuant", "Quant", "MultiThreshold", "Sign")
-
-
-class FrontendError(UserError):
-    """The model cannot be lowered; the message names the ONNX node and the value."""
-
 
 # --------------------------------------------------------------------------------------------------------
 # loading
@@ -123,81 +114,14 @@ def _cleanup(mw: ModelWrapper) -> ModelWrapper:
 # --------------------------------------------------------------------------------------------------------
 # the lowering walk
 # --------------------------------------------------------------------------------------------------------
-@dataclass
-class _Cursor:
-    """Where the walk stands: the current ONNX tensor and how the dataflow represents it."""
-
-    tensor: str
-    elem_type: IntType | None = None      # None while still on the host (before the input quantizer)
-    scale: float = 1.0                    # real value = scale * element value (a positive float32; a tabulated
-                                          # input's may have up to input_table.SCALE_BITS bits)
-    nhwc: tuple[int, ...] = ()            # dataflow frame shape of this tensor (channel-last)
-    flatten_from: tuple[int, int, int] | None = None  # (C, H, W) when an NCHW map was flattened to a vector
-    pending_pad: tuple[int, float] | None = None      # (pad, value) from an explicit Pad before a Conv
-    offset: int = 0                       # element = q - offset: a signed multi-bit map travels as counts q - qmin
-    src: tuple[str, int] | None = None    # (dataflow node, output port) whose stream carries it; None: graph input
-
-
-@dataclass
-class _Builder:
-    model: ModelWrapper
-    nodes: list[Node] = field(default_factory=list)
-    params: dict[str, np.ndarray] = field(default_factory=dict)
-    origins: list[LayerOrigin] = field(default_factory=list)
-    prologue: Prologue | None = None
-    epilogue: Epilogue = Epilogue("int")
-    edges: list[Edge] = field(default_factory=list)
-    tip: tuple[str, int] | None = None    # the stream the next appended node reads (None: the graph input)
-    n_conv: int = 0
-    n_fc: int = 0
-    n_pool: int = 0
-
-    def add(self, node: Node) -> None:
-        """Append ``node`` reading the stream at ``tip``; its output becomes the new tip."""
-        if self.tip is not None:
-            self.edges.append(Edge(self.tip[0], node.name, self.tip[1], 0))
-        self.nodes.append(node)
-        self.tip = (node.name, 0)
-
-    # -- graph helpers ---------------------------------------------------------------------------------
-    def consumers(self, tensor: str) -> list[onnx.NodeProto]:
-        return [n for n in self.model.graph.node if tensor in n.input]
-
-    def only_consumer(self, tensor: str) -> onnx.NodeProto | None:
-        cons = self.consumers(tensor)
-        if len(cons) > 1:
-            raise FrontendError(
-                f"tensor {tensor}: feeds {len(cons)} nodes ({', '.join(n.name for n in cons)}); only a quantized "
-                "tensor may branch (put the fan-out after a Quant/BipolarQuant)"
-            )
-        return cons[0] if cons else None
-
-    def const(self, node: onnx.NodeProto, idx: int, what: str) -> np.ndarray:
-        if idx >= len(node.input) or not node.input[idx]:
-            raise FrontendError(f"{node.name}: missing {what} input")
-        v = self.model.get_initializer(node.input[idx])
-        if v is None:
-            raise FrontendError(f"{node.name} ({node.op_type}): {what} {node.input[idx]} is not a constant")
-        return np.asarray(v)
-
-    def attr(self, node: onnx.NodeProto, name: str, default: Any = None) -> Any:
-        for a in node.attribute:
-            if a.name == name:
-                return helper.get_attribute_value(a)
-        return default
-
-    def is_output(self, tensor: str) -> bool:
-        return any(o.name == tensor for o in self.model.graph.output)
-
-
 def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto) -> DataflowGraph:
     """Lower a binary QONNX model to a DataflowGraph (unfolded: PE = SIMD = 1)."""
     mw = load_model(model)
-    b = _Builder(mw)
+    b = Builder(mw)
     in_name = next(i.name for i in mw.graph.input if mw.get_initializer(i.name) is None)
     in_shape = tuple(mw.get_tensor_shape(in_name))
     out_names = [o.name for o in mw.graph.output]
-    _walk(b, _lower_prologue(b, _Cursor(in_name), in_shape))
+    _walk(b, _lower_prologue(b, Cursor(in_name), in_shape))
     if len(out_names) != 1:
         raise FrontendError(f"expected one graph output, found {out_names}")
     out_shape = tuple(mw.get_tensor_shape(out_names[0]))
@@ -209,12 +133,12 @@ def qonnx_to_dataflow(model: str | Path | bytes | ModelWrapper | onnx.ModelProto
     )
 
 
-def _walk(b: _Builder, start: _Cursor) -> None:
+def _walk(b: Builder, start: Cursor) -> None:
     """Lower every node reachable from the dataflow input: a worklist over quantized ONNX tensors. A tensor
     read by several nodes becomes a DuplicateStreams with one output per reading; an Add of two quantized
     tensors waits until both operands are lowered (compile/residual.py). Nodes are appended only once their
     inputs exist, so the stored order is topological."""
-    waiting: dict[str, dict[int, _Cursor]] = {}  # join node -> operand index -> lowered operand
+    waiting: dict[str, dict[int, Cursor]] = {}  # join node -> operand index -> lowered operand
     work = [start]
     while work:
         cur = work.pop()
@@ -248,10 +172,10 @@ def _walk(b: _Builder, start: _Cursor) -> None:
                             "dataflow (both operands of a residual Add must come from a quantizer)")
 
 
-def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+def _lower_node(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor | None:
     op = node.op_type
     if op in PASS_THROUGH:
-        return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, cur.pending_pad, cur.offset)
+        return Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, cur.pending_pad, cur.offset)
     if op in ("Reshape", "Flatten"):
         return _lower_flatten(b, node, cur)
     if op == "Pad":
@@ -263,10 +187,8 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
     if op == "MaxPool":
         return _lower_maxpool(b, node, cur)
     if op == "AveragePool":
-        from candle_hw.compile.global_pool import lower_avg_pool  # it builds on this module's walk
         return lower_avg_pool(b, node, cur)
     if op == "GlobalAveragePool":
-        from candle_hw.compile.global_pool import lower_global_pool  # it builds on this module's walk
         return lower_global_pool(b, node, cur)
     if op in TAIL_OPS or op in QUANTIZERS:
         raise FrontendError(
@@ -277,13 +199,12 @@ def _lower_node(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | No
 
 
 # -- prologue ----------------------------------------------------------------------------------------------
-def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cursor:
+def _lower_prologue(b: Builder, cur: Cursor, in_shape: tuple[int, ...]) -> Cursor:
     """Record the host ops from the model input to the first quantizer and return the dataflow input."""
     ops: list[HostOp] = []
     shape = list(in_shape)
     annotated = _input_datatype(b, cur.tensor)
     if annotated is not None and _float_ops_ahead(b, cur.tensor):
-        from candle_hw.compile.input_table import lower_table_prologue  # it builds on this module's helpers
         return lower_table_prologue(b, cur, shape, annotated)
     while True:
         node = b.only_consumer(cur.tensor)
@@ -292,7 +213,7 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
         op = node.op_type
         if annotated is not None and op in ("MatMul", "Gemm", "Conv", "Pad"):
             # no quantizer: the model's input datatype annotation says which integers the input holds
-            return _enter_dataflow(b, node, cur.tensor, shape, ops, InputQuant("datatype", annotated))
+            return enter_dataflow(b, node, cur.tensor, shape, ops, InputQuant("datatype", annotated))
         if op in ("Reshape", "Flatten"):
             shape = list(b.model.get_tensor_shape(node.output[0]))
             ops.append(HostOp("reshape", shape=tuple(shape)))
@@ -307,12 +228,12 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
         elif op in PASS_THROUGH:
             pass
         elif op == "Sign":  # -1, 0 or +1: a signed 2-bit input (0 only where the float value is exactly 0)
-            return _enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("sign", IntType(2, True)))
+            return enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("sign", IntType(2, True)))
         elif op == "BipolarQuant":
-            scale = _positive_scale(b, node, b.const(node, 1, "scale"))
-            return _enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("bipolar", BIPOLAR, scale))
+            scale = positive_scale(b, node, b.const(node, 1, "scale"))
+            return enter_dataflow(b, node, node.output[0], shape, ops, InputQuant("bipolar", BIPOLAR, scale))
         elif op == "Quant":
-            scale = _positive_scale(b, node, b.const(node, 1, "scale"))
+            scale = positive_scale(b, node, b.const(node, 1, "scale"))
             zp = b.const(node, 2, "zero point")
             bits = b.const(node, 3, "bit width")
             if np.any(zp != 0):
@@ -325,13 +246,13 @@ def _lower_prologue(b: _Builder, cur: _Cursor, in_shape: tuple[int, ...]) -> _Cu
             if nbits == 1 and signed:
                 raise FrontendError(f"{node.name} (Quant): a 1-bit signed Quant is not supported as the input quantizer")
             quant = InputQuant("int", IntType(nbits, signed), scale, narrow, rounding)
-            return _enter_dataflow(b, node, node.output[0], shape, ops, quant)
+            return enter_dataflow(b, node, node.output[0], shape, ops, quant)
         else:
             raise FrontendError(f"{node.name}: unsupported op type {op!r} before the input quantizer")
-        cur = _Cursor(node.output[0])
+        cur = Cursor(node.output[0])
 
 
-def _float_ops_ahead(b: _Builder, tensor: str) -> bool:
+def _float_ops_ahead(b: Builder, tensor: str) -> bool:
     """Whether elementwise float ops, a MultiThreshold or a Sign lie between ``tensor`` and the first layer (a
     Sign of an unsigned or bipolar input has fewer values than Sign's signed 2-bit range: tabulated)."""
     node = b.only_consumer(tensor)
@@ -342,7 +263,7 @@ def _float_ops_ahead(b: _Builder, tensor: str) -> bool:
     return False
 
 
-def _input_datatype(b: _Builder, tensor: str) -> IntType | None:
+def _input_datatype(b: Builder, tensor: str) -> IntType | None:
     """The integer type of the model input from its qonnx datatype annotation (None: a float input)."""
     dt = b.model.get_tensor_datatype(tensor)
     if dt is None or dt.name.startswith("FLOAT"):
@@ -356,33 +277,8 @@ def _input_datatype(b: _Builder, tensor: str) -> IntType | None:
     return etype
 
 
-def _enter_dataflow(b: _Builder, qnode: onnx.NodeProto, tensor: str, shape: list[int], ops: list[HostOp],
-                    quant: InputQuant) -> _Cursor:
-    if shape[0] != 1:
-        raise FrontendError(f"{qnode.name}: batch size {shape[0]} in the model; export with batch 1")
-    etype, scale = quant.elem_type, quant.scale
-    if len(shape) == 4:
-        _, c, h, w = shape
-        b.prologue = Prologue(tuple(ops), quant, "nchw")
-        return _Cursor(tensor, etype, scale, (h, w, c))
-    if len(shape) == 2:
-        b.prologue = Prologue(tuple(ops), quant, "nc")
-        return _Cursor(tensor, etype, scale, (shape[1],))
-    raise FrontendError(f"{qnode.name}: quantized input of shape {shape} (expected NCHW or NC)")
-
-
-def _positive_scale(b: _Builder, node: onnx.NodeProto, scale: np.ndarray) -> float:
-    """One positive, finite activation scale (a float32 value; carried into the next layer's thresholds)."""
-    s = np.unique(np.asarray(scale, dtype=np.float32))
-    if s.size != 1 or not (s[0] > 0 and np.isfinite(s[0])):
-        raise FrontendError(
-            f"{node.name} ({node.op_type}): scale {s.tolist()[:6]} is not supported (one positive value per tensor)"
-        )
-    return float(s[0])
-
-
 # -- layout ops --------------------------------------------------------------------------------------------
-def _lower_flatten(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+def _lower_flatten(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor:
     out_shape = tuple(b.model.get_tensor_shape(node.output[0]))
     if len(out_shape) != 2 or out_shape[0] != 1 or out_shape[1] != math.prod(cur.nhwc):
         raise FrontendError(f"{node.name} ({node.op_type}): only flattening to (1, {math.prod(cur.nhwc)}) is supported, got {list(out_shape)}")
@@ -390,10 +286,10 @@ def _lower_flatten(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     if len(cur.nhwc) == 3:
         h, w, c = cur.nhwc
         flatten_from = (c, h, w)
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, (out_shape[1],), flatten_from, offset=cur.offset)
+    return Cursor(node.output[0], cur.elem_type, cur.scale, (out_shape[1],), flatten_from, offset=cur.offset)
 
 
-def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+def _lower_pad(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor:
     mode = b.attr(node, "mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     pads = b.const(node, 1, "pads").astype(int).tolist()
@@ -408,10 +304,10 @@ def _lower_pad(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     nxt = b.only_consumer(node.output[0])
     if nxt is None or nxt.op_type != "Conv":
         raise FrontendError(f"{node.name} (Pad): padding is supported only directly before a Conv")
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, (pads[2], elem), cur.offset)
+    return Cursor(node.output[0], cur.elem_type, cur.scale, cur.nhwc, cur.flatten_from, (pads[2], elem), cur.offset)
 
 
-def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
+def _lower_maxpool(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor:
     k = b.attr(node, "kernel_shape")
     s = b.attr(node, "strides", k)
     pads = b.attr(node, "pads", [0, 0, 0, 0])
@@ -425,7 +321,7 @@ def _lower_maxpool(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor:
     b.add(n)
     b.origins.append(LayerOrigin(n.name, node.output[0], "nchw", cur.scale, offset=cur.offset))
     oh, ow = n.ofm_dim
-    return _Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c), offset=cur.offset)
+    return Cursor(node.output[0], cur.elem_type, cur.scale, (oh, ow, c), offset=cur.offset)
 
 
 # -- accumulating layers -----------------------------------------------------------------------------------
@@ -491,7 +387,7 @@ def _few(w: np.ndarray) -> str:
     return ", ".join(f"{v:g}" for v in vals[:6]) + (", ..." if vals.size > 6 else "")
 
 
-def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+def _lower_matmul(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor | None:
     if node.input[0] != cur.tensor:
         raise FrontendError(f"{node.name} ({node.op_type}): the activation must be the first operand")
     if cur.elem_type is None:
@@ -517,7 +413,7 @@ def _lower_matmul(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | 
     return _finish_accumulator(b, node, cur, name, w, (1,), "nc", wscale=wscale, bias=bias, wexact=wexact)
 
 
-def _lower_conv(b: _Builder, node: onnx.NodeProto, cur: _Cursor) -> _Cursor | None:
+def _lower_conv(b: Builder, node: onnx.NodeProto, cur: Cursor) -> Cursor | None:
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (Conv): input is not a quantized feature map")
     bias = b.const(node, 2, "bias") if len(node.input) > 2 and node.input[2] else None
@@ -572,24 +468,11 @@ def _weight_type(w: np.ndarray) -> IntType:
     return t if t.bits > 1 else IntType(2, t.signed)
 
 
-def _collect_tail(b: _Builder, node: onnx.NodeProto) -> tuple[list[onnx.NodeProto], str, onnx.NodeProto | None]:
-    tail: list[onnx.NodeProto] = []
-    t = node.output[0]
-    while True:
-        nxt = b.only_consumer(t)
-        if nxt is None or nxt.op_type not in TAIL_OPS + PASS_THROUGH + SHAPE_OPS:
-            return tail, t, nxt
-        if len(activation_inputs(b, nxt)) > 1:
-            raise FrontendError(unquantized_join(b, nxt, tail[-1] if tail else node))
-        tail.append(nxt)
-        t = nxt.output[0]
-
-
 def _finish_accumulator(
-    b: _Builder, node: onnx.NodeProto, cur: _Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
+    b: Builder, node: onnx.NodeProto, cur: Cursor, name: str, w: np.ndarray, vectors: tuple[int, ...], layout: str,
     border: tuple[int, ...] = (), wscale: np.ndarray | None = None, bias: np.ndarray | None = None,
     wexact: np.ndarray | None = None,
-) -> _Cursor | None:
+) -> Cursor | None:
     """Collect the float tail after an accumulating node and turn it into thresholds or an epilogue.
     With a ``border`` (zero-padded ±1 conv) thresholds are derived on the zero-padded dot product z, every
     integer in [-mw, mw] (z may have either parity), and shifted to the unit's accumulator z + mw."""
@@ -599,7 +482,7 @@ def _finish_accumulator(
         raise FrontendError(f"{node.name} ({node.op_type}): zero padding of a ±1 map with {_weight_type(w)} weights "
                             "is not supported (zero-padded ±1 windows need 1-bit weights)")
     mw, mh = w.shape
-    nodes, t, end = _collect_tail(b, node)
+    nodes, t, end = collect_tail(b, node)
     if (end is None or end.op_type not in QUANTIZERS) and layout != "nc":
         raise FrontendError(f"{node.name}: a conv output must be quantized before global pooling or the graph "
                             "output (got an unquantized conv output)")
@@ -620,8 +503,8 @@ def _finish_accumulator(
     dmax = mw if binary else max(abs(d_lo), abs(d_hi))
     wexact = np.ones(mh, bool) if wexact is None else wexact
     if end is not None and end.op_type in QUANTIZERS:
-        levels = _end_levels(b, end)
-        out_scale = _end_scale(b, end)
+        levels = end_levels(b, end)
+        out_scale = end_scale(b, end)
         exact = dot_exact(zscale, dmax) & wexact
         bias_inexact = bias is not None and not bias_exact(node, bias, zscale, mw, t_binary, d_lo, d_hi)
         xmax = 1 if cur.elem_type.bipolar else max(abs(cur.elem_type.min + cur.offset), abs(cur.elem_type.max + cur.offset))
@@ -672,7 +555,7 @@ def _finish_accumulator(
         qmin = 0 if levels is None else levels.qmin
         b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale, offset=qmin))
         new_shape = (*vectors, mh) if layout == "nchw" else (mh,)
-        return _Cursor(end.output[0], out_type, out_scale, new_shape, offset=qmin)
+        return Cursor(end.output[0], out_type, out_scale, new_shape, offset=qmin)
     # no quantizer: the network ends here (optionally in a TopK)
     acc_type = IntType.for_range(lo, hi)
     mvu = MatrixVectorUnit(name, mw, mh, 1, 1, cur.elem_type, acc_type, acc_type, binary, vectors, 0,
@@ -709,60 +592,7 @@ def _finish_accumulator(
     return None
 
 
-def _end_scale(b: _Builder, end: onnx.NodeProto) -> float:
-    """The real value of one step of the quantizer ``end`` (of +1 for a bipolar one)."""
-    if end.op_type == "Sign":
-        return 1.0
-    if end.op_type == "MultiThreshold":
-        out_scale, out_bias, n = _multithreshold(b, end)
-        return out_scale / 2 if _bipolar_multithreshold(out_scale, out_bias, n) else out_scale
-    return _positive_scale(b, end, b.const(end, 1, "scale"))
-
-
-def _multithreshold(b: _Builder, end: onnx.NodeProto) -> tuple[float, float, int]:
-    """(out_scale, out_bias, thresholds per channel) of a MultiThreshold."""
-    out_scale = float(np.float32(b.attr(end, "out_scale", 1.0)))
-    out_bias = float(np.float32(b.attr(end, "out_bias", 0.0)))
-    thr = b.const(end, 1, "thresholds")
-    if thr.ndim != 2 or not out_scale > 0 or not np.isfinite(out_bias):
-        raise FrontendError(f"{end.name} (MultiThreshold): thresholds of shape {list(thr.shape)}, out_scale "
-                            f"{out_scale}, out_bias {out_bias}: expected (channels, n) thresholds and a positive scale")
-    return out_scale, out_bias, int(thr.shape[1])
-
-
-def _bipolar_multithreshold(out_scale: float, out_bias: float, n: int) -> bool:
-    """One threshold mapping to {-s, +s} (FINN's BIPOLAR MultiThreshold: out_scale 2, out_bias -1)."""
-    return n == 1 and out_bias == -out_scale / 2
-
-
-def _end_levels(b: _Builder, end: onnx.NodeProto) -> Levels | None:
-    """None for a bipolar quantizer (BipolarQuant, 1-bit signed Quant, one-threshold ±s MultiThreshold), else
-    the multi-bit quantizer's levels (a MultiThreshold's: qmin = out_bias / out_scale, n levels above it; Sign's:
-    -1, 0, +1)."""
-    if end.op_type == "Sign":
-        return Levels(-1, 1)
-    if end.op_type == "MultiThreshold":
-        out_scale, out_bias, n = _multithreshold(b, end)
-        if _bipolar_multithreshold(out_scale, out_bias, n):
-            return None
-        qmin = out_bias / out_scale
-        if not float(qmin).is_integer() or not 1 <= n < (1 << MAX_ACT_BITS):
-            raise FrontendError(f"{end.name} (MultiThreshold): {n} thresholds with out_bias {out_bias} and out_scale "
-                                f"{out_scale}: supported are 1..{(1 << MAX_ACT_BITS) - 1} thresholds with out_bias an "
-                                "integer multiple of out_scale (or one threshold to ±out_scale/2)")
-        return Levels(int(qmin), int(qmin) + n)
-    if end.op_type != "Quant":
-        return None
-    zp = b.const(end, 2, "zero point")
-    if np.any(zp != 0):
-        raise FrontendError(f"{end.name} (Quant): zero point {zp.reshape(-1)[:6].tolist()} is not supported (must be 0)")
-    bits = b.const(end, 3, "bit width").reshape(-1)
-    if bits.size != 1 or not float(bits[0]).is_integer():
-        raise FrontendError(f"{end.name} (Quant): bit width {bits[:6].tolist()} is not one integer")
-    return quant_levels(end, int(bits[0]), bool(b.attr(end, "signed", 1)), bool(b.attr(end, "narrow", 0)))
-
-
-def _lower_topk(b: _Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: int, acc_type: IntType) -> None:
+def _lower_topk(b: Builder, node: onnx.NodeProto, epi: Epilogue, lo: int, hi: int, acc_type: IntType) -> None:
     k = int(b.const(node, 1, "k").reshape(-1)[0])
     axis = b.attr(node, "axis", -1)
     if b.attr(node, "largest", 1) != 1 or axis not in (-1, 1):

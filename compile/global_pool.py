@@ -25,7 +25,9 @@ from onnx import helper
 
 from candle_hw.compile.host_ir import Epilogue, HostOp, LayerOrigin
 from candle_hw.compile.ir import AccPool, GlobalAccPool, Thresholding, pool_sum_range
-from candle_hw.compile.tails import check_tail, constant_inputs, epilogue_ops, sum_thresholds
+from candle_hw.compile.lowering import QUANTIZERS, Cursor, FrontendError, collect_tail, end_levels, end_scale
+from candle_hw.compile.multibit import sum_thresholds
+from candle_hw.compile.tails import check_tail, constant_inputs, epilogue_ops
 from candle_hw.types import BIPOLAR, IntType
 
 F32_EXACT = 1 << 24
@@ -34,8 +36,6 @@ EPILOGUE_SUMS = 4096  # sums per channel on which the host replay is compared wi
 
 
 def lower_global_pool(b, node: onnx.NodeProto, cur):
-    from candle_hw.compile.frontend import FrontendError
-
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (GlobalAveragePool): input is not a quantized feature map")
     h, w, c = cur.nhwc
@@ -48,8 +48,6 @@ def lower_global_pool(b, node: onnx.NodeProto, cur):
 def lower_avg_pool(b, node: onnx.NodeProto, cur):
     """AveragePool (k x k, stride s, no padding, floor mode) -> AccPool + Thresholding on its window sums, or,
     when its one output pixel per channel ends the graph, the host epilogue (as after a GlobalAccPool)."""
-    from candle_hw.compile.frontend import FrontendError
-
     if cur.elem_type is None or len(cur.nhwc) != 3:
         raise FrontendError(f"{node.name} (AveragePool): input is not a quantized feature map")
     k = b.attr(node, "kernel_shape")
@@ -79,8 +77,6 @@ def lower_avg_pool(b, node: onnx.NodeProto, cur):
 
 def _check_f32_sum(node: onnx.NodeProto, cur, pix: int) -> None:
     """Refuse a pool whose float32 sum of ``pix`` values q*s could round (then it depends on the order)."""
-    from candle_hw.compile.frontend import FrontendError
-
     et = cur.elem_type
     qmax = 1 if et.bipolar else max(abs(et.min + cur.offset), abs(et.max + cur.offset))
     if pix > 1 and Fraction(cur.scale).numerator * qmax * pix >= F32_EXACT:
@@ -92,22 +88,18 @@ def _lower_sum(b, node: onnx.NodeProto, cur, pool, hw: tuple[int, int], vectors:
     """The pool node ``pool`` (GlobalAccPool or AccPool, summing windows of ``hw`` pixels into ``vectors`` output
     pixels), then what QONNX does with the average: the next quantizer's thresholds on the sum, each probe
     executed by qonnx on a ``hw`` map holding that sum (one output pixel), or the host epilogue."""
-    from candle_hw.compile.frontend import (
-        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _end_scale,
-    )
-
     c, et = cur.nhwc[-1], cur.elem_type
     b.add(pool)
     lo, hi = pool.sum_range
-    tail_nodes, t, end = _collect_tail(b, node)
+    tail_nodes, t, end = collect_tail(b, node)
     tail = check_tail(b.model, tail_nodes, node.output[0], c, "nchw")
 
     def run(nodes, t_out, p):
         return run_pool(b.model, [node, *nodes], node.input[0], t_out, p, hw, cur.scale, et, cur.offset)
 
     if end is not None and end.op_type in QUANTIZERS:
-        out_scale = _end_scale(b, end)
-        levels = _end_levels(b, end)
+        out_scale = end_scale(b, end)
+        levels = end_levels(b, end)
         thresholds, n = sum_thresholds(
             pool.name, lambda p: run(tail_nodes + [end], end.output[0], p), lo, hi, c, levels, out_scale,
             lambda ch: FrontendError(f"{end.name}: channel {ch}: the ops between {node.name} and the quantizer fall "
@@ -117,8 +109,8 @@ def _lower_sum(b, node: onnx.NodeProto, cur, pool, hw: tuple[int, int], vectors:
         b.add(thr)
         b.params[f"{thr.name}.thresholds"] = thresholds
         b.origins.append(LayerOrigin(thr.name, end.output[0], "nchw", out_scale, offset=qmin))
-        return _Cursor(end.output[0], out_type, out_scale, (*vectors[:2], c) if len(vectors) == 2 else (1, 1, c),
-                       offset=qmin)
+        return Cursor(end.output[0], out_type, out_scale, (*vectors[:2], c) if len(vectors) == 2 else (1, 1, c),
+                      offset=qmin)
     if end is not None and not (end.op_type in ("Flatten", "Reshape") and b.is_output(end.output[0])
                                 and b.only_consumer(end.output[0]) is None):
         raise FrontendError(f"{end.name}: unsupported op type {end.op_type!r} after {node.name} ({node.op_type}) "
@@ -137,8 +129,6 @@ def _pool_epilogue(b, name: str, node: onnx.NodeProto, tail, run, gap: GlobalAcc
     """The host replays the exact sum (2P - pix) * s (or (S + pix * offset) * s), the average's one float32
     operation and the tail; the form of the average (x / pix or x * (1 / pix)) is the one that equals qonnx
     on every sum (sampled evenly when there are more than EPILOGUE_SUMS)."""
-    from candle_hw.compile.frontend import FrontendError
-
     ops, consts = epilogue_ops(tail, "epilogue")
     pix, c = gap.pixels, gap.channels
     lo, hi = gap.sum_range

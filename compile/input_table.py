@@ -21,6 +21,8 @@ import onnx
 from onnx import helper
 
 from candle_hw.compile.host_ir import HostOp, InputQuant
+from candle_hw.compile.lowering import FrontendError, enter_dataflow
+from candle_hw.compile.tails import PASS_THROUGH, constant_inputs
 from candle_hw.types import BIPOLAR, IntType, type_values
 
 # widest annotated input enumerated (2^16 values: the table and one qonnx run stay small)
@@ -38,9 +40,6 @@ def lower_table_prologue(b, cur, shape: list[int], annotated: IntType):
     """From the annotated input ``cur.tensor`` through its float ops (and quantizer, if any) to the first
     MatMul/Gemm/Conv/Pad: one table, then the dataflow input. Refuses, naming the node, what is not a scalar
     elementwise op or a per-tensor quantizer."""
-    from candle_hw.compile.frontend import FrontendError, _enter_dataflow
-    from candle_hw.compile.tails import PASS_THROUGH
-
     if annotated.bits > MAX_TABLE_BITS:
         raise FrontendError(f"input {cur.tensor}: float ops on a {annotated.name} input: more than "
                             f"2^{MAX_TABLE_BITS} values to tabulate")
@@ -99,7 +98,7 @@ def lower_table_prologue(b, cur, shape: list[int], annotated: IntType):
     key = "prologue.table"
     b.params[key] = q.astype(np.float32)
     quant = InputQuant("table", elem_type, scale, source=annotated.name, table=key)
-    return _enter_dataflow(b, node, t, shape, reshapes, quant)
+    return enter_dataflow(b, node, t, shape, reshapes, quant)
 
 
 def _run_chain(model, chain: list[onnx.NodeProto], t_in: str, t_out: str, values: np.ndarray) -> np.ndarray:
@@ -107,8 +106,6 @@ def _run_chain(model, chain: list[onnx.NodeProto], t_in: str, t_out: str, values
     with scalar operands, so column i is the chain applied to value i)."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
-
-    from candle_hw.compile.tails import constant_inputs
 
     shape = [1, values.size]
     g = helper.make_graph(
@@ -126,8 +123,6 @@ def _run_chain(model, chain: list[onnx.NodeProto], t_in: str, t_out: str, values
 def table_type(last: onnx.NodeProto | None, values: np.ndarray, annotated: IntType) -> tuple[IntType, float, np.ndarray]:
     """The tabulated values as (element type, scale s, elements q) with values == fl32(q * s) exactly: the
     narrowest integer type of q over the scales tried (ties: the scale tried first)."""
-    from candle_hw.compile.frontend import FrontendError
-
     where = f"{last.name} ({last.op_type})" if last is not None else "input"
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import onnx
 
-from candle_hw.compile.tails import derive_thresholds
+from candle_hw.compile.tails import TailError, derive_thresholds
 from candle_hw.errors import UserError
 
 # widest multi-bit activation mapped to thresholds (2^n - 1 comparators per channel)
@@ -103,3 +103,30 @@ def channel_thresholds(name: str, t: np.ndarray, flip: np.ndarray, lo: int, hi: 
         raise MultiBitError(f"{name}: channel {int(unsorted[0])}: thresholds {out[:, unsorted[0]].tolist()} are "
                             "not increasing with the level (not monotone)")
     return out, falling
+
+
+def sum_thresholds(name: str, run: Callable[[np.ndarray], np.ndarray], lo: int, hi: int, channels: int, levels,
+                   out_scale: float, falling: Callable[[int], Exception]) -> tuple[np.ndarray, int]:
+    """Thresholds of a standalone Thresholding on an integer sum in [lo, hi] (a global pool's, a residual add's).
+
+    ``run(s)`` maps (rows, channels) sums to qonnx's quantizer output on them; ``levels`` is None for a bipolar
+    quantizer (one threshold), else the multi-bit quantizer's (one threshold per level).
+    The unit cannot negate its input, so a falling channel is refused by raising ``falling(channel)``. Returns the
+    (channels, n) thresholds clipped to [lo, hi + 1] and n."""
+    if levels is None:
+        def is_on(s: np.ndarray) -> np.ndarray:
+            out = run(s)
+            bad = ~np.isin(out, (-out_scale, out_scale))
+            if bad.any():
+                raise TailError(f"{name}: channel {int(np.argwhere(bad)[0][1])}: quantizer output {out[bad][0]}, "
+                                f"expected ±{out_scale}")
+            return out > 0
+
+        thr, flip = derive_thresholds(name, is_on, lo, hi, channels)
+        thr = thr[None, :]
+    else:
+        raw, raw_flip = derive_levels(name, level_probe(name, run, levels, out_scale), lo, hi, channels, levels.count)
+        thr, flip = channel_thresholds(name, raw, raw_flip, lo, hi)
+    if flip.any():
+        raise falling(int(np.flatnonzero(flip)[0]))
+    return np.ascontiguousarray(np.clip(thr, lo, hi + 1).T).astype(np.int64), thr.shape[0]

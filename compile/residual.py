@@ -22,15 +22,14 @@ import onnx
 
 from candle_hw.compile.host_ir import LayerOrigin
 from candle_hw.compile.ir import AddStreams, DuplicateStreams, Edge, Thresholding
-from candle_hw.compile.tails import check_tail, run_tail, sum_thresholds
+from candle_hw.compile.lowering import (
+    QUANTIZERS, Cursor, FrontendError, activation_inputs, collect_tail, end_levels, end_scale,
+)
+from candle_hw.compile.multibit import sum_thresholds
+from candle_hw.compile.tails import check_tail, run_tail
 from candle_hw.types import BIPOLAR, IntType
 
 MAX_PAIRS = 1 << 22  # operand value pairs enumerated to prove the float32 sum a function of the integer sum
-
-
-def activation_inputs(b, node: onnx.NodeProto) -> list[str]:
-    """The inputs of ``node`` that are computed tensors (not initializers): the activations it reads."""
-    return [t for t in node.input if t and b.model.get_initializer(t) is None]
 
 
 def is_join(b, node: onnx.NodeProto) -> bool:
@@ -38,17 +37,8 @@ def is_join(b, node: onnx.NodeProto) -> bool:
     return node.op_type in ("Concat", "Sum") or len(activation_inputs(b, node)) > 1
 
 
-def unquantized_join(b, node: onnx.NodeProto, producer: onnx.NodeProto) -> str:
-    """The one-line refusal of a join that meets a float tensor (e.g. Bi-Real's float shortcut into a conv's BN)."""
-    others = [t for t in activation_inputs(b, node) if t not in producer.output]
-    return (f"{node.name} ({node.op_type}): joins the unquantized output of {producer.name} with {', '.join(others)}; "
-            "a residual Add needs both operands quantized (a Quant/BipolarQuant on each branch before the Add)")
-
-
 def duplicate(b, cur, n: int) -> list:
     """A DuplicateStreams with ``n`` outputs on the stream of ``cur``; one cursor per output port."""
-    from candle_hw.compile.frontend import FrontendError
-
     if cur.elem_type is None or cur.pending_pad is not None:
         raise FrontendError(f"tensor {cur.tensor}: feeds {n} nodes; only a quantized tensor may branch")
     dup = DuplicateStreams(f"dup{_count(b, DuplicateStreams)}", tuple(cur.nhwc), cur.elem_type, 1, n)
@@ -59,8 +49,6 @@ def duplicate(b, cur, n: int) -> list:
 
 def lower_join(b, node: onnx.NodeProto, ready: dict):
     """An Add of two lowered quantized tensors -> AddStreams + Thresholding; any other join is refused."""
-    from candle_hw.compile.frontend import FrontendError
-
     names = activation_inputs(b, node)
     if node.op_type != "Add" or len(names) != 2:
         raise FrontendError(f"{node.name} ({node.op_type}): joins {len(names)} activation{'s' * (len(names) != 1)} "
@@ -90,11 +78,7 @@ def lower_join(b, node: onnx.NodeProto, ready: dict):
 
 def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int], z: np.ndarray, layout: str):
     """The ops after the Add up to the next quantizer -> a Thresholding on the integer sum."""
-    from candle_hw.compile.frontend import (
-        QUANTIZERS, FrontendError, _collect_tail, _Cursor, _end_levels, _end_scale,
-    )
-
-    tail, _, nxt = _collect_tail(b, node)
+    tail, _, nxt = collect_tail(b, node)
     if nxt is None or nxt.op_type not in QUANTIZERS:
         got = "the graph output" if nxt is None else f"{nxt.name} ({nxt.op_type})"
         raise FrontendError(f"{node.name} (Add): the sum must be requantized (a Quant/BipolarQuant after the Add and "
@@ -102,8 +86,8 @@ def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int
     end = nxt
     ch = a.nhwc[-1]
     check_tail(b.model, tail, node.output[0], ch, layout)
-    out_scale = _end_scale(b, end)
-    levels = _end_levels(b, end)
+    out_scale = end_scale(b, end)
+    levels = end_levels(b, end)
     lo, hi = rng
 
     def run(s: np.ndarray) -> np.ndarray:  # (rows, C) integer sums -> qonnx's quantizer output
@@ -119,7 +103,7 @@ def _requantize(b, node: onnx.NodeProto, add: AddStreams, a, rng: tuple[int, int
     b.add(Thresholding(name, ch, 1, add.out_type, out_type, n, vectors))
     b.params[f"{name}.thresholds"] = thr
     b.origins.append(LayerOrigin(name, end.output[0], layout, out_scale, offset=qmin))
-    return _Cursor(end.output[0], out_type, out_scale, a.nhwc, a.flatten_from, offset=qmin, src=b.tip)
+    return Cursor(end.output[0], out_type, out_scale, a.nhwc, a.flatten_from, offset=qmin, src=b.tip)
 
 
 def _values(cur) -> np.ndarray:
@@ -134,8 +118,6 @@ def sum_values(node: onnx.NodeProto, a, c) -> tuple[tuple[int, int], np.ndarray,
     enumerated over all pairs. Refuses a sum that is not a function of S, or not non-decreasing in S. An S that
     no pair reaches (two ±1 maps sum to even S) takes the value of the nearest attainable S below it, so that
     thresholds on S are right wherever it occurs. ``exact``: z = fl((S + offsets) * s) for every attainable S."""
-    from candle_hw.compile.frontend import FrontendError
-
     va, vc = _values(a), _values(c)
     if va.size * vc.size > MAX_PAIRS:
         raise FrontendError(f"{node.name} (Add): {va.size} x {vc.size} operand values; too many to check the sum")
