@@ -84,8 +84,33 @@ def _merge(obj, updates: dict, where: str):
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             _merge(current, value, f"{where}.{key}")
         else:
-            setattr(obj, key, value)
+            setattr(obj, key, _typed(current, value, f"{where}.{key}"))
     return obj
+
+
+def _typed(current, value, where: str):
+    """``value`` as the type of the default it replaces, for the scalar types. YAML 1.1 reads ``5e-4`` (no dot) as
+    a string, which would otherwise reach the optimiser as one; a value of the wrong kind is refused here, naming
+    the key, instead of failing deep inside a run."""
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise UserError(f"config {where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(current, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise UserError(f"config {where}: expected a number, got {value!r}") from None
+        if isinstance(value, (int, float)):
+            if isinstance(current, float):
+                return float(value)
+            if float(value).is_integer():
+                return int(value)
+            raise UserError(f"config {where}: expected an integer, got {value!r}")
+    if isinstance(current, (int, float)):
+        raise UserError(f"config {where}: expected a number, got {value!r}")
+    return value
 
 
 def read_config_file(path: str | Path, label: str = "--config") -> dict:

@@ -1,5 +1,6 @@
 """The fine-tuned teacher extension (training/finetune.py): full fine-tuning with random-resized crops and
 mixup/cutmix under logit adjustment, its saved encoder, the single_ft kind and cd_ft, on digits in seconds."""
+import re
 import json
 
 import numpy as np
@@ -99,6 +100,18 @@ def test_settings_and_bad_values_name_the_key():
         load_config(None, {"finetune.augment": "autoaugment"})
     with pytest.raises(UserError, match="unknown key 'fulll'"):
         load_config(None, parse_settings(["finetune.fulll=1"]))
+
+
+def test_settings_take_the_type_of_the_key():
+    # YAML 1.1 reads 5e-4 (no dot) as a string: it must reach the optimiser as a float, not fail mid-run
+    cfg = load_config(None, parse_settings(["finetune.lr=5e-4", "finetune.epochs=60", "distill.epochs=4e2"]))
+    assert cfg.finetune.lr == 5e-4 and isinstance(cfg.finetune.lr, float)
+    assert cfg.distill.epochs == 400 and isinstance(cfg.distill.epochs, int)
+    for item, msg in (("finetune.lr=fast", "finetune.lr: expected a number, got 'fast'"),
+                      ("finetune.full=maybe", "finetune.full: expected true or false, got 'maybe'"),
+                      ("distill.epochs=2.5", "distill.epochs: expected an integer, got 2.5")):
+        with pytest.raises(UserError, match=re.escape(msg)):
+            load_config(None, parse_settings([item]))
 
 
 def test_cd_ft_on_digits_end_to_end(tmp_path, tiny_teacher):
