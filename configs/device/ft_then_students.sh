@@ -8,6 +8,7 @@ TPLAN=$1; SPLAN=$2; DEADLINE=$3; TSEC=$4; T0=$(date +%s)
 bash configs/device/ft_teachers.sh "$TPLAN" "$TSEC" 2
 mv $OUT/sweep_results.tgz $OUT/teachers_results.tgz
 BEST=$(head -1 /tmp/keep.txt)
+[ -n "$BEST" ] || { echo "no fine-tuned teacher finished: students not started"; exit 1; }
 FLAGS=$(python - "$BEST" <<'PY'
 import json, pathlib, sys
 name = sys.argv[1]
