@@ -202,19 +202,36 @@ def global_acc_pool_resources(n: GlobalAccPool) -> dict[str, int]:
     return _res(lut, 2 * width + clog2(depth) + clog2(n.pixels) + 1)
 
 
+def fifo_pointer_luts(depth: int) -> int:
+    """Control LUTs of fifo.sv: two pointers with a lap bit (their increments on the carry chain), the equal-address
+    compare for full and empty, the handshakes; a depth other than a power of two adds each pointer's compare with
+    DEPTH - 1 and its clear. Fitted to Yosys 0.70 synth_xilinx of fifo.sv alone at depths 1 to 2048 (32 and 4 bits
+    wide, within 3 LUTs)."""
+    aw = clog2(depth) if depth > 1 else 0
+    if depth & (depth - 1) == 0:
+        return 6 + max(aw, 1)
+    return 9 + aw + math.ceil(aw / 2)
+
+
 def fifo_resources(n: StreamFIFO) -> dict[str, int]:
-    width = n.stream.width_bits
-    if fifo_uses_block_ram(n.depth):
-        return _res(20 + 2 * clog2(n.depth) + width // 4, 2 * width + 2 * clog2(n.depth) + 4,
-                    bram18_count(width, n.depth))
-    if n.depth <= 2:
-        return _res(10 + width, n.depth * width + 6)
-    return _res(10 + lutram(width, n.depth) + width * math.ceil(math.log2(n.depth) / 3), 3 * clog2(n.depth) + 4)
+    """fifo.sv: "block" (depth >= FIFO_BLOCK_MIN_DEPTH) a RAM of 2**ceil(log2 depth) words in RAMB18s plus the
+    output register; "distributed" LUT RAM, RAM32M (6 bits of 32 words in 4 LUTs) up to 32 words, else RAM64M
+    (3 bits of 64 words in 4 LUTs)."""
+    width, depth = n.stream.width_bits, n.depth
+    aw = clog2(depth) if depth > 1 else 1
+    if fifo_uses_block_ram(depth):
+        return _res(1 + fifo_pointer_luts(depth), 2 * aw + 4 + width, bram18_count(width, 1 << aw))
+    ram = 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
+    return _res(ram + fifo_pointer_luts(depth), 2 * aw + 2)
 
 
 def dwc_resources(n: WidthConverter) -> dict[str, int]:
     a, b = n.in_elems, n.out_elems
     bits = dwc_buffer_elems(a, b) * n.elem_type.bits
+    if b > a and b % a == 0:
+        # dwc.sv's shift datapath: flip-flops only; the LUTs are its word counter and handshakes (Yosys 0.70
+        # synth_xilinx of dwc.sv alone: 6 or 7 LUTs from ratio 2 to 32, 1 to 8 bits per element)
+        return _res(6 + clog2(b // a) / 4, bits + clog2(b // a) + 1)
     # a wide-to-narrow converter by 4 or more selects among many element offsets
     select = 2.5 * a * n.elem_type.bits if a >= 4 * b else 0
     return _res(10 + 2 * bits + select, bits + 8)

@@ -22,8 +22,11 @@ def fifo_uses_block_ram(depth: int) -> bool:
 
 
 def dwc_buffer_elems(in_elems: int, out_elems: int) -> int:
-    """dwc.sv's element buffer BUF = IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT); an input word is taken while
-    the buffer holds at most BUF - IN elements."""
+    """dwc.sv's element buffer BUF; an input word is taken while the buffer holds at most BUF - IN elements. A
+    whole-multiple widening (g_up) holds its output register and the input words of the next output word but
+    the last, 2*OUT - IN; any other pair (g_ring) IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT)."""
+    if out_elems > in_elems and out_elems % in_elems == 0:
+        return 2 * out_elems - in_elems
     return in_elems + 2 * out_elems + min(in_elems, out_elems) - math.gcd(in_elems, out_elems)
 
 

@@ -29,41 +29,60 @@ module fifo #(
     localparam bit BLOCK = (RAM_STYLE == "block") || (RAM_STYLE == "auto" && DEPTH > 64);
     /* verilator lint_on WIDTHEXPAND */
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
-    localparam int CW = $clog2(DEPTH + 1);
+    // A power-of-two DEPTH wraps the pointers by themselves (no compare, no clear).
+    localparam bit POW2 = DEPTH > 1 && (DEPTH & (DEPTH - 1)) == 0;
 
+    // Occupancy from the pointers alone: each pointer counts laps of the ring in one more bit, so equal
+    // addresses mean empty on the same lap and full on different laps. No occupancy counter, no adder.
     logic [AW-1:0] wr_ptr, rd_ptr;
-    logic [CW-1:0] count;
+    logic          wr_lap, rd_lap;
+    logic          same_addr, empty;
     logic          wr_en, rd_en;
 
-    assign s_tready = count != CW'(DEPTH);
-    assign wr_en = s_tvalid && s_tready;
+    assign same_addr = wr_ptr == rd_ptr;
+    assign empty     = same_addr && wr_lap == rd_lap;
+    assign s_tready  = !(same_addr && wr_lap != rd_lap);
+    assign wr_en     = s_tvalid && s_tready;
 
-    function automatic logic [AW-1:0] bump(input logic [AW-1:0] p);
-        // assigned to the function name: Yosys' SystemVerilog frontend rejects `return`
-        bump = p == AW'(DEPTH - 1) ? '0 : p + AW'(1);
-    endfunction
-
-    always_ff @(posedge clk) begin
-        if (!rst_n) begin
-            wr_ptr <= '0;
-            rd_ptr <= '0;
-            count  <= '0;
-        end else begin
-            if (wr_en) wr_ptr <= bump(wr_ptr);
-            if (rd_en) rd_ptr <= bump(rd_ptr);
-            count <= count + CW'(wr_en) - CW'(rd_en);
+    if (POW2) begin : g_wrap
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                {wr_lap, wr_ptr} <= '0;
+                {rd_lap, rd_ptr} <= '0;
+            end else begin
+                if (wr_en) {wr_lap, wr_ptr} <= {wr_lap, wr_ptr} + (AW + 1)'(1);
+                if (rd_en) {rd_lap, rd_ptr} <= {rd_lap, rd_ptr} + (AW + 1)'(1);
+            end
+        end
+    end else begin : g_wrap
+        // the wrap clears a pointer through the flip-flop's synchronous reset, next to rst_n
+        logic wr_last, rd_last;
+        assign wr_last = wr_ptr == AW'(DEPTH - 1);
+        assign rd_last = rd_ptr == AW'(DEPTH - 1);
+        always_ff @(posedge clk) begin
+            if (!rst_n || (wr_en && wr_last)) wr_ptr <= '0;
+            else if (wr_en) wr_ptr <= wr_ptr + AW'(1);
+            if (!rst_n || (rd_en && rd_last)) rd_ptr <= '0;
+            else if (rd_en) rd_ptr <= rd_ptr + AW'(1);
+            if (!rst_n) begin
+                wr_lap <= 1'b0;
+                rd_lap <= 1'b0;
+            end else begin
+                if (wr_en && wr_last) wr_lap <= !wr_lap;
+                if (rd_en && rd_last) rd_lap <= !rd_lap;
+            end
         end
     end
 
     if (BLOCK) begin : g_block
-        (* ram_style = "block" *) logic [WIDTH-1:0] mem[DEPTH];
+        (* ram_style = "block" *) logic [WIDTH-1:0] mem[2 ** AW];
         logic [WIDTH-1:0] rd_data;
         logic             rd_valid;
         logic             out_free, stage_move;
 
         assign out_free   = !m_tvalid || m_tready;
         assign stage_move = rd_valid && out_free;
-        assign rd_en      = count != '0 && (!rd_valid || stage_move);
+        assign rd_en      = !empty && (!rd_valid || stage_move);
 
         always_ff @(posedge clk) begin
             if (wr_en) mem[wr_ptr] <= s_tdata;
@@ -82,10 +101,30 @@ module fifo #(
         end
         always_ff @(posedge clk) if (stage_move) m_tdata <= rd_data;
     end else begin : g_distributed
-        (* ram_style = "distributed" *) logic [WIDTH-1:0] mem[DEPTH];
-        assign m_tvalid = count != '0;
-        assign m_tdata  = mem[rd_ptr];
+        assign m_tvalid = !empty;
         assign rd_en    = m_tvalid && m_tready;
-        always_ff @(posedge clk) if (wr_en) mem[wr_ptr] <= s_tdata;
+        fifo_lutram #(.WIDTH(WIDTH), .DEPTH(DEPTH), .AW(AW)) u_mem (
+            .clk, .we(wr_en), .wa(wr_ptr), .wd(s_tdata), .ra(rd_ptr), .rd(m_tdata));
     end
+endmodule
+
+// The LUT RAM of fifo.sv's "distributed" style, a module of its own that synthesis keeps: inside fifo, Yosys
+// would move the read pointer's register into the read port and then rebuild it, with its enable and reset, as
+// a second copy of the pointer and a LUT per bit in front of the LUT RAM's asynchronous read.
+(* keep_hierarchy *)
+module fifo_lutram #(
+    parameter int WIDTH = 8,
+    parameter int DEPTH = 2,
+    parameter int AW = 1
+) (
+    input  logic             clk,
+    input  logic             we,
+    input  logic [AW-1:0]    wa,
+    input  logic [WIDTH-1:0] wd,
+    input  logic [AW-1:0]    ra,
+    output logic [WIDTH-1:0] rd
+);
+    (* ram_style = "distributed" *) logic [WIDTH-1:0] mem[DEPTH];
+    assign rd = mem[ra];
+    always_ff @(posedge clk) if (we) mem[wa] <= wd;
 endmodule
