@@ -2,6 +2,8 @@
 recurrence; periodic extrapolation is exact; FIFO occupancy respects depths; deadlocks are reported."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -101,12 +103,15 @@ def test_fifo_occupancy_within_depth() -> None:
 
 @pytest.mark.slow
 def test_output_period_extrapolation_on_cnv() -> None:
-    """CNV-W1A1 with sized FIFOs: the convolutions run slightly faster than the FC bottleneck, so the front
-    never repeats within a few frames; completions extrapolated from 4 frames equal a 12-frame solve."""
+    """CNV-W1A1 with sized FIFOs, fifo_swg3 at twice its size: the convolutions run slightly faster than the FC
+    bottleneck and that FIFO lets them run ahead, so the front never repeats within a few frames (at its sized
+    depth the FIFO throttles the front into a period); completions extrapolated from 4 frames equal a 12-frame
+    solve."""
     from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
     from fixtures.reference_graphs import cnv_graph
 
     g = SizeFIFOs()(cnv_graph())
+    g = g.with_node(replace(g.node("fifo_swg3"), depth=2 * g.node("fifo_swg3").depth))
     res = simulate_cycle(g, 12)
     assert res.sim_frames == 4 and not res.fully_periodic
     full = simulate_schedule(g, 12)
