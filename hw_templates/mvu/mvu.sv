@@ -10,7 +10,7 @@
 // unsigned threshold type of an XNOR layer, e.g. T in [0, MW+1]); comparisons are exact (done in
 // max(ACC_BITS, THRESH_BITS) + 1 signed bits). With N_THRESH = 1 the accumulator starts at -T and the output is
 // its sign (no comparator); with N_THRESH > 1 there are N_THRESH comparators per PE.
-// TERNARY = 1 (signed 2-bit weights all in {-1, 0, 1}, thresholds; chosen by compile/emit.py ternary_spec): the
+// TERNARY = 1 (signed 2-bit weights all in {-1, 0, 1}, thresholds; chosen by compile/mvu_map.py ternary_spec): the
 // weight's bits are read as sign s and nonzero n, and the heap sums n & (x_i ^ s) per lane and input bit
 // (mvu_kbit_dot TERN): acc' = acc - o_r, o_r a per-channel constant of the weights that the compiler subtracts
 // from the thresholds; ACC_BITS and THRESH_BITS are then those of acc' and the shifted thresholds. As with
@@ -38,7 +38,7 @@
 // by sim/packing.py pad_pattern_words. Cost: the counters, two tiny ROMs and a 2:1 choice in each PE's step. WEIGHT_STYLE: "block" (inferred block RAM, registered
 // read), "distributed" (LUT RAM; under Yosys a LUT ROM, same LUT count) or "logic" (constant ROM in LUTs), both
 // in mvu_wrom with a registered address; all three styles give the weight word one cycle after its address.
-// THRESH_STYLE: where the threshold ROM goes, "block" or "distributed" (chosen by compile/emit.py
+// THRESH_STYLE: where the threshold ROM goes, "block" or "distributed" (chosen by compile/mvu_map.py
 // threshold_style); "block" needs TERNARY = 1, the only datapath whose threshold read is registered.
 //
 // Schedule (FINN's MVAU): one step (nf, sf) per cycle, sf fastest; step (nf, sf) multiplies input word sf
@@ -142,7 +142,7 @@ module mvu #(
     localparam int TWW = N_THRESH > 0 ? PE * N_THRESH * THRESH_BITS : 1;
     localparam int CW = AW > THRESH_BITS + 1 ? AW : THRESH_BITS + 1;
     // acc - T of the N_THRESH = 1 datapath, exact; TERNARY: the threshold type covers every value of acc - T_0
-    // (compile/emit.py ternary_spec), so the accumulator is that wide (one more bit if the type is unsigned)
+    // (compile/mvu_map.py ternary_spec), so the accumulator is that wide (one more bit if the type is unsigned)
     localparam int DW = TERNARY != 0 ? THRESH_BITS + (THRESH_SIGNED != 0 ? 0 : 1) : CW + 1;
     // mvu_thresh_fn.svh's comparison width: the ternary accumulator (acc - T_0) or the sign-extended accumulator
     localparam int THRESH_CW = TERNARY != 0 ? DW : CW;
@@ -396,7 +396,7 @@ module mvu #(
             // The accumulator starts at -T_0, so its sign is [acc >= T_0]: no comparator for the first threshold.
             // TERNARY: the memory holds the start value ACC_INIT - T_0 itself, loaded without a subtraction (a
             // carry chain per PE where the threshold ROM is too deep to fold it into its read LUTs), and T_i - T_0
-            // for i > 0 (compile/emit.py ternary_spec), compared with acc - T_0; one comparator fewer per PE for
+            // for i > 0 (compile/mvu_map.py ternary_spec), compared with acc - T_0; one comparator fewer per PE for
             // one accumulator bit more.
             logic [DW-1:0] acc_t, t_ext, start;
             logic [THRESH_BITS-1:0] t;

@@ -178,7 +178,7 @@ endfunction
 // x*w = n*V + (weight-only term), V the value of x ^ s (every bit of x flipped by s). Kind k of an integer x is the
 // bit n & (x_k ^ s) at column k, negative for the sign bit of a signed x; a +-1 x has one kind, n & (x_0 ^ s) at
 // column 1 (x*w = 2*n*(x_0 ^ s) - n). The weight-only terms are summed per output channel by the compiler and
-// taken out of the thresholds (compile/emit.py ternary_spec), so the heap holds IN_BITS bits per lane (one for
+// taken out of the thresholds (compile/mvu_map.py ternary_spec), so the heap holds IN_BITS bits per lane (one for
 // +-1) instead of the IN_BITS*WB partial products.
 function automatic integer kt_kinds(input integer ib, input integer bip);
     kt_kinds = bip != 0 ? 1 : ib;

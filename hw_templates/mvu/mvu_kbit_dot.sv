@@ -12,7 +12,7 @@
 // registered and summed by the compressor mvu_heap, as in the XNOR-popcount (mvu_xnor_popcount).
 // TERN = 1 (2-bit weights in {-1, 0, 1}, mvu_heap_fn.svh kt_*): the heap holds one bit n & (x_i ^ s) per lane and
 // input bit instead of the partial products, and ``sum`` + kt_const(...) = sum_s x_s * w_s - sum_s o(w_s), o the
-// weight-only lane term that the compiler takes out of the thresholds (compile/emit.py ternary_spec). Each heap
+// weight-only lane term that the compiler takes out of the thresholds (compile/mvu_map.py ternary_spec). Each heap
 // bit is a 3-input function (no fused first level: three lanes would need 9 inputs).
 // Latency (cycles) = heap_levels(kd_heights(...), OW) / REG_EVERY + 2; the output is registered.
 module mvu_kbit_dot #(
