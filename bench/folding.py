@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         ("CNV", "FoldForThroughput @3000 FPS", lambda: FoldForThroughput(3000, dev, clk)(cnv_graph())),
         ("CNV", "FoldForThroughput max", lambda: FoldForThroughput("max", dev, clk)(cnv_graph())),
     ]
-    print(f"device {dev} @ {clk:g} MHz; LUT/BRAM = candle-hw model (Yosys-calibrated), FINN = FINN's formulas")
+    print(f"device {dev} @ {clk:g} MHz; LUT/BRAM = candle-hw model (Yosys-calibrated), FINN = FINN's formulas, "
+          "width converters included (FINN's own estimate report omits them: its build inserts them after it)")
     print(f"{'net':4s} {'design':30s} {'max_cyc':>8s} {'II sim':>8s} {'FPS':>10s} {'LUT':>7s} {'BRAM':>5s} "
           f"{'FINN LUT':>9s} {'FINN BRAM':>9s} {'FPS/kLUT':>9s} {'BW ceil':>7s}  folding (PExSIMD, style) [s]")
     for net, name, make in rows:

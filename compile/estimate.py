@@ -10,7 +10,9 @@
   the DAG, each node weighted by its cycles), max_cycles, max_cycles_node_name, estimated_throughput_fps,
   estimated_latency_ns.
 - ``finn_estimate_layer_resources(graph)``: FINN's estimator formulas (HLS MVAU LUT model, FINN-R BRAM table,
-  thresholding, SWG, FIFO) on the same graph, for side-by-side comparison.
+  thresholding, SWG, FIFO, width converter) on the same graph, for side-by-side comparison;
+  ``finn_estimate_source(node)`` says what each node's figure is (FINN's formula, one FINN's own report omits,
+  FINN's 0, or not re-implemented).
 """
 from __future__ import annotations
 
@@ -500,6 +502,36 @@ def finn_estimate_layer_resources(graph: DataflowGraph) -> dict[str, dict[str, i
     """FINN's estimate_layer_resources formulas (MVAU as HLS with ram_style auto, SWG distributed, FIFOs as FINN's
     flow implements them at their depth, max-pool and label select charged nothing as FINN does)."""
     return _with_total({n.name: finn_node_resources(n) for n in graph.nodes})
+
+
+# What a node's figure in finn_estimate_layer_resources is, for reports that set it beside FINN's own report.
+FINN_SOURCE_FORMULA = "FINN's formula"
+FINN_SOURCE_AFTER_REPORT = ("FINN's formula; not in FINN's own estimate report: its build inserts FIFOs and width "
+                            "converters after writing that report")
+FINN_SOURCE_ZERO = "0 as in FINN: its estimator defines no resource estimate for this node"
+FINN_SOURCE_MISSING = "not re-implemented: 0 here, not FINN's figure"
+
+
+def finn_estimate_source(n: Node) -> str:
+    """Which of the FINN_SOURCE_* labels applies to ``finn_node_resources(n)``. FINN's build writes
+    estimate_layer_resources.json (step_generate_estimate_reports) before step_set_fifo_depths inserts width
+    converters and FIFOs (Xilinx/finn src/finn/builder/build_dataflow_steps.py @4d49603), so their rows here are
+    FINN's formulas for nodes FINN's own report does not list."""
+    if isinstance(n, (StreamFIFO, WidthConverter)):
+        return FINN_SOURCE_AFTER_REPORT
+    if isinstance(n, (MatrixVectorUnit, Thresholding, SlidingWindow)):
+        return FINN_SOURCE_FORMULA
+    if isinstance(n, (MaxPool, LabelSelect)):
+        return FINN_SOURCE_ZERO
+    return FINN_SOURCE_MISSING
+
+
+def finn_report_scope_total(graph: DataflowGraph) -> dict[str, int]:
+    """The total of FINN's formulas over the nodes FINN's own estimate report lists (no FIFOs or width
+    converters: see finn_estimate_source)."""
+    per = finn_estimate_layer_resources(graph)
+    rows = [per[n.name] for n in graph.nodes if finn_estimate_source(n) != FINN_SOURCE_AFTER_REPORT]
+    return {k: sum(r[k] for r in rows) for k in KEYS}
 
 
 # -- fit against a device, from the estimate (before any tool runs) -----------------------------------------

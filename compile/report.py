@@ -4,7 +4,9 @@
 reports/estimate_layer_resources.json, estimate_layer_cycles.json, estimate_network_performance.json and
 remembers the target in reports/estimate_config.json.
 ``write_report(build)`` (``candle-hw report BUILD``) writes reports/report.json: the three estimates, FINN's
-own estimator formulas beside ours, the cycle-level simulator's prediction (interval, latency, per node), the
+own estimator formulas beside ours (each node's figure labelled: FINN's formula, FINN's formula for a FIFO or width
+converter that FINN's own estimate report omits, FINN's 0, or not re-implemented; and the total over the nodes
+FINN's own report lists), the cycle-level simulator's prediction (interval, latency, per node), the
 FIFO depths, and, where the build has them, measured cycles (reports/rtlsim_performance.json) and measured
 resources (reports/synth.json) next to the predictions with their relative errors; and reports/report.html,
 the same as self-contained HTML with matplotlib plots embedded as PNG data URIs.
@@ -20,7 +22,7 @@ from typing import Any
 
 from candle_hw.compile.estimate import (
     KEYS, critical_path, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance,
-    finn_estimate_layer_resources,
+    finn_estimate_layer_resources, finn_estimate_source, finn_report_scope_total,
 )
 from candle_hw.compile.ir import DataflowGraph, StreamFIFO
 
@@ -116,6 +118,9 @@ def build_report(build: str | Path) -> dict[str, Any]:
         # the nodes whose cycles add up to critical_path_cycles (on a branching graph: the longer branch)
         "critical_path_nodes": critical_path(graph, cycles)[1],
         "finn_estimate_layer_resources": finn_estimate_layer_resources(graph),
+        # per node: FINN's formula, one FINN's own report omits (FIFOs, width converters), FINN's 0, or not ours
+        "finn_estimate_source": {n.name: finn_estimate_source(n) for n in graph.nodes},
+        "finn_estimate_total_in_finn_report": finn_report_scope_total(graph),
         "fifo_depths": {n.name: n.depth for n in graph.nodes if isinstance(n, StreamFIFO)},
         "device_utilisation": {k: est["total"][k] / cap[k] for k in KEYS if cap.get(k)},
         "cycle_simulation": _cycles_section(graph, rtl),
@@ -171,7 +176,8 @@ def _figures(r: dict[str, Any]) -> list[tuple[str, str]]:
     figs = [("Cycles per frame per node (never stalled)",
              _bar(names, {"cycles": [cyc[n] for n in names]}, "estimate_layer_cycles", "cycles",
                   perf["max_cycles_node_name"], log=True))]
-    figs.append(("LUTs per node: our model vs FINN's formulas",
+    figs.append(("LUTs per node: our model vs FINN's formulas (FIFO and width-converter bars: FINN's formulas "
+                 "for nodes its own estimate report omits)",
                  _bar(names, {"candle-hw": [est[n]["LUT"] for n in names], "FINN formulas": [finn[n]["LUT"] for n in names]},
                       "LUT", "LUT")))
     figs.append(("BRAM_18K per node", _bar(names, {"candle-hw": [est[n]["BRAM_18K"] for n in names],
@@ -217,6 +223,11 @@ def render_html(r: dict[str, Any]) -> str:
                     ["measured latency_cycles (Verilator)", cs["measured"]["latency_cycles"]]]
     est = r["estimate_layer_resources"]
     res_rows = [[n, *(v[k] for k in KEYS)] for n, v in est.items()]
+    finn, finn_src = r["finn_estimate_layer_resources"], r["finn_estimate_source"]
+    finn_rows = [[n, finn[n]["LUT"], finn[n]["BRAM_18K"], finn_src[n]] for n in finn_src]
+    finn_rows += [["total", finn["total"]["LUT"], finn["total"]["BRAM_18K"], "all rows above"],
+                  ["total in FINN's own report", r["finn_estimate_total_in_finn_report"]["LUT"],
+                   r["finn_estimate_total_in_finn_report"]["BRAM_18K"], "without FIFOs and width converters"]]
     imgs = "".join(f"<h2>{html.escape(t)}</h2><img alt=\"{html.escape(t)}\" src=\"{src}\">" for t, src in _figures(r))
     style = ("body{font-family:sans-serif;margin:2em;background:#fff}table{border-collapse:collapse}"
              "td,th{border:1px solid #999;padding:2px 8px;text-align:right}img{max-width:100%}")
@@ -224,7 +235,9 @@ def render_html(r: dict[str, Any]) -> str:
             f"<style>{style}</style></head><body><h1>candle-hw build report</h1>"
             f"<p>device {html.escape(r['device'])}, clock {r['clock_mhz']:g} MHz</p>"
             f"{_table(summary, ['estimate_network_performance', 'value'])}"
-            f"<h2>estimate_layer_resources</h2>{_table(res_rows, ['node', *KEYS])}{imgs}</body></html>\n")
+            f"<h2>estimate_layer_resources</h2>{_table(res_rows, ['node', *KEYS])}"
+            f"<h2>FINN's estimator formulas on the same graph</h2>"
+            f"{_table(finn_rows, ['node', 'LUT', 'BRAM_18K', 'what the figure is'])}{imgs}</body></html>\n")
 
 
 def write_report(build: str | Path) -> dict[str, Any]:

@@ -83,3 +83,26 @@ def test_html_renders_in_chromium(build: Path, tmp_path: Path) -> None:
     blue = np.all(np.abs(img - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.03, axis=-1).sum()
     red = np.all(np.abs(img - np.array([0xD6, 0x27, 0x28]) / 255) < 0.03, axis=-1).sum()
     assert blue > 2000 and red > 200
+
+
+def test_report_labels_finn_rows(build: Path, tmp_path: Path) -> None:
+    """FINN's build writes its estimate report before inserting width converters and FIFOs: their FINN rows are
+    labelled as missing from FINN's own report, which (TFC at FINN's test folding) totals the four MVAUs (anchors.md
+    E1: 8.1k LUT, 29 BRAM_18K) plus LabelSelect's 0; the HTML shows the labels."""
+    from candle_hw.compile.estimate import finn_dwc_luts, finn_fifo
+
+    b = tmp_path / "b"
+    shutil.copytree(build, b)
+    r = write_report(b)
+    src, finn = r["finn_estimate_source"], r["finn_estimate_layer_resources"]
+    glue = {"dwc_fc0", "fifo_fc1", "dwc_fc3"}
+    assert {n for n, s in src.items() if "not in FINN's own estimate report" in s} == glue
+    assert {n for n, s in src.items() if s == "FINN's formula"} == {"fc0", "fc1", "fc2", "fc3"}
+    assert src["topk"].startswith("0 as in FINN") and finn["topk"]["LUT"] == 0
+    own = r["finn_estimate_total_in_finn_report"]
+    assert own["BRAM_18K"] == 29 and round(own["LUT"] / 100) == 81
+    # FINN's formulas for the glue: fc0's PE 16 -> fc1's SIMD 8 (1-bit), fc3's PE 10 -> 1 (7-bit), fifo_fc1 Q_srl
+    glue_lut = finn_dwc_luts(16, 8) + finn_dwc_luts(70, 7) + finn_fifo(r["fifo_depths"]["fifo_fc1"], 8)["LUT"]
+    assert finn["total"]["LUT"] - own["LUT"] == glue_lut
+    page = (b / "reports" / "report.html").read_text()
+    assert "total in FINN&#x27;s own report" in page and page.count("not in FINN&#x27;s own estimate report") == 3
