@@ -9,6 +9,7 @@ import torch
 from candle_hw.errors import UserError
 from candle_hw.models import PRESETS, build_model, load_checkpoint, randomize_bn, sample_input
 from candle_hw.models.packed import packed_meta, save_packed
+from candle_hw.models.quant import is_binary_layer, weight_bits
 
 SHIPPED = sorted((Path(__file__).resolve().parents[2] / "candle_hw" / "models" / "students").glob("*.npz"))
 
@@ -40,12 +41,16 @@ def test_unreadable_packed_file_is_a_user_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
-def test_shipped_students_load_as_binary_networks(path: Path) -> None:
+def test_shipped_students_load_as_quantized_networks(path: Path) -> None:
     model = load_checkpoint(path)
     meta = packed_meta(path)
-    assert model.arch == build_model(model.arch).arch and meta["rho"] == 100
+    assert model.arch == build_model(model.arch).arch and meta["rho"] in (10, 100)
     assert 0 < meta["test_accuracy_pytorch_gpu"] < 100
-    weights = [m.weight for m in model.modules() if hasattr(m, "quant_weight")]
-    assert weights and all(set(torch.unique(w).tolist()) <= {-1.0, 1.0} for w in weights)
-    float32_bytes = 4 * sum(w.numel() for w in weights)
-    assert path.stat().st_size < float32_bytes / 20  # 1 bit a weight, compressed
+    layers = [m for m in model.modules() if is_binary_layer(m)]
+    assert layers
+    for m in layers:
+        bits = weight_bits(m)
+        levels = {-1.0, 1.0} if bits == 1 else set(range(-(2 ** (bits - 1) - 1), 2 ** (bits - 1)))
+        assert set(torch.unique(m.weight).tolist()) <= levels
+    weight_bits_total = sum(weight_bits(m) * m.weight.numel() for m in layers)
+    assert 8 * path.stat().st_size < 1.6 * weight_bits_total  # the integer weights, compressed, and little else
