@@ -21,13 +21,27 @@ def fifo_uses_block_ram(depth: int) -> bool:
     return depth >= FIFO_BLOCK_MIN_DEPTH
 
 
+def dwc_narrows_whole(in_elems: int, out_elems: int) -> bool:
+    """dwc.sv's g_down datapath: IN a whole multiple of OUT, one held input word read out through a mux."""
+    return in_elems > out_elems and in_elems % out_elems == 0
+
+
 def dwc_buffer_elems(in_elems: int, out_elems: int) -> int:
-    """dwc.sv's element buffer BUF; an input word is taken while the buffer holds at most BUF - IN elements. A
-    whole-multiple widening (g_up) holds its output register and the input words of the next output word but
-    the last, 2*OUT - IN; any other pair (g_ring) IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT)."""
+    """dwc.sv's element buffer BUF; an input word is taken while the buffer holds at most BUF - IN elements
+    (counting from dwc_room_delay cycles after an output handshake). A whole-multiple widening (g_up) holds its
+    output register and the input words of the next output word but the last, 2*OUT - IN; a whole-multiple
+    narrowing (g_down) the one input word, IN; any other pair (g_ring) IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT)."""
     if out_elems > in_elems and out_elems % in_elems == 0:
         return 2 * out_elems - in_elems
+    if dwc_narrows_whole(in_elems, out_elems):
+        return in_elems
     return in_elems + 2 * out_elems + min(in_elems, out_elems) - math.gcd(in_elems, out_elems)
+
+
+def dwc_room_delay(in_elems: int, out_elems: int) -> int:
+    """Cycles from an output handshake of dwc.sv to the first input handshake that may use the room it freed: 0
+    for g_down (its s_tready reads m_tready), 1 for the others (their s_tready reads registers only)."""
+    return 0 if dwc_narrows_whole(in_elems, out_elems) else 1
 
 
 def block_folders(block: str) -> list[str]:

@@ -20,7 +20,7 @@ from candle_hw.compile.ir import (
     WINDOW_POOLS, AccPool, AddStreams, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow,
     StreamFIFO, Thresholding, WidthConverter,
 )
-from candle_hw.hw_templates import dwc_buffer_elems, fifo_uses_block_ram
+from candle_hw.hw_templates import dwc_buffer_elems, dwc_room_delay, fifo_uses_block_ram
 from candle_hw.sim.cycle_engine import EventSystem
 from candle_hw.types import clog2
 
@@ -293,9 +293,10 @@ def _build_label_select(sys: EventSystem, n: LabelSelect, frames: int, t: BlockT
 
 
 def _build_dwc(sys: EventSystem, n: WidthConverter, frames: int) -> tuple[Port, OutPort]:
-    """dwc.sv: an input word is taken while count <= BUF - IN (count read from registers, so an output
-    handshake frees room from the next cycle); output word k is offered once its last element is in (the
-    cycle after that input handshake) and the previous word has left (the next cycle)."""
+    """dwc.sv: an input word is taken while count <= BUF - IN, room freed by an output handshake counting
+    dwc_room_delay cycles later (the next cycle where count is read from registers, the same cycle for g_down);
+    output word k is offered once its last element is in (the cycle after that input handshake) and the
+    previous word has left (the next cycle)."""
     a, b = n.in_elems, n.out_elems
     total = int(np.prod(n.shape)) * frames
     n_in, n_out = total // a, total // b
@@ -306,7 +307,7 @@ def _build_dwc(sys: EventSystem, n: WidthConverter, frames: int) -> tuple[Port, 
     w = np.arange(n_in, dtype=np.int64)
     need_out = -(-((w + 1) * a - dwc_buffer_elems(a, b)) // b) - 1  # output word that must have left before w enters
     ok = need_out >= 0
-    port = OutPort(out, k, BlockTiming(0, 1, 1), [(inp, w[ok], need_out[ok], 1)])
+    port = OutPort(out, k, BlockTiming(0, 1, 1), [(inp, w[ok], need_out[ok], dwc_room_delay(a, b))])
     return Port(inp, w), port
 
 

@@ -5,12 +5,15 @@
 //
 // Occupancy: a buffer of BUF elements holding `count` elements; an input word is taken when
 // count <= BUF - IN_ELEMS, an output word (the OUT_ELEMS oldest elements) is offered when count >= OUT_ELEMS; both
-// conditions read registers only. Input and output move in the same cycle. BUF is hw_templates dwc_buffer_elems,
+// conditions read registers only, except g_down's below. Input and output move in the same cycle. BUF is hw_templates dwc_buffer_elems,
 // which the cycle model and FIFO sizing use. Two datapaths:
 // - OUT_ELEMS a whole multiple of IN_ELEMS (g_up): BUF = 2*OUT_ELEMS - IN_ELEMS, the output register and the
 //   RATIO-1 input words of the next output word, which shift in (each register loads its neighbour) so that the
 //   data costs flip-flops only; the last input word of an output word goes straight into the output register,
 //   taken only once the previous output word has left (an output handshake frees room from the next cycle).
+// - IN_ELEMS a whole multiple of OUT_ELEMS (g_down): BUF = IN_ELEMS, the one held input word, read out a group of
+//   OUT_ELEMS per output word; the next input word is taken when the buffer is empty or in the cycle its last
+//   group leaves (s_tready reads m_tready: freed room is used in the same cycle), so words follow back to back.
 // - Otherwise (g_ring): BUF = IN_ELEMS + 2*OUT_ELEMS + min(IN_ELEMS, OUT_ELEMS) - G (G = gcd(IN_ELEMS,
 //   OUT_ELEMS); the min - G term is 0 when one count divides the other), `count` in units of G elements: up to
 //   two complete output words can wait un-taken while an input word is still accepted. Data: a ring of slots
@@ -79,6 +82,35 @@ module dwc #(
             always_ff @(posedge clk) if (in_fire) acc <= s_tdata;
         end
         always_ff @(posedge clk) if (in_fire && last) m_tdata <= {s_tdata, acc};
+    end else if (IN_ELEMS > OUT_ELEMS && IN_ELEMS % OUT_ELEMS == 0) begin : g_down
+        // Whole multiple down: the input word is held in `sr` (loaded whole: flip-flop enables, no LUTs) and
+        // its DR groups are read out through one DR:1 mux per output bit, which costs about half the LUTs of
+        // shifting the held word down by a group per output word.
+        localparam int DR = IN_ELEMS / OUT_ELEMS;
+        localparam int NG = $clog2(DR);
+        logic [IB-1:0] sr;
+        logic [NG-1:0] n_out;  // groups of the held word already sent
+        logic last, in_fire, out_fire;
+
+        assign last     = n_out == NG'(DR - 1);
+        assign s_tready = !m_tvalid || (last && m_tready);
+        assign in_fire  = s_tvalid && s_tready;
+        assign out_fire = m_tvalid && m_tready;
+
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                n_out    <= '0;
+                m_tvalid <= 1'b0;
+            end else begin
+                if (in_fire) n_out <= '0;
+                else if (out_fire) n_out <= n_out + 1'b1;
+                if (in_fire) m_tvalid <= 1'b1;
+                else if (out_fire && last) m_tvalid <= 1'b0;
+            end
+        end
+        // Data registers carry no reset: sr is read only while m_tvalid.
+        always_ff @(posedge clk) if (in_fire) sr <= s_tdata;
+        assign m_tdata = sr[32'(n_out) * OB +: OB];
     end else begin : g_ring
         localparam int G = gcd(IN_ELEMS, OUT_ELEMS);
         localparam int MIN_ELEMS = IN_ELEMS < OUT_ELEMS ? IN_ELEMS : OUT_ELEMS;

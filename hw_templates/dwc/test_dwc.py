@@ -11,8 +11,9 @@ from candle_hw.types import BIPOLAR, IntType, sint, uint  # noqa: E402
 
 pytestmark = pytest.mark.rtl
 
-# narrowing, widening by 4 and by 3 (the shift datapath, its counter wrapped by compare) and by 2, no multiple
-CASES = [(16, 8, BIPOLAR), (2, 8, sint(3)), (2, 6, uint(2)), (1, 2, uint(2)), (3, 2, uint(5))]
+# narrowing by 2 and by 3 (the read mux, its group counter past a power of two), widening by 4 and by 3 (the shift
+# datapath, its counter wrapped by compare) and by 2, no multiple
+CASES = [(16, 8, BIPOLAR), (6, 2, sint(4)), (2, 8, sint(3)), (2, 6, uint(2)), (1, 2, uint(2)), (3, 2, uint(5))]
 
 
 @pytest.mark.parametrize("in_elems,out_elems,elem_type", CASES)
