@@ -95,14 +95,16 @@ def test_report_labels_finn_rows(build: Path, tmp_path: Path) -> None:
     shutil.copytree(build, b)
     r = write_report(b)
     src, finn = r["finn_estimate_source"], r["finn_estimate_layer_resources"]
-    glue = {"dwc_fc0", "fifo_fc1", "dwc_fc3"}
+    glue = {"dwc_fc0", "fifo_dwc_fc0", "fifo_fc1", "dwc_fc3"}
     assert {n for n, s in src.items() if "not in FINN's own estimate report" in s} == glue
     assert {n for n, s in src.items() if s == "FINN's formula"} == {"fc0", "fc1", "fc2", "fc3"}
     assert src["topk"].startswith("0 as in FINN") and finn["topk"]["LUT"] == 0
     own = r["finn_estimate_total_in_finn_report"]
     assert own["BRAM_18K"] == 29 and round(own["LUT"] / 100) == 81
-    # FINN's formulas for the glue: fc0's PE 16 -> fc1's SIMD 8 (1-bit), fc3's PE 10 -> 1 (7-bit), fifo_fc1 Q_srl
-    glue_lut = finn_dwc_luts(16, 8) + finn_dwc_luts(70, 7) + finn_fifo(r["fifo_depths"]["fifo_fc1"], 8)["LUT"]
+    # FINN's formulas for the glue: fc0's PE 16 -> fc1's SIMD 8 (1-bit), fc3's PE 10 -> 1 (7-bit), fifo_dwc_fc0 and
+    # fifo_fc1 Q_srl (8 bits wide each)
+    glue_lut = finn_dwc_luts(16, 8) + finn_dwc_luts(70, 7) + sum(
+        finn_fifo(r["fifo_depths"][f], 8)["LUT"] for f in ("fifo_dwc_fc0", "fifo_fc1"))
     assert finn["total"]["LUT"] - own["LUT"] == glue_lut
     page = (b / "reports" / "report.html").read_text()
-    assert "total in FINN&#x27;s own report" in page and page.count("not in FINN&#x27;s own estimate report") == 3
+    assert "total in FINN&#x27;s own report" in page and page.count("not in FINN&#x27;s own estimate report") == 4
