@@ -28,7 +28,7 @@ from candle_hw.compile.ir import (
 from candle_hw.compile.mvu_map import ternary_spec, threshold_style, weight_style
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
-from candle_hw.hw_templates import dwc_buffer_elems, dwc_narrows_whole, fifo_uses_block_ram
+from candle_hw.hw_templates import dwc_buffer_elems, dwc_narrows_whole, dwc_widens_whole, fifo_uses_block_ram
 from candle_hw.sim.cycle_models import swg_frame_cycles
 from candle_hw.types import clog2
 
@@ -209,9 +209,9 @@ def fifo_pointer_luts(depth: int) -> int:
     compare for full and empty, the handshakes; a depth other than a power of two adds each pointer's compare with
     DEPTH - 1 and its clear. Fitted to Yosys 0.70 synth_xilinx of fifo.sv alone at depths 1 to 2048 (32 and 4 bits
     wide, within 3 LUTs)."""
-    aw = clog2(depth) if depth > 1 else 0
+    aw = clog2(depth)  # fifo.sv's AW
     if depth & (depth - 1) == 0:
-        return 6 + max(aw, 1)
+        return 6 + aw
     return 9 + aw + math.ceil(aw / 2)
 
 
@@ -220,7 +220,7 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     output register; "distributed" LUT RAM, RAM32M (6 bits of 32 words in 4 LUTs) up to 32 words, else RAM64M
     (3 bits of 64 words in 4 LUTs)."""
     width, depth = n.stream.width_bits, n.depth
-    aw = clog2(depth) if depth > 1 else 1
+    aw = clog2(depth)  # fifo.sv's AW
     if fifo_uses_block_ram(depth):
         return _res(1 + fifo_pointer_luts(depth), 2 * aw + 4 + width, bram18_count(width, 1 << aw))
     ram = 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
@@ -230,7 +230,7 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
 def dwc_resources(n: WidthConverter) -> dict[str, int]:
     a, b = n.in_elems, n.out_elems
     bits = dwc_buffer_elems(a, b) * n.elem_type.bits
-    if b > a and b % a == 0:
+    if dwc_widens_whole(a, b):
         # dwc.sv's shift datapath: flip-flops only; the LUTs are its word counter and handshakes (Yosys 0.70
         # synth_xilinx of dwc.sv alone: 6 or 7 LUTs from ratio 2 to 32, 1 to 8 bits per element)
         return _res(6 + clog2(b // a) / 4, bits + clog2(b // a) + 1)
@@ -425,26 +425,6 @@ def finn_mvau(n: MatrixVectorUnit, ram_style: str = "auto", ram_style_thresholds
     return _res(lut, 0, bram)
 
 
-def finn_node_resources(n: Node) -> dict[str, int]:
-    if isinstance(n, MatrixVectorUnit):
-        return finn_mvau(n)
-    if isinstance(n, Thresholding):
-        return finn_thresholding(n)
-    if isinstance(n, SlidingWindow):
-        return finn_swg(n)
-    if isinstance(n, StreamFIFO):
-        return finn_fifo(n.depth, n.stream.width_bits)
-    if isinstance(n, WidthConverter):
-        return _res(finn_dwc_luts(n.in_elems * n.elem_type.bits, n.out_elems * n.elem_type.bits), 0, 0)
-    if isinstance(n, (MaxPool, LabelSelect)):
-        # FINN charges these nothing: StreamingMaxPool(_Batch/_hls) and LabelSelect(_Batch/_hls) define no
-        # lut_estimation or bram_estimation, so the base class's 0 applies (Xilinx/finn hwcustomop.py,
-        # hlscustomop.py; checked in streamingmaxpool_batch.py @b5520dc, hls/streamingmaxpool_hls.py @7f38048,
-        # labelselect_batch.py @0b866d7, hls/labelselect_hls.py @74b966e).
-        return _res()
-    return _res()  # the other node kinds are not re-implemented: charged nothing here
-
-
 def finn_thresholding(n: Thresholding, ram_style: str = "distributed") -> dict[str, int]:
     """FINN's Thresholding_hls estimate (Xilinx/finn src/finn/custom_op/fpgadataflow/hls/thresholding_hls.py
     @74b966e, ``lut_estimation`` / ``bram_estimation``), with its default ram_style "distributed": A*P
@@ -519,25 +499,46 @@ FINN_SOURCE_ZERO = "0 as in FINN: its estimator defines no resource estimate for
 FINN_SOURCE_MISSING = "not re-implemented: 0 here, not FINN's figure"
 
 
+# FINN's figure for each node kind and what that figure is; one table, so the two cannot disagree. FINN charges
+# max-pool and label select nothing: StreamingMaxPool(_Batch/_hls) and LabelSelect(_Batch/_hls) define no
+# lut_estimation or bram_estimation, so the base class's 0 applies (Xilinx/finn hwcustomop.py, hlscustomop.py;
+# checked in streamingmaxpool_batch.py @b5520dc, hls/streamingmaxpool_hls.py @7f38048, labelselect_batch.py
+# @0b866d7, hls/labelselect_hls.py @74b966e).
+_FINN_NODES: tuple[tuple[tuple[type[Node], ...], Any, str], ...] = (
+    ((MatrixVectorUnit,), finn_mvau, FINN_SOURCE_FORMULA),
+    ((Thresholding,), finn_thresholding, FINN_SOURCE_FORMULA),
+    ((SlidingWindow,), finn_swg, FINN_SOURCE_FORMULA),
+    ((StreamFIFO,), lambda n: finn_fifo(n.depth, n.stream.width_bits), FINN_SOURCE_AFTER_REPORT),
+    ((WidthConverter,), lambda n: _res(finn_dwc_luts(n.in_elems * n.elem_type.bits, n.out_elems * n.elem_type.bits)),
+     FINN_SOURCE_AFTER_REPORT),
+    ((MaxPool, LabelSelect), lambda n: _res(), FINN_SOURCE_ZERO),
+)
+
+
+def _finn_entry(n: Node) -> tuple[Any, str]:
+    for kinds, formula, source in _FINN_NODES:
+        if isinstance(n, kinds):
+            return formula, source
+    return (lambda _: _res()), FINN_SOURCE_MISSING  # the other node kinds are not re-implemented
+
+
+def finn_node_resources(n: Node) -> dict[str, int]:
+    """FINN's estimator formulas for one node (0 where FINN has none or where they are not re-implemented)."""
+    return _finn_entry(n)[0](n)
+
+
 def finn_estimate_source(n: Node) -> str:
     """Which of the FINN_SOURCE_* labels applies to ``finn_node_resources(n)``. FINN's build writes
     estimate_layer_resources.json (step_generate_estimate_reports) before step_set_fifo_depths inserts width
     converters and FIFOs (Xilinx/finn src/finn/builder/build_dataflow_steps.py @4d49603), so their rows here are
     FINN's formulas for nodes FINN's own report does not list."""
-    if isinstance(n, (StreamFIFO, WidthConverter)):
-        return FINN_SOURCE_AFTER_REPORT
-    if isinstance(n, (MatrixVectorUnit, Thresholding, SlidingWindow)):
-        return FINN_SOURCE_FORMULA
-    if isinstance(n, (MaxPool, LabelSelect)):
-        return FINN_SOURCE_ZERO
-    return FINN_SOURCE_MISSING
+    return _finn_entry(n)[1]
 
 
 def finn_report_scope_total(graph: DataflowGraph) -> dict[str, int]:
     """The total of FINN's formulas over the nodes FINN's own estimate report lists (no FIFOs or width
     converters: see finn_estimate_source)."""
-    per = finn_estimate_layer_resources(graph)
-    rows = [per[n.name] for n in graph.nodes if finn_estimate_source(n) != FINN_SOURCE_AFTER_REPORT]
+    rows = [finn_node_resources(n) for n in graph.nodes if finn_estimate_source(n) != FINN_SOURCE_AFTER_REPORT]
     return {k: sum(r[k] for r in rows) for k in KEYS}
 
 

@@ -21,6 +21,11 @@ def fifo_uses_block_ram(depth: int) -> bool:
     return depth >= FIFO_BLOCK_MIN_DEPTH
 
 
+def dwc_widens_whole(in_elems: int, out_elems: int) -> bool:
+    """dwc.sv's g_up datapath: OUT a whole multiple of IN, input words shifted into the output word."""
+    return out_elems > in_elems and out_elems % in_elems == 0
+
+
 def dwc_narrows_whole(in_elems: int, out_elems: int) -> bool:
     """dwc.sv's g_down datapath: IN a whole multiple of OUT, one held input word read out through a mux."""
     return in_elems > out_elems and in_elems % out_elems == 0
@@ -31,7 +36,7 @@ def dwc_buffer_elems(in_elems: int, out_elems: int) -> int:
     (counting from dwc_room_delay cycles after an output handshake). A whole-multiple widening (g_up) holds its
     output register and the input words of the next output word but the last, 2*OUT - IN; a whole-multiple
     narrowing (g_down) the one input word, IN; any other pair (g_ring) IN + 2*OUT + min(IN, OUT) - gcd(IN, OUT)."""
-    if out_elems > in_elems and out_elems % in_elems == 0:
+    if dwc_widens_whole(in_elems, out_elems):
         return 2 * out_elems - in_elems
     if dwc_narrows_whole(in_elems, out_elems):
         return in_elems
