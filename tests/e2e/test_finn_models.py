@@ -27,6 +27,8 @@ from candle_hw.sim.functional import run_dataflow
 from candle_hw.sim.host import run_epilogue, run_prologue
 from candle_hw.types import BIPOLAR, IntType
 
+from fixtures.reference import assert_layers_and_cycle_equal_qonnx
+
 pytest.importorskip("brevitas")
 
 _SPEC = importlib.util.spec_from_file_location(
@@ -142,12 +144,7 @@ def test_finn_onnx_tfc_random_images_bit_exact(tfc_build) -> None:
     # uniform pixels, and images of a few levels so that the +1 density varies from image to image
     x = rng.integers(0, 256, (16, 1, 28, 28)).astype(np.float32)
     x[8:] = np.where(rng.random((8, 1, 28, 28)) < np.linspace(0.1, 0.9, 8)[:, None, None, None], 200.0, 30.0)
-    oracle = oracle_model(TFC)
-    assert compare_layers(graph, oracle, x) == []
-    ref = qonnx_forward(oracle, x)
-    res = simulate_cycle(graph, run_prologue(graph, x))
-    assert res.mismatch is None
-    np.testing.assert_array_equal(run_epilogue(graph, np.asarray(res.outputs)).reshape(ref.shape), ref)
+    assert_layers_and_cycle_equal_qonnx(graph, oracle_model(TFC), x)
 
 
 @pytest.mark.rtl

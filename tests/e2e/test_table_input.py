@@ -16,10 +16,11 @@ from qonnx.core.modelwrapper import ModelWrapper
 from candle_hw.compile.estimate import node_resources
 from candle_hw.compile.ir import MatrixVectorUnit
 from candle_hw.compile.pipeline import CompileOptions, compile_model, load_graph
-from candle_hw.compile.verify import compare_layers, oracle_model, qonnx_forward
-from candle_hw.sim.cycle import simulate_cycle
+from candle_hw.compile.verify import oracle_model, qonnx_forward
 from candle_hw.sim.host import run_epilogue, run_prologue
 from candle_hw.types import IntType
+
+from fixtures.reference import assert_layers_and_cycle_equal_qonnx
 
 F32 = np.float32
 FOLDING = [{"pe": 4, "simd": 8}, {"pe": 2, "simd": 4}]
@@ -79,13 +80,7 @@ def test_first_layer_reads_8_bit_codes(build) -> None:
 def test_functional_and_cycle_equal_qonnx(build) -> None:
     path, b = build
     graph = load_graph(b)
-    x = _images(24)
-    oracle = oracle_model(path)
-    ref = qonnx_forward(oracle, x)
-    assert compare_layers(graph, oracle, x) == []
-    res = simulate_cycle(graph, run_prologue(graph, x))
-    assert res.mismatch is None
-    np.testing.assert_array_equal(run_epilogue(graph, np.asarray(res.outputs)).reshape(ref.shape), ref)
+    assert_layers_and_cycle_equal_qonnx(graph, oracle_model(path), _images(24))
 
 
 @pytest.mark.rtl
