@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ synth: false
 
 
 def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
-    from candle_hw.training.codesign.run import run_codesign
+    from candle_hw.training.codesign.run import format_summary, run_codesign
     from candle_hw.training.codesign.tasks import compile_task, train_task
     from candle_hw.outdir import claim_dir
     out = claim_dir(tmp_path / "out", "codesign")
@@ -128,11 +129,21 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
 
     cfg = load_codesign_config(_write_cfg(tmp_path / "c.yaml", SEARCH % ""))
     assert [c.train_hash for c in cfg.candidates] == [c.train_hash for c in boxed.candidates]
-    first = run_codesign(cfg, out, n_workers=1, log=lambda s: None)
+    # --stage train (a GPU machine without the compiler): trains, exports and compiles nothing
+    trained = run_codesign(cfg, out, n_workers=1, log=lambda s: None, stage="train")
     # epoch 2 continued from the checkpoint of epoch 1 (whose record, wall time included, is kept as it was)
     assert json.loads(metrics.read_text())["history"][:1] == epoch1 and len(epoch1) == 1
-    assert sorted(first["trained"]) == sorted(c.name for c in cfg.candidates) and first["reused"] == []
+    assert sorted(trained["trained"]) == sorted(c.name for c in cfg.candidates) and trained["reused"] == []
+    assert all(r["epochs"] == r["epochs_requested"] == 2 for r in trained["candidates"])
+    assert not (out / "pareto.json").exists() and not list(out.glob("candidates/*/model.onnx"))
+    assert not list(out.glob("candidates/*/targets"))
+    assert "trained" in format_summary(trained)
+    # the same search without --stage finishes it: exports, compiles, marks the fronts
+    first = run_codesign(cfg, out, n_workers=1, log=lambda s: None)
+    assert first["trained"] == [] and sorted(first["reused"]) == sorted(trained["trained"])
+    assert len(list(out.glob("candidates/*/model.onnx"))) == 2
     records = json.loads((out / "pareto.json").read_text())
+    assert all(r["epochs"] == 2 for r in records)
     assert len(records) == 4
     ok = [r for r in records if r["target"]["key"] == target_key("xc7z020", 10000)]
     refused = [r for r in records if r["target"]["key"] == target_key("ice40-up5k", 1e7)]
@@ -148,9 +159,26 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         second = run_codesign(cfg, out, scheduler=cluster.scheduler_address, log=lambda s: None)
-    assert second["trained"] == [] and sorted(second["reused"]) == sorted(first["trained"])
+    assert second["trained"] == [] and sorted(second["reused"]) == sorted(trained["trained"])
     assert [p.stat().st_mtime_ns for p in students] == stamps
     again = json.loads((out / "pareto.json").read_text())
     assert [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in again] == \
         [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in records]
     assert "data:image/png;base64," in (out / "pareto.html").read_text()
+
+
+def test_time_boxed_search_fits_each_schedule_to_the_call(tmp_path):
+    """--minutes: a candidate asked for far more epochs than fit shortens its schedule (so that it still ends
+    at zero) and finishes inside the box, recording the epochs it got; the hash is that of the unboxed search."""
+    from candle_hw.training.codesign.run import run_codesign
+    text = SEARCH.replace("width: [0.25, 0.5]", "width: [0.25]") % ""
+    cfg = load_codesign_config(_write_cfg(tmp_path / "long.yaml", text.replace("epochs: 2,", "epochs: 100000,")))
+    start = time.perf_counter()
+    summary = run_codesign(cfg, tmp_path / "out", n_workers=1, log=lambda s: None, stage="train", minutes=1.5)
+    wall = time.perf_counter() - start
+    (rec,) = summary["candidates"]
+    assert not rec.get("unfinished") and 2 <= rec["epochs"] < rec["epochs_requested"] == 100000
+    metrics = json.loads((tmp_path / "out" / "candidates" / rec["train_hash"] / "scratch" / "metrics.json")
+                         .read_text())
+    assert metrics["epochs_done"] == metrics["epochs"] == rec["epochs"]
+    assert wall < 90 + 30  # the box plus the start of a local cluster on a loaded machine

@@ -1,4 +1,5 @@
-"""``candle-hw codesign --config C.yaml --out DIR [--n-workers N | --scheduler ADDRESS]``.
+"""``candle-hw codesign --config C.yaml --out DIR [--n-workers N | --scheduler ADDRESS] [--stage train]
+[--minutes M]``.
 
 Trains, exports, compiles and folds every student variant of the config for each target (device, FPS), marks
 the accuracy-vs-LUT and tail-accuracy-vs-LUT Pareto fronts, synthesises the front with Yosys, and writes
@@ -24,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster")
     parser.add_argument("--force", action="store_true",
                         help="write into OUT even if it exists and is not a candle-hw output folder")
+    parser.add_argument("--stage", choices=("all", "train"), default="all",
+                        help="train: stop after training the candidates (a GPU machine without the compiler); "
+                             "the same command without --stage, with the same --out, finishes the search")
+    parser.add_argument("--minutes", type=T.float_range(0.0, 1e6, lo_open=True), default=None,
+                        help="time box for training: each candidate fits its schedule to what is left and stops "
+                             "cleanly at the end; a rerun resumes the unfinished ones")
     parser.add_argument("--no-synth", dest="synth", action="store_false", default=None,
                         help="skip Yosys synthesis of the front")
 
@@ -38,7 +45,24 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_codesign_config(args.config)
     if args.synth is False:
         cfg.synth = False
-    summary = run_codesign(cfg, args.out, args.scheduler, args.n_workers, force=args.force)
+    summary = run_codesign(cfg, args.out, args.scheduler, args.n_workers, force=args.force, stage=args.stage,
+                           minutes=args.minutes)
     print(format_summary(summary))
-    print(f"wrote {args.out}/pareto.json and {args.out}/pareto.html")
+    if args.stage == "train":
+        print(f"wrote {args.out}/run.json (trained candidates under {args.out}/candidates)")
+    else:
+        print(f"wrote {args.out}/pareto.json and {args.out}/pareto.html")
     return 0
+
+
+if __name__ == "__main__":
+    # `python -m candle_hw.training.codesign.cli ... --stage train` on a GPU machine without the compiler, whose
+    # modules `candle-hw` itself imports to build its parser
+    import sys
+    parser = argparse.ArgumentParser(prog="candle-hw codesign")
+    add_arguments(parser)
+    try:
+        sys.exit(run(parser.parse_args()))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,5 +1,7 @@
 """One co-design search on Dask distributed: teacher stages, then every candidate trained and exported, compiled
 for every target, the fronts marked, the front's builds synthesised, DIR/pareto.json and DIR/pareto.html.
+``stage="train"`` stops after training (DIR/run.json lists the candidates): a GPU machine without the compiler
+trains, and the same command without it, on a machine with the compiler and the folder, finishes the search.
 
 The task graph is Dask's: a candidate's training waits for its teacher stage, its compiles wait for its
 training, and Dask runs what is ready on whichever worker is free (a LocalCluster of single-threaded worker
@@ -20,7 +22,7 @@ from candle_hw.outdir import claim_dir, write_file_atomic
 from candle_hw.training.codesign.pareto import mark_fronts, write_html
 from candle_hw.training.codesign.space import CodesignConfig
 from candle_hw.training.codesign.tasks import (
-    compile_task, read_json, synth_task, teacher_dir, teacher_task, train_task, write_json,
+    compile_task, export_task, read_json, synth_task, teacher_dir, teacher_task, train_task, write_json,
 )
 from candle_hw.training.distill import METHOD_SPECS
 
@@ -54,11 +56,19 @@ def _guard_main() -> None:
         main.__spec__ = importlib.util.find_spec("candle_hw.cli")
 
 
+STAGES = ("all", "train")
+
+
 def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = None, n_workers: int | None = None,
-                 log=print, force: bool = False) -> dict:
+                 log=print, force: bool = False, stage: str = "all", minutes: float | None = None) -> dict:
+    """``minutes``: a time box for training (teacher stages included): every candidate fits its schedule to
+    what is left when it starts and stops cleanly at the end; an unfinished one resumes on the next run."""
+    if stage not in STAGES:
+        raise UserError(f"--stage {stage!r}: choose from {', '.join(STAGES)}")
     # a new or empty folder, or one of ours (an earlier search to resume); anything else is refused
     out = claim_dir(out, "codesign", force, "--out")
     t0 = time.perf_counter()
+    deadline = None if minutes is None else time.time() + minutes * 60
     cands = [c.as_dict() for c in cfg.candidates]
     targets = [{"device": t.device, "fps": t.fps, "synth": t.synth} for t in cfg.targets]
     pending = [c for c in cands if read_json(out / "candidates" / c["train_hash"] / "candidate.json") is None]
@@ -75,9 +85,14 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
             if folder and folder not in teachers and not any(folder.glob("targets_*.pt")):
                 teachers[folder] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
         trained = {c["train_hash"]: client.submit(train_task, c, cfg.train, cfg.method, str(out),
-                                                  teachers.get(needs.get(c["train_hash"])),
+                                                  teachers.get(needs.get(c["train_hash"])), deadline,
                                                   key=f"train-{c['train_hash']}", pure=False) for c in cands}
-        compiled = [client.submit(compile_task, trained[c["train_hash"]], t, str(out), pure=False)
+        if stage == "train":
+            results = client.gather(list(trained.values()))
+            return _write_train_stage(cfg, out, targets, results, time.perf_counter() - t0)
+        exported = {h: client.submit(export_task, f, str(out), key=f"export-{h}", pure=False)
+                    for h, f in trained.items()}
+        compiled = [client.submit(compile_task, exported[c["train_hash"]], t, str(out), pure=False)
                     for c in cands for t in targets]
         results = client.gather(list(trained.values()))
         records = mark_fronts(client.gather(compiled))
@@ -90,7 +105,7 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
                 r["synth"] = s
     for r in records:
         r.setdefault("synth", None)
-    summary = {"name": cfg.name, "method": cfg.method, "targets": targets,
+    summary = {"name": cfg.name, "method": cfg.method, "stage": "all", "targets": targets,
                "trained": [r["name"] for r in results if r["trained_now"]],
                "reused": [r["name"] for r in results if not r["trained_now"]],
                "seconds": round(time.perf_counter() - t0, 1), "records": records}
@@ -102,7 +117,28 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
     return summary
 
 
+def _write_train_stage(cfg: CodesignConfig, out: Path, targets: list, results: list, seconds: float) -> dict:
+    summary = {"name": cfg.name, "method": cfg.method, "stage": "train", "targets": targets,
+               "trained": [r["name"] for r in results if r["trained_now"]],
+               "reused": [r["name"] for r in results if not r["trained_now"]],
+               "seconds": round(seconds, 1), "candidates": results}
+    write_json(out / "run.json", {k: v for k, v in summary.items() if k != "candidates"}
+               | {"config": cfg.raw, "train": asdict(cfg.train)})
+    return summary
+
+
 def format_summary(summary: dict) -> str:
+    if summary.get("stage") == "train":
+        lines = [f"{'candidate':28s} {'acc':>6s} {'tail':>6s} {'epochs':>9s}"]
+        for r in summary["candidates"]:
+            if r.get("unfinished"):
+                lines.append(f"{r['name']:28s} unfinished: {r['unfinished']}")
+            else:
+                lines.append(f"{r['name']:28s} {r['accuracy']:6.2f} {r['tail']:6.2f} "
+                             f"{r['epochs']:4d}/{r['epochs_requested']:<4d}")
+        lines.append(json.dumps({"trained": len(summary["trained"]), "reused": len(summary["reused"]),
+                                 "seconds": summary["seconds"]}))
+        return "\n".join(lines)
     lines = [f"{'candidate':28s} {'target':22s} {'acc':>6s} {'tail':>6s} {'LUT':>8s} {'BRAM':>5s} "
              f"{'FPS':>10s} {'lat us':>8s}  front"]
     for r in summary["records"]:

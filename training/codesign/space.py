@@ -30,7 +30,8 @@ TOP_KEYS = ("name", "train_config", "train", "method", "search", "targets", "syn
             "n_workers")
 POOL = "M"
 # distill options that change when or how fast a run stops or reports, not the student it trains
-TIME_BOXING = ("max_minutes", "stop_after", "checkpoint_every", "eval_every", "compile")
+# (fit_minutes shortens a schedule to what fits a call: the record states the epochs a candidate got)
+TIME_BOXING = ("max_minutes", "fit_minutes", "stop_after", "checkpoint_every", "eval_every", "compile")
 
 
 @dataclass(frozen=True)

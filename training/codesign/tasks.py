@@ -4,8 +4,9 @@ Every step leaves its result in the output folder under the candidate's training
 atomically, so a step that finds its result never runs again:
 
     DIR/candidates/HASH/                 the ``candle-hw train`` run folder of the candidate (METHOD/student.pt ...)
-    DIR/candidates/HASH/candidate.json   training result (accuracy, tail, ...): the candidate is trained
-    DIR/candidates/HASH/model.onnx       its QONNX export
+    DIR/candidates/HASH/candidate.json   training result (accuracy, tail, epochs, ...): the candidate is trained
+    DIR/candidates/HASH/model.onnx       its QONNX export (a step of its own: a GPU machine without the
+                                         compiler trains, ``--stage train``; the compiling machine exports)
     DIR/candidates/HASH/targets/T/build  the compiled, folded build for target T (DEVICE@FPS)
     DIR/candidates/HASH/targets/T/compiled.json
     DIR/teacher/KEY/                     a teacher stage's cached targets, shared by the candidates of its key
@@ -113,35 +114,65 @@ def _model_stats(model) -> dict:
     return {"binary_weights": int(weights), "macs": int(macs)}
 
 
-def train_task(cand: dict, train_cfg, method: str, out: str, _teacher: str | None = None) -> dict:
-    """Train the candidate (resuming a partial run) and export it; a trained candidate is returned as found."""
+# A time-boxed call (``--minutes``) leaves each candidate this long after its own schedule is fitted (epochs
+# that end in time) and this long after its hard stop, to evaluate, checkpoint and write its record.
+FIT_MARGIN_S, STOP_MARGIN_S = 60.0, 20.0
+
+
+def _time_box(cfg, deadline: float | None) -> None:
+    """Fit the candidate's schedule to what is left of the call (its cosine schedule then still ends at zero)
+    and stop it cleanly at the deadline; a candidate that still cannot finish resumes on the next run."""
+    if deadline is None:
+        return
+    import time
+    left = deadline - time.time()
+    cfg.distill.fit_minutes = max(0.5, (left - FIT_MARGIN_S) / 60)
+    cfg.distill.max_minutes = max(0.25, (left - STOP_MARGIN_S) / 60)
+
+
+def train_task(cand: dict, train_cfg, method: str, out: str, _teacher: str | None = None,
+               deadline: float | None = None) -> dict:
+    """Train the candidate (resuming a partial run); a trained candidate is returned as found. Export is a step
+    of its own (export_task), so that training can run where the compiler is not installed."""
     run_dir = candidate_dir(out, cand["train_hash"])
     done = read_json(run_dir / "candidate.json")
     if done is not None:
         return {**done, "trained_now": False}
-    from candle_hw.compile.export import export_qonnx_model
     from candle_hw.models import load_checkpoint
     from candle_hw.training.pipeline import run_training
     cfg = _run_cfg(train_cfg, cand, out)
+    _time_box(cfg, deadline)
     summary = run_training(cfg)
     res = summary["methods"][method]
-    if res["epochs_done"] < cfg.distill.epochs:  # stopped by distill.max_minutes: the next run resumes it
+    if res["epochs_done"] < res["epochs"]:  # stopped by distill.max_minutes: the next run resumes it
         return {**cand, "method": method, "trained_now": True,
-                "unfinished": f"training stopped after {res['epochs_done']} of {cfg.distill.epochs} epochs "
+                "unfinished": f"training stopped after {res['epochs_done']} of {res['epochs']} epochs "
                               f"(distill.max_minutes); rerun to resume"}
     model = load_checkpoint(run_dir / method / "student.pt")
-    onnx, export_error = run_dir / "model.onnx", None
-    try:
-        export_qonnx_model(model, onnx)
-    except Exception as exc:  # an exporter failure is this candidate's result, not the search's
-        export_error = f"export: {type(exc).__name__}: {one_line(exc)}"
     record = {"train_hash": cand["train_hash"], "name": cand["name"], "arch": cand["arch"],
               "values": cand["values"], "method": method, "accuracy": res["accuracy"], "tail": res["tail"],
               "head": res["head"], "medium": res["medium"], "train_seconds": res["train_seconds"],
-              "epochs": res["epochs_done"], "device": res["device"], **_model_stats(model),
-              "onnx": None if export_error else str(onnx.relative_to(Path(out))), "export_error": export_error}
+              "epochs": res["epochs_done"], "epochs_requested": cfg.distill.epochs, "device": res["device"],
+              **_model_stats(model)}
     write_json(run_dir / "candidate.json", record)
     return {**record, "trained_now": True}
+
+
+def export_task(trained: dict, out: str) -> dict:
+    """The trained candidate's QONNX export (DIR/candidates/HASH/model.onnx, reused when there); an exporter
+    failure is this candidate's result, not the search's."""
+    if trained.get("unfinished"):
+        return trained
+    run_dir = candidate_dir(out, trained["train_hash"])
+    onnx = run_dir / "model.onnx"
+    if not onnx.is_file():
+        from candle_hw.compile.export import export_qonnx_model
+        from candle_hw.models import load_checkpoint
+        try:
+            export_qonnx_model(load_checkpoint(run_dir / trained["method"] / "student.pt"), onnx)
+        except Exception as exc:
+            return {**trained, "onnx": None, "export_error": f"export: {type(exc).__name__}: {one_line(exc)}"}
+    return {**trained, "onnx": str(onnx.relative_to(Path(out))), "export_error": None}
 
 
 def target_dir(out: str | Path, train_hash: str, target_key: str) -> Path:
@@ -152,7 +183,8 @@ def compile_task(trained: dict, target: dict, out: str) -> dict:
     """Compile and fold the trained candidate for one target; the compiler's refusal is recorded."""
     key = target_key(target["device"], target["fps"])
     base = {k: trained.get(k) for k in ("train_hash", "name", "arch", "values", "method", "accuracy", "tail",
-                                        "head", "medium", "binary_weights", "macs")}
+                                        "head", "medium", "epochs", "epochs_requested", "binary_weights",
+                                        "macs")}
     record = {**base, "target": {**target, "key": key}, "compiled": False, "error": None, "build": None,
               **dict.fromkeys(("clock_mhz", "lut", "bram_18k", "ff", "fps", "latency_us", "cycles_per_frame"))}
     if trained.get("unfinished") or trained.get("export_error"):
