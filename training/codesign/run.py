@@ -84,17 +84,23 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
             folder = needs.get(c["train_hash"])
             if folder and folder not in teachers and not any(folder.glob("targets_*.pt")):
                 teachers[folder] = client.submit(teacher_task, c, cfg.train, str(out), pure=False)
-        trained = {c["train_hash"]: client.submit(train_task, c, cfg.train, cfg.method, str(out),
-                                                  teachers.get(needs.get(c["train_hash"])), deadline,
+        # every teacher stage before any training: a training task that took a teacher's future as an argument
+        # would be placed on the worker holding it, piling the candidates of one key onto one worker while
+        # others idle
+        client.gather(list(teachers.values()))
+        trained = {c["train_hash"]: client.submit(train_task, c, cfg.train, cfg.method, str(out), deadline,
                                                   key=f"train-{c['train_hash']}", pure=False) for c in cands}
         if stage == "train":
             results = client.gather(list(trained.values()))
             return _write_train_stage(cfg, out, targets, results, time.perf_counter() - t0)
         exported = {h: client.submit(export_task, f, str(out), key=f"export-{h}", pure=False)
                     for h, f in trained.items()}
+        results = client.gather(list(trained.values()))
+        # the records themselves, not their futures: a candidate's compiles then spread over the free workers
+        # instead of queueing on the one that exported it
+        exported = dict(zip(exported, client.gather(list(exported.values()))))
         compiled = [client.submit(compile_task, exported[c["train_hash"]], t, str(out), pure=False)
                     for c in cands for t in targets]
-        results = client.gather(list(trained.values()))
         records = mark_fronts(client.gather(compiled))
         front = [r for r in records if (r["pareto"] or r["pareto_tail"]) and r["target"]["synth"]]
         if cfg.synth and front:

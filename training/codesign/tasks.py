@@ -130,8 +130,7 @@ def _time_box(cfg, deadline: float | None) -> None:
     cfg.distill.max_minutes = max(0.25, (left - STOP_MARGIN_S) / 60)
 
 
-def train_task(cand: dict, train_cfg, method: str, out: str, _teacher: str | None = None,
-               deadline: float | None = None) -> dict:
+def train_task(cand: dict, train_cfg, method: str, out: str, deadline: float | None = None) -> dict:
     """Train the candidate (resuming a partial run); a trained candidate is returned as found. Export is a step
     of its own (export_task), so that training can run where the compiler is not installed."""
     run_dir = candidate_dir(out, cand["train_hash"])
