@@ -164,15 +164,19 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
     again = json.loads((out / "pareto.json").read_text())
     assert [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in again] == \
         [(r["name"], r["accuracy"], r["lut"], r["pareto"]) for r in records]
-    assert "data:image/png;base64," in (out / "pareto.html").read_text()
+    page = (out / "pareto.html").read_text()
+    assert "data:image/png;base64," in page and "<td>2 of 2</td>" in page
 
 
 def test_time_boxed_search_fits_each_schedule_to_the_call(tmp_path):
     """--minutes: a candidate asked for far more epochs than fit shortens its schedule (so that it still ends
-    at zero) and finishes inside the box, recording the epochs it got; the hash is that of the unboxed search."""
+    at zero) and finishes inside the box, recording the epochs it got; time boxing is not part of the hash."""
     from candle_hw.training.codesign.run import run_codesign
     text = SEARCH.replace("width: [0.25, 0.5]", "width: [0.25]") % ""
     cfg = load_codesign_config(_write_cfg(tmp_path / "long.yaml", text.replace("epochs: 2,", "epochs: 100000,")))
+    boxed = load_codesign_config(_write_cfg(tmp_path / "boxed.yaml", text.replace(
+        "epochs: 2,", "epochs: 100000, fit_minutes: 3, max_minutes: 4,")))
+    assert [c.train_hash for c in boxed.candidates] == [c.train_hash for c in cfg.candidates]
     start = time.perf_counter()
     summary = run_codesign(cfg, tmp_path / "out", n_workers=1, log=lambda s: None, stage="train", minutes=1.5)
     wall = time.perf_counter() - start

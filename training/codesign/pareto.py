@@ -75,14 +75,18 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
-COLUMNS = (("name", "candidate"), ("accuracy", "acc %"), ("tail", "tail %"), ("lut", "LUT est"),
+COLUMNS = (("name", "candidate"), ("accuracy", "acc %"), ("tail", "tail %"), ("epochs", "epochs"),
+           ("lut", "LUT est"),
            ("synth_lut", "LUT Yosys"), ("bram_18k", "BRAM_18K"), ("fps", "FPS"), ("latency_us", "latency us"),
            ("macs", "MACs"), ("pareto", "front"), ("pareto_tail", "tail front"), ("error", "compiler"))
 
 
 def _row(r: dict) -> str:
     vals = {**r, "synth_lut": (r.get("synth") or {}).get("LUT"),
-            "error": r["error"] or ("compiled" if r["compiled"] else "")}
+            "error": r["error"] or ("compiled" if r["compiled"] else ""),
+            # a time-boxed search may fit a schedule short of the one asked for: the front says which
+            "epochs": None if r.get("epochs") is None else
+            f"{r['epochs']} of {r.get('epochs_requested') or r['epochs']}"}
     cells = "".join(f"<td>{_fmt(vals.get(k))}</td>" for k, _ in COLUMNS)
     return f"<tr{' class=front' if r['pareto'] or r['pareto_tail'] else ''}>{cells}</tr>"
 
