@@ -20,7 +20,7 @@ FLAGS = {"name": "name", "out": "out_dir", "student": "student", "device": "devi
          "teacher": "teacher.name", "views": "teacher.views", "epochs": "distill.epochs",
          "batch": "distill.batch", "lr": "distill.lr", "calib_epochs": "calibration.epochs",
          "ft_blocks": "finetune.blocks", "ft_epochs": "finetune.epochs", "max_minutes": "distill.max_minutes",
-         "fit_minutes": "distill.fit_minutes",
+         "fit_minutes": "distill.fit_minutes", "ensemble": "teacher.ensemble",
          "compile": "distill.compile"}
 
 
@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cifar-archive", dest="cifar_archive", help="path of cifar10_jpg.tar.gz")
     parser.add_argument("--pad", type=T.int_range(0, 64), help="random-crop padding in pixels, 0..64")
     parser.add_argument("--teacher", help="efficientnet_lite0 | efficientnet_lite2")
+    parser.add_argument("--ensemble", type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
+                        help="teachers of the ensemble kind (cd_ens), e.g. efficientnet_lite0,efficientnet_lite2")
     parser.add_argument("--resolutions", type=T.int_list(8, 4096),
                         help="teacher resolutions down,identity,up (e.g. 128,224,480)")
     parser.add_argument("--views", type=T.int_range(1, 1000), help="cached augmented views per image")
@@ -104,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         if "accuracy" in rep:
             print(f"teacher {kind:8s} acc {rep['accuracy']:6.2f}  head {rep['head']:6.2f}  "
                   f"medium {rep['medium']:6.2f}  tail {rep['tail']:6.2f}")
+            for name, m in rep.get("members", {}).items():  # the ensemble's members, each calibrated alone
+                print(f"teacher {kind:8s} member {name} acc {m['accuracy']:6.2f}  head {m['head']:6.2f}  "
+                      f"medium {m['medium']:6.2f}  tail {m['tail']:6.2f}")
             own = rep.get("finetune", {}).get("own_head")
             if own:  # the fine-tuned network with its own (balanced-softmax) head, before calibration
                 print(f"teacher {kind:8s} fine-tuned own head acc {own['accuracy']:6.2f}  head {own['head']:6.2f}  "

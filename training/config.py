@@ -34,6 +34,9 @@ class TeacherConfig:
     views: int = 10  # fixed augmented views whose teacher outputs are cached
     batch: int = 256
     amp: bool = True
+    # Extension (kind `ensemble`, method cd_ens): two or more registry encoders, each calibrated as the `single`
+    # kind is, whose mean class probabilities are the teacher. Empty: no ensemble.
+    ensemble: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,17 +66,46 @@ class TrainConfig:
         bad = self.function_matching.validate() or self.finetune.validate()
         if bad:
             raise UserError(f"config {bad}")
+        self._validate_ensemble()
+
+    def _validate_ensemble(self) -> None:
+        from candle_hw.training.teachers import TEACHERS
+        members = self.teacher.ensemble
+        users = [m for m in self.methods if METHOD_SPECS[m].teacher == "ensemble"]
+        example = f"e.g. [{', '.join(sorted(TEACHERS))}]"
+        if not isinstance(members, list) or not all(isinstance(n, str) for n in members):
+            raise UserError(f"teacher.ensemble={members!r}: expected a list of teacher names, {example}")
+        if not members and not users:
+            return
+        unknown = [n for n in members if n not in TEACHERS]
+        if unknown:
+            raise UserError(f"teacher.ensemble={members}: member '{unknown[0]}' unknown; choose from "
+                            f"{sorted(TEACHERS)}")
+        if len(members) < 2 or len(set(members)) != len(members):
+            needed = f" (method {users[0]} uses it)" if users else ""
+            raise UserError(f"teacher.ensemble={members}: an ensemble needs two or more distinct teachers{needed}, "
+                            f"{example}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "teacher": _teacher_dict(self.teacher)}
 
     def teacher_key(self, student_channels: int) -> str:
         """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""
-        blob = json.dumps({"teacher": asdict(self.teacher), "calibration": asdict(self.calibration),
+        blob = json.dumps({"teacher": _teacher_dict(self.teacher), "calibration": asdict(self.calibration),
                            "finetune": asdict(self.finetune), "pad": self.data.pad, "seed": self.data.seed,
                            **({} if self.data.flip else {"flip": False}),
                            "student_channels": student_channels}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _teacher_dict(teacher: TeacherConfig) -> dict:
+    """The teacher section as keys and hashes see it. Its ensemble (and with it the ensemble's cached targets) is
+    keyed by the member list; an empty one is left out, so every teacher cache and co-design candidate hash made
+    before the ensemble existed keeps its key."""
+    out = asdict(teacher)
+    if not out["ensemble"]:
+        del out["ensemble"]
+    return out
 
 
 def _merge(obj, updates: dict, where: str):

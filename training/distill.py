@@ -8,9 +8,9 @@ Methods (the ablation ladder; one switchable name each):
 - ``cd``: Calibrate & Distill, Eq. 1 with a fixed lambda: (1-lambda) KL + lambda FS for all student weights.
 - ``cd_ab``: + adversarial balancing, Alg. 1 (single-resolution calibrated teacher).
 - ``candle``: + multi-resolution calibrated teacher (the full method).
-Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a fine-tuned teacher, or
-function matching (``*_fm``: the teacher evaluated online on a fresh crop/flip/mixup/cutmix of every batch,
-training/online.py, instead of on the cached views).
+Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a fine-tuned teacher, an
+ensemble of calibrated teachers (``cd_ens``), or function matching (``*_fm``: the teacher evaluated online on a
+fresh crop/flip/mixup/cutmix of every batch, training/online.py, instead of on the cached views).
 
 Alg. 1 (one forward, three parameter groups): the classifier theta_c descends KL only; lambda = AB_phi(KL, FS)
 from detached loss values; phi ascends L = (1-lambda) KL + lambda FS (one max step per min step); the encoder
@@ -30,7 +30,7 @@ METHODS = ("scratch", "baseline", "cd", "cd_ab", "candle")
 
 @dataclass(frozen=True)
 class MethodSpec:
-    teacher: str | None  # None, "uncalibrated", "single", "multi", "single_ft", "multi_ft"
+    teacher: str | None  # None or a teacher kind of training/teacher_stage.py KIND_DOC
     rule: str  # "ce", "ce_fs", "eq1", "alg1"
     paper: bool = True
     online: bool = False  # function matching: teacher outputs computed each step on fresh augmentations
@@ -48,6 +48,7 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "candle_ft": MethodSpec("multi_ft", "alg1", paper=False),  # teacher's last blocks fine-tuned
     "candle_ft_lt": MethodSpec("multi_ft", "alg1", paper=False),  # both
     "cd_ft": MethodSpec("single_ft", "eq1", paper=False),  # C&D from the fine-tuned teacher
+    "cd_ens": MethodSpec("ensemble", "eq1", paper=False),  # C&D from an ensemble of calibrated teachers
     "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
     "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }

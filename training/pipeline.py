@@ -63,8 +63,9 @@ def load_data(cfg: TrainConfig) -> LTDataset:
 
 def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
                  model_factory: Callable[[str | dict], torch.nn.Module] = _default_factory,
-                 summary: bool = True, teacher_encoder=None) -> dict:
-    """Run the configured stages; returns the summary written to OUT/NAME/metrics.json (rank 0)."""
+                 summary: bool = True, teacher_encoder=None, ensemble_encoders=None) -> dict:
+    """Run the configured stages; returns the summary written to OUT/NAME/metrics.json (rank 0).
+    teacher_encoder / ensemble_encoders ({name: encoder}): encoders to use instead of loading the registry's."""
     device = resolve_device(cfg.device)
     rank, world = init_distributed(device)
     if device.type == "cuda":
@@ -97,7 +98,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     if loaded is None and rank == 0 and kinds:
         targets, t_report = build_teacher_targets(cfg, padded, labels, test_images, ds.test.labels,
                                                   ds.class_counts, bank, image_size, probe.feature_channels, kinds,
-                                                  teacher_encoder, ds.construction_hash)
+                                                  teacher_encoder, ds.construction_hash, ensemble_encoders)
         save_targets(cache, targets, t_report, key, ds.construction_hash)
         (teacher_dir / f"teacher_{'-'.join(sorted(kinds))}.json").write_text(json.dumps(t_report, indent=1))
     if world > 1:

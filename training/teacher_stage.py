@@ -1,8 +1,9 @@
 """The teacher stage: pooled multi-resolution features per cached view, calibration, and the cached targets that
-every student method reads (teacher kinds: uncalibrated, single, multi, multi_ft)."""
+every student method reads (teacher kinds: KIND_DOC)."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from pathlib import Path
 
@@ -21,8 +22,16 @@ KIND_DOC = {"uncalibrated": "pretrained encoder, identity resolution, random fix
             "single": "calibrated classifier on the identity resolution only",
             "multi": "calibrated classifier on all resolutions (size-interp & concat)",
             "single_ft": "extension: encoder fine-tuned on the LT data, then calibrated on the identity resolution",
-            "multi_ft": "extension: encoder fine-tuned on the LT data, then calibrated on all resolutions"}
+            "multi_ft": "extension: encoder fine-tuned on the LT data, then calibrated on all resolutions",
+            "ensemble": "extension: mean class probabilities of the frozen encoders of teacher.ensemble, each "
+                        "calibrated as `single`; FS target: the first member's"}
 FT_KINDS = ("single_ft", "multi_ft")
+ENSEMBLE = "ensemble"
+
+
+def member_kind(name: str) -> str:
+    """The cache entry of one ensemble member's own calibrated targets (logits and head; no FS target)."""
+    return f"{ENSEMBLE}/{name}"
 
 
 def _head(cfg: TrainConfig, dim: int, student_channels: int, num_res: int, identity: int, num_classes: int,
@@ -58,9 +67,11 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
 def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
                           test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank,
                           image_size: tuple[int, int], student_channels: int, kinds: set[str],
-                          encoder: TeacherEncoder | None = None, data_hash: str = ""
+                          encoder: TeacherEncoder | None = None, data_hash: str = "",
+                          member_encoders: dict[str, TeacherEncoder] | None = None
                           ) -> tuple[dict[str, TeacherTargets], dict]:
-    """Targets (per cached view) and a report for each requested teacher kind."""
+    """Targets (per cached view) and a report for each requested teacher kind. The ensemble's members are taken
+    from member_encoders, else `encoder` where a member is teacher.name, else loaded."""
     targets: dict[str, TeacherTargets] = {}
     report: dict = {"teacher": cfg.teacher.name, "views": bank.num_views, "kinds": {}}
     if not kinds:
@@ -70,7 +81,8 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
     ft_path = Path(cfg.finetune.encoder_path) if cfg.finetune.encoder_path else None
     # A saved tuned encoder needs no pretrained weights (their package need not be installed where it is loaded).
     only_saved = kinds <= set(FT_KINDS) and ft_path is not None and ft_path.is_file()
-    encoder = (encoder or load_teacher(t_cfg.name, pretrained=not only_saved)).to(device)
+    if kinds - {ENSEMBLE}:
+        encoder = (encoder or load_teacher(t_cfg.name, pretrained=not only_saved)).to(device)
     identity = t_cfg.identity_index
     seed = cfg.data.seed
     res_all = list(range(len(t_cfg.resolutions)))
@@ -123,7 +135,61 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
                                            "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
+    if ENSEMBLE in kinds:
+        def member(name: str) -> TeacherEncoder:
+            if member_encoders and name in member_encoders:
+                return member_encoders[name].to(device)
+            return (encoder if encoder is not None and name == t_cfg.name else load_teacher(name)).to(device)
+        ens, report["kinds"][ENSEMBLE] = _ensemble(cfg, padded, labels, test_images, test_labels, class_counts,
+                                                   bank, image_size, student_channels, member)
+        targets.update(ens)
     return targets, report
+
+
+def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
+              test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank, image_size: tuple[int, int],
+              student_channels: int, member) -> tuple[dict[str, TeacherTargets], dict]:
+    """Each member calibrated exactly as the `single` kind (identity resolution, same head, seed and recipe) on the
+    same cached views, then log of the members' mean softmax as the ensemble's logits, which is what KL
+    distillation reads. Returns the ensemble's targets and each member's own (member_kind) for the cache."""
+    identity = cfg.teacher.identity_index
+    out: dict[str, TeacherTargets] = {}
+    members: dict[str, dict] = {}
+    train_logp, test_logp = [], []
+    fs_target = None
+    for name in cfg.teacher.ensemble:
+        enc = member(name)
+        feats, test_feats, timing = _features(cfg, enc, padded, test_images, bank, image_size, [identity])
+        own, rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts, student_channels,
+                                    [0], 0, cfg.data.seed, timing["resolutions"])
+        with torch.no_grad():
+            test_logp.append(head(test_feats[0]).float().log_softmax(dim=-1))
+        train_logp.append(own.logits.float().log_softmax(dim=-1))
+        # The FS target is the first member's projected features, not a mean over members: each member's
+        # projection is a 1x1 conv into the student's channels trained on its own, so the members' channel bases
+        # are unrelated and a mean of their vectors is no network's feature (the cosine loss compares directions).
+        if fs_target is None:
+            fs_target = own.feats
+        out[member_kind(name)] = TeacherTargets(own.logits, None, own.head)
+        members[name] = {**rep, "features": timing}
+        del feats, test_feats, enc, head
+    log_m = math.log(len(train_logp))
+    # log(mean_m softmax_m) as a log-sum-exp: no probability underflows to 0 and no -inf reaches the KL.
+    logits = torch.logsumexp(torch.stack(train_logp), dim=0) - log_m
+    test_pred = (torch.logsumexp(torch.stack(test_logp), dim=0) - log_m).argmax(1).cpu().numpy()
+    out[ENSEMBLE] = TeacherTargets(logits, fs_target, None)
+    report = accuracy_report(test_pred, test_labels, class_counts)
+    best = max(members, key=lambda n: members[n]["accuracy"])
+    member_preds = np.stack([np.asarray(m["test_pred"]) for m in members.values()])
+    probs = logits.exp()
+    report.update(doc=KIND_DOC[ENSEMBLE], members=members, feature_member=cfg.teacher.ensemble[0],
+                  best_member=best, gain_over_best_member=report["accuracy"] - members[best]["accuracy"],
+                  # how often the members' own predictions differ: what averaging has to work with
+                  test_member_disagreement=float(100.0 * (member_preds != member_preds[0]).any(0).mean()),
+                  test_pred=test_pred.tolist(), resolutions=[cfg.teacher.resolutions[identity]],
+                  train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
+                  train_mean_entropy=float(-(probs * logits).sum(-1).mean()))
+    return out, report
 
 
 def _features(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, test_images: torch.Tensor,
@@ -141,7 +207,8 @@ def save_targets(path: Path, targets: dict[str, TeacherTargets], report: dict, k
     tmp = path.with_suffix(".tmp")
     torch.save({"key": key, "data_hash": data_hash, "report": report,
                 "targets": {k: {"logits": None if t.logits is None else t.logits.half().cpu(),
-                                "feats": t.feats.half().cpu(), "head": t.head} for k, t in targets.items()}}, tmp)
+                                "feats": None if t.feats is None else t.feats.half().cpu(), "head": t.head}
+                            for k, t in targets.items()}}, tmp)
     tmp.replace(path)
 
 
@@ -158,6 +225,7 @@ def load_targets(folder: Path, key: str, data_hash: str, kinds: set[str], device
         for k, v in blob["targets"].items():
             if k in kinds and k not in out:
                 out[k] = TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
-                                        v["feats"].float().to(device), v.get("head"))
+                                        None if v["feats"] is None else v["feats"].float().to(device),
+                                        v.get("head"))
         report["kinds"].update(blob["report"].get("kinds", {}))
     return (out, report) if kinds <= set(out) else None
