@@ -130,11 +130,14 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
     cfg = load_codesign_config(_write_cfg(tmp_path / "c.yaml", SEARCH % ""))
     assert [c.train_hash for c in cfg.candidates] == [c.train_hash for c in boxed.candidates]
     # --stage train (a GPU machine without the compiler): trains, exports and compiles nothing
-    trained = run_codesign(cfg, out, n_workers=1, log=lambda s: None, stage="train")
+    trained = run_codesign(cfg, out, n_workers=1, log=lambda s: None, stage="train", minutes=30)
     # epoch 2 continued from the checkpoint of epoch 1 (whose record, wall time included, is kept as it was)
     assert json.loads(metrics.read_text())["history"][:1] == epoch1 and len(epoch1) == 1
     assert sorted(trained["trained"]) == sorted(c.name for c in cfg.candidates) and trained["reused"] == []
     assert all(r["epochs"] == r["epochs_requested"] == 2 for r in trained["candidates"])
+    # --minutes reached the workers' training runs (a box far longer than two epochs shortens nothing)
+    assert all(0 < json.loads(p.read_text())["config"]["distill"]["fit_minutes"] < 30
+               for p in out.glob("candidates/*/scratch/metrics.json"))
     assert not (out / "pareto.json").exists() and not list(out.glob("candidates/*/model.onnx"))
     assert not list(out.glob("candidates/*/targets"))
     assert "trained" in format_summary(trained)
@@ -168,21 +171,24 @@ def test_search_on_digits_resumes_and_records_refused_compiles(tmp_path):
     assert "data:image/png;base64," in page and "<td>2 of 2</td>" in page
 
 
-def test_time_boxed_search_fits_each_schedule_to_the_call(tmp_path):
-    """--minutes: a candidate asked for far more epochs than fit shortens its schedule (so that it still ends
-    at zero) and finishes inside the box, recording the epochs it got; time boxing is not part of the hash."""
-    from candle_hw.training.codesign.run import run_codesign
+def test_time_boxed_candidate_fits_its_schedule_to_the_call(tmp_path, monkeypatch):
+    """A time-boxed candidate asked for far more epochs than fit shortens its schedule (so that it still ends at
+    zero) and finishes, recording the epochs it got; the box is the deadline less the task's margins (here set so
+    that the schedule is fitted to 30 s and the hard stop is far away, which keeps the outcome independent of the
+    machine's load); time boxing is not part of the hash."""
+    from candle_hw.training.codesign import tasks
     text = SEARCH.replace("width: [0.25, 0.5]", "width: [0.25]") % ""
     cfg = load_codesign_config(_write_cfg(tmp_path / "long.yaml", text.replace("epochs: 2,", "epochs: 100000,")))
     boxed = load_codesign_config(_write_cfg(tmp_path / "boxed.yaml", text.replace(
         "epochs: 2,", "epochs: 100000, fit_minutes: 3, max_minutes: 4,")))
     assert [c.train_hash for c in boxed.candidates] == [c.train_hash for c in cfg.candidates]
-    start = time.perf_counter()
-    summary = run_codesign(cfg, tmp_path / "out", n_workers=1, log=lambda s: None, stage="train", minutes=1.5)
-    wall = time.perf_counter() - start
-    (rec,) = summary["candidates"]
+    monkeypatch.setattr(tasks, "FIT_MARGIN_S", 1800.0 - 30.0)
+    monkeypatch.setattr(tasks, "STOP_MARGIN_S", 0.0)
+    (cand,) = [c.as_dict() for c in cfg.candidates]
+    rec = tasks.train_task(cand, cfg.train, "scratch", str(tmp_path / "out"), deadline=time.time() + 1800.0)
     assert not rec.get("unfinished") and 2 <= rec["epochs"] < rec["epochs_requested"] == 100000
     metrics = json.loads((tmp_path / "out" / "candidates" / rec["train_hash"] / "scratch" / "metrics.json")
                          .read_text())
     assert metrics["epochs_done"] == metrics["epochs"] == rec["epochs"]
-    assert wall < 90 + 30  # the box plus the start of a local cluster on a loaded machine
+    distill = metrics["config"]["distill"]
+    assert distill["fit_minutes"] == 0.5 and 29.0 < distill["max_minutes"] <= 30.0
