@@ -192,3 +192,16 @@ def test_time_boxed_candidate_fits_its_schedule_to_the_call(tmp_path, monkeypatc
     assert metrics["epochs_done"] == metrics["epochs"] == rec["epochs"]
     distill = metrics["config"]["distill"]
     assert distill["fit_minutes"] == 0.5 and 29.0 < distill["max_minutes"] <= 30.0
+
+
+def test_candidate_is_not_started_with_too_little_time_left(tmp_path):
+    """A candidate reached near the end of a time box is left for the next run instead of being fitted to a few
+    epochs and recorded as a finished student."""
+    from candle_hw.training.codesign import tasks
+    cfg = load_codesign_config(_write_cfg(tmp_path / "c.yaml", SEARCH % ""))
+    cand = cfg.candidates[0].as_dict()
+    rec = tasks.train_task(cand, cfg.train, "scratch", str(tmp_path / "out"),
+                           deadline=time.time() + tasks.MIN_START_S - 5)
+    assert rec["unfinished"].startswith("not started:") and not rec["trained_now"]
+    assert not (tmp_path / "out" / "candidates" / cand["train_hash"] / "candidate.json").exists()
+    assert not (tmp_path / "out" / "candidates" / cand["train_hash"] / "scratch").exists()

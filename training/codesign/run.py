@@ -113,7 +113,7 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
         r.setdefault("synth", None)
     summary = {"name": cfg.name, "method": cfg.method, "stage": "all", "targets": targets,
                "trained": [r["name"] for r in results if r["trained_now"]],
-               "reused": [r["name"] for r in results if not r["trained_now"]],
+               "reused": [r["name"] for r in results if not r["trained_now"] and not r.get("unfinished")],
                "seconds": round(time.perf_counter() - t0, 1), "records": records}
     write_json(out / "pareto.json", records)
     page = write_html(records, f"candle-hw codesign: {cfg.name} ({cfg.method})")
@@ -126,7 +126,7 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
 def _write_train_stage(cfg: CodesignConfig, out: Path, targets: list, results: list, seconds: float) -> dict:
     summary = {"name": cfg.name, "method": cfg.method, "stage": "train", "targets": targets,
                "trained": [r["name"] for r in results if r["trained_now"]],
-               "reused": [r["name"] for r in results if not r["trained_now"]],
+               "reused": [r["name"] for r in results if not r["trained_now"] and not r.get("unfinished")],
                "seconds": round(seconds, 1), "candidates": results}
     write_json(out / "run.json", {k: v for k, v in summary.items() if k != "candidates"}
                | {"config": cfg.raw, "train": asdict(cfg.train)})

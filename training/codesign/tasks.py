@@ -117,6 +117,9 @@ def _model_stats(model) -> dict:
 # A time-boxed call (``--minutes``) leaves each candidate this long after its own schedule is fitted (epochs
 # that end in time) and this long after its hard stop, to evaluate, checkpoint and write its record.
 FIT_MARGIN_S, STOP_MARGIN_S = 60.0, 20.0
+# A candidate that would start with less than this left is not started (a schedule fitted to a few epochs would
+# be recorded as a finished, useless student); the next run trains it.
+MIN_START_S = 180.0
 
 
 def _time_box(cfg, deadline: float | None) -> None:
@@ -137,6 +140,13 @@ def train_task(cand: dict, train_cfg, method: str, out: str, deadline: float | N
     done = read_json(run_dir / "candidate.json")
     if done is not None:
         return {**done, "trained_now": False}
+    if deadline is not None:
+        import time
+        left = deadline - time.time()
+        if left < MIN_START_S:
+            return {**cand, "method": method, "trained_now": False,
+                    "unfinished": f"not started: {max(0.0, left):.0f} s left of --minutes (< {MIN_START_S:.0f} s); "
+                                  f"rerun to train it"}
     from candle_hw.models import load_checkpoint
     from candle_hw.training.pipeline import run_training
     cfg = _run_cfg(train_cfg, cand, out)
