@@ -2,7 +2,9 @@
 
 Synthesises (Yosys ``synth_xilinx -family xc7``, xc7z020, each unit alone as a one-node graph through
 compile/emit.py and compile/synth.py, cached per config in WORK/<config>.json) a set of k-bit MVUs that differ in
-PE, SIMD, weight bits, input bits/kind, thresholds and datapath (ternary or partial-product heap), then:
+PE, SIMD, weight bits, input bits/kind, thresholds and datapath (ternary or partial-product heap) with seeded
+random weights, and, with ``--build DIR``, every k-bit MVU of a compiled build as it stands there (its folding, its
+trained weights and thresholds; cached in WORK/<build folder's name>.<node>.json), then:
 
 - ``--fit``: fits the k-bit coefficients of the model (non-negative least squares on all configs, LUT minus the
   model's weight-ROM and input-buffer terms, which are not refitted) and prints them, for compile/estimate.py;
@@ -10,7 +12,21 @@ PE, SIMD, weight bits, input bits/kind, thresholds and datapath (ternary or part
   points not used for a fit, each config predicted by the same formula fitted on the other configs
   (leave-one-out), with the mean absolute errors.
 
-    python bench/kbit_mvu_model.py [--work DIR] [--fit]
+    python bench/kbit_mvu_model.py [--work DIR] [--fit] [--build DIR ...]
+
+The fit of compile/estimate.py KBIT_COEF: the shipped W2A2 student at the folding ``--fps 3000`` picked at 7bf812b
+(bench/data/cnv_w2a2_lt10_fps3000_folding.json: conv0-5 PE 2/16/4/8/2/1, SIMD 27/64/96/64/48/18; fc0-2 PE 1,
+SIMD 4/8/1) and the zoo's cnv_w2a2 at finn-examples' folding with fc0's weights in block RAM (bench/w2a2_cnv.py's
+build):
+
+    candle-hw export candle_hw/models/students/cifar10_lt10_cnv_w2a2_cd_ft.npz -o s.onnx
+    candle-hw compile s.onnx -o cnv_w2a2_fps3000 --target xc7z020 --folding bench/data/cnv_w2a2_lt10_fps3000_folding.json
+    (cd bench && python -c "import w2a2_cnv as m, pathlib; m.compiled('cnv_w2a2', pathlib.Path('W2'), 0, {'fc0': 'block'})")
+    cp -r bench/W2/cnv_w2a2@fc0=block/build cnv_w2a2_finn_fc0block
+    python bench/kbit_mvu_model.py --work W --fit --build cnv_w2a2_fps3000 cnv_w2a2_finn_fc0block
+
+``--random conv0`` adds the named build units once more with the configs' kind of random weights and thresholds
+(a check that trained weights cost what random ones do; not meant for the fit).
 """
 from __future__ import annotations
 
@@ -59,34 +75,64 @@ CONFIGS = [
 ]
 
 
-def build(c: Config, seed: int = 0) -> DataflowGraph:
-    rng = np.random.default_rng(seed)
-    wmin = -1 if c.narrow else c.w_type.min
-    w = rng.integers(wmin, c.w_type.max + 1, size=(c.mw, c.mh))
-    xs = (-1, 1) if c.in_type.bipolar else (c.in_type.min, c.in_type.max)
+def random_params(rng: np.random.Generator, mw: int, mh: int, in_type: IntType, w_type: IntType, narrow: bool,
+                  n_thresh: int) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+    """Seeded weights, uniform over the type ({-1, 0, 1} if narrow), and sorted thresholds uniform over the whole
+    accumulator range (lo, hi + 1): (weights, thresholds or None, lo, hi)."""
+    w = rng.integers(-1 if narrow else w_type.min, w_type.max + 1, size=(mw, mh))
+    xs = (-1, 1) if in_type.bipolar else (in_type.min, in_type.max)
     ends = [x * w for x in xs]
     lo, hi = int(np.minimum(*ends).sum(axis=0).min()), int(np.maximum(*ends).sum(axis=0).max())
+    t = np.sort(rng.integers(lo, hi + 2, size=(mh, n_thresh)), axis=1) if n_thresh else None
+    return w, t, lo, hi
+
+
+def build(c: Config, seed: int = 0) -> DataflowGraph:
+    w, t, lo, hi = random_params(np.random.default_rng(seed), c.mw, c.mh, c.in_type, c.w_type, c.narrow, c.n_thresh)
     acc = IntType.for_range(lo, hi)
     out = acc if c.n_thresh == 0 else BIPOLAR if c.n_thresh == 1 else uint(c.n_thresh.bit_length())
     n = MatrixVectorUnit(c.name, c.mw, c.mh, c.pe, c.simd, c.in_type, acc, out, False, (4,), c.n_thresh,
                          weight_type=c.w_type, weight_style=c.style)
     params = {f"{c.name}.weights": w}
     if c.n_thresh:
-        params[f"{c.name}.thresholds"] = np.sort(rng.integers(lo, hi + 2, size=(c.mh, c.n_thresh)), axis=1)
+        params[f"{c.name}.thresholds"] = t
     g = DataflowGraph((n,), params)
     assert (ternary_spec(n, w, params.get(f"{c.name}.thresholds", 0)) is not None) == (c.narrow and c.n_thresh > 0)
     return g
 
 
-def measure(c: Config, work: Path) -> dict:
-    f = work / f"{c.name}.json"
+def build_units(build_dir: Path, randomised: set[str]) -> list[tuple[str, DataflowGraph]]:
+    """(name, one-node graph) of every k-bit-weight MVU of a compiled build, with its own parameters; and for the
+    units named in ``randomised`` (by node name) the same unit once more, named <name>.random, with the configs'
+    kind of parameters (random_params, seed 0: weights uniform over {-1, 0, 1} for ternary units where trained
+    ones are about half zeros, thresholds spread over the whole accumulator range)."""
+    from candle_hw.compile.pipeline import load_graph
+
+    graph = load_graph(build_dir)
+    units = []
+    for n in graph.nodes:
+        if isinstance(n, MatrixVectorUnit) and not n.binary_xnor and not n.weight_type.bipolar:
+            params = {k: v for k, v in graph.params.items() if k.startswith(f"{n.name}.")}
+            name = f"{build_dir.resolve().name}.{n.name}"
+            units.append((name, DataflowGraph((n,), params)))
+            if n.name in randomised:
+                w = params[f"{n.name}.weights"]
+                narrow = n.weight_type == sint(2) and int(np.min(w)) >= -1
+                w, t, _, _ = random_params(np.random.default_rng(0), n.mw, n.mh, n.in_type, n.weight_type, narrow,
+                                           n.n_thresholds)
+                rparams = {f"{n.name}.weights": w} | ({f"{n.name}.thresholds": t} if t is not None else {})
+                units.append((f"{name}.random", DataflowGraph((n,), rparams)))
+    return units
+
+
+def measure(name: str, g: DataflowGraph, work: Path) -> dict:
+    f = work / f"{name}.json"
     if f.is_file():
         return json.loads(f.read_text())
-    g = build(c)
-    b = work / c.name
+    b = work / name
     emit_rtl(g, b / "rtl")
     start = time.perf_counter()
-    blk = synthesize(b, "xc7z020")["blocks"][c.name]
+    blk = synthesize(b, "xc7z020")["blocks"][g.nodes[0].name]
     out = {k: blk[k] for k in ("LUT", "FF", "BRAM_18K")} | {"seconds": round(time.perf_counter() - start, 1)}
     work.mkdir(parents=True, exist_ok=True)
     f.write_text(json.dumps(out) + "\n")
@@ -97,15 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("bench_kbit_mvu_model"))
     ap.add_argument("--fit", action="store_true", help="fit the k-bit coefficients on the FIT configs and print them")
+    ap.add_argument("--build", type=Path, nargs="*", default=[],
+                    help="compiled builds whose k-bit MVUs join the configs (trained weights, the build's folding)")
+    ap.add_argument("--random", default="", help="comma-separated node names of --build units to measure once more "
+                    "with random weights and thresholds (the configs' kind)")
     args = ap.parse_args(argv)
+    randomised = {s for s in args.random.split(",") if s}
+    units = [(c.name, build(c)) for c in CONFIGS] + [u for b in args.build for u in build_units(b, randomised)]
     rows = []
-    for c in CONFIGS:
-        g = build(c)
+    for name, g in units:
         n = g.nodes[0]
-        tern = ternary_spec(n, g.params[f"{c.name}.weights"], g.params.get(f"{c.name}.thresholds", 0)) is not None
-        r = measure(c, args.work)
-        print(f"  {c.name}: {r}", flush=True)
-        rows.append((c, n, tern, r["LUT"]))
+        tern = ternary_spec(n, g.params[f"{n.name}.weights"], g.params.get(f"{n.name}.thresholds", 0)) is not None
+        r = measure(name, g, args.work)
+        print(f"  {name}: {r}", flush=True)
+        rows.append((name, n, tern, r["LUT"]))
     from scipy.optimize import nnls
 
     def fit(sel: list[int]) -> np.ndarray:
@@ -118,17 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         return fixed + float(np.dot(coef, terms))
 
     if args.fit:
-        print("fitted on all configs (per heap bit, per PE accumulator bit, per PE comparator bit, per unit):",
+        print("fitted on all configs (per partial-product heap bit, per ternary heap bit, per PE accumulator bit, "
+              "per PE comparator bit, per muxed block-RAM weight bit, per unit):",
               ", ".join(f"{v:.3f}" for v in fit(list(range(len(rows))))))
     # leave-one-out: each config predicted by the model fitted (same formula, NNLS) on the other configs
     loo = [predict(fit([j for j in range(len(rows)) if j != i]), i) for i in range(len(rows))]
-    print(f"\n{'config':22} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} {'error':>7}")
+    print(f"\n{'config':24} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} {'error':>7}")
     errs: dict[str, list[float]] = {"model": [], "left out": []}
-    for (c, n, tern, lut), lo in zip(rows, loo):
+    for (name, n, tern, lut), lo in zip(rows, loo):
         est = mvu_resources(n, ternary=tern)["LUT"]
         errs["model"].append(abs(est - lut) / lut)
         errs["left out"].append(abs(lo - lut) / lut)
-        print(f"{c.name:22} {'ternary' if tern else 'heap':9} {lut:>9,} {est:>9,} {(est - lut) / lut:>+7.1%} "
+        print(f"{name:24} {'ternary' if tern else 'heap':9} {lut:>9,} {est:>9,} {(est - lut) / lut:>+7.1%} "
               f"{lo:>12,.0f} {(lo - lut) / lut:>+7.1%}")
     for k, v in errs.items():
         print(f"mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")

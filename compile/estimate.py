@@ -46,12 +46,20 @@ LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input
 # recorded in tests/compile/test_estimate.py, the full-size resnet_w1a1's multi-threshold units among them;
 # `python bench/binary_mvu_model.py --fit` gives each unit's error and its error when left out of the fit
 BINARY_COEF = (1.953, 2.699, 1.038, 0.743, 75.054)
-# k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per heap bit of a lane (the
-# partial products, or IN_BITS bits per lane on the ternary datapath), per PE accumulator bit, per PE comparator
-# bit, and per unit (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the
-# ten units of bench/kbit_mvu_model.py (`python bench/kbit_mvu_model.py --fit`), which also gives each unit's error
-# when left out of the fit (docs/results.md)
-KBIT_COEF = (1.320, 1.542, 0.295, 150.247)
+# k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per partial-product heap bit
+# (three lanes' products fused per LUT before the compressor), per ternary heap bit (IN_BITS per lane, each its own
+# 3-input LUT, then the compressor: about 2.1 LUT per bit in every unit measured), per PE accumulator bit, per PE
+# comparator bit, per weight-memory bit of a block-RAM memory deeper than BRAM_MUX_DEPTH (read mux), and per unit
+# (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the 28 units of
+# `python bench/kbit_mvu_model.py --fit --build B1 B2` (ten seeded configs; B1 the shipped W2A2 student's units at
+# the folding --fps 3000 picked at 7bf812b, bench/data/cnv_w2a2_lt10_fps3000_folding.json; B2 the zoo cnv_w2a2's
+# at finn-examples' folding), which also gives each unit's error when left out of the fit (docs/results.md "The
+# k-bit MVU model refitted"). Not in the ±1-weight model, whose own fit absorbs its deep memories' read muxes.
+KBIT_COEF = (1.461, 2.224, 0.924, 0.321, 1.074, 138.109)
+# Deeper than this, Yosys splits a block-RAM memory's depth over several RAMB18/RAMB36 (1,024 words is a RAMB36 at
+# its widest, 36 bits) and muxes their outputs in LUTs: about one LUT per word bit (W2A2 CNV conv3 at finn-examples'
+# folding, 1,152 x 256 bits, and conv4 at --fps 3000, 3,072 x 192 bits)
+BRAM_MUX_DEPTH = 1024
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -94,15 +102,20 @@ def _memory_luts(n: MatrixVectorUnit, style: str) -> float:
 
 
 def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> tuple[list[float], float]:
-    """A k-bit-weight unit's LUT model = KBIT_COEF . terms + fixed: the terms (heap bits of all lanes, PE x
-    accumulator bits, PE x comparators x accumulator bits, 1) and the fixed memory part (``_memory_luts``).
-    Heap bits per lane: the partial products IN_BITS x WB (2 x WB for a ±1 input), or on the ternary datapath
-    (compile/mvu_map.py ternary_spec) one per input bit."""
+    """A k-bit-weight unit's LUT model = KBIT_COEF . terms + fixed: the terms (partial-product heap bits of all
+    lanes, ternary heap bits of all lanes, PE x accumulator bits, PE x comparators x accumulator bits, weight-memory
+    bits behind a block-RAM read mux, 1) and the fixed memory part (``_memory_luts``). Heap bits per lane: the
+    partial products IN_BITS x WB (2 x WB for a ±1 input), or on the ternary datapath (compile/mvu_map.py
+    ternary_spec) one per input bit; the two datapaths cost differently per heap bit, so each has its term."""
+    style = style or weight_style(n)
     ab = n.acc_type.bits + 1
-    per_lane = (1 if n.in_type.bipolar else n.in_type.bits) if ternary else \
-        (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits
-    terms = [n.pe * n.simd * per_lane, n.pe * ab, n.pe * comparators_per_pe(n, ternary) * ab, 1.0]
-    return terms, _memory_luts(n, style or weight_style(n))
+    lanes = n.pe * n.simd
+    heap = lanes * ((1 if n.in_type.bipolar else n.in_type.bits) if ternary else
+                    (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits)
+    muxed = lanes * weight_bits(n) if style == "block" and n.wmem > BRAM_MUX_DEPTH else 0
+    terms = [0.0 if ternary else heap, heap if ternary else 0.0, n.pe * ab, n.pe * comparators_per_pe(n, ternary) * ab,
+             muxed, 1.0]
+    return terms, _memory_luts(n, style)
 
 
 def comparators_per_pe(n: MatrixVectorUnit, ternary: bool = False) -> int:
@@ -162,10 +175,18 @@ def border_cost(n: MatrixVectorUnit) -> tuple[float, float]:
     return 2 * counter_bits + roms + n.pe * BORDER_LUT_PER_PE, counter_bits + n.pe
 
 
+# Sliding window: the (oy, ox, ky, kx, fold) walk and row control, and per bit of a word about one LUT in front of
+# the read register plus the 3-word LUT-RAM output queue (RAM32M, 2/3 LUT per bit); fitted to the six SWGs of the
+# shipped W2A2 student's --fps 3000 build, 4 to 128 bits per word (`python bench/estimate_vs_yosys.py BUILD
+# --fit-swg`, docs/results.md "The k-bit MVU model refitted")
+SWG_LUT_FIXED = 87.9
+SWG_LUT_PER_BIT = 1.852
+
+
 def swg_resources(n: SlidingWindow) -> dict[str, int]:
     width = n.simd * n.elem_type.bits
     depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
-    lut = 100 + 0.75 * width  # mostly the (oy, ox, ky, kx, fold) walk and row control
+    lut = SWG_LUT_FIXED + SWG_LUT_PER_BIT * width
     ff = 3 * width + 6 * clog2(depth) + 40
     return _res(lut, ff, bram18_count(width, depth))
 
