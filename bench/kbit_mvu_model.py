@@ -10,7 +10,8 @@ trained weights and thresholds; cached in WORK/<build folder's name>.<node>.json
   model's weight-ROM and input-buffer terms, which are not refitted) and prints them, for compile/estimate.py;
 - always: the model's LUT (compile/estimate.py as it stands) beside Yosys' for every config, and, as the error on
   points not used for a fit, each config predicted by the same formula fitted on the other configs
-  (leave-one-out), with the mean absolute errors.
+  (leave-one-out), with the mean absolute errors; the same for the flip-flops (compile/estimate.py KBIT_FF_COEF,
+  fitted with ``--fit`` on all units' FF).
 
     python bench/kbit_mvu_model.py [--work DIR] [--fit] [--build DIR ...]
 
@@ -40,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from candle_hw.compile.emit import emit_rtl
-from candle_hw.compile.estimate import kbit_lut_terms, mvu_resources
+from candle_hw.compile.estimate import kbit_ff_terms, kbit_lut_terms, mvu_resources
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
 from candle_hw.compile.mvu_map import ternary_spec
 from candle_hw.compile.synth import synthesize
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         tern = ternary_spec(n, g.params[f"{n.name}.weights"], g.params.get(f"{n.name}.thresholds", 0)) is not None
         r = measure(name, g, args.work)
         print(f"  {name}: {r}", flush=True)
-        rows.append((name, n, tern, r["LUT"]))
+        rows.append((name, n, tern, r["LUT"], r["FF"]))
     from scipy.optimize import nnls
 
     def fit(sel: list[int]) -> np.ndarray:
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'config':24} {'datapath':9} {'Yosys LUT':>9} {'model LUT':>9} {'error':>7} {'left-out fit':>12} "
           f"{'error':>7}")
     errs: dict[str, list[float]] = {"model": [], "left out": []}
-    for (name, n, tern, lut), lo in zip(rows, loo):
+    for (name, n, tern, lut, _), lo in zip(rows, loo):
         est = mvu_resources(n, ternary=tern)["LUT"]
         errs["model"].append(abs(est - lut) / lut)
         errs["left out"].append(abs(lo - lut) / lut)
@@ -185,7 +186,30 @@ def main(argv: list[str] | None = None) -> int:
               f"{lo:>12,.0f} {(lo - lut) / lut:>+7.1%}")
     for k, v in errs.items():
         print(f"mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
+    ff_report(rows, args.fit)
     return 0
+
+
+def ff_report(rows: list, show_fit: bool) -> None:
+    """The flip-flop model (compile/estimate.py KBIT_FF_COEF . kbit_ff_terms) beside Yosys, fitted and left out."""
+    from scipy.optimize import nnls
+
+    a = np.array([kbit_ff_terms(n, tern) for _, n, tern, _, _ in rows], dtype=float)
+    y = np.array([ff for *_, ff in rows], dtype=float)
+    if show_fit:
+        print("\nFF fitted on all configs (per control bit, per dot-product register bit, per accumulator bit, per "
+              "threshold register bit, per unit):", ", ".join(f"{v:.3f}" for v in nnls(a, y)[0]))
+    print(f"\n{'config':24} {'Yosys FF':>9} {'model FF':>9} {'error':>7} {'left-out fit':>12} {'error':>7}")
+    errs: dict[str, list[float]] = {"model": [], "left out": []}
+    for i, (name, n, tern, _, ff) in enumerate(rows):
+        est = mvu_resources(n, ternary=tern)["FF"]
+        keep = [j for j in range(len(rows)) if j != i]
+        lo = float(a[i] @ nnls(a[keep], y[keep])[0])
+        errs["model"].append(abs(est - ff) / ff)
+        errs["left out"].append(abs(lo - ff) / ff)
+        print(f"{name:24} {ff:>9,} {est:>9,} {(est - ff) / ff:>+7.1%} {lo:>12,.0f} {(lo - ff) / ff:>+7.1%}")
+    for k, v in errs.items():
+        print(f"FF mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
 
 
 if __name__ == "__main__":

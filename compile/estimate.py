@@ -29,7 +29,7 @@ from candle_hw.compile.mvu_map import ternary_spec, threshold_style, weight_styl
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
 from candle_hw.hw_templates import dwc_buffer_elems, dwc_narrows_whole, dwc_widens_whole, fifo_uses_block_ram
-from candle_hw.sim.cycle_models import swg_frame_cycles
+from candle_hw.sim.cycle_models import mvu_dot_pipeline, swg_frame_cycles
 from candle_hw.types import clog2
 
 KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
@@ -60,6 +60,15 @@ KBIT_COEF = (1.461, 2.224, 0.924, 0.321, 1.074, 138.109)
 # its widest, 36 bits) and muxes their outputs in LUTs: about one LUT per word bit (W2A2 CNV conv3 at finn-examples'
 # folding, 1,152 x 256 bits, and conv4 at --fps 3000, 3,072 x 192 bits)
 BRAM_MUX_DEPTH = 1024
+# k-bit weight unit's flip-flops (mvu.sv), per term of kbit_ff_terms: control bit (step counters, the input
+# register, the control word travelling with the data over POP_LAT + 1 stages, the output queue's pointers), dot-
+# product register bit (every registered bit of each PE's heap, sim/cycle_models.py heap_register_bits, and the
+# ternary sum's delay to POP_LAT), accumulator bit, threshold register bit (Yosys drops the bits that are constant
+# over the ROM's words, hence well under 1), per unit. The output queue's words and a block-RAM memory's read
+# register cost no flip-flop (LUT RAM; the RAMB18's own register). Fitted (non-negative least squares) to the
+# flip-flops of the 28 Yosys-measured units of KBIT_COEF (`python bench/kbit_mvu_model.py --fit --build B1 B2`),
+# which also gives each unit's error when left out (docs/results.md "FF models refitted").
+KBIT_FF_COEF = (1.361, 0.955, 0.773, 0.256, 0.028)
 POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
@@ -118,6 +127,28 @@ def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None
     return terms, _memory_luts(n, style)
 
 
+def kbit_ff_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> list[float]:
+    """A k-bit-weight unit's flip-flop model = KBIT_FF_COEF . terms: (control, dot-product pipeline, accumulator,
+    threshold registers, 1) as counted from mvu.sv's registers (see KBIT_FF_COEF)."""
+    style = style or weight_style(n)
+    it, ab, nt = n.in_type, n.acc_type.bits + 1, n.n_thresholds
+
+    def width(values: int) -> int:  # a counter over one value is a constant: no register
+        return clog2(values) if values > 1 else 0
+
+    pop_lat, dot = mvu_dot_pipeline(n, ternary)
+    odepth = -(-(pop_lat + 3) // n.sf) + 1
+    # sf, nf, the weight address (and mvu_wrom's registered copy), alive; x_q; ctl (valid, first, last, nf) per
+    # stage; mvu_out_fifo's pointers and counts, fin_q
+    control = (width(n.sf) + width(n.nf) + width(n.wmem) * (1 if style == "block" else 2) + 1 + n.simd * it.bits
+               + (pop_lat + 1) * (3 + width(n.nf)) + 2 * clog2(odepth) + 2 * clog2(odepth + 1) + 1)
+    acc = ab + (1 if nt == 1 or ternary else 0)  # the N_THRESH = 1 / ternary accumulator is one bit wider
+    # thr_q (the ternary one without T_0, which starts the accumulator) and the ternary t_start of a LUT ROM
+    thr = (nt - (1 if ternary else 0)) * ab if nt > 1 or ternary else 0
+    thr += nt * ab if ternary and threshold_style(n, ternary) != "block" else 0
+    return [float(control), float(n.pe * dot), float(n.pe * acc), float(n.pe * thr), 1.0]
+
+
 def comparators_per_pe(n: MatrixVectorUnit, ternary: bool = False) -> int:
     """Threshold comparators per PE in mvu.sv: the accumulator starting at -T_0 (one threshold, or the ternary
     datapath) makes the first comparison its sign bit."""
@@ -141,24 +172,19 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool =
     lanes = n.pe * n.simd
     wlanes = lanes * weight_bits(n)  # weight memory bits per word
     ab = n.acc_type.bits + 1
+    bram = bram18_count(wlanes, n.wmem) if style == "block" else 0
+    if n.n_thresholds and threshold_style(n, ternary) == "block":  # NF words of PE x N_THRESH thresholds
+        bram += bram18_count(n.pe * n.n_thresholds * ab, n.nf)  # the ternary threshold type is about acc-wide
     if not n.binary_xnor and not n.weight_type.bipolar:
         terms, lut = kbit_lut_terms(n, ternary, style)
         lut += sum(k * t for k, t in zip(KBIT_COEF, terms))
+        ff = sum(k * t for k, t in zip(KBIT_FF_COEF, kbit_ff_terms(n, ternary, style)))
     else:
         terms, lut = binary_lut_terms(n, style)
         lut += sum(k * t for k, t in zip(BINARY_COEF, terms))
-    ff = lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab + n.simd * n.in_type.bits + 40
-    bram = 0
-    if style == "block":
-        bram = bram18_count(wlanes, n.wmem)
-        ff += wlanes
-    elif n.wmem > 1:
-        ff += wlanes if style == "distributed" else 0
-    if n.n_thresholds and threshold_style(n, ternary) == "block":  # NF words of PE x N_THRESH thresholds
-        bram += bram18_count(n.pe * n.n_thresholds * ab, n.nf)  # the ternary threshold type is about acc-wide
-    lat = 4
-    odepth = -(-lat // n.sf) + 1
-    ff += odepth * n.pe * n.out_type.bits
+        ff = (lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab
+              + n.simd * n.in_type.bits + 40 + (wlanes if style == "block" or (style == "distributed" and n.wmem > 1) else 0))
+        ff += (-(-4 // n.sf) + 1) * n.pe * n.out_type.bits
     if n.border:
         b_lut, b_ff = border_cost(n)
         lut, ff = lut + b_lut, ff + b_ff
@@ -183,12 +209,30 @@ SWG_LUT_FIXED = 87.9
 SWG_LUT_PER_BIT = 1.852
 
 
+def swg_flip_flops(n: SlidingWindow) -> int:
+    """swg.sv's registers, counted: the write column and slot, rows held, the ring's base row, the read walk's
+    (oy, ox, ky, kx, fold) counters, each as wide as its range (a counter of one value is a constant: none), the
+    read-valid, read-pad and 3-bit credit registers, and the output queue's lapped pointers (fifo.sv, depth 3).
+    The window's words are in block RAM and the read register is the RAMB18's own, so no flip-flop per word bit
+    (Yosys 0.70 synth_xilinx: 38-46 FF on the 30 SWGs of five CNV builds, 2 to 128 bits per word, each matched
+    exactly; docs/results.md "FF models refitted")."""
+    k, s, p = n.kernel, n.stride, n.pad
+    (h, w), cf = n.ifm_dim, n.channels // n.simd
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    rows = clog2(k + s + 1)  # RW: the slot, rows held and base counters
+
+    def counter(top: int) -> int:  # swg.sv sizes a counter of 0..top-1 to clog2(top + 1) bits
+        return clog2(top + 1) if top > 1 else 0
+
+    return (counter(w * cf) + 3 * rows + counter(oh) + counter(ow) + 2 * counter(k) + counter(cf) + 1 + 3 + 1
+            + 2 * clog2(3) + 2)
+
+
 def swg_resources(n: SlidingWindow) -> dict[str, int]:
     width = n.simd * n.elem_type.bits
     depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
     lut = SWG_LUT_FIXED + SWG_LUT_PER_BIT * width
-    ff = 3 * width + 6 * clog2(depth) + 40
-    return _res(lut, ff, bram18_count(width, depth))
+    return _res(lut, swg_flip_flops(n), bram18_count(width, depth))
 
 
 def maxpool_resources(n: MaxPool) -> dict[str, int]:

