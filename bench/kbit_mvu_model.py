@@ -10,8 +10,15 @@ trained weights and thresholds; cached in WORK/<build folder's name>.<node>.json
   model's weight-ROM and input-buffer terms, which are not refitted) and prints them, for compile/estimate.py;
 - always: the model's LUT (compile/estimate.py as it stands) beside Yosys' for every config, and, as the error on
   points not used for a fit, each config predicted by the same formula fitted on the other configs
-  (leave-one-out), with the mean absolute errors; the same for the flip-flops (compile/estimate.py KBIT_FF_COEF,
-  fitted with ``--fit`` on all units' FF).
+  (leave-one-out), with the mean absolute errors; the same for the flip-flops (compile/estimate.py MVU_FF_COEF,
+  one model for every MVU), fitted with ``--fit`` on these units and, with ``--ff-builds DIR ...``, on every MVU of
+  those synthesised builds (their per-block FF in DIR/reports/synth.json; the ±1-weight units among them).
+
+The fit of MVU_FF_COEF: the 28 units above and the 27 MVUs of the three xc7z020@3000 candidates of the CIFAR-10-LT
+co-design run (runs/codesign_cifar10_lt100/candidates/{2026052f55447b12,7e9b18c9074c6bd0,7f4468969f3040bb}/targets/
+xc7z020@3000/build, each synthesised whole by `candle-hw synth`):
+
+    python bench/kbit_mvu_model.py --work W --fit --build cnv_w2a2_fps3000 cnv_w2a2_finn_fc0block --ff-builds C1 C2 C3
 
     python bench/kbit_mvu_model.py [--work DIR] [--fit] [--build DIR ...]
 
@@ -41,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from candle_hw.compile.emit import emit_rtl
-from candle_hw.compile.estimate import kbit_ff_terms, kbit_lut_terms, mvu_resources
+from candle_hw.compile.estimate import mvu_ff_terms, kbit_lut_terms, mvu_resources
 from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
 from candle_hw.compile.mvu_map import ternary_spec
 from candle_hw.compile.synth import synthesize
@@ -146,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="fit the k-bit coefficients on the FIT configs and print them")
     ap.add_argument("--build", type=Path, nargs="*", default=[],
                     help="compiled builds whose k-bit MVUs join the configs (trained weights, the build's folding)")
+    ap.add_argument("--ff-builds", type=Path, nargs="*", default=[],
+                    help="synthesised builds whose MVUs (reports/synth.json) join the flip-flop fit")
     ap.add_argument("--random", default="", help="comma-separated node names of --build units to measure once more "
                     "with random weights and thresholds (the configs' kind)")
     args = ap.parse_args(argv)
@@ -186,15 +195,32 @@ def main(argv: list[str] | None = None) -> int:
               f"{lo:>12,.0f} {(lo - lut) / lut:>+7.1%}")
     for k, v in errs.items():
         print(f"mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
-    ff_report(rows, args.fit)
+    ff_report(rows + [u for b in args.ff_builds for u in synthesised_units(b)], args.fit)
     return 0
 
 
+def synthesised_units(build_dir: Path) -> list[tuple[str, MatrixVectorUnit, bool, int, int]]:
+    """(name, node, ternary, LUT, FF) of every MVU of a build synthesised whole (its reports/synth.json blocks)."""
+    from candle_hw.compile.pipeline import load_graph
+
+    graph = load_graph(build_dir)
+    blocks = json.loads((build_dir / "reports" / "synth.json").read_text())["blocks"]
+    rows = []
+    for n in graph.nodes:
+        if isinstance(n, MatrixVectorUnit) and n.name in blocks:
+            w, t = graph.params.get(f"{n.name}.weights"), graph.params.get(f"{n.name}.thresholds")
+            tern = w is not None and t is not None and not n.binary_xnor and ternary_spec(n, w, t) is not None
+            b = blocks[n.name]
+            rows.append((f"{build_dir.resolve().parents[2].name}.{n.name}", n, tern, b["LUT"], b["FF"]))
+    return rows
+
+
 def ff_report(rows: list, show_fit: bool) -> None:
-    """The flip-flop model (compile/estimate.py KBIT_FF_COEF . kbit_ff_terms) beside Yosys, fitted and left out."""
+    """The flip-flop model (compile/estimate.py MVU_FF_COEF . mvu_ff_terms) beside Yosys, fitted and left out, per
+    unit and by kind of weights."""
     from scipy.optimize import nnls
 
-    a = np.array([kbit_ff_terms(n, tern) for _, n, tern, _, _ in rows], dtype=float)
+    a = np.array([mvu_ff_terms(n, tern) for _, n, tern, _, _ in rows], dtype=float)
     y = np.array([ff for *_, ff in rows], dtype=float)
     if show_fit:
         print("\nFF fitted on all configs (per control bit, per dot-product register bit, per accumulator bit, per "
@@ -208,8 +234,12 @@ def ff_report(rows: list, show_fit: bool) -> None:
         errs["model"].append(abs(est - ff) / ff)
         errs["left out"].append(abs(lo - ff) / ff)
         print(f"{name:24} {ff:>9,} {est:>9,} {(est - ff) / ff:>+7.1%} {lo:>12,.0f} {(lo - ff) / ff:>+7.1%}")
-    for k, v in errs.items():
-        print(f"FF mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
+    for kind in ("k-bit", "±1"):
+        idx = [i for i, r in enumerate(rows) if (r[1].binary_xnor or r[1].weight_type.bipolar) == (kind == "±1")]
+        for k, v in errs.items():
+            if idx:
+                e = [v[i] for i in idx]
+                print(f"FF mean |error| {k}, {kind} weights: {np.mean(e):.1%} (max {np.max(e):.1%}, {len(e)} units)")
 
 
 if __name__ == "__main__":

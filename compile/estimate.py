@@ -60,16 +60,17 @@ KBIT_COEF = (1.461, 2.224, 0.924, 0.321, 1.074, 138.109)
 # its widest, 36 bits) and muxes their outputs in LUTs: about one LUT per word bit (W2A2 CNV conv3 at finn-examples'
 # folding, 1,152 x 256 bits, and conv4 at --fps 3000, 3,072 x 192 bits)
 BRAM_MUX_DEPTH = 1024
-# k-bit weight unit's flip-flops (mvu.sv), per term of kbit_ff_terms: control bit (step counters, the input
+# An MVU's flip-flops (mvu.sv, any weights), per term of mvu_ff_terms: control bit (step counters, the input
 # register, the control word travelling with the data over POP_LAT + 1 stages, the output queue's pointers), dot-
-# product register bit (every registered bit of each PE's heap, sim/cycle_models.py heap_register_bits, and the
-# ternary sum's delay to POP_LAT), accumulator bit, threshold register bit (Yosys drops the bits that are constant
-# over the ROM's words, hence well under 1), per unit. The output queue's words and a block-RAM memory's read
-# register cost no flip-flop (LUT RAM; the RAMB18's own register). Fitted (non-negative least squares) to the
-# flip-flops of the 28 Yosys-measured units of KBIT_COEF (`python bench/kbit_mvu_model.py --fit --build B1 B2`),
-# which also gives each unit's error when left out (docs/results.md "FF models refitted").
-KBIT_FF_COEF = (1.361, 0.955, 0.773, 0.256, 0.028)
-POP_FF_PER_LANE = 0.35  # pipeline registers inside the tree
+# product register bit (every registered bit of each PE's popcount or k-bit heap, sim/cycle_models.py
+# heap_register_bits, the ternary sum's delay to POP_LAT, or the integer adder tree's registered sums:
+# mvu_dot_pipeline), accumulator bit, threshold register bit (Yosys drops the bits that are constant over the ROM's
+# words, hence well under 1), per unit. The output queue's words and a block-RAM memory's read register cost no
+# flip-flop (LUT RAM; the RAMB18's own register). Fitted (non-negative least squares) to 55 Yosys-measured units:
+# the 28 k-bit units of KBIT_COEF and the 27 ±1-weight units of three CNV builds (whole-design synthesis, per block)
+# (`python bench/kbit_mvu_model.py --fit --build B1 B2 --ff-builds C1 C2 C3`), which also gives each unit's error
+# when left out (docs/results.md "FF models refitted").
+MVU_FF_COEF = (1.228, 0.968, 1.173, 0.119, 2.335)
 # zero padding: the 2*count / SIMD step choice, per PE (it partly folds into the accumulator's adder LUTs); fitted
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
 # the model gives +90 and +152 with the one more accumulator bit)
@@ -127,9 +128,10 @@ def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None
     return terms, _memory_luts(n, style)
 
 
-def kbit_ff_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> list[float]:
-    """A k-bit-weight unit's flip-flop model = KBIT_FF_COEF . terms: (control, dot-product pipeline, accumulator,
-    threshold registers, 1) as counted from mvu.sv's registers (see KBIT_FF_COEF)."""
+def mvu_ff_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> list[float]:
+    """An MVU's flip-flop model = MVU_FF_COEF . terms (zero padding's ``border_cost`` is added by mvu_resources):
+    (control, dot-product pipeline, accumulator, threshold registers, 1) as counted from mvu.sv's registers (see
+    MVU_FF_COEF)."""
     style = style or weight_style(n)
     it, ab, nt = n.in_type, n.acc_type.bits + 1, n.n_thresholds
 
@@ -138,10 +140,10 @@ def kbit_ff_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None 
 
     pop_lat, dot = mvu_dot_pipeline(n, ternary)
     odepth = -(-(pop_lat + 3) // n.sf) + 1
-    # sf, nf, the weight address (and mvu_wrom's registered copy), alive; x_q; ctl (valid, first, last, nf) per
-    # stage; mvu_out_fifo's pointers and counts, fin_q
+    # sf, nf, the weight address (and mvu_wrom's registered copy), alive; x_q; ctl (valid, first, last, nf, the
+    # padded flag) per stage; mvu_out_fifo's pointers and counts, fin_q
     control = (width(n.sf) + width(n.nf) + width(n.wmem) * (1 if style == "block" else 2) + 1 + n.simd * it.bits
-               + (pop_lat + 1) * (3 + width(n.nf)) + 2 * clog2(odepth) + 2 * clog2(odepth + 1) + 1)
+               + (pop_lat + 1) * (3 + width(n.nf) + (1 if n.border else 0)) + 2 * clog2(odepth) + 2 * clog2(odepth + 1) + 1)
     acc = ab + (1 if nt == 1 or ternary else 0)  # the N_THRESH = 1 / ternary accumulator is one bit wider
     # thr_q (the ternary one without T_0, which starts the accumulator) and the ternary t_start of a LUT ROM
     thr = (nt - (1 if ternary else 0)) * ab if nt > 1 or ternary else 0
@@ -178,13 +180,10 @@ def mvu_resources(n: MatrixVectorUnit, style: str | None = None, ternary: bool =
     if not n.binary_xnor and not n.weight_type.bipolar:
         terms, lut = kbit_lut_terms(n, ternary, style)
         lut += sum(k * t for k, t in zip(KBIT_COEF, terms))
-        ff = sum(k * t for k, t in zip(KBIT_FF_COEF, kbit_ff_terms(n, ternary, style)))
     else:
         terms, lut = binary_lut_terms(n, style)
         lut += sum(k * t for k, t in zip(BINARY_COEF, terms))
-        ff = (lanes * (POP_FF_PER_LANE if n.binary_xnor else 0.5 * (n.in_type.bits + 2)) + n.pe * ab
-              + n.simd * n.in_type.bits + 40 + (wlanes if style == "block" or (style == "distributed" and n.wmem > 1) else 0))
-        ff += (-(-4 // n.sf) + 1) * n.pe * n.out_type.bits
+    ff = sum(k * t for k, t in zip(MVU_FF_COEF, mvu_ff_terms(n, ternary, style)))
     if n.border:
         b_lut, b_ff = border_cost(n)
         lut, ff = lut + b_lut, ff + b_ff

