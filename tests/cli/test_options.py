@@ -13,6 +13,7 @@ FREE_FORM = {
     ("train", "--config"), ("train", "--out"), ("train", "--student"), ("train", "--dataset"),
     ("train", "--cifar-archive"), ("train", "--teacher"), ("train", "--methods"),
     ("train", "--set"),  # KEY=VALUE items, each checked after parsing (training/cli.py parse_settings names it)
+    ("train", "--ensemble"),  # a comma list of encoders, checked with the config (teacher.ensemble=... named)
     ("export", "--output"), ("compile", "--output"), ("compile", "--folding"),
     ("simulate", "--input"), ("simulate", "--output"), ("synth", "--synth-args"), ("demo", "--out"),
     ("run", "--port"), ("run", "--input"), ("run", "--output"),
