@@ -12,6 +12,7 @@ import re
 
 from candle_hw import cli_types as T
 from candle_hw.errors import UserError
+from candle_hw.training.codesign.space import STAGES
 
 ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
 
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster")
     parser.add_argument("--force", action="store_true",
                         help="write into OUT even if it exists and is not a candle-hw output folder")
-    parser.add_argument("--stage", choices=("all", "train"), default="all",
+    parser.add_argument("--stage", choices=STAGES, default="all",
                         help="train: stop after training the candidates (a GPU machine without the compiler); "
                              "the same command without --stage, with the same --out, finishes the search")
     parser.add_argument("--minutes", type=T.float_range(0.0, 1e6, lo_open=True), default=None,

@@ -20,7 +20,7 @@ from pathlib import Path
 from candle_hw.errors import UserError
 from candle_hw.outdir import claim_dir, write_file_atomic
 from candle_hw.training.codesign.pareto import mark_fronts, write_html
-from candle_hw.training.codesign.space import CodesignConfig
+from candle_hw.training.codesign.space import STAGES, CodesignConfig
 from candle_hw.training.codesign.tasks import (
     compile_task, export_task, read_json, synth_task, teacher_dir, teacher_task, train_task, write_json,
 )
@@ -56,9 +56,6 @@ def _guard_main() -> None:
         main.__spec__ = importlib.util.find_spec("candle_hw.cli")
 
 
-STAGES = ("all", "train")
-
-
 def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = None, n_workers: int | None = None,
                  log=print, force: bool = False, stage: str = "all", minutes: float | None = None) -> dict:
     """``minutes``: a time box for training (teacher stages included): every candidate fits its schedule to
@@ -92,7 +89,7 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
                                                   key=f"train-{c['train_hash']}", pure=False) for c in cands}
         if stage == "train":
             results = client.gather(list(trained.values()))
-            return _write_train_stage(cfg, out, targets, results, time.perf_counter() - t0)
+            return _write_summary(cfg, out, "train", targets, results, t0, candidates=results)
         exported = {h: client.submit(export_task, f, str(out), key=f"export-{h}", pure=False)
                     for h, f in trained.items()}
         results = client.gather(list(trained.values()))
@@ -111,30 +108,27 @@ def run_codesign(cfg: CodesignConfig, out: str | Path, scheduler: str | None = N
                 r["synth"] = s
     for r in records:
         r.setdefault("synth", None)
-    summary = {"name": cfg.name, "method": cfg.method, "stage": "all", "targets": targets,
-               "trained": [r["name"] for r in results if r["trained_now"]],
-               "reused": [r["name"] for r in results if not r["trained_now"] and not r.get("unfinished")],
-               "seconds": round(time.perf_counter() - t0, 1), "records": records}
     write_json(out / "pareto.json", records)
     page = write_html(records, f"candle-hw codesign: {cfg.name} ({cfg.method})")
     write_file_atomic(out / "pareto.html", page.encode())
-    write_json(out / "run.json", {k: v for k, v in summary.items() if k != "records"}
-               | {"config": cfg.raw, "train": asdict(cfg.train)})
-    return summary
+    return _write_summary(cfg, out, "all", targets, results, t0, records=records)
 
 
-def _write_train_stage(cfg: CodesignConfig, out: Path, targets: list, results: list, seconds: float) -> dict:
-    summary = {"name": cfg.name, "method": cfg.method, "stage": "train", "targets": targets,
+def _write_summary(cfg: CodesignConfig, out: Path, stage: str, targets: list, results: list, t0: float,
+                   **rows) -> dict:
+    """The run's summary (what was trained now, what was reused, ``rows``: the stage's records or candidates)
+    and DIR/run.json (the summary without its rows, with the config)."""
+    summary = {"name": cfg.name, "method": cfg.method, "stage": stage, "targets": targets,
                "trained": [r["name"] for r in results if r["trained_now"]],
                "reused": [r["name"] for r in results if not r["trained_now"] and not r.get("unfinished")],
-               "seconds": round(seconds, 1), "candidates": results}
-    write_json(out / "run.json", {k: v for k, v in summary.items() if k != "candidates"}
+               "seconds": round(time.perf_counter() - t0, 1), **rows}
+    write_json(out / "run.json", {k: v for k, v in summary.items() if k not in rows}
                | {"config": cfg.raw, "train": asdict(cfg.train)})
     return summary
 
 
 def format_summary(summary: dict) -> str:
-    if summary.get("stage") == "train":
+    if summary["stage"] == "train":
         lines = [f"{'candidate':28s} {'acc':>6s} {'tail':>6s} {'epochs':>9s}"]
         for r in summary["candidates"]:
             if r.get("unfinished"):
@@ -142,19 +136,17 @@ def format_summary(summary: dict) -> str:
             else:
                 lines.append(f"{r['name']:28s} {r['accuracy']:6.2f} {r['tail']:6.2f} "
                              f"{r['epochs']:4d}/{r['epochs_requested']:<4d}")
-        lines.append(json.dumps({"trained": len(summary["trained"]), "reused": len(summary["reused"]),
-                                 "seconds": summary["seconds"]}))
-        return "\n".join(lines)
-    lines = [f"{'candidate':28s} {'target':22s} {'acc':>6s} {'tail':>6s} {'LUT':>8s} {'BRAM':>5s} "
-             f"{'FPS':>10s} {'lat us':>8s}  front"]
-    for r in summary["records"]:
-        if r["compiled"]:
-            mark = ("acc " if r["pareto"] else "") + ("tail" if r["pareto_tail"] else "")
-            lines.append(f"{r['name']:28s} {r['target']['key']:22s} {r['accuracy']:6.2f} {r['tail']:6.2f} "
-                         f"{r['lut']:8d} {r['bram_18k']:5d} {r['fps']:10.0f} {r['latency_us']:8.1f}  {mark}")
-        else:
-            acc = "" if r["accuracy"] is None else f"{r['accuracy']:6.2f} {r['tail']:6.2f} "
-            lines.append(f"{r['name']:28s} {r['target']['key']:22s} {acc}not compiled: {r['error']}")
+    else:
+        lines = [f"{'candidate':28s} {'target':22s} {'acc':>6s} {'tail':>6s} {'LUT':>8s} {'BRAM':>5s} "
+                 f"{'FPS':>10s} {'lat us':>8s}  front"]
+        for r in summary["records"]:
+            if r["compiled"]:
+                mark = ("acc " if r["pareto"] else "") + ("tail" if r["pareto_tail"] else "")
+                lines.append(f"{r['name']:28s} {r['target']['key']:22s} {r['accuracy']:6.2f} {r['tail']:6.2f} "
+                             f"{r['lut']:8d} {r['bram_18k']:5d} {r['fps']:10.0f} {r['latency_us']:8.1f}  {mark}")
+            else:
+                acc = "" if r["accuracy"] is None else f"{r['accuracy']:6.2f} {r['tail']:6.2f} "
+                lines.append(f"{r['name']:28s} {r['target']['key']:22s} {acc}not compiled: {r['error']}")
     lines.append(json.dumps({"trained": len(summary["trained"]), "reused": len(summary["reused"]),
                              "seconds": summary["seconds"]}))
     return "\n".join(lines)

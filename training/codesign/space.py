@@ -29,6 +29,8 @@ CHAIN_DEFAULTS = {"weight_bits": 1, "act_bits": 1, "residual": False}
 TOP_KEYS = ("name", "train_config", "train", "method", "search", "targets", "synth", "synth_timeout_s",
             "n_workers")
 POOL = "M"
+# what one run of the search does: everything, or training alone (a GPU machine without the compiler)
+STAGES = ("all", "train")
 # distill options that change when or how fast a run stops or reports, not the student it trains
 # (fit_minutes shortens a schedule to what fits a call: the record states the epochs a candidate got)
 TIME_BOXING = ("max_minutes", "fit_minutes", "stop_after", "checkpoint_every", "eval_every", "compile")

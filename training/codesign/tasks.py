@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +123,9 @@ FIT_MARGIN_S, STOP_MARGIN_S = 60.0, 20.0
 MIN_START_S = 180.0
 
 
-def _time_box(cfg, deadline: float | None) -> None:
-    """Fit the candidate's schedule to what is left of the call (its cosine schedule then still ends at zero)
-    and stop it cleanly at the deadline; a candidate that still cannot finish resumes on the next run."""
-    if deadline is None:
-        return
-    import time
-    left = deadline - time.time()
+def _time_box(cfg, left: float) -> None:
+    """Fit the candidate's schedule to the ``left`` seconds of the call (its cosine schedule then still ends at
+    zero) and stop it cleanly at the deadline; a candidate that still cannot finish resumes on the next run."""
     cfg.distill.fit_minutes = max(0.5, (left - FIT_MARGIN_S) / 60)
     cfg.distill.max_minutes = max(0.25, (left - STOP_MARGIN_S) / 60)
 
@@ -140,17 +137,16 @@ def train_task(cand: dict, train_cfg, method: str, out: str, deadline: float | N
     done = read_json(run_dir / "candidate.json")
     if done is not None:
         return {**done, "trained_now": False}
-    if deadline is not None:
-        import time
-        left = deadline - time.time()
-        if left < MIN_START_S:
-            return {**cand, "method": method, "trained_now": False,
-                    "unfinished": f"not started: {max(0.0, left):.0f} s left of --minutes (< {MIN_START_S:.0f} s); "
-                                  f"rerun to train it"}
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and left < MIN_START_S:
+        return {**cand, "method": method, "trained_now": False,
+                "unfinished": f"not started: {max(0.0, left):.0f} s left of --minutes (< {MIN_START_S:.0f} s); "
+                              f"rerun to train it"}
     from candle_hw.models import load_checkpoint
     from candle_hw.training.pipeline import run_training
     cfg = _run_cfg(train_cfg, cand, out)
-    _time_box(cfg, deadline)
+    if left is not None:
+        _time_box(cfg, left)
     summary = run_training(cfg)
     res = summary["methods"][method]
     if res["epochs_done"] < res["epochs"]:  # stopped by distill.max_minutes: the next run resumes it
