@@ -224,7 +224,7 @@ def swg_flip_flops(n: SlidingWindow) -> int:
         return clog2(top + 1) if top > 1 else 0
 
     return (counter(w * cf) + 3 * rows + counter(oh) + counter(ow) + 2 * counter(k) + counter(cf) + 1 + 3 + 1
-            + 2 * clog2(3) + 2)
+            + fifo_pointer_flip_flops(3))
 
 
 def swg_resources(n: SlidingWindow) -> dict[str, int]:
@@ -240,7 +240,8 @@ def window_pool_flip_flops(n: MaxPool | AccPool) -> int:
     queue's words are LUT RAM. Yosys 0.70 synth_xilinx: exact on the 12 max-pools of five CNV builds (28-36 FF;
     docs/results.md "FF models refitted")."""
     h, w = n.ifm_dim
-    return 2 * clog2(w + 1) + 2 * clog2(h + 1) + 2 * clog2(n.stride + 1) + max(clog2(n.channels // n.pe), 1) + 4
+    return (2 * clog2(w + 1) + 2 * clog2(h + 1) + 2 * clog2(n.stride + 1) + max(clog2(n.channels // n.pe), 1)
+            + fifo_pointer_flip_flops(2))
 
 
 def maxpool_resources(n: MaxPool) -> dict[str, int]:
@@ -287,6 +288,13 @@ def fifo_pointer_luts(depth: int) -> int:
     return 9 + aw + math.ceil(aw / 2)
 
 
+
+def fifo_pointer_flip_flops(depth: int) -> int:
+    """fifo.sv's pointer registers: write and read pointers of AW bits each with a lap bit; the output queues of
+    swg.sv and window_pool.sv are this FIFO too."""
+    return 2 * clog2(depth) + 2
+
+
 def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     """fifo.sv: "block" (depth >= FIFO_BLOCK_MIN_DEPTH) a RAM of 2**ceil(log2 depth) words in RAMB18s plus the
     output register; "distributed" LUT RAM, RAM32M (6 bits of 32 words in 4 LUTs) up to 32 words, else RAM64M
@@ -294,9 +302,11 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     width, depth = n.stream.width_bits, n.depth
     aw = clog2(depth)  # fifo.sv's AW
     if fifo_uses_block_ram(depth):
-        return _res(1 + fifo_pointer_luts(depth), 2 * aw + 4 + width, bram18_count(width, 1 << aw))
+        # the pointers, the read-valid and output-valid flags, the output register
+        return _res(1 + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth) + 2 + width,
+                    bram18_count(width, 1 << aw))
     ram = 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
-    return _res(ram + fifo_pointer_luts(depth), 2 * aw + 2)
+    return _res(ram + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth))
 
 
 def dwc_resources(n: WidthConverter) -> dict[str, int]:
