@@ -106,12 +106,14 @@ class CalibrationConfig:
 
 
 def train_head(head: CalibratedHead, feats: torch.Tensor, labels: torch.Tensor, class_counts: np.ndarray,
-               cfg: CalibrationConfig, seed: int) -> list[float]:
+               cfg: CalibrationConfig, seed: int, usable: torch.Tensor | None = None) -> list[float]:
     """Train the head on cached pooled features (K, N, R, D): each step draws images (class-balanced) and a random
-    view of each. Returns the mean loss per epoch."""
+    view of each, among the views that `usable` (K, N) bool marks (None: all; view 0 must be usable). Returns the
+    mean loss per epoch."""
     device = feats.device
     g = torch.Generator().manual_seed(seed)
     num_views, num = feats.shape[:2]
+    usable = None if usable is None else usable.cpu()
     steps_per_epoch = max(1, math.ceil(num / cfg.batch))
     opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
@@ -127,7 +129,7 @@ def train_head(head: CalibratedHead, feats: torch.Tensor, labels: torch.Tensor, 
         total = 0.0
         for s in range(steps_per_epoch):
             idx = idx_all[s * cfg.batch:(s + 1) * cfg.batch]
-            view = torch.randint(0, num_views, (len(idx),), generator=g).to(device)
+            view = _draw_views(usable, idx, num_views, g).to(device)
             loss = las_loss(head(feats[view, idx]), labels[idx], eps)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,6 +139,17 @@ def train_head(head: CalibratedHead, feats: torch.Tensor, labels: torch.Tensor, 
         history.append(total / steps_per_epoch)
     head.eval()
     return history
+
+
+def _draw_views(usable: torch.Tensor | None, idx: torch.Tensor, num_views: int, g: torch.Generator
+                ) -> torch.Tensor:
+    """One view per image, uniform over all views, or over the image's usable ones (the largest of random scores
+    among them; an unusable view scores -1 and loses to any usable one)."""
+    if usable is None:
+        return torch.randint(0, num_views, (len(idx),), generator=g)
+    scores = torch.rand((len(idx), num_views), generator=g)
+    ok = usable[:, idx.cpu()].T
+    return torch.where(ok, scores, -1.0).argmax(dim=1)
 
 
 @torch.no_grad()

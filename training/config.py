@@ -37,6 +37,10 @@ class TeacherConfig:
     # Extension (kind `ensemble`, method cd_ens): two or more registry encoders, each calibrated as the `single`
     # kind is, whose mean class probabilities are the teacher. Empty: no ensemble.
     ensemble: list[str] = field(default_factory=list)
+    # Extension: "cutmix" makes about mix_prob of views 1..K-1 CutMix images (training/augment.py). The calibration
+    # skips them (no single label); only teacher-matching methods may train students on them. "none": the paper's.
+    mix: str = "none"
+    mix_prob: float = 0.5
 
 
 @dataclass
@@ -67,6 +71,23 @@ class TrainConfig:
         if bad:
             raise UserError(f"config {bad}")
         self._validate_ensemble()
+        self._validate_mix()
+
+    def _validate_mix(self) -> None:
+        from candle_hw.training.augment import MIX_MODES
+        from candle_hw.training.distill import LABEL_TERM_METHODS
+        t = self.teacher
+        if t.mix not in MIX_MODES:
+            raise UserError(f"teacher.mix={t.mix!r}: choose one of {MIX_MODES}")
+        if not 0.0 <= t.mix_prob <= 1.0:
+            raise UserError(f"teacher.mix_prob={t.mix_prob}: need 0 <= mix_prob <= 1")
+        if t.mix == "none":
+            return
+        # A mixed view has no single true label: methods that train on the views' labels cannot use it.
+        on_labels = [m for m in self.methods if METHOD_SPECS[m].rule in ("ce", "ce_fs") or m in LABEL_TERM_METHODS]
+        if on_labels:
+            raise UserError(f"teacher.mix={t.mix}: method {on_labels[0]} trains on the labels of the cached views, "
+                            "which a mixed view does not have; use teacher.mix=none for it")
 
     def _validate_ensemble(self) -> None:
         from candle_hw.training.teachers import TEACHERS
@@ -101,10 +122,13 @@ class TrainConfig:
 def _teacher_dict(teacher: TeacherConfig) -> dict:
     """The teacher section as keys and hashes see it. Its ensemble (and with it the ensemble's cached targets) is
     keyed by the member list; an empty one is left out, so every teacher cache and co-design candidate hash made
-    before the ensemble existed keeps its key."""
+    before the ensemble existed keeps its key. Likewise mix and mix_prob, left out while mix is none (a mixed bank
+    is keyed by both, beside the data seed that draws it)."""
     out = asdict(teacher)
     if not out["ensemble"]:
         del out["ensemble"]
+    if out["mix"] == "none":
+        del out["mix"], out["mix_prob"]
     return out
 
 

@@ -84,7 +84,8 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     labels = torch.from_numpy(ds.train.labels).to(device)
     test_images = torch.from_numpy(ds.test.images).to(device)
     image_size = tuple(ds.train.images.shape[2:])
-    bank = ViewBank.make(len(labels), cfg.teacher.views, cfg.data.pad, cfg.data.seed, device, cfg.data.flip)
+    bank = ViewBank.make(len(labels), cfg.teacher.views, cfg.data.pad, cfg.data.seed, device, cfg.data.flip,
+                         cfg.teacher.mix, cfg.teacher.mix_prob, image_size)
     kinds = {METHOD_SPECS[m].teacher for m in cfg.methods} - {None}
     key = cfg.teacher_key(probe.feature_channels)
     teacher_dir = run_dir / "teacher"

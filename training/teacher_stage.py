@@ -40,14 +40,22 @@ def _head(cfg: TrainConfig, dim: int, student_channels: int, num_res: int, ident
     return CalibratedHead(dim, student_channels, num_res, identity, num_classes).to(device)
 
 
+def _labelled_views(bank: ViewBank) -> torch.Tensor | None:
+    """The views the calibration may train on with the image's true label: the un-mixed ones (None: all)."""
+    return None if bank.box is None else ~bank.mixed
+
+
 def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, labels: torch.Tensor,
                test_labels: np.ndarray, class_counts: np.ndarray, student_channels: int, res_index: list[int],
-               identity: int, seed: int, feat_res: list[int]) -> tuple[TeacherTargets, dict, CalibratedHead]:
-    """A head on feats[:, :, res_index] (feats' resolution axis holds feat_res, in pixels)."""
+               identity: int, seed: int, feat_res: list[int], bank: ViewBank
+               ) -> tuple[TeacherTargets, dict, CalibratedHead]:
+    """A head on feats[:, :, res_index] (feats' resolution axis holds feat_res, in pixels), trained on the bank's
+    un-mixed views; its targets cover every view, mixed ones included."""
     head = _head(cfg, feats.shape[-1], student_channels, len(res_index), identity, len(class_counts), seed,
                  feats.device)
     t0 = time.perf_counter()
-    loss = train_head(head, feats[:, :, res_index], labels, class_counts, cfg.calibration, seed)
+    loss = train_head(head, feats[:, :, res_index], labels, class_counts, cfg.calibration, seed,
+                      _labelled_views(bank))
     seconds = time.perf_counter() - t0
     logits, fs = head_outputs(head, feats[:, :, res_index])
     with torch.no_grad():
@@ -73,7 +81,8 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
     """Targets (per cached view) and a report for each requested teacher kind. The ensemble's members are taken
     from member_encoders, else `encoder` where a member is teacher.name, else loaded."""
     targets: dict[str, TeacherTargets] = {}
-    report: dict = {"teacher": cfg.teacher.name, "views": bank.num_views, "kinds": {}}
+    report: dict = {"teacher": cfg.teacher.name, "views": bank.num_views, "mix": cfg.teacher.mix,
+                    "mix_prob": cfg.teacher.mix_prob, "mixed_views": float(bank.mixed.float().mean()), "kinds": {}}
     if not kinds:
         return targets, report
     device = padded.device
@@ -100,11 +109,12 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             report["kinds"]["uncalibrated"] = {"doc": KIND_DOC["uncalibrated"]}
         if "single" in frozen:
             targets["single"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                   student_channels, [ident_pos], 0, seed, timing["resolutions"])
+                                                   student_channels, [ident_pos], 0, seed, timing["resolutions"], bank)
             report["kinds"]["single"] = {"doc": KIND_DOC["single"], **rep}
         if "multi" in frozen:
             targets["multi"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                  student_channels, res_all, identity, seed, timing["resolutions"])
+                                                  student_channels, res_all, identity, seed, timing["resolutions"],
+                                                  bank)
             report["kinds"]["multi"] = {"doc": KIND_DOC["multi"], **rep}
         del feats, test_feats
     ft_kinds = kinds & set(FT_KINDS)
@@ -123,7 +133,7 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
         feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, res_index)
         ident_pos = res_index.index(identity)
         single, rep_single, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                           student_channels, [ident_pos], 0, seed, timing["resolutions"])
+                                           student_channels, [ident_pos], 0, seed, timing["resolutions"], bank)
         if "single_ft" in ft_kinds:
             targets["single_ft"] = single
             report["kinds"]["single_ft"] = {"doc": KIND_DOC["single_ft"], **rep_single, "finetune": ft,
@@ -131,7 +141,7 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
         if "multi_ft" in ft_kinds:
             targets["multi_ft"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
                                                      student_channels, res_all, identity, seed,
-                                                     timing["resolutions"])
+                                                     timing["resolutions"], bank)
             report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
                                            "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
@@ -161,7 +171,7 @@ def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test
         enc = member(name)
         feats, test_feats, timing = _features(cfg, enc, padded, test_images, bank, image_size, [identity])
         own, rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts, student_channels,
-                                    [0], 0, cfg.data.seed, timing["resolutions"])
+                                    [0], 0, cfg.data.seed, timing["resolutions"], bank)
         with torch.no_grad():
             test_logp.append(head(test_feats[0]).float().log_softmax(dim=-1))
         train_logp.append(own.logits.float().log_softmax(dim=-1))

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from candle_hw.errors import UserError
-from candle_hw.training.augment import ViewBank, crop_flip
+from candle_hw.training.augment import ViewBank
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,8 @@ def pooled_features(encoder: TeacherEncoder, padded: torch.Tensor, bank: ViewBan
     steps = [(k, s) for k in range(views) for s in range(0, num, batch)]
     for k, s in tqdm(steps, desc=f"teacher features {encoder.name}", disable=not progress, leave=False):
         idx = torch.arange(s, min(s + batch, num), device=device)
-        if bank is None:
-            x = padded[idx]
-        else:
-            x = crop_flip(padded, idx, bank.dy[k, idx], bank.dx[k, idx], bank.flip[k, idx], image_size)
+        # The bank's own batch(): the teacher sees exactly the (possibly mixed) images the student will.
+        x = padded[idx] if bank is None else bank.batch(padded, idx, torch.full_like(idx, k), image_size)
         out[k, idx] = pooled_batch(encoder, x, resolutions, use_amp).to(out.dtype)
     if device.type == "cuda":
         torch.cuda.synchronize()
