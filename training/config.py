@@ -67,6 +67,8 @@ class TrainConfig:
             raise UserError(f"teacher.identity_index={self.teacher.identity_index} outside resolutions {res}")
         if self.distill.epochs < 1 or self.distill.batch < 1:
             raise UserError(f"distill: epochs={self.distill.epochs} and batch={self.distill.batch} must be >= 1")
+        if not 0.0 <= self.distill.la_tau <= 10.0:  # also refuses NaN
+            raise UserError(f"distill.la_tau={self.distill.la_tau}: need 0 <= la_tau <= 10")
         bad = self.function_matching.validate() or self.finetune.validate()
         if bad:
             raise UserError(f"config {bad}")

@@ -8,7 +8,8 @@ Methods (the ablation ladder; one switchable name each):
 - ``cd``: Calibrate & Distill, Eq. 1 with a fixed lambda: (1-lambda) KL + lambda FS for all student weights.
 - ``cd_ab``: + adversarial balancing, Alg. 1 (single-resolution calibrated teacher).
 - ``candle``: + multi-resolution calibrated teacher (the full method).
-Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a fine-tuned teacher, an
+Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a logit-adjusted KL
+(``*_la``: the student's training logits shifted by tau log prior inside the KL), a fine-tuned teacher, an
 ensemble of calibrated teachers (``cd_ens``), or function matching (``*_fm``: the teacher evaluated online on a
 fresh crop/flip/mixup/cutmix of every batch, training/online.py, instead of on the cached views).
 
@@ -34,6 +35,10 @@ class MethodSpec:
     rule: str  # "ce", "ce_fs", "eq1", "alg1"
     paper: bool = True
     online: bool = False  # function matching: teacher outputs computed each step on fresh augmentations
+    # Logit-adjusted KL: the student's logits enter the KL shifted by tau * log(class prior) (training only; the
+    # deployed student is the raw network). A teacher whose targets on the training images are close to their
+    # long-tailed labels (a fine-tuned one) would otherwise teach the training set's class prior.
+    prior_adjusted: bool = False
 
 
 METHOD_SPECS: dict[str, MethodSpec] = {
@@ -49,6 +54,8 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "candle_ft_lt": MethodSpec("multi_ft", "alg1", paper=False),  # both
     "cd_ft": MethodSpec("single_ft", "eq1", paper=False),  # C&D from the fine-tuned teacher
     "cd_ens": MethodSpec("ensemble", "eq1", paper=False),  # C&D from an ensemble of calibrated teachers
+    "cd_la": MethodSpec("single", "eq1", paper=False, prior_adjusted=True),  # C&D, logit-adjusted KL
+    "cd_ft_la": MethodSpec("single_ft", "eq1", paper=False, prior_adjusted=True),  # the same from the tuned teacher
     "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
     "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }
@@ -103,9 +110,10 @@ def compute_gradients(rule: str, enc_params: list[torch.Tensor], cls_params: lis
                       balancer: AdversarialBalancer | None, student_feat: torch.Tensor,
                       student_logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None,
                       teacher_feat: torch.Tensor | None, lam_fixed: float, temperature: float,
-                      label_weight: float, log_prior: torch.Tensor | None
+                      label_weight: float, log_prior: torch.Tensor | None, kl_shift: torch.Tensor | None = None
                       ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], dict[str, torch.Tensor]]:
-    """Gradients for (encoder, classifier, balancer) under one method's rule; nothing is stepped here."""
+    """Gradients for (encoder, classifier, balancer) under one method's rule; nothing is stepped here. `kl_shift`
+    (classes,), if given, is added to the student's logits inside the KL only (the logit-adjusted extensions)."""
     ab_params = list(balancer.parameters()) if balancer is not None else []
     if rule == "ce":
         ce = F.cross_entropy(student_logits.float(), labels)
@@ -118,7 +126,7 @@ def compute_gradients(rule: str, enc_params: list[torch.Tensor], cls_params: lis
         g = _grads(loss, enc_params + cls_params, retain=False)
         return (g[:len(enc_params)], g[len(enc_params):], [],
                 _losses(loss, fs=fs, ce=ce, lam=lam_fixed))
-    kl = kl_loss(teacher_logits, student_logits, temperature)
+    kl = kl_loss(teacher_logits, student_logits if kl_shift is None else student_logits + kl_shift, temperature)
     label = torch.zeros((), device=kl.device)
     if label_weight > 0:
         label = F.cross_entropy(student_logits.float() + log_prior, labels)

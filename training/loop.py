@@ -27,6 +27,7 @@ class DistillConfig:
     lam: float = 0.5  # fixed lambda of `baseline` and `cd`
     temperature: float = 1.0
     label_weight: float = 1.0  # only for the label-term extensions
+    la_tau: float = 1.0  # only for the logit-adjusted extensions (*_la): the KL's student logits + la_tau log prior
     checkpoint_every: int = 25
     eval_every: int = 0  # 0: evaluate only at the end
     max_minutes: float = 0.0  # > 0: stop cleanly (checkpoint written) after this long; resume continues
@@ -170,6 +171,7 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
     _refit_schedules(scheds, state.planned_epochs, steps)
     log_prior = torch.tensor(np.log(data.class_counts / data.class_counts.sum()), dtype=torch.float32,
                              device=device)
+    kl_shift = cfg.la_tau * log_prior if spec.prior_adjusted else None
     start, budget = time.perf_counter(), cfg.max_minutes * 60
     done_before = len(state.history)
     forward = training_forward(model, cfg.compile)
@@ -196,7 +198,7 @@ def train_student(model: torch.nn.Module, method: str, data: StudentData, target
             feat, logits = forward(student_input(model, images))
             g_enc, g_cls, g_ab, losses = compute_gradients(
                 spec.rule, enc_params, cls_params, balancer, feat, logits, data.labels[idx], t_logits, t_feat,
-                cfg.lam, cfg.temperature, label_weight, log_prior)
+                cfg.lam, cfg.temperature, label_weight, log_prior, kl_shift)
             _all_reduce_mean(g_enc + g_cls + g_ab, world)
             for params, grads, key in ((cls_params, g_cls, "cls"), (enc_params, g_enc, "enc")):
                 for p, g in zip(params, grads):

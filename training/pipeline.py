@@ -163,7 +163,8 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
     diagnostics = _diagnostics(model, spec.teacher, data, teacher, ds, report, t_report or {})
     device_name = torch.cuda.get_device_name(data.padded.device) if data.padded.device.type == "cuda" else "cpu"
     metrics = {"method": method, "paper_method": spec.paper, "teacher_kind": spec.teacher, "rule": spec.rule,
-               "label_weight": label_weight, "dataset": ds.describe(), "test": report,
+               "label_weight": label_weight, "la_tau": cfg.distill.la_tau if spec.prior_adjusted else None,
+               "dataset": ds.describe(), "test": report,
                "epochs_done": state.epoch, "epochs": state.planned_epochs, "epochs_requested": cfg.distill.epochs,
                "function_matching": asdict(cfg.function_matching) if spec.online else None,
                "train_seconds": state.seconds,
