@@ -40,6 +40,15 @@ def crop_flip(padded: torch.Tensor, idx: torch.Tensor, dy: torch.Tensor, dx: tor
 MIX_MODES = ("none", "cutmix")
 
 
+def box_mask(y0: torch.Tensor, x0: torch.Tensor, y1: torch.Tensor, x1: torch.Tensor, size: tuple[int, int]
+             ) -> torch.Tensor:
+    """(B, h, w) bool: the pixels of each image's box [y0, y1) x [x0, x1) (each (B,)), on the boxes' device."""
+    rows = torch.arange(size[0], device=y0.device)[None]
+    cols = torch.arange(size[1], device=y0.device)[None]
+    return (((rows >= y0[:, None]) & (rows < y1[:, None]))[:, :, None]
+            & ((cols >= x0[:, None]) & (cols < x1[:, None]))[:, None, :])
+
+
 def cutmix_boxes(num_views: int, num_images: int, size: tuple[int, int], prob: float, g: torch.Generator
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Partner index (K, N) and box (K, N, 4) = (y0, x0, y1, x1), end exclusive, of each view.
@@ -128,11 +137,7 @@ class ViewBank:
             return own
         j = self.partner[view, idx]
         other = crop_flip(padded, j, self.dy[view, j], self.dx[view, j], self.flip[view, j], size)
-        box = self.box[view, idx]  # (B, 4)
-        rows = torch.arange(size[0], device=padded.device)[None]
-        cols = torch.arange(size[1], device=padded.device)[None]
-        inside = (((rows >= box[:, :1]) & (rows < box[:, 2:3]))[:, :, None]
-                  & ((cols >= box[:, 1:2]) & (cols < box[:, 3:4]))[:, None, :])  # (B, h, w)
+        inside = box_mask(*self.box[view, idx].unbind(1), size)  # (B, h, w)
         return torch.where(inside[:, None], other, own)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from candle_hw.training.augment import box_mask
 from candle_hw.training.calibrate import CalibratedHead
 from candle_hw.training.teachers import TeacherEncoder, pooled_batch
 
@@ -96,9 +97,7 @@ def mix_pairs(images: torch.Tensor, g: torch.Generator, cfg: FunctionMatchingCon
     y0 = (torch.rand(b, generator=g) * (hgt - bh + 1)).long()
     x0 = (torch.rand(b, generator=g) * (wid - bw + 1)).long()
     use_cut = torch.rand(b, generator=g) < 0.5 if cfg.mix == "both" else torch.full((b,), cfg.mix == "cutmix")
-    rows, cols = torch.arange(hgt)[None], torch.arange(wid)[None]
-    box = (((rows >= y0[:, None]) & (rows < (y0 + bh)[:, None]))[:, :, None]
-           & ((cols >= x0[:, None]) & (cols < (x0 + bw)[:, None]))[:, None, :])  # (B, H, W)
+    box = box_mask(y0, x0, y0 + bh, x0 + bw, (hgt, wid))  # (B, H, W)
     weight = torch.where(use_cut[:, None, None], (~box).float(), lam_mix[:, None, None].expand(b, hgt, wid))
     own = weight.mean(dim=(1, 2))
     weight = weight[:, None].to(images.device)
