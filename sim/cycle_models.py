@@ -126,14 +126,23 @@ def mvu_pop_latency(n: MatrixVectorUnit, reg_every: int = POP_REG_EVERY) -> int:
     """mvu.sv pop_latency(): register stages of the popcount (compressor tree), k-bit partial-product heap or
     integer adder tree."""
     if not n.binary_xnor and not n.weight_type.bipolar:
-        it = n.in_type
-        heights, ow = kbit_heap(n.simd, it.bits, it.signed and not it.bipolar, n.weight_type.bits, it.bipolar)
-        return _heap_levels(heights, ow) // reg_every + 2
+        return _heap_levels(*_unit_kbit_heap(n)) // reg_every + 2
     if not n.binary_xnor:
         return (clog2(n.simd) + 1) // 2 if n.simd > 1 else 0
-    s = n.simd
-    xnor3 = [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)]
-    return _heap_levels(xnor3, clog2(s + 1) if s > 1 else 1) // reg_every + 2
+    return _heap_levels(*xnor_heap(n.simd)) // reg_every + 2
+
+
+def xnor_heap(simd: int) -> tuple[list[int], int]:
+    """mvu_xnor_popcount.sv: the popcount's column heights after its fused first level (SIMD XNOR bits summed in
+    groups of three) and the count's width."""
+    s = simd
+    return [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)], (clog2(s + 1) if s > 1 else 1)
+
+
+def _unit_kbit_heap(n: MatrixVectorUnit) -> tuple[list[int], int]:
+    """kbit_heap() of a k-bit-weight unit's own SIMD, input and weight types."""
+    it = n.in_type
+    return kbit_heap(n.simd, it.bits, it.signed and not it.bipolar, n.weight_type.bits, it.bipolar)
 
 
 def mvu_dot_pipeline(n: MatrixVectorUnit, ternary: bool = False) -> tuple[int, int]:
@@ -142,17 +151,14 @@ def mvu_dot_pipeline(n: MatrixVectorUnit, ternary: bool = False) -> tuple[int, i
     integer inputs with ±1 weights mvu_add_tree.sv's registered sums (every even level from the root)."""
     it, pop_lat = n.in_type, mvu_pop_latency(n)
     if n.binary_xnor:
-        s = n.simd
-        xnor3 = [(s + 2) // 3, s // 3 + (1 if s % 3 == 2 else 0)]
-        return pop_lat, heap_register_bits(xnor3, clog2(s + 1) if s > 1 else 1)
+        return pop_lat, heap_register_bits(*xnor_heap(n.simd))
     if n.weight_type.bipolar:
         levels, width = clog2(n.simd), it.bits + 1
         return pop_lat, sum((1 << d) * (width + levels - d) for d in range(0, levels, 2))
     if ternary:
         heights, ow = kbit_ternary_heap(n.simd, it.bits, it.bipolar)
         return pop_lat, heap_register_bits(heights, ow) + (pop_lat - mvu_ternary_latency(n)) * ow
-    heights, ow = kbit_heap(n.simd, it.bits, it.signed and not it.bipolar, n.weight_type.bits, it.bipolar)
-    return pop_lat, heap_register_bits(heights, ow)
+    return pop_lat, heap_register_bits(*_unit_kbit_heap(n))
 
 
 def mvu_timing(n: MatrixVectorUnit) -> BlockTiming:
