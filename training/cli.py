@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
             for name, m in rep.get("members", {}).items():  # the ensemble's members, each calibrated alone
                 print(f"teacher {kind:8s} member {name} acc {m['accuracy']:6.2f}  head {m['head']:6.2f}  "
                       f"medium {m['medium']:6.2f}  tail {m['tail']:6.2f}")
+            for f in rep.get("folds", []):  # the cross-fitted teacher's fold teachers, each calibrated alone
+                print(f"teacher {kind:8s} fold {f['fold']} acc {f['accuracy']:6.2f}  head {f['head']:6.2f}  "
+                      f"medium {f['medium']:6.2f}  tail {f['tail']:6.2f}  (own training views "
+                      f"{f['train_view_accuracy_seen']:6.2f})")
+            if "out_of_fold_train" in rep:
+                oof = rep["out_of_fold_train"]
+                print(f"teacher {kind:8s} out-of-fold training views acc {oof['accuracy']:6.2f}  "
+                      f"head {oof['head']:6.2f}  medium {oof['medium']:6.2f}  tail {oof['tail']:6.2f}")
             own = rep.get("finetune", {}).get("own_head")
             if own:  # the fine-tuned network with its own (balanced-softmax) head, before calibration
                 print(f"teacher {kind:8s} fine-tuned own head acc {own['accuracy']:6.2f}  head {own['head']:6.2f}  "

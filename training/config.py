@@ -10,7 +10,7 @@ from pathlib import Path
 from candle_hw.errors import UserError
 from candle_hw.training.calibrate import CalibrationConfig
 from candle_hw.training.distill import METHOD_SPECS, METHODS
-from candle_hw.training.finetune import FinetuneConfig
+from candle_hw.training.finetune import FOLDS, FinetuneConfig
 from candle_hw.training.loop import DistillConfig
 from candle_hw.training.online import FunctionMatchingConfig
 
@@ -74,6 +74,11 @@ class TrainConfig:
             raise UserError(f"config {bad}")
         self._validate_ensemble()
         self._validate_mix()
+        crossfit = [m for m in self.methods if METHOD_SPECS[m].teacher == "single_xf"]
+        if crossfit and self.finetune.encoder_path:
+            raise UserError(f"finetune.encoder_path={self.finetune.encoder_path}: method {crossfit[0]} tunes one "
+                            f"encoder per fold (finetune.folds={self.finetune.folds}), not one to load; "
+                            "leave encoder_path empty")
 
     def _validate_mix(self) -> None:
         from candle_hw.training.augment import MIX_MODES
@@ -115,7 +120,7 @@ class TrainConfig:
     def teacher_key(self, student_channels: int) -> str:
         """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""
         blob = json.dumps({"teacher": _teacher_dict(self.teacher), "calibration": asdict(self.calibration),
-                           "finetune": asdict(self.finetune), "pad": self.data.pad, "seed": self.data.seed,
+                           "finetune": _finetune_dict(self.finetune), "pad": self.data.pad, "seed": self.data.seed,
                            **({} if self.data.flip else {"flip": False}),
                            "student_channels": student_channels}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -131,6 +136,16 @@ def _teacher_dict(teacher: TeacherConfig) -> dict:
         del out["ensemble"]
     if out["mix"] == "none":
         del out["mix"], out["mix_prob"]
+    return out
+
+
+def _finetune_dict(finetune: FinetuneConfig) -> dict:
+    """The finetune section as the teacher key sees it: `folds` is left out at its default, so every key made
+    before cross-fitting existed stays. A cross-fitted cache is told apart from a single_ft one by its kind
+    (targets are stored and loaded per kind), and from one of other folds by this key."""
+    out = asdict(finetune)
+    if out["folds"] == FOLDS:
+        del out["folds"]
     return out
 
 

@@ -109,6 +109,24 @@ def make_long_tailed(labels: np.ndarray, num_classes: int, rho: float, seed: int
     return np.concatenate(chosen)
 
 
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold (0..folds-1) of each training image, for cross-fitted teachers: each class's images in a seeded
+    random order are dealt round-robin, so every fold holds floor or ceil of count/folds of every class. The deal
+    of each class starts where the previous class's ended: a class smaller than `folds` (some folds get none of
+    it) does not always land in the first folds, and the folds' sizes differ by at most one."""
+    if folds < 2:
+        raise ValueError(f"folds={folds} must be >= 2")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(labels), dtype=np.int64)
+    start = 0
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        out[members] = (start + np.arange(len(members))) % folds
+        start = (start + len(members)) % folds
+    return out
+
+
 def class_groups(class_counts: np.ndarray) -> dict[str, list[int]]:
     """Head/medium/tail thirds by training frequency and many/medium/few-shot classes (see GROUP_RULE)."""
     order = sorted(range(len(class_counts)), key=lambda c: (-int(class_counts[c]), c))

@@ -9,7 +9,8 @@ Methods (the ablation ladder; one switchable name each):
 - ``cd_ab``: + adversarial balancing, Alg. 1 (single-resolution calibrated teacher).
 - ``candle``: + multi-resolution calibrated teacher (the full method).
 Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a logit-adjusted KL
-(``*_la``: the student's training logits shifted by tau log prior inside the KL), a fine-tuned teacher, an
+(``*_la``: the student's training logits shifted by tau log prior inside the KL), a fine-tuned teacher (or
+cross-fitted fine-tuned teachers, ``cd_xf``: out-of-fold targets on the training views), an
 ensemble of calibrated teachers (``cd_ens``), or function matching (``*_fm``: the teacher evaluated online on a
 fresh crop/flip/mixup/cutmix of every batch, training/online.py, instead of on the cached views).
 
@@ -56,6 +57,9 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "cd_ens": MethodSpec("ensemble", "eq1", paper=False),  # C&D from an ensemble of calibrated teachers
     "cd_la": MethodSpec("single", "eq1", paper=False, prior_adjusted=True),  # C&D, logit-adjusted KL
     "cd_ft_la": MethodSpec("single_ft", "eq1", paper=False, prior_adjusted=True),  # the same from the tuned teacher
+    # C&D from cross-fitted tuned teachers: each image's targets from the fold teacher that never trained on it
+    "cd_xf": MethodSpec("single_xf", "eq1", paper=False),
+    "cd_xf_la": MethodSpec("single_xf", "eq1", paper=False, prior_adjusted=True),  # the same, logit-adjusted KL
     "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
     "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }

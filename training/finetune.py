@@ -30,6 +30,7 @@ from candle_hw.training.teachers import TeacherEncoder
 
 AUGMENTS = ("crop_flip", "rrc", "rrc_mix")
 OPTIMIZERS = ("adamw", "sgd")
+FOLDS = 4  # finetune.folds' default; the teacher cache key leaves the default out (config.teacher_key)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class FinetuneConfig:
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine to zero
     fit_minutes: float = 0.0  # > 0: after the first epoch, shorten the schedule to the epochs that fit
     encoder_path: str = ""  # load the tuned encoder from here if it exists, else tune and save it here
+    folds: int = FOLDS  # the cross-fitted teacher (kind single_xf): one encoder tuned per held-out fold
 
     @property
     def enabled(self) -> bool:
@@ -68,6 +70,8 @@ class FinetuneConfig:
             return f"finetune.warmup={self.warmup}: need 0 <= warmup < 1"
         if self.mixup_alpha <= 0 or self.cutmix_alpha <= 0:
             return f"finetune: mixup_alpha={self.mixup_alpha}, cutmix_alpha={self.cutmix_alpha} must be > 0"
+        if self.folds < 2:
+            return f"finetune.folds={self.folds}: need >= 2 (each cross-fitted teacher holds out one fold)"
         if self.batch < 1 or self.epochs < 0 or self.blocks < 0:
             return f"finetune: batch={self.batch}, epochs={self.epochs}, blocks={self.blocks} out of range"
         return None

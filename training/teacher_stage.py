@@ -13,6 +13,7 @@ import torch
 from candle_hw.training.augment import ViewBank
 from candle_hw.training.calibrate import CalibratedHead, head_outputs, train_head
 from candle_hw.training.config import TrainConfig
+from candle_hw.training.data import stratified_folds
 from candle_hw.training.evaluate import accuracy_report
 from candle_hw.training.finetune import finetune_encoder, load_encoder, save_encoder
 from candle_hw.training.loop import TeacherTargets
@@ -23,9 +24,13 @@ KIND_DOC = {"uncalibrated": "pretrained encoder, identity resolution, random fix
             "multi": "calibrated classifier on all resolutions (size-interp & concat)",
             "single_ft": "extension: encoder fine-tuned on the LT data, then calibrated on the identity resolution",
             "multi_ft": "extension: encoder fine-tuned on the LT data, then calibrated on all resolutions",
+            "single_xf": "extension: cross-fitted single_ft: finetune.folds class-stratified folds, one encoder "
+                         "fine-tuned and calibrated (as single_ft) on the images outside each fold; an image's "
+                         "targets (logits and FS, every view) come from the teacher that never trained on it",
             "ensemble": "extension: mean class probabilities of the frozen encoders of teacher.ensemble, each "
                         "calibrated as `single`; FS target: the first member's"}
 FT_KINDS = ("single_ft", "multi_ft")
+CROSSFIT = "single_xf"
 ENSEMBLE = "ensemble"
 
 
@@ -47,15 +52,19 @@ def _labelled_views(bank: ViewBank) -> torch.Tensor | None:
 
 def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, labels: torch.Tensor,
                test_labels: np.ndarray, class_counts: np.ndarray, student_channels: int, res_index: list[int],
-               identity: int, seed: int, feat_res: list[int], bank: ViewBank
+               identity: int, seed: int, feat_res: list[int], bank: ViewBank, fit: torch.Tensor | None = None
                ) -> tuple[TeacherTargets, dict, CalibratedHead]:
     """A head on feats[:, :, res_index] (feats' resolution axis holds feat_res, in pixels), trained on the bank's
-    un-mixed views; its targets cover every view, mixed ones included."""
+    un-mixed views of the images `fit` (indices; None: all); its targets cover every image and view, mixed ones
+    included."""
     head = _head(cfg, feats.shape[-1], student_channels, len(res_index), identity, len(class_counts), seed,
                  feats.device)
+    fit_feats, fit_labels, usable = feats[:, :, res_index], labels, _labelled_views(bank)
+    if fit is not None:
+        fit_feats, fit_labels = fit_feats[:, fit], labels[fit]
+        usable = None if usable is None else usable[:, fit]
     t0 = time.perf_counter()
-    loss = train_head(head, feats[:, :, res_index], labels, class_counts, cfg.calibration, seed,
-                      _labelled_views(bank))
+    loss = train_head(head, fit_feats, fit_labels, class_counts, cfg.calibration, seed, usable)
     seconds = time.perf_counter() - t0
     logits, fs = head_outputs(head, feats[:, :, res_index])
     with torch.no_grad():
@@ -145,6 +154,10 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             report["kinds"]["multi_ft"] = {"doc": KIND_DOC["multi_ft"], **rep, "finetune": ft,
                                            "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
+    if CROSSFIT in kinds:
+        targets[CROSSFIT], report["kinds"][CROSSFIT] = _crossfit(cfg, encoder, padded, labels, test_images,
+                                                                 test_labels, class_counts, bank, image_size,
+                                                                 student_channels)
     if ENSEMBLE in kinds:
         def member(name: str) -> TeacherEncoder:
             if member_encoders and name in member_encoders:
@@ -154,6 +167,74 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
                                                    bank, image_size, student_channels, member)
         targets.update(ens)
     return targets, report
+
+
+def _crossfit(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, labels: torch.Tensor,
+              test_images: torch.Tensor, test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank,
+              image_size: tuple[int, int], student_channels: int) -> tuple[TeacherTargets, dict]:
+    """The single_xf kind. Teacher k is a copy of `encoder` fine-tuned as single_ft's, then calibrated as
+    single_ft's (identity resolution, un-mixed views), on the images outside fold k only; the targets of fold k's
+    images, on every cached view, are teacher k's. Fine-tuning and calibration use the whole set's class counts as
+    the prior: the folds are stratified, so each class's share of a fold teacher's images is the whole set's
+    within one image.
+
+    A CutMix view of image i pastes a box of partner j, which may lie in another fold and so may have been seen
+    by fold(i)'s teacher. No teacher saw neither (each holds out one fold, and i and j are in different ones), so
+    the view's target is fold(i)'s teacher's: it saw none of i's pixels, which fill most of the view, and j's
+    box is a part of it; the calibration never trains on mixed views.
+
+    The FS targets come from K separately trained 1x1 projections, whose channel bases need not agree (the
+    report's fs_cosine_to_fold0 measures it on view 0)."""
+    identity = cfg.teacher.identity_index
+    seed = cfg.data.seed
+    resolution = cfg.finetune.resolution or cfg.teacher.resolutions[identity]
+    pad = (padded.shape[-1] - image_size[-1]) // 2  # the padding the images already carry
+    fold = torch.from_numpy(stratified_folds(labels.cpu().numpy(), cfg.finetune.folds, seed)).to(padded.device)
+    logits = fs = fs0 = None
+    folds, test_logp = [], []
+    for k in range(cfg.finetune.folds):
+        fit = torch.nonzero(fold != k).flatten()
+        held = fold == k
+        tuned = copy.deepcopy(encoder)
+        ft = finetune_encoder(tuned, padded[fit], labels[fit], class_counts, image_size, pad, resolution,
+                              cfg.finetune, seed, cfg.progress, test_images, test_labels, cfg.data.flip)
+        feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, [identity])
+        own, rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts, student_channels,
+                                    [0], 0, seed, timing["resolutions"], bank, fit)
+        if logits is None:
+            logits, fs = torch.empty_like(own.logits), torch.empty_like(own.feats)
+            fs0 = own.feats[0].clone()
+        logits[:, held], fs[:, held] = own.logits[:, held], own.feats[:, held]
+        with torch.no_grad():
+            test_logp.append(head(test_feats[0]).float().log_softmax(dim=-1))
+        # the accuracy single_ft reports on its own training views: what the student would be taught without
+        # cross-fitting
+        seen = own.logits[0, fit].argmax(-1) == labels[fit]
+        folds.append({k2: rep[k2] for k2 in ("accuracy", "head", "medium", "tail", "per_class", "calibration_loss",
+                                             "calibration_seconds")}
+                     | {"fold": k, "trained_images": len(fit), "held_out_images": int(held.sum()),
+                        "train_view_accuracy_seen": float(100.0 * seen.float().mean()),
+                        "fs_cosine_to_fold0": float(torch.nn.functional.cosine_similarity(
+                            own.feats[0].float(), fs0.float(), dim=1).mean()),
+                        "finetune": ft, "features": timing})
+        del feats, test_feats, tuned, own, head
+    log_k = math.log(len(test_logp))
+    # the deployable teacher: the mean of the fold teachers' probabilities (log-sum-exp, as the ensemble's)
+    test_pred = (torch.logsumexp(torch.stack(test_logp), dim=0) - log_k).argmax(1).cpu().numpy()
+    report = accuracy_report(test_pred, test_labels, class_counts)
+    labels_np = labels.cpu().numpy()
+    oof = accuracy_report(logits[0].argmax(-1).cpu().numpy(), labels_np, class_counts)
+    probs = logits.float().softmax(dim=-1)
+    report.update(doc=KIND_DOC[CROSSFIT], folds=folds, test_pred=test_pred.tolist(),
+                  resolutions=[cfg.teacher.resolutions[identity]],
+                  # the honest train accuracy: each training image's un-mixed identity view (view 0) under the
+                  # teacher that never saw it; single_ft is right on ~98 % of its own training views
+                  out_of_fold_train={k2: oof[k2] for k2 in ("accuracy", "head", "medium", "tail", "per_class")},
+                  train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
+                  train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()),
+                  seconds=sum(f["finetune"]["seconds"] + f["features"]["train_seconds"]
+                              + f["features"]["test_seconds"] + f["calibration_seconds"] for f in folds))
+    return TeacherTargets(logits, fs, None), report
 
 
 def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
