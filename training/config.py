@@ -115,7 +115,7 @@ class TrainConfig:
                             f"{example}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "teacher": _teacher_dict(self.teacher)}
+        return {**asdict(self), "teacher": _teacher_dict(self.teacher), "finetune": _finetune_dict(self.finetune)}
 
     def teacher_key(self, student_channels: int) -> str:
         """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""
@@ -140,8 +140,8 @@ def _teacher_dict(teacher: TeacherConfig) -> dict:
 
 
 def _finetune_dict(finetune: FinetuneConfig) -> dict:
-    """The finetune section as the teacher key sees it: `folds` is left out at its default, so every key made
-    before cross-fitting existed stays. A cross-fitted cache is told apart from a single_ft one by its kind
+    """The finetune section as keys and hashes see it: `folds` is left out at its default, so every teacher key
+    and co-design candidate hash made before cross-fitting existed stays. A cross-fitted cache is told apart from a single_ft one by its kind
     (targets are stored and loaded per kind), and from one of other folds by this key."""
     out = asdict(finetune)
     if out["folds"] == FOLDS:

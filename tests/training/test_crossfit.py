@@ -129,6 +129,9 @@ def test_cache_key_and_refused_settings(tmp_path, capsys):
     assert load_config(None, {"methods": ["cd_xf"]}).teacher_key(64) == base == "8adb85426270f856"
     keys = {load_config(None, {"methods": ["cd_xf"], "finetune.folds": f}).teacher_key(64) for f in (2, 3, 4, 5)}
     assert len(keys) == 4
+    # nor do co-design candidate hashes (over to_dict) move; a set value travels to the parallel method processes
+    assert "folds" not in TrainConfig().to_dict()["finetune"]
+    assert load_config(None, {"finetune.folds": 3}).to_dict()["finetune"]["folds"] == 3
     # stored per kind: a folder of single_ft targets never answers for single_xf under the same key, and back
     t = TeacherTargets(torch.zeros(2, 5, 10), torch.zeros(2, 5, 8), None)
     teacher_stage.save_targets(tmp_path / f"targets_{base}_single_ft.pt", {"single_ft": t}, {"kinds": {}}, base, "h")
