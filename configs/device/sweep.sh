@@ -10,6 +10,9 @@
 # covers all its methods. Every student stops cleanly (checkpoint + metrics; epochs_done says so) if the
 # deadline comes first; before that, each student shortens itself after its second epoch (--fit-minutes) to
 # the epochs that fit, so that its cosine schedule still ends at zero (metrics.json: epochs vs epochs_requested).
+# REUSE_TEACHER="NAME ..." (environment): those runs skip the separate teacher stage and their students load the
+# targets that an earlier call on the same, still warm machine cached under /tmp/runs/NAME (a plan line with
+# EPOCHS 0); e.g. a cross-fitted teacher stage too long to share a call with its students.
 # Results: $OUT/sweep_results.tgz (metrics, plots, logs) and $OUT/sweep_students.tgz
 # (the deployable student.pt of every method: signs only, so it compresses ~17x).
 source configs/device/env.sh > /dev/null || exit 1
@@ -28,7 +31,8 @@ while read -r GPU NAME CFG EPOCHS METHODS EXTRA; do
   N=$(echo "$METHODS" | tr ',' '\n' | wc -l)
   LOG=$L/${NAME}_gpu$GPU.log
   (export CUDA_VISIBLE_DEVICES=$GPU
-   python -m candle_hw.training.cli $C --methods $METHODS --stage teacher > $LOG 2>&1 &&
+   { case " $REUSE_TEACHER " in *" $NAME "*) echo "teacher stage: reusing /tmp/runs/$NAME's cache";;
+       *) python -m candle_hw.training.cli $C --methods $METHODS --stage teacher;; esac; } > $LOG 2>&1 &&
    [ "$EPOCHS" != 0 ] && python -m candle_hw.training.cli $C --methods $METHODS --stage students --jobs $N --no-summary \
      --max-minutes $(left) --fit-minutes $(left 40) >> $LOG 2>&1
    echo "== $NAME $METHODS (GPU $GPU) done at $(( $(date +%s) - T0 )) s, exit $?") &
