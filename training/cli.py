@@ -117,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
                 oof = rep["out_of_fold_train"]
                 print(f"teacher {kind:8s} out-of-fold training views acc {oof['accuracy']:6.2f}  "
                       f"head {oof['head']:6.2f}  medium {oof['medium']:6.2f}  tail {oof['tail']:6.2f}")
+            if "train_view0" in rep:  # the blend: its accuracy on the training images it teaches (view 0)
+                tv = rep["train_view0"]
+                print(f"teacher {kind:8s} blend {rep['blend']:.2f} training views acc {tv['accuracy']:6.2f}  "
+                      f"head {tv['head']:6.2f}  medium {tv['medium']:6.2f}  tail {tv['tail']:6.2f}  "
+                      f"mean max prob {rep['train_mean_max_prob']:.3f}")
             own = rep.get("finetune", {}).get("own_head")
             if own:  # the fine-tuned network with its own (balanced-softmax) head, before calibration
                 print(f"teacher {kind:8s} fine-tuned own head acc {own['accuracy']:6.2f}  head {own['head']:6.2f}  "

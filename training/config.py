@@ -10,7 +10,7 @@ from pathlib import Path
 from candle_hw.errors import UserError
 from candle_hw.training.calibrate import CalibrationConfig
 from candle_hw.training.distill import METHOD_SPECS, METHODS
-from candle_hw.training.finetune import FOLDS, FinetuneConfig
+from candle_hw.training.finetune import BLEND, FOLDS, FinetuneConfig
 from candle_hw.training.loop import DistillConfig
 from candle_hw.training.online import FunctionMatchingConfig
 
@@ -74,7 +74,7 @@ class TrainConfig:
             raise UserError(f"config {bad}")
         self._validate_ensemble()
         self._validate_mix()
-        crossfit = [m for m in self.methods if METHOD_SPECS[m].teacher == "single_xf"]
+        crossfit = [m for m in self.methods if METHOD_SPECS[m].teacher in ("single_xf", "single_xfb")]
         if crossfit and self.finetune.encoder_path:
             raise UserError(f"finetune.encoder_path={self.finetune.encoder_path}: method {crossfit[0]} tunes one "
                             f"encoder per fold (finetune.folds={self.finetune.folds}), not one to load; "
@@ -140,12 +140,15 @@ def _teacher_dict(teacher: TeacherConfig) -> dict:
 
 
 def _finetune_dict(finetune: FinetuneConfig) -> dict:
-    """The finetune section as keys and hashes see it: `folds` is left out at its default, so every teacher key
-    and co-design candidate hash made before cross-fitting existed stays. A cross-fitted cache is told apart from a single_ft one by its kind
-    (targets are stored and loaded per kind), and from one of other folds by this key."""
+    """The finetune section as keys and hashes see it: `folds` and `blend` are left out at their defaults, so
+    every teacher key and co-design candidate hash made before cross-fitting (and blending) existed stays. A
+    cross-fitted cache is told apart from a single_ft one by its kind (targets are stored and loaded per kind),
+    and from one of other folds or another blend weight by this key."""
     out = asdict(finetune)
     if out["folds"] == FOLDS:
         del out["folds"]
+    if out["blend"] == BLEND:
+        del out["blend"]
     return out
 
 

@@ -10,7 +10,8 @@ Methods (the ablation ladder; one switchable name each):
 - ``candle``: + multi-resolution calibrated teacher (the full method).
 Extensions beyond the paper add a label term (``label_weight`` > 0, balanced-softmax CE), a logit-adjusted KL
 (``*_la``: the student's training logits shifted by tau log prior inside the KL), a fine-tuned teacher (or
-cross-fitted fine-tuned teachers, ``cd_xf``: out-of-fold targets on the training views), an
+cross-fitted fine-tuned teachers, ``cd_xf``: out-of-fold targets on the training views; or their blend with the
+frozen calibrated teacher, ``cd_xfb``), an
 ensemble of calibrated teachers (``cd_ens``), or function matching (``*_fm``: the teacher evaluated online on a
 fresh crop/flip/mixup/cutmix of every batch, training/online.py, instead of on the cached views).
 
@@ -60,6 +61,8 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     # C&D from cross-fitted tuned teachers: each image's targets from the fold teacher that never trained on it
     "cd_xf": MethodSpec("single_xf", "eq1", paper=False),
     "cd_xf_la": MethodSpec("single_xf", "eq1", paper=False, prior_adjusted=True),  # the same, logit-adjusted KL
+    # C&D from the blend of the frozen calibrated teacher and the cross-fitted ones (finetune.blend)
+    "cd_xfb": MethodSpec("single_xfb", "eq1", paper=False),
     "cd_fm": MethodSpec("single", "eq1", paper=False, online=True),  # C&D by function matching
     "candle_fm": MethodSpec("multi", "alg1", paper=False, online=True),  # CANDLE by function matching
 }

@@ -31,6 +31,7 @@ from candle_hw.training.teachers import TeacherEncoder
 AUGMENTS = ("crop_flip", "rrc", "rrc_mix")
 OPTIMIZERS = ("adamw", "sgd")
 FOLDS = 4  # finetune.folds' default; the teacher cache key leaves the default out (config.teacher_key)
+BLEND = 0.5  # finetune.blend's default (the plain mean); likewise left out of the key
 
 
 @dataclass
@@ -53,6 +54,7 @@ class FinetuneConfig:
     fit_minutes: float = 0.0  # > 0: after the first epoch, shorten the schedule to the epochs that fit
     encoder_path: str = ""  # load the tuned encoder from here if it exists, else tune and save it here
     folds: int = FOLDS  # the cross-fitted teacher (kind single_xf): one encoder tuned per held-out fold
+    blend: float = BLEND  # kind single_xfb: the cross-fitted teacher's weight in the blend with `single`
 
     @property
     def enabled(self) -> bool:
@@ -70,6 +72,8 @@ class FinetuneConfig:
             return f"finetune.warmup={self.warmup}: need 0 <= warmup < 1"
         if self.mixup_alpha <= 0 or self.cutmix_alpha <= 0:
             return f"finetune: mixup_alpha={self.mixup_alpha}, cutmix_alpha={self.cutmix_alpha} must be > 0"
+        if not 0.0 <= self.blend <= 1.0:  # also refuses NaN
+            return f"finetune.blend={self.blend}: need 0 <= blend <= 1 (the cross-fitted teacher's weight)"
         if self.folds < 2:
             return f"finetune.folds={self.folds}: need >= 2 (each cross-fitted teacher holds out one fold)"
         if self.batch < 1 or self.epochs < 0 or self.blocks < 0:

@@ -26,7 +26,8 @@ from candle_hw.training.evaluate import classifier_weight_norms, predict, studen
 from candle_hw.training.loop import StudentData, TeacherTargets, train_student
 from candle_hw.training.plots import lambda_plot, per_class_plot, weight_norm_plot
 from candle_hw.training.online import OnlineTeacher
-from candle_hw.training.teacher_stage import build_teacher_targets, load_targets, save_targets
+from candle_hw.training.teacher_stage import (BLEND, build_teacher_targets, load_targets, save_targets,
+                                              stage_kinds)
 from candle_hw.training.teachers import load_teacher
 
 
@@ -92,8 +93,10 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
     teacher_dir.mkdir(exist_ok=True)
     if stage == "summary":
         return write_summary(cfg, ds, merged_teacher_report(teacher_dir), run_dir, None, None)
-    # One file per kind set: stages for different kinds may run at once (e.g. one per GPU).
-    cache = teacher_dir / f"targets_{key}_{'-'.join(sorted(kinds))}.pt"
+    # One file per kind set (the set the stage computes: a blend's parts beside it): stages for different kinds
+    # may run at once (e.g. one per GPU).
+    built = stage_kinds(kinds)
+    cache = teacher_dir / f"targets_{key}_{'-'.join(sorted(built))}.pt"
     loaded = load_targets(teacher_dir, key, ds.construction_hash, kinds, device) if stage != "teacher" else None
     targets, t_report = {}, {}
     if loaded is None and rank == 0 and kinds:
@@ -101,7 +104,7 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
                                                   ds.class_counts, bank, image_size, probe.feature_channels, kinds,
                                                   teacher_encoder, ds.construction_hash, ensemble_encoders)
         save_targets(cache, targets, t_report, key, ds.construction_hash)
-        (teacher_dir / f"teacher_{'-'.join(sorted(kinds))}.json").write_text(json.dumps(t_report, indent=1))
+        (teacher_dir / f"teacher_{'-'.join(sorted(built))}.json").write_text(json.dumps(t_report, indent=1))
     if world > 1:
         dist.barrier()
     if loaded is None and rank != 0 and kinds:
@@ -125,10 +128,11 @@ def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
 
 
 def merged_teacher_report(teacher_dir: Path) -> dict:
-    """All teacher_*.json reports of a run folded into one (kinds side by side)."""
+    """All teacher_*.json reports of a run folded into one (kinds side by side); a blend's file last, so its
+    parts' reports are those it was made of (as load_targets reads them)."""
     merged: dict = {"kinds": {}}
-    for path in sorted(teacher_dir.glob("teacher_*.json")):
-        rep = json.loads(path.read_text())
+    reports = [(path, json.loads(path.read_text())) for path in sorted(teacher_dir.glob("teacher_*.json"))]
+    for path, rep in sorted(reports, key=lambda pr: BLEND in pr[1].get("kinds", {})):
         merged["kinds"].update(rep.pop("kinds", {}))
         for k, v in rep.items():
             merged[k if k not in merged else f"{k}_{path.stem[8:]}"] = v

@@ -27,11 +27,32 @@ KIND_DOC = {"uncalibrated": "pretrained encoder, identity resolution, random fix
             "single_xf": "extension: cross-fitted single_ft: finetune.folds class-stratified folds, one encoder "
                          "fine-tuned and calibrated (as single_ft) on the images outside each fold; an image's "
                          "targets (logits and FS, every view) come from the teacher that never trained on it",
+            "single_xfb": "extension: blend of `single` and single_xf: per view, the class probabilities "
+                          "(1 - finetune.blend) * single's + finetune.blend * single_xf's; FS target: single's",
             "ensemble": "extension: mean class probabilities of the frozen encoders of teacher.ensemble, each "
                         "calibrated as `single`; FS target: the first member's"}
 FT_KINDS = ("single_ft", "multi_ft")
 CROSSFIT = "single_xf"
+BLEND = "single_xfb"
+BLEND_PARTS = ("single", CROSSFIT)  # what the blend is made of: computed and cached with it
 ENSEMBLE = "ensemble"
+
+
+def stage_kinds(kinds: set[str]) -> set[str]:
+    """The kinds a teacher stage computes and caches for the requested ones: a blend brings its parts, so the
+    parts a blend was made of are the ones stored beside it."""
+    return kinds | set(BLEND_PARTS) if BLEND in kinds else set(kinds)
+
+
+def log_mean_prob(log_probs: list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
+    """log(sum_m w_m softmax_m) from the members' log-probabilities, as a log-sum-exp: no probability underflows
+    to 0 and no -inf reaches the KL. weights None: the plain mean (w_m = 1/M); a weight of 0 drops its member
+    exactly (log 0 = -inf adds nothing to the sum)."""
+    stacked = torch.stack(log_probs)
+    if weights is None:
+        return torch.logsumexp(stacked, dim=0) - math.log(len(log_probs))
+    log_w = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device).log()
+    return torch.logsumexp(stacked + log_w.view(-1, *([1] * (stacked.dim() - 1))), dim=0)
 
 
 def member_kind(name: str) -> str:
@@ -70,12 +91,8 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
     with torch.no_grad():
         pred = head(test_feats[0][:, res_index]).argmax(1).cpu().numpy()
     report = accuracy_report(pred, test_labels, class_counts)
-    probs = logits.float().softmax(dim=-1)
-    # A near-uniform teacher (max prob ~ 1/classes) carries no signal through KL: say so in the report.
     report.update(calibration_loss=loss, calibration_seconds=seconds,
-                  resolutions=[feat_res[i] for i in res_index], test_pred=pred.tolist(),
-                  train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
-                  train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()))
+                  resolutions=[feat_res[i] for i in res_index], test_pred=pred.tolist(), **_train_probs_report(logits))
     head_spec = {"state": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
                  "resolutions": report["resolutions"], "identity": identity}
     return TeacherTargets(logits, fs, head_spec), report, head
@@ -94,6 +111,7 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
                     "mix_prob": cfg.teacher.mix_prob, "mixed_views": float(bank.mixed.float().mean()), "kinds": {}}
     if not kinds:
         return targets, report
+    kinds = stage_kinds(kinds)
     device = padded.device
     t_cfg = cfg.teacher
     ft_path = Path(cfg.finetune.encoder_path) if cfg.finetune.encoder_path else None
@@ -117,9 +135,13 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             targets["uncalibrated"] = TeacherTargets(None, fs)
             report["kinds"]["uncalibrated"] = {"doc": KIND_DOC["uncalibrated"]}
         if "single" in frozen:
-            targets["single"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                   student_channels, [ident_pos], 0, seed, timing["resolutions"], bank)
+            targets["single"], rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                                      student_channels, [ident_pos], 0, seed, timing["resolutions"],
+                                                      bank)
             report["kinds"]["single"] = {"doc": KIND_DOC["single"], **rep}
+            if BLEND in kinds:
+                with torch.no_grad():
+                    single_test_logp = head(test_feats[0][:, [ident_pos]]).float().log_softmax(dim=-1)
         if "multi" in frozen:
             targets["multi"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
                                                   student_channels, res_all, identity, seed, timing["resolutions"],
@@ -155,9 +177,12 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
                                            "features": timing, "single_res_accuracy": rep_single["accuracy"]}
         del feats, test_feats, tuned
     if CROSSFIT in kinds:
-        targets[CROSSFIT], report["kinds"][CROSSFIT] = _crossfit(cfg, encoder, padded, labels, test_images,
-                                                                 test_labels, class_counts, bank, image_size,
-                                                                 student_channels)
+        targets[CROSSFIT], report["kinds"][CROSSFIT], xf_test_logp = _crossfit(
+            cfg, encoder, padded, labels, test_images, test_labels, class_counts, bank, image_size, student_channels)
+    if BLEND in kinds:
+        targets[BLEND], report["kinds"][BLEND] = _blend(cfg, targets["single"], targets[CROSSFIT],
+                                                        single_test_logp, xf_test_logp, labels, test_labels,
+                                                        class_counts, report["kinds"])
     if ENSEMBLE in kinds:
         def member(name: str) -> TeacherEncoder:
             if member_encoders and name in member_encoders:
@@ -171,12 +196,12 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
 
 def _crossfit(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, labels: torch.Tensor,
               test_images: torch.Tensor, test_labels: np.ndarray, class_counts: np.ndarray, bank: ViewBank,
-              image_size: tuple[int, int], student_channels: int) -> tuple[TeacherTargets, dict]:
-    """The single_xf kind. Teacher k is a copy of `encoder` fine-tuned as single_ft's, then calibrated as
-    single_ft's (identity resolution, un-mixed views), on the images outside fold k only; the targets of fold k's
-    images, on every cached view, are teacher k's. Fine-tuning and calibration use the whole set's class counts as
-    the prior: the folds are stratified, so each class's share of a fold teacher's images is the whole set's
-    within one image.
+              image_size: tuple[int, int], student_channels: int) -> tuple[TeacherTargets, dict, torch.Tensor]:
+    """The single_xf kind, and the deployable teacher's test log-probabilities (which the blend reads). Teacher k
+    is a copy of `encoder` fine-tuned as single_ft's, then calibrated as single_ft's (identity resolution, un-mixed
+    views), on the images outside fold k only; the targets of fold k's images, on every cached view, are teacher
+    k's. Fine-tuning and calibration use the whole set's class counts as the prior: the folds are stratified, so
+    each class's share of a fold teacher's images is the whole set's within one image.
 
     A CutMix view of image i pastes a box of partner j, which may lie in another fold and so may have been seen
     by fold(i)'s teacher. No teacher saw neither (each holds out one fold, and i and j are in different ones), so
@@ -218,23 +243,57 @@ def _crossfit(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, l
                             own.feats[0].float(), fs0.float(), dim=1).mean()),
                         "finetune": ft, "features": timing})
         del feats, test_feats, tuned, own, head
-    log_k = math.log(len(test_logp))
-    # the deployable teacher: the mean of the fold teachers' probabilities (log-sum-exp, as the ensemble's)
-    test_pred = (torch.logsumexp(torch.stack(test_logp), dim=0) - log_k).argmax(1).cpu().numpy()
+    # the deployable teacher: the mean of the fold teachers' probabilities
+    test_logp = log_mean_prob(test_logp)
+    test_pred = test_logp.argmax(1).cpu().numpy()
     report = accuracy_report(test_pred, test_labels, class_counts)
     labels_np = labels.cpu().numpy()
     oof = accuracy_report(logits[0].argmax(-1).cpu().numpy(), labels_np, class_counts)
-    probs = logits.float().softmax(dim=-1)
     report.update(doc=KIND_DOC[CROSSFIT], folds=folds, test_pred=test_pred.tolist(),
                   resolutions=[cfg.teacher.resolutions[identity]],
                   # the honest train accuracy: each training image's un-mixed identity view (view 0) under the
                   # teacher that never saw it; single_ft is right on ~98 % of its own training views
                   out_of_fold_train={k2: oof[k2] for k2 in ("accuracy", "head", "medium", "tail", "per_class")},
-                  train_mean_max_prob=float(probs.max(dim=-1).values.mean()),
-                  train_mean_entropy=float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()),
+                  **_train_probs_report(logits),
                   seconds=sum(f["finetune"]["seconds"] + f["features"]["train_seconds"]
                               + f["features"]["test_seconds"] + f["calibration_seconds"] for f in folds))
-    return TeacherTargets(logits, fs, None), report
+    return TeacherTargets(logits, fs, None), report, test_logp
+
+
+def _train_probs_report(logits: torch.Tensor) -> dict:
+    """How sharp a kind's targets are over every cached view: a near-uniform teacher (max prob ~ 1/classes)
+    carries no signal through KL."""
+    probs = logits.float().softmax(dim=-1)
+    return {"train_mean_max_prob": float(probs.max(dim=-1).values.mean()),
+            "train_mean_entropy": float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())}
+
+
+def _blend(cfg: TrainConfig, single: TeacherTargets, xf: TeacherTargets, single_test_logp: torch.Tensor,
+           xf_test_logp: torch.Tensor, labels: torch.Tensor, test_labels: np.ndarray, class_counts: np.ndarray,
+           reports: dict) -> tuple[TeacherTargets, dict]:
+    """The single_xfb kind: per cached view, log((1-w) softmax(single) + w softmax(single_xf)), w = finetune.blend.
+    The frozen head was calibrated on every training image, so on a tail class's few images its targets are
+    close to their labels, which the out-of-fold teachers (each blind to a third of those images) are not; the
+    fold teachers are the stronger, honest teacher elsewhere. The FS target is single's: one channel basis, where
+    single_xf's come from K unrelated projections. Test: the same blend of single's head and the fold teachers'
+    mean probabilities."""
+    w = cfg.finetune.blend
+    weights = [1.0 - w, w]
+    logits = log_mean_prob([single.logits.float().log_softmax(dim=-1), xf.logits.float().log_softmax(dim=-1)],
+                           weights)
+    test_pred = log_mean_prob([single_test_logp, xf_test_logp], weights).argmax(1).cpu().numpy()
+    report = accuracy_report(test_pred, test_labels, class_counts)
+    view0 = accuracy_report(logits[0].argmax(-1).cpu().numpy(), labels.cpu().numpy(), class_counts)
+    parts_pred = np.stack([np.asarray(reports[k]["test_pred"]) for k in BLEND_PARTS])
+    report.update(doc=KIND_DOC[BLEND], blend=w, test_pred=test_pred.tolist(),
+                  resolutions=reports["single"]["resolutions"],
+                  # each training image's un-mixed identity view: single agrees with its own training labels,
+                  # single_xf is out of fold; the blend sits between, per class
+                  train_view0={k: view0[k] for k in ("accuracy", "head", "medium", "tail", "per_class")},
+                  parts={k: {"accuracy": reports[k]["accuracy"], "tail": reports[k]["tail"]} for k in BLEND_PARTS},
+                  test_parts_disagreement=float(100.0 * (parts_pred[0] != parts_pred[1]).mean()),
+                  **_train_probs_report(logits))
+    return TeacherTargets(logits, single.feats, None), report
 
 
 def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
@@ -264,10 +323,8 @@ def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test
         out[member_kind(name)] = TeacherTargets(own.logits, None, own.head)
         members[name] = {**rep, "features": timing}
         del feats, test_feats, enc, head
-    log_m = math.log(len(train_logp))
-    # log(mean_m softmax_m) as a log-sum-exp: no probability underflows to 0 and no -inf reaches the KL.
-    logits = torch.logsumexp(torch.stack(train_logp), dim=0) - log_m
-    test_pred = (torch.logsumexp(torch.stack(test_logp), dim=0) - log_m).argmax(1).cpu().numpy()
+    logits = log_mean_prob(train_logp)
+    test_pred = log_mean_prob(test_logp).argmax(1).cpu().numpy()
     out[ENSEMBLE] = TeacherTargets(logits, fs_target, None)
     report = accuracy_report(test_pred, test_labels, class_counts)
     best = max(members, key=lambda n: members[n]["accuracy"])
@@ -306,17 +363,23 @@ def save_targets(path: Path, targets: dict[str, TeacherTargets], report: dict, k
 def load_targets(folder: Path, key: str, data_hash: str, kinds: set[str], device: torch.device
                  ) -> tuple[dict[str, TeacherTargets], dict] | None:
     """Cached targets merged over the folder's files that match this configuration and data; None unless every
-    requested kind is found."""
+    requested kind is found. A kind found in several files takes its targets from the first in path order and
+    its report from the last, except that files holding a blend come first for targets and last for reports: a
+    blend's parts (targets and reports) are then the ones it was made of, even where an earlier stage cached a
+    part on its own."""
     out: dict[str, TeacherTargets] = {}
     report: dict = {"kinds": {}}
-    for path in sorted(folder.glob(f"targets_{key}_*.pt")):
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        if blob.get("key") != key or blob.get("data_hash") != data_hash:
-            continue
+    blobs = [torch.load(path, map_location="cpu", weights_only=False)
+             for path in sorted(folder.glob(f"targets_{key}_*.pt"))]
+    blobs = [b for b in blobs if b.get("key") == key and b.get("data_hash") == data_hash]
+    blends = [b for b in blobs if BLEND in b["targets"]]
+    others = [b for b in blobs if BLEND not in b["targets"]]
+    for blob in blends + others:
         for k, v in blob["targets"].items():
             if k in kinds and k not in out:
                 out[k] = TeacherTargets(None if v["logits"] is None else v["logits"].float().to(device),
                                         None if v["feats"] is None else v["feats"].float().to(device),
                                         v.get("head"))
+    for blob in others + blends:
         report["kinds"].update(blob["report"].get("kinds", {}))
     return (out, report) if kinds <= set(out) else None
