@@ -247,7 +247,9 @@ def _agreement_summary(diag: dict | None) -> dict:
     if not diag:
         return {}
     test, train = diag.get("teacher_test_agreement"), diag.get("teacher_train_agreement")
-    return {"train_view_accuracy": diag["train_view_accuracy"], "train_view_balanced": diag["train_view_balanced"],
+    # .get: a method trained before the balanced figure existed (a resumed run) has none
+    return {"train_view_accuracy": diag["train_view_accuracy"],
+            "train_view_balanced": diag.get("train_view_balanced"),
             "teacher_test_agreement": test["agreement"] if test else None,
             "teacher_test_agreement_per_class": test["per_class_agreement"] if test else None,
             "teacher_train_agreement": train["agreement"] if train else None}

@@ -34,3 +34,11 @@ def test_train_view_accuracy_pooled_and_balanced():
     assert diag["train_view_per_class"] == pytest.approx([100.0, 50.0, 0.0])
     assert diag["teacher_train_view_accuracy"] == pytest.approx(100.0 * 11 / 14)
     assert diag["teacher_train_view_balanced"] == pytest.approx(100.0 * (1.0 + 0.25 + 1.0) / 3)
+
+
+def test_run_summary_reads_diagnostics_recorded_before_the_balanced_figure():
+    from candle_hw.training.pipeline import _agreement_summary
+    old = {"train_view_accuracy": 90.0, "train_view_per_class": [90.0], "teacher_test_agreement": None,
+           "teacher_train_agreement": None}
+    assert _agreement_summary(old)["train_view_balanced"] is None
+    assert _agreement_summary({**old, "train_view_balanced": 80.0})["train_view_balanced"] == 80.0
