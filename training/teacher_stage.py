@@ -74,10 +74,10 @@ def _labelled_views(bank: ViewBank) -> torch.Tensor | None:
 def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, labels: torch.Tensor,
                test_labels: np.ndarray, class_counts: np.ndarray, student_channels: int, res_index: list[int],
                identity: int, seed: int, feat_res: list[int], bank: ViewBank, fit: torch.Tensor | None = None
-               ) -> tuple[TeacherTargets, dict, CalibratedHead]:
+               ) -> tuple[TeacherTargets, dict, torch.Tensor]:
     """A head on feats[:, :, res_index] (feats' resolution axis holds feat_res, in pixels), trained on the bank's
     un-mixed views of the images `fit` (indices; None: all); its targets cover every image and view, mixed ones
-    included."""
+    included. Also its test log-probabilities, which the ensemble, the fold teachers' mean and the blend read."""
     head = _head(cfg, feats.shape[-1], student_channels, len(res_index), identity, len(class_counts), seed,
                  feats.device)
     fit_feats, fit_labels, usable = feats[:, :, res_index], labels, _labelled_views(bank)
@@ -89,13 +89,14 @@ def _calibrate(cfg: TrainConfig, feats: torch.Tensor, test_feats: torch.Tensor, 
     seconds = time.perf_counter() - t0
     logits, fs = head_outputs(head, feats[:, :, res_index])
     with torch.no_grad():
-        pred = head(test_feats[0][:, res_index]).argmax(1).cpu().numpy()
+        test_out = head(test_feats[0][:, res_index])
+    pred = test_out.argmax(1).cpu().numpy()
     report = accuracy_report(pred, test_labels, class_counts)
     report.update(calibration_loss=loss, calibration_seconds=seconds,
                   resolutions=[feat_res[i] for i in res_index], test_pred=pred.tolist(), **_train_probs_report(logits))
     head_spec = {"state": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
                  "resolutions": report["resolutions"], "identity": identity}
-    return TeacherTargets(logits, fs, head_spec), report, head
+    return TeacherTargets(logits, fs, head_spec), report, test_out.float().log_softmax(dim=-1)
 
 
 def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
@@ -135,13 +136,10 @@ def build_teacher_targets(cfg: TrainConfig, padded: torch.Tensor, labels: torch.
             targets["uncalibrated"] = TeacherTargets(None, fs)
             report["kinds"]["uncalibrated"] = {"doc": KIND_DOC["uncalibrated"]}
         if "single" in frozen:
-            targets["single"], rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
-                                                      student_channels, [ident_pos], 0, seed, timing["resolutions"],
-                                                      bank)
+            targets["single"], rep, single_test_logp = _calibrate(cfg, feats, test_feats, labels, test_labels,
+                                                                  class_counts, student_channels, [ident_pos], 0,
+                                                                  seed, timing["resolutions"], bank)
             report["kinds"]["single"] = {"doc": KIND_DOC["single"], **rep}
-            if BLEND in kinds:
-                with torch.no_grad():
-                    single_test_logp = head(test_feats[0][:, [ident_pos]]).float().log_softmax(dim=-1)
         if "multi" in frozen:
             targets["multi"], rep, _ = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
                                                   student_channels, res_all, identity, seed, timing["resolutions"],
@@ -224,14 +222,13 @@ def _crossfit(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, l
         ft = finetune_encoder(tuned, padded[fit], labels[fit], class_counts, image_size, pad, resolution,
                               cfg.finetune, seed, cfg.progress, test_images, test_labels, cfg.data.flip)
         feats, test_feats, timing = _features(cfg, tuned, padded, test_images, bank, image_size, [identity])
-        own, rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts, student_channels,
-                                    [0], 0, seed, timing["resolutions"], bank, fit)
+        own, rep, own_test_logp = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                             student_channels, [0], 0, seed, timing["resolutions"], bank, fit)
         if logits is None:
             logits, fs = torch.empty_like(own.logits), torch.empty_like(own.feats)
             fs0 = own.feats[0].clone()
         logits[:, held], fs[:, held] = own.logits[:, held], own.feats[:, held]
-        with torch.no_grad():
-            test_logp.append(head(test_feats[0]).float().log_softmax(dim=-1))
+        test_logp.append(own_test_logp)
         # the accuracy single_ft reports on its own training views: what the student would be taught without
         # cross-fitting
         seen = own.logits[0, fit].argmax(-1) == labels[fit]
@@ -242,7 +239,7 @@ def _crossfit(cfg: TrainConfig, encoder: TeacherEncoder, padded: torch.Tensor, l
                         "fs_cosine_to_fold0": float(torch.nn.functional.cosine_similarity(
                             own.feats[0].float(), fs0.float(), dim=1).mean()),
                         "finetune": ft, "features": timing})
-        del feats, test_feats, tuned, own, head
+        del feats, test_feats, tuned, own
     # the deployable teacher: the mean of the fold teachers' probabilities
     test_logp = log_mean_prob(test_logp)
     test_pred = test_logp.argmax(1).cpu().numpy()
@@ -310,10 +307,9 @@ def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test
     for name in cfg.teacher.ensemble:
         enc = member(name)
         feats, test_feats, timing = _features(cfg, enc, padded, test_images, bank, image_size, [identity])
-        own, rep, head = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts, student_channels,
-                                    [0], 0, cfg.data.seed, timing["resolutions"], bank)
-        with torch.no_grad():
-            test_logp.append(head(test_feats[0]).float().log_softmax(dim=-1))
+        own, rep, own_test_logp = _calibrate(cfg, feats, test_feats, labels, test_labels, class_counts,
+                                             student_channels, [0], 0, cfg.data.seed, timing["resolutions"], bank)
+        test_logp.append(own_test_logp)
         train_logp.append(own.logits.float().log_softmax(dim=-1))
         # The FS target is the first member's projected features, not a mean over members: each member's
         # projection is a 1x1 conv into the student's channels trained on its own, so the members' channel bases
@@ -322,7 +318,7 @@ def _ensemble(cfg: TrainConfig, padded: torch.Tensor, labels: torch.Tensor, test
             fs_target = own.feats
         out[member_kind(name)] = TeacherTargets(own.logits, None, own.head)
         members[name] = {**rep, "features": timing}
-        del feats, test_feats, enc, head
+        del feats, test_feats, enc
     logits = log_mean_prob(train_logp)
     test_pred = log_mean_prob(test_logp).argmax(1).cpu().numpy()
     out[ENSEMBLE] = TeacherTargets(logits, fs_target, None)
