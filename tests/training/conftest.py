@@ -42,3 +42,18 @@ def tiny_teacher():
 def digits_lt():
     from candle_hw.training.data import load_lt_dataset
     return load_lt_dataset("digits", rho=10, seed=0)
+
+
+@pytest.fixture
+def refused_in_one_line(capsys):
+    """check(methods, sets, msg, out): the training CLI on the digits config, given `--set` for each of sets,
+    exits 2 with one stderr line holding msg and writes nothing under out."""
+    from candle_hw.training.cli import main
+
+    def check(methods: str, sets: list[str], msg: str, out) -> None:
+        argv = ["--config", "configs/digits_lt10.yaml", "--methods", methods, "--out", str(out)]
+        assert main(argv + [a for s in sets for a in ("--set", s)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and msg in err, err
+        assert not out.exists()
+    return check

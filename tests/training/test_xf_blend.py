@@ -130,7 +130,7 @@ def test_cache_gives_a_blend_the_parts_it_was_made_of(tmp_path):
     assert teacher_stage.load_targets(tmp_path, "k", "h", {"single_xfb"}, cpu) is None
 
 
-def test_blend_key_and_refused_settings(tmp_path, capsys):
+def test_blend_key_and_refused_settings(tmp_path, refused_in_one_line):
     base = TrainConfig().teacher_key(64)
     assert load_config(None, {"methods": ["cd_xfb"]}).teacher_key(64) == base == "8adb85426270f856"
     assert load_config(None, {"finetune.blend": 0.5}).teacher_key(64) == base
@@ -147,11 +147,7 @@ def test_blend_key_and_refused_settings(tmp_path, capsys):
                       (["finetune.blend=half"], "finetune.blend: expected a number, got 'half'"),
                       (["finetune.encoder_path=t.pt"], "finetune.encoder_path=t.pt: method cd_xfb tunes one encoder "
                                                        "per fold")):
-        argv = ["--config", "configs/digits_lt10.yaml", "--methods", "cd_xfb,cd", "--out", str(out)]
-        assert train_main(argv + [a for s in sets for a in ("--set", s)]) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and msg in err, err
-    assert not out.exists()
+        refused_in_one_line("cd_xfb,cd", sets, msg, out)
 
 
 def test_cd_xfb_on_digits_end_to_end(tmp_path, tiny_teacher, digits_lt, monkeypatch, capsys):
