@@ -15,6 +15,7 @@ from candle_hw.errors import UserError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("candle_hw.training.cli", "train a binary student with CANDLE (calibrate and distill)"),
+    "adjust": ("candle_hw.training.posthoc_cli", "post-hoc logit adjustment of a trained student (integer per-class offsets)"),
     "export": ("candle_hw.compile.export_cli", "export a trained student checkpoint to QONNX"),
     "compile": ("candle_hw.compile.compile_cli", "compile a QONNX model to a dataflow build (IR, RTL, reports)"),
     "simulate": ("candle_hw.sim.simulate_cli", "run a model or build at functional, cycle or RTL level"),

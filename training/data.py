@@ -58,6 +58,8 @@ class LTDataset:
     seed: int
     source_id: str
     train_indices: np.ndarray = field(repr=False)
+    # images of the source's training set that the LT subset left out (``holdout_indices``); None unless asked
+    holdout: Split | None = field(default=None, repr=False)
 
     @property
     def class_counts(self) -> np.ndarray:
@@ -107,6 +109,23 @@ def make_long_tailed(labels: np.ndarray, num_classes: int, rho: float, seed: int
             raise UserError(f"class {c}: rho={rho} leaves no image (n_max={n_max}); use a smaller rho")
         chosen.append(np.sort(rng.choice(pool, size=counts[c], replace=False)))
     return np.concatenate(chosen)
+
+
+def holdout_indices(labels: np.ndarray, lt_indices: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Up to ``per_class`` images per class of a balanced source training set that its LT subset left out
+    (sorted; a seeded draw of its own, apart from the LT draw). A class the LT subset took whole (the head class
+    when n_max is its size, as for CIFAR-10) has none: the held-out set is never drawn from training images."""
+    if per_class < 1:
+        raise ValueError(f"per_class={per_class} must be >= 1")
+    labels = np.asarray(labels)
+    free = np.ones(len(labels), dtype=bool)
+    free[np.asarray(lt_indices)] = False
+    rng = np.random.default_rng([seed, 1])
+    out = []
+    for c in np.unique(labels):
+        pool = np.flatnonzero(free & (labels == c))
+        out.append(np.sort(rng.choice(pool, size=min(per_class, len(pool)), replace=False)))
+    return np.concatenate(out)
 
 
 def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -265,15 +284,20 @@ SOURCES = {"cifar10": (load_cifar10, CIFAR10_CLASSES),
            "mnist5k": (load_mnist5k_split, tuple(str(i) for i in range(10)))}
 
 
-def load_lt_dataset(name: str, rho: float, seed: int = 0, n_max: int | None = None,
+def load_lt_dataset(name: str, rho: float, seed: int = 0, n_max: int | None = None, holdout_per_class: int = 0,
                     **source_kwargs) -> LTDataset:
-    """The named source's LT training set at imbalance ratio rho (rho=1: balanced to n_max) and its test set."""
+    """The named source's LT training set at imbalance ratio rho (rho=1: balanced to n_max) and its test set;
+    with ``holdout_per_class`` > 0 also a held-out split of left-out training images (``holdout_indices``)."""
     if name not in SOURCES:
         raise UserError(f"dataset '{name}' unknown; choose one of {sorted(SOURCES)}")
     loader, class_names = SOURCES[name]
     train, test, source_id = loader(**source_kwargs)
     num_classes = len(class_names)
     idx = make_long_tailed(train.labels, num_classes, rho, seed, n_max)
+    holdout = None
+    if holdout_per_class:
+        hold = holdout_indices(train.labels, idx, holdout_per_class, seed)
+        holdout = Split(train.images[hold], train.labels[hold])
     return LTDataset(name=name, train=Split(train.images[idx], train.labels[idx]), test=test,
                      num_classes=num_classes, class_names=class_names, rho=float(rho), seed=seed,
-                     source_id=source_id, train_indices=idx)
+                     source_id=source_id, train_indices=idx, holdout=holdout)

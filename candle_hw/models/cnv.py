@@ -8,7 +8,7 @@ from typing import NamedTuple
 from torch import nn
 
 from candle_hw.models.blocks import BinaryBlock, BinaryStudent, DownsampleBlock, Encoder, ResidualBlock
-from candle_hw.models.quant import BN_EPS, LogitScale, binary_act, binary_conv, binary_linear, input_quant
+from candle_hw.models.quant import BN_EPS, LogitBias, LogitScale, binary_act, binary_conv, binary_linear, input_quant
 
 POOL = "M"
 RESIDUAL = "R"  # a shape-preserving block with an integer shortcut at the current width
@@ -51,7 +51,8 @@ class CNV(BinaryStudent):
     def __init__(self, channels: Sequence[int | str] = (64, 64, POOL, 128, 128, POOL, 256, 256),
                  fc: Sequence[int] = (512, 512), num_classes: int = 10, in_ch: int = 3, img: int = 32,
                  width: float = 1.0, padding: int = 0, logit_scale: bool = True, pad_value: int = -1,
-                 weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4, shortcut: str = "conv") -> None:
+                 weight_bits: int = 1, act_bits: int = 1, res_bits: int = 4, shortcut: str = "conv",
+                 logit_bias: bool = False) -> None:
         super().__init__()
         spec = [c if c in BLOCKS else int(c) for c in channels]
         fc = [int(f) for f in fc]
@@ -64,6 +65,8 @@ class CNV(BinaryStudent):
                      "logit_scale": bool(logit_scale), "pad_value": int(pad_value),
                      "weight_bits": int(weight_bits), "act_bits": int(act_bits), "res_bits": int(res_bits),
                      "shortcut": shortcut}
+        if logit_bias:  # only when set: every arch (and checkpoint) written before it existed stays the same
+            self.arch["logit_bias"] = True
         self.input_shape = (int(in_ch), int(img), int(img))
         self.input_bits = 8
         self.num_classes = int(num_classes)
@@ -104,6 +107,8 @@ class CNV(BinaryStudent):
                                     act_bits=act_bits))
             features = out
         head.append(binary_linear(features, num_classes, weight_bits))
+        if logit_bias:
+            head.append(LogitBias(num_classes))
         if logit_scale:
             head.append(LogitScale(1.0 / math.sqrt(features)))
         self.classifier = nn.Sequential(*head)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from candle_hw.models.blocks import BinaryBlock, BinaryStudent, Encoder
-from candle_hw.models.quant import BN_EPS, INPUT_BITS, LogitScale, binary_linear, input_quant
+from candle_hw.models.quant import BN_EPS, INPUT_BITS, LogitBias, LogitScale, binary_linear, input_quant
 
 
 class MLP(BinaryStudent):
@@ -20,7 +20,7 @@ class MLP(BinaryStudent):
 
     def __init__(self, in_features: int = 784, hidden: Sequence[int] = (64, 64, 64), num_classes: int = 10,
                  input_bits: int = 1, in_shape: Sequence[int] | None = (1, 28, 28),
-                 logit_scale: bool = True) -> None:
+                 logit_scale: bool = True, logit_bias: bool = False) -> None:
         super().__init__()
         hidden = [int(h) for h in hidden]
         in_shape = [int(in_features)] if in_shape is None else [int(s) for s in in_shape]
@@ -28,6 +28,8 @@ class MLP(BinaryStudent):
         self.arch = {"family": "mlp", "in_features": int(in_features), "hidden": hidden,
                      "num_classes": int(num_classes), "input_bits": int(input_bits), "in_shape": in_shape,
                      "logit_scale": bool(logit_scale)}
+        if logit_bias:  # only when set: every arch (and checkpoint) written before it existed stays the same
+            self.arch["logit_bias"] = True
         self.input_shape = tuple(in_shape)
         self.input_bits = int(input_bits)
         self.num_classes = int(num_classes)
@@ -41,6 +43,8 @@ class MLP(BinaryStudent):
             width = out
         self.encoder = Encoder(*blocks)
         head: list[nn.Module] = [binary_linear(width, num_classes)]
+        if logit_bias:
+            head.append(LogitBias(num_classes))
         if logit_scale:
             head.append(LogitScale(1.0 / math.sqrt(width)))
         self.classifier = nn.Sequential(*head)

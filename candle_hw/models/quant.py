@@ -151,6 +151,22 @@ class LogitScale(nn.Module):
         return x * self.scale.abs()
 
 
+class LogitBias(nn.Module):
+    """Per-class integer offsets added to the last layer's integer dot products, before ``LogitScale``.
+
+    Post-hoc logit adjustment (``candle_hw.training.posthoc``) writes them; a fresh one adds zeros. On the
+    accumulator's integer grid, so the exported Add is exact in float32 and in hardware it is a per-class
+    constant on the last accumulator.
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.register_buffer("offset", torch.zeros(int(num_classes)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.offset
+
+
 def is_binary_layer(module: nn.Module) -> bool:
     """A quantized-weight layer (1-bit or multi-bit): what export and deployment replace by its integer weights."""
     return isinstance(module, (QuantLinear, QuantConv2d))
