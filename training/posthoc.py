@@ -7,8 +7,8 @@ students distilled from a calibrated teacher are not one, so tau is chosen on da
 Deployed, not simulated: the shift becomes integer offsets on the last layer's accumulator (``LogitBias``, before
 ``LogitScale``), so the compiled design computes exactly the adjusted logits and the argmax it reports.
 tau is chosen on held-out images of the source's training set that the LT subset left out
-(``data.holdout_indices``; none of a class that the LT subset took whole), never on the test set; the test set
-is evaluated once, before and at the chosen tau.
+(``data.holdout_indices``; none of a class that the LT subset took whole), by the one-standard-error rule
+(``choose_tau``), never on the test set; the test set is evaluated once, before and at the chosen tau.
 """
 from __future__ import annotations
 
@@ -69,22 +69,29 @@ def adjusted_logits(acc: np.ndarray, offsets: np.ndarray, scale: float) -> np.nd
     return (acc.astype(np.float32) + offsets.astype(np.float32)) * np.float32(scale)
 
 
-def balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over the classes present in ``labels`` of each class's accuracy, in percent."""
-    return float(np.mean([100.0 * (pred[labels == c] == c).mean() for c in np.unique(labels)]))
+def balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean over the classes present in ``labels`` of each class's accuracy, and its binomial standard error
+    (sqrt(sum_c a_c (1 - a_c) / n_c) / C), both in percent."""
+    classes = np.unique(labels)
+    a = np.array([(pred[labels == c] == c).mean() for c in classes])
+    n = np.array([(labels == c).sum() for c in classes])
+    return float(100.0 * a.mean()), float(100.0 * np.sqrt((a * (1 - a) / n).sum()) / len(classes))
 
 
 def choose_tau(acc: np.ndarray, labels: np.ndarray, class_counts: np.ndarray, scale: float,
                taus: tuple[float, ...] = TAUS) -> tuple[float, list[dict]]:
-    """The tau of ``taus`` with the highest balanced accuracy on held-out (acc, labels); ties go to the smallest
-    tau (the least change). Returns it and the table of every tau."""
+    """The smallest tau of ``taus`` whose held-out balanced accuracy is within one standard error of the best
+    (the one-standard-error rule). Why not the best itself: the held-out set lacks the classes that the LT draw
+    took whole, and those are the most frequent ones, which a too-large tau hurts first; the held-out curve is
+    flat near its top, so its arg max drifts towards over-correction. Returns tau and the table of every tau."""
     table = []
     for tau in taus:
         off = integer_offsets(class_counts, tau, scale)
-        pred = adjusted_logits(acc, off, scale).argmax(axis=1)
-        table.append({"tau": float(tau), "balanced": balanced_accuracy(pred, labels)})
+        balanced, se = balanced_accuracy(adjusted_logits(acc, off, scale).argmax(axis=1), labels)
+        table.append({"tau": float(tau), "balanced": balanced, "se": se})
     best = max(table, key=lambda r: (r["balanced"], -r["tau"]))
-    return best["tau"], table
+    chosen = min((r for r in table if r["balanced"] >= best["balanced"] - best["se"]), key=lambda r: r["tau"])
+    return chosen["tau"], table
 
 
 def with_offsets(model: nn.Module, offsets: np.ndarray) -> nn.Module:
@@ -110,7 +117,7 @@ def adjust(model: nn.Module, holdout_images: torch.Tensor, holdout_labels: np.nd
     tau, table = choose_tau(accumulators(model, holdout_images), np.asarray(holdout_labels), class_counts,
                             scale, taus)
     offsets = integer_offsets(class_counts, tau, scale)
-    info = {"tau": tau, "offsets": offsets.tolist(), "logit_scale": scale,
+    info = {"tau": tau, "rule": "one standard error", "offsets": offsets.tolist(), "logit_scale": scale,
             "class_counts": np.asarray(class_counts).tolist(),
             "holdout": {"images": int(len(holdout_labels)), "classes": classes.tolist(),
                         "per_class": np.bincount(holdout_labels, minlength=len(class_counts)).tolist(),

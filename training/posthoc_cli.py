@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     info["test_after"] = _short(accuracy_report(predict(adjusted, test), ds.test.labels, ds.class_counts))
     info["data"] = {"dataset": ds.name, "rho": ds.rho, "seed": ds.seed,
                     "construction_sha256": ds.construction_hash}
-    posthoc = {k: info[k] for k in ("tau", "offsets", "logit_scale", "holdout", "data")}
+    posthoc = {k: info[k] for k in ("tau", "rule", "offsets", "logit_scale", "holdout", "data")}
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         save_packed(adjusted, out, posthoc=posthoc)
