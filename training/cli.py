@@ -102,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
               f"tail {res['tail']:6.2f}  ({res['epochs_done']} epochs, {res['train_seconds']:.0f} s)"
               + (f"  agree {res['teacher_test_agreement']:6.2f}" if res.get("teacher_test_agreement") is not None
                  else ""))
+        if res.get("posthoc_test"):  # data.holdout > 0: the same student, logit-adjusted post hoc
+            adj = res["posthoc_test"]
+            print(f"{method + '+adj':14s} acc {adj['accuracy']:6.2f}  head {adj['head']:6.2f}  medium "
+                  f"{adj['medium']:6.2f}  tail {adj['tail']:6.2f}  (post-hoc tau {res['posthoc_tau']:.2f})")
     for kind, rep in summary.get("teacher", {}).get("kinds", {}).items():
         if "accuracy" in rep:
             print(f"teacher {kind:8s} acc {rep['accuracy']:6.2f}  head {rep['head']:6.2f}  "

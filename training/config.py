@@ -24,6 +24,9 @@ class DataConfig:
     cifar_archive: str | None = None
     pad: int = 4  # random-crop padding (pixels)
     flip: bool = True  # random horizontal flips in the views (off for digits: a mirrored 2 is no 2)
+    # Extension: > 0 adjusts every trained student post hoc (training/posthoc.py), tau chosen on up to this many
+    # left-out training images per class; metrics.json gets `posthoc`, the method folder student_adjusted.pt.
+    holdout: int = 0
 
 
 @dataclass
@@ -67,6 +70,8 @@ class TrainConfig:
             raise UserError(f"teacher.identity_index={self.teacher.identity_index} outside resolutions {res}")
         if self.distill.epochs < 1 or self.distill.batch < 1:
             raise UserError(f"distill: epochs={self.distill.epochs} and batch={self.distill.batch} must be >= 1")
+        if isinstance(self.data.holdout, bool) or not isinstance(self.data.holdout, int) or self.data.holdout < 0:
+            raise UserError(f"data.holdout={self.data.holdout!r}: need an integer >= 0 (held-out images per class)")
         if not 0.0 <= self.distill.la_tau <= 10.0:  # also refuses NaN
             raise UserError(f"distill.la_tau={self.distill.la_tau}: need 0 <= la_tau <= 10")
         bad = self.function_matching.validate() or self.finetune.validate()
@@ -115,7 +120,10 @@ class TrainConfig:
                             f"{example}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "teacher": _teacher_dict(self.teacher), "finetune": _finetune_dict(self.finetune)}
+        out = {**asdict(self), "teacher": _teacher_dict(self.teacher), "finetune": _finetune_dict(self.finetune)}
+        if not self.data.holdout:  # left out when off: every co-design candidate hash made before it stays
+            del out["data"]["holdout"]
+        return out
 
     def teacher_key(self, student_channels: int) -> str:
         """Everything the teacher stage's outputs depend on (except the data, hashed separately)."""

@@ -22,7 +22,7 @@ from candle_hw.training.augment import ViewBank, pad_images
 from candle_hw.training.config import TrainConfig
 from candle_hw.training.data import LTDataset, load_lt_dataset
 from candle_hw.training.distill import LABEL_TERM_METHODS, METHOD_SPECS
-from candle_hw.training.evaluate import classifier_weight_norms, predict, student_diagnostics
+from candle_hw.training.evaluate import accuracy_report, classifier_weight_norms, predict, student_diagnostics
 from candle_hw.training.loop import StudentData, TeacherTargets, train_student
 from candle_hw.training.plots import lambda_plot, per_class_plot, weight_norm_plot
 from candle_hw.training.online import OnlineTeacher
@@ -59,7 +59,8 @@ def _default_factory(arch):
 
 def load_data(cfg: TrainConfig) -> LTDataset:
     kwargs = {"archive": cfg.data.cifar_archive} if cfg.data.dataset == "cifar10" and cfg.data.cifar_archive else {}
-    return load_lt_dataset(cfg.data.dataset, cfg.data.rho, cfg.data.seed, cfg.data.n_max, **kwargs)
+    return load_lt_dataset(cfg.data.dataset, cfg.data.rho, cfg.data.seed, cfg.data.n_max,
+                           holdout_per_class=cfg.data.holdout, **kwargs)
 
 
 def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,
@@ -176,6 +177,8 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
                "weight_norms": classifier_weight_norms(model), "diagnostics": diagnostics,
                "history": state.history,
                "lambda_final": state.lambdas[-1] if state.lambdas else None, "config": cfg.to_dict()}
+    if ds.holdout is not None:
+        metrics["posthoc"] = _posthoc(model, method, data, ds, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     # The deployable student: no optimiser state, binary layers' latent weights replaced by their signs. It
     # exports to the very same QONNX graph as checkpoint.pt and compresses ~17x (a wide student travels).
@@ -189,6 +192,21 @@ def _run_method(cfg: TrainConfig, method: str, data: StudentData, targets: dict[
     if state.lambdas:
         lambda_plot({method: state.lambdas}, len(state.lambdas) // max(1, state.epoch), plots / "lambda.png")
     return metrics
+
+
+def _posthoc(model, method: str, data: StudentData, ds: LTDataset, out: Path) -> dict:
+    """Post-hoc logit adjustment of a trained student (data.holdout > 0): tau on the held-out images, the test
+    set once at that tau; the adjusted deployable student goes to student_adjusted.pt."""
+    from candle_hw.training.posthoc import adjust
+    device = data.test_images.device
+    adjusted, info = adjust(model, torch.from_numpy(ds.holdout.images).to(device), ds.holdout.labels,
+                            ds.class_counts)
+    adjusted = adjusted.to(device)
+    report = accuracy_report(predict(adjusted, data.test_images), ds.test.labels, ds.class_counts)
+    info["test"] = {k: report[k] for k in ("accuracy", "head", "medium", "tail", "per_class")}
+    torch.save({"arch": adjusted.arch, "state_dict": deployable_state_dict(adjusted), "method": method,
+                "posthoc": {k: v for k, v in info.items() if k != "test"}}, out / "student_adjusted.pt")
+    return info
 
 
 def _diagnostics(model, kind: str | None, data: StudentData, teacher: TeacherTargets, ds: LTDataset,
@@ -271,6 +289,8 @@ def write_summary(cfg: TrainConfig, ds: LTDataset, t_report: dict, run_dir: Path
                               "epochs": r["epochs"],
                               "paper_method": r["paper_method"], "device": r["device"]}
                            | _agreement_summary(r.get("diagnostics"))
+                           | ({"posthoc_tau": r["posthoc"]["tau"], "posthoc_test": r["posthoc"]["test"]}
+                              if r.get("posthoc") else {})
                            for m, r in results.items()}}
     (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
     plots = run_dir / "plots"

@@ -157,3 +157,38 @@ def test_adjust_refuses_in_one_line(tmp_path, capsys, extra, msg):
     err = capsys.readouterr().err.strip()
     assert msg in err and len(err.splitlines()) == 1, err
     assert ckpt.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["s.pt"]
+
+
+def test_train_with_holdout_adjusts_every_student(tmp_path, tiny_teacher, monkeypatch, capsys):
+    import functools
+
+    from candle_hw.training import pipeline
+    from candle_hw.training.cli import main as train_main
+    monkeypatch.setattr(pipeline, "run_training", functools.partial(pipeline.run_training,
+                                                                    teacher_encoder=tiny_teacher))
+    argv = ["--config", "configs/digits_lt10.yaml", "--methods", "cd", "--out", str(tmp_path),
+            "--resolutions", "8,16,24", "--no-progress", "--set", "distill.epochs=15", "--set", "data.holdout=20"]
+    assert train_main(argv) == 0
+    printed = capsys.readouterr().out
+    run = tmp_path / "digits_lt10"
+    info = json.loads((run / "cd" / "metrics.json").read_text())["posthoc"]
+    ds = load_lt_dataset("digits", rho=10, seed=0)
+    adjusted = load_checkpoint(run / "cd" / "student_adjusted.pt")
+    assert [m.offset.tolist() for m in adjusted.modules() if isinstance(m, LogitBias)] == [info["offsets"]]
+    assert info["offsets"] == posthoc.integer_offsets(ds.class_counts, info["tau"], info["logit_scale"]).tolist()
+    with torch.no_grad():
+        pred = adjusted(torch.from_numpy(ds.test.images).float()).argmax(1).numpy()
+    assert info["test"]["accuracy"] == pytest.approx(100.0 * (pred == ds.test.labels).mean())
+    assert f"cd+adj         acc {info['test']['accuracy']:6.2f}" in printed
+    assert f"(post-hoc tau {info['tau']:.2f})" in printed
+    raw = load_checkpoint(run / "cd" / "student.pt")  # the raw student is written as before, without offsets
+    assert "logit_bias" not in raw.arch
+
+
+def test_holdout_setting_is_checked_and_kept_out_of_hashes_when_off(refused_in_one_line, tmp_path):
+    from candle_hw.training.config import load_config
+    assert "holdout" not in load_config("configs/digits_lt10.yaml").to_dict()["data"]
+    assert load_config("configs/digits_lt10.yaml", {"data.holdout": 5}).to_dict()["data"]["holdout"] == 5
+    for bad, msg in (("-1", "data.holdout=-1: need an integer >= 0"), ("2.5", "expected an integer, got 2.5"),
+                     ("true", "data.holdout")):
+        refused_in_one_line("cd", [f"data.holdout={bad}"], msg, tmp_path / "o")
