@@ -25,7 +25,7 @@ from candle_hw.compile.ir import (
     AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node, SlidingWindow, StreamFIFO, Thresholding,
     WidthConverter,
 )
-from candle_hw.compile.mvu_map import ternary_spec, threshold_style, weight_style
+from candle_hw.compile.mvu_map import runs_ternary, ternary_weights, threshold_style, weight_style
 from candle_hw.devices import get_device
 from candle_hw.errors import UserError
 from candle_hw.hw_templates import dwc_buffer_elems, dwc_narrows_whole, dwc_widens_whole, fifo_uses_block_ram
@@ -403,9 +403,15 @@ def _with_total(per: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     return per
 
 
-def _ternary(graph: DataflowGraph, n: MatrixVectorUnit) -> bool:
+def graph_ternary_weights(graph: DataflowGraph, n: MatrixVectorUnit) -> bool:
+    """compile/mvu_map.py ternary_weights of the unit's stored weights (False where it has no weights or
+    thresholds): the part of the ternary test the folding does not change."""
     w, t = graph.params.get(f"{n.name}.weights"), graph.params.get(f"{n.name}.thresholds")
-    return w is not None and t is not None and ternary_spec(n, w, t) is not None
+    return w is not None and t is not None and ternary_weights(n, w)
+
+
+def _ternary(graph: DataflowGraph, n: MatrixVectorUnit) -> bool:
+    return runs_ternary(n, graph_ternary_weights(graph, n))
 
 
 def estimate_layer_resources(graph: DataflowGraph, device: Any = None) -> dict[str, dict[str, int]]:
@@ -633,22 +639,35 @@ def estimate_capacity(device: Any) -> dict[str, int]:
     return {"LUT": d.luts, "BRAM_18K": bram}
 
 
-def check_estimated_fit(graph: DataflowGraph, device: Any, hint: str = "") -> dict[str, int]:
-    """Refuse (UserError) a graph whose estimated LUTs or block RAM exceed the device's; returns the estimate."""
+def estimated_overflow(graph: DataflowGraph, device: Any) -> dict[str, tuple[int, int]]:
+    """{resource: (estimated, available)} for each of the device's LUTs and block RAM that the graph's estimate
+    exceeds (empty where it fits): the one fit rule, before any tool runs."""
     d = get_device(device)
     total = estimate_layer_resources(graph, d)["total"]
-    cap = estimate_capacity(d)
-    over = [f"{total[k]:,} {k} estimated > {cap[k]:,} available" for k in cap if total[k] > cap[k]]
-    if over:
-        raise UserError(f"the design does not fit {d.name}: {'; '.join(over)}{hint}")
-    return total
+    return {k: (total[k], v) for k, v in estimate_capacity(d).items() if total[k] > v}
 
 
-def check_build_fits(build: Any, device: Any) -> dict[str, int] | None:
-    """``check_estimated_fit`` for a build directory (None where it has no dataflow.json to estimate from);
+def fit_message(graph: DataflowGraph, device: Any) -> str | None:
+    """One line naming the device and each resource whose estimate exceeds it, with both numbers (None: it fits)."""
+    over = estimated_overflow(graph, device)
+    if not over:
+        return None
+    text = "; ".join(f"{e:,} {k} estimated > {c:,} available" for k, (e, c) in over.items())
+    return f"the design does not fit {get_device(device).name}: {text}"
+
+
+def check_estimated_fit(graph: DataflowGraph, device: Any, hint: str = "") -> None:
+    """Refuse (UserError, ``fit_message``) a graph whose estimated LUTs or block RAM exceed the device's."""
+    msg = fit_message(graph, device)
+    if msg:
+        raise UserError(msg + hint)
+
+
+def check_build_fits(build: Any, device: Any) -> None:
+    """``check_estimated_fit`` for a build directory (nothing to check where it has no dataflow.json);
     synth and bitstream call it so that a design that cannot fit is refused before minutes of tool time."""
     from pathlib import Path
 
     if not (Path(build) / "dataflow.json").is_file():
-        return None
-    return check_estimated_fit(DataflowGraph.load(build), device, "; pass --force-fit to run the tools anyway")
+        return
+    check_estimated_fit(DataflowGraph.load(build), device, "; pass --force-fit to run the tools anyway")

@@ -36,6 +36,21 @@ def threshold_style(node: MatrixVectorUnit, ternary: bool) -> str:
     return "block" if ternary and node.nf > DISTRIBUTED_MAX_WMEM else "distributed"
 
 
+def ternary_weights(node: MatrixVectorUnit, w: np.ndarray) -> bool:
+    """The part of the ternary test that no folding changes: a thresholded k-bit unit whose 2-bit signed weights
+    are all in {-1, 0, 1}. The folding search evaluates it once per unit and ``runs_ternary`` per PE/SIMD."""
+    if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds:
+        return False
+    w = np.asarray(w)
+    return not (w.size and w.min() < -1)
+
+
+def runs_ternary(node: MatrixVectorUnit, weights_ternary: bool) -> bool:
+    """Whether the unit runs mvu.sv's TERNARY datapath at its folding, given ``ternary_weights`` of its weights: the
+    ternary heap must not be slower than the plain one at this SIMD (sim/cycle_models.py mvu_ternary_fits)."""
+    return weights_ternary and mvu_ternary_fits(node)
+
+
 def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, IntType, IntType] | None:
     """mvu.sv's TERNARY datapath, where it applies: (thresholds, their type, accumulator type) as the unit sees them.
 
@@ -50,11 +65,9 @@ def ternary_spec(node: MatrixVectorUnit, w: np.ndarray, t: np.ndarray) -> tuple[
     covers every value that accumulator takes (from the start values, as the heap's steps are non-negative, up to
     hi' - lo'): mvu.sv makes it that wide.
     """
-    if node.binary_xnor or node.weight_type != sint(2) or not node.n_thresholds or not mvu_ternary_fits(node):
+    if not runs_ternary(node, ternary_weights(node, w)):
         return None
     w = np.asarray(w, dtype=np.int64)
-    if w.size and w.min() < -1:
-        return None
     it = node.in_type
     lane_off = ternary_lane_offsets(w, it)
     ends = [xv * w - lane_off for xv in ((-1, 1) if it.bipolar else (it.min, it.max))]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from candle_hw.compile.estimate import check_estimated_fit, estimate_capacity, estimated_overflow, fit_message
 from candle_hw.compile.frontend import qonnx_to_dataflow
 from candle_hw.compile.ir import DataflowGraph
 from candle_hw.compile.passes.folding import ApplyFolding, folding_of, parse_folding
@@ -28,6 +29,7 @@ from candle_hw.errors import UserError
 from candle_hw.outdir import check_output_dir, output_dir
 
 STEPS = ("lower", "pool_windows", "fold", "stitch", "size_fifos")
+FIT_ROUNDS = 3  # foldings tried for --fps: the first, then up to two keeping the sized design's excess free
 
 
 @dataclass
@@ -41,6 +43,7 @@ class CompileOptions:
     dump_after: tuple[str, ...] = ()
     emit_rtl: bool = True
     progress: Callable[[str], None] | None = None  # long steps (FIFO sizing) report here; run_passes sets its log
+    fold_reserve: tuple[int, int] = (0, 0)  # (LUT, BRAM_18K) an --fps folding keeps free; run_passes sets it
 
 
 def apply_folding(graph: DataflowGraph, folding: Any) -> DataflowGraph:
@@ -58,7 +61,8 @@ def _fold_step(graph: DataflowGraph, opts: CompileOptions) -> DataflowGraph:
 
         if opts.target is None:
             raise UserError("--fps needs --target DEVICE (the folding is chosen within the device's resources)")
-        return FoldForThroughput(target_fps=opts.fps, device=opts.target, clock_mhz=opts.clock_mhz)(graph)
+        return FoldForThroughput(target_fps=opts.fps, device=opts.target, clock_mhz=opts.clock_mhz,
+                                 reserve_lut=opts.fold_reserve[0], reserve_bram=opts.fold_reserve[1])(graph)
     return graph
 
 
@@ -107,13 +111,46 @@ def run_passes(graph: DataflowGraph, opts: CompileOptions, log: Callable[[str], 
                on_step: Callable[[str, DataflowGraph], None] | None = None,
                steps: tuple[str, ...] = STEPS[1:]) -> DataflowGraph:
     """The steps after "lower" (or those named in ``steps``, in pipeline order) on a graph, chain or DAG;
-    ``on_step(step, graph)`` sees the graph after every step."""
-    for step in (s for s in STEPS[1:] if s in steps):
-        new = STEP_FUNCS[step](graph, opts if opts.progress else replace(opts, progress=log))
-        log(f"{step}: {'changed' if new != graph else 'unchanged'}")
-        graph = new
-        if on_step is not None:
-            on_step(step, graph)
+    ``on_step(step, graph)`` sees the graph after every step.
+
+    A folding chosen for --fps must fit the device as built, FIFOs included, but the FIFOs' depths come from
+    simulating the folded design: where the sized design exceeds the device, the folding and what follows it
+    are run again with the excess kept free (FoldForThroughput reserve_lut / reserve_bram, growing by each
+    round's excess), at most FIT_ROUNDS foldings; a design still over the device is refused (UserError) with
+    the estimate and the device's count, as synth and bitstream refuse one."""
+    opts = opts if opts.progress else replace(opts, progress=log)
+    todo = [s for s in STEPS[1:] if s in steps]
+
+    def run(g: DataflowGraph, names: list[str]) -> DataflowGraph:
+        for step in names:
+            new = STEP_FUNCS[step](g, opts)
+            log(f"{step}: {'changed' if new != g else 'unchanged'}")
+            g = new
+            if on_step is not None:
+                on_step(step, g)
+        return g
+
+    if opts.fps is None or "fold" not in todo:
+        return run(graph, todo)
+    start = run(graph, todo[:todo.index("fold")])
+    for attempt in range(1, FIT_ROUNDS + 1):
+        graph = run(start, todo[todo.index("fold"):])
+        over = estimated_overflow(graph, opts.target)
+        if not over or attempt == FIT_ROUNDS:
+            break
+        lut, bram = opts.fold_reserve
+        lut += over["LUT"][0] - over["LUT"][1] if "LUT" in over else 0
+        bram += over["BRAM_18K"][0] - over["BRAM_18K"][1] if "BRAM_18K" in over else 0
+        cap = estimate_capacity(opts.target)
+        if lut > cap["LUT"] or bram > cap["BRAM_18K"]:
+            break  # nothing would be left for the folding
+        log(f"fit: {fit_message(graph, opts.target)} (FIFOs after the folding); folding again with "
+            f"{lut} LUT, {bram} BRAM_18K kept free")
+        opts = replace(opts, fold_reserve=(lut, bram))
+    fps = opts.fps if isinstance(opts.fps, str) else f"{opts.fps:g}"
+    check_estimated_fit(graph, opts.target, f" with the FIFOs that FIFO sizing keeps (--fps {fps}, after "
+                        f"{attempt} folding{'s' if attempt > 1 else ''}, the last keeping {opts.fold_reserve[0]} LUT, "
+                        f"{opts.fold_reserve[1]} BRAM_18K free for them)")
     return graph
 
 

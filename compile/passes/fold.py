@@ -8,7 +8,18 @@ designs it returns one of minimum estimated LUTs whose LUTs and BRAM_18K fit the
 is part of the model: a block-RAM weight memory needs ceil(PE*SIMD / port width) RAMB18s, so a BRAM budget
 is also a weight-bandwidth budget. The search is exact: a dynamic programme over the chain of layers whose
 state is the previous layer's output word size (which decides the width converter between the two) and the
-BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are kept, which loses nothing.
+BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are kept, which loses nothing. A
+candidate costs what estimate_layer_resources charges for its nodes, the datapath included: a unit whose weights
+are ternary (compile/mvu_map.py ternary_weights) runs the ternary datapath where its SIMD allows it, with other
+LUTs and, deeper than 64 folds, its threshold ROM in block RAM (tests/compile/test_fold.py checks the search's
+totals against the estimate).
+
+What the search cannot see is the FIFOs: their depths come from simulating the folded design (SizeFIFOs), and
+a deep one goes to block RAM. ``reserve_lut`` / ``reserve_bram`` keep resources free for them; the compile
+pipeline (compile/pipeline.py run_passes) folds, stitches and sizes, and where the sized design's estimate
+exceeds the device it folds again keeping the excess free, and refuses (UserError, exit 2, no build written:
+"the design does not fit DEVICE: N BRAM_18K estimated > M available ...") a design still over the device, as
+synth and bitstream refuse one (compile/estimate.py check_estimated_fit, the one fit rule).
 
 On a branching graph the groups are taken in the stored (topological) order, a DuplicateStreams or AddStreams
 joining the group before it like a pool; the programme then counts the width converter between two
@@ -25,11 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from candle_hw.compile.estimate import dwc_resources, mvu_resources, node_cycles, node_resources
+from candle_hw.compile.estimate import dwc_resources, graph_ternary_weights, mvu_resources, node_cycles, node_resources
 from candle_hw.compile.ir import (
     WINDOW_POOLS, AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
     SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
 )
+from candle_hw.compile.mvu_map import runs_ternary
 from candle_hw.compile.passes.folding import follow_neighbours
 from candle_hw.errors import UserError
 
@@ -48,6 +60,9 @@ class Group:
     pre: SlidingWindow | None
     mvu: MatrixVectorUnit
     post: list[Node]
+    # compile/mvu_map.py ternary_weights of the unit's weights: whether it runs the ternary datapath (other LUTs,
+    # a threshold ROM in block RAM) then depends on the SIMD only, and the estimate charges it per folding
+    ternary_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,8 @@ def core_graph(graph: DataflowGraph) -> DataflowGraph:
 
 
 def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
-    core = list(core_graph(graph).nodes)
+    core_g = core_graph(graph)
+    core = list(core_g.nodes)
     groups: list[Group] = []
     pending: SlidingWindow | None = None
     for i, n in enumerate(core):
@@ -84,7 +100,7 @@ def _groups(graph: DataflowGraph) -> tuple[list[Group], list[Node]]:
         elif isinstance(n, SlidingWindow):
             pending = n
         elif isinstance(n, MatrixVectorUnit):
-            groups.append(Group(pending, n, []))
+            groups.append(Group(pending, n, [], graph_ternary_weights(core_g, n)))
             pending = None
         elif groups and isinstance(n, _POST):
             groups[-1].post.append(n)
@@ -124,8 +140,9 @@ def candidates(g: Group, max_cycles: int) -> list[Choice]:
             lut0 = sum(r["LUT"] for r in base)
             bram0 = sum(r["BRAM_18K"] for r in base)
             mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
+            ternary = runs_ternary(mvu, g.ternary_weights)  # as estimate_layer_resources decides it
             for style in STYLES:
-                r = mvu_resources(mvu, style)
+                r = mvu_resources(mvu, style, ternary)
                 c = Choice(pe, simd, style, lut0 + r["LUT"], bram0 + r["BRAM_18K"], cycles,
                            nodes[0].in_stream().elems_per_word, nodes[-1].out_stream().elems_per_word)
                 best.setdefault((c.in_elems, c.out_elems), []).append(c)
@@ -243,7 +260,9 @@ def _core_edges(graph: DataflowGraph):
     return None if core.is_chain else core.edges
 
 
-def _device_caps(device: Any) -> tuple[int, int, str, float]:
+def _device_caps(device: Any) -> tuple[int, int, str, float, float]:
+    """The device's LUTs (in the search's xc7 LUT6 model), BRAM_18K, name, default clock, and the device LUTs
+    one search LUT costs."""
     from candle_hw.devices import get_device
 
     from candle_hw.compile.estimate import LUT4_FACTOR, estimate_capacity
@@ -251,32 +270,44 @@ def _device_caps(device: Any) -> tuple[int, int, str, float]:
     d = get_device(device)
     cap = estimate_capacity(d)  # block RAM as RAMB18 equivalents (the one rule, shared with the fit check)
     # the search works in the xc7 (LUT6) model; a LUT4 device holds 1 / LUT4_FACTOR as many of those LUTs
-    luts = cap["LUT"] if d.is_xilinx else int(cap["LUT"] // LUT4_FACTOR)
-    return luts, cap["BRAM_18K"], d.name, float(d.clock_mhz)
+    per_lut = 1.0 if d.is_xilinx else LUT4_FACTOR
+    return int(cap["LUT"] // per_lut), cap["BRAM_18K"], d.name, float(d.clock_mhz), per_lut
 
 
 @dataclass(frozen=True)
 class FoldForThroughput:
     """Folds the graph for ``target_fps`` (frames/s at ``clock_mhz``) or "max" at minimum estimated LUTs.
 
-    Reads: every node's shape; the device's LUT and BRAM_18K counts (candle_hw/devices.py). Writes: pe/simd and
-    weight_style of every matrix-vector unit, simd/pe of its neighbours; drops width converters and FIFOs (the
-    stitching passes re-insert them for the new word sizes). Fails (UserError, with the numbers) when no
-    folding reaches the target within ``lut_util`` of the device's LUTs and its BRAM. Deterministic and
-    idempotent (the optimum depends only on node shapes).
+    Reads: every node's shape, whether a unit's weights are ternary; the device's LUT and BRAM_18K counts
+    (candle_hw/devices.py). Writes: pe/simd and weight_style of every matrix-vector unit, simd/pe of its
+    neighbours; drops width converters and FIFOs (the stitching passes re-insert them for the new word sizes).
+    Fails (UserError, with the numbers) when no folding reaches the target within ``lut_util`` of the device's
+    LUTs and its BRAM, less the reserve. Deterministic and idempotent (the optimum depends only on the nodes).
+
+    ``reserve_lut`` and ``reserve_bram`` (units of estimate_layer_resources on the device) are kept free
+    for what the search cannot see: the FIFOs that SizeFIFOs keeps after the folding (their depths come from
+    simulating the folded design) and, on a branching graph, the converters on branch edges. The compile
+    pipeline sets them from what a folding's sized design took beyond the device (compile/pipeline.py).
     """
 
     target_fps: float | str
     device: Any = "xc7z020"
     clock_mhz: float | None = None  # None: the device's default clock
     lut_util: float = 0.9
+    reserve_lut: int = 0
+    reserve_bram: int = 0
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
         groups, _ = _groups(graph)
-        luts, brams, dev, clock = _device_caps(self.device)
+        luts, brams, dev, clock, per_lut = _device_caps(self.device)
         if self.clock_mhz is not None:
             clock = float(self.clock_mhz)
-        lut_cap = int(luts * self.lut_util)
+        lut_cap = int(luts * self.lut_util) - int(-(-self.reserve_lut // per_lut))
+        brams -= self.reserve_bram
+        if self.reserve_lut or self.reserve_bram:
+            dev = f"{dev} less {self.reserve_lut} LUT, {self.reserve_bram} BRAM_18K kept for the FIFOs"
+        if lut_cap < 0 or brams < 0:
+            raise UserError(f"FoldForThroughput: nothing is left of {dev}")
         if self.target_fps == "max":
             return self._fastest(graph, groups, lut_cap, brams, dev)
         fps = float(self.target_fps)

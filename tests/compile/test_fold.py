@@ -7,13 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from candle_hw.compile.estimate import estimate_layer_resources, estimate_network_performance, node_cycles
+from candle_hw.compile.estimate import _ternary, estimate_layer_resources, estimate_network_performance, node_cycles
 from candle_hw.compile.ir import DataflowGraph, LabelSelect, MatrixVectorUnit
 from candle_hw.compile.passes.fold import STYLES, FoldForThroughput, divisors, finn_set_folding
 from candle_hw.compile.passes.stitch import InsertWidthConverters
 from candle_hw.errors import UserError
 from fixtures.reference_graphs import CNV_FOLDING, cnv_graph, tfc_graph
-from candle_hw.types import BIPOLAR, IntType, uint
+from candle_hw.types import BIPOLAR, IntType, sint, uint
 
 
 def _mlp(dims=(32, 16, 10)) -> DataflowGraph:
@@ -101,3 +101,71 @@ def test_set_folding_reproduces_finn_examples_cnv() -> None:
     got = [(n.pe, n.simd) for n in g.nodes if isinstance(n, MatrixVectorUnit)]
     assert got[:8] == list(CNV_FOLDING[:8]) and got[8] == (1, 1)
     assert estimate_network_performance(g)["max_cycles"] == 32768
+
+
+def _ternary_mlp() -> DataflowGraph:
+    """fc0 (INT2 weights in {-1, 0, 1}, three thresholds: mvu.sv's ternary datapath where its SIMD allows it, its
+    threshold ROM in block RAM beyond 64 folds) -> fc1 (no thresholds) -> label select."""
+    rng = np.random.default_rng(1)
+    fc0 = MatrixVectorUnit("fc0", 16, 128, 1, 1, uint(2), sint(7), uint(2), False, (1,), 3, weight_type=sint(2))
+    fc1 = MatrixVectorUnit("fc1", 128, 10, 1, 1, uint(2), sint(11), sint(11), False, (1,), 0, weight_type=sint(2))
+    top = LabelSelect("top", 10, 1, 1, sint(11), uint(4))
+    params = {"fc0.weights": rng.integers(-1, 2, size=(16, 128)).astype(np.int8),
+              "fc0.thresholds": np.sort(rng.integers(-12, 13, size=(128, 3)), axis=1).astype(np.int64),
+              "fc1.weights": rng.integers(-2, 2, size=(128, 10)).astype(np.int8)}
+    return DataflowGraph((fc0, fc1, top), params)
+
+
+@pytest.mark.parametrize("cycles", [128, 512, 2048, 1 << 20])
+def test_search_totals_are_the_estimate(cycles: int) -> None:
+    """The search's LUT and BRAM_18K for its choice are estimate_layer_resources' totals of that design with its
+    width converters, ternary datapath and block-RAM threshold ROM included (a design it counted as fitting
+    must fit as the report counts it)."""
+    from candle_hw.compile.mvu_map import threshold_style
+    from candle_hw.compile.passes.fold import _groups, _rebuild, solve
+
+    g = _ternary_mlp()
+    groups, _ = _groups(g)
+    lut, chosen = solve(groups, cycles, 280)
+    folded = InsertWidthConverters()(_rebuild(g, groups, chosen))
+    est = estimate_layer_resources(folded)
+    assert (est["total"]["LUT"], est["total"]["BRAM_18K"]) == (lut, sum(c.bram for c in chosen))
+    if cycles == 1 << 20:  # the slowest design: fc0 at PE 1 runs ternary, 128 folds of thresholds in a RAMB18
+        fc0 = folded.node("fc0")
+        assert fc0.pe == 1 and _ternary(folded, fc0) and threshold_style(fc0, True) == "block"
+
+
+def _z020(bram18k: int):
+    from dataclasses import replace
+
+    from candle_hw.devices import get_device
+
+    return replace(get_device("xc7z020"), name=f"xc7z020-{bram18k}bram", bram18k=bram18k)
+
+
+def test_fps_folding_fits_with_the_fifos_sizing_keeps() -> None:
+    """fc1 reads its whole input in its first fold, so at 4,096 cycles a frame the FIFO before it keeps ~140 words:
+    a RAMB18 that the folding cannot see (its depth comes from simulating the folded design). On a device of 2
+    BRAM_18K the first folding (2 for the weights) is 3 with that FIFO; the compile must fold again keeping it
+    free, and refuse where nothing fits."""
+    from candle_hw.compile.estimate import estimate_capacity
+    from candle_hw.compile.ir import StreamFIFO
+    from candle_hw.compile.passes.fifo_sizing import SizeFIFOs
+    from candle_hw.compile.passes.stitch import Stitch
+    from candle_hw.compile.pipeline import CompileOptions, run_passes
+
+    g, fps, dev = _mlp((64, 256, 10)), 1e8 / 4096, _z020(2)
+    first = SizeFIFOs()(Stitch()(FoldForThroughput(fps, dev, 100.0)(g)))
+    per = estimate_layer_resources(first, dev)
+    assert per["total"]["BRAM_18K"] == 3 > estimate_capacity(dev)["BRAM_18K"]
+    assert [per[n.name]["BRAM_18K"] for n in first.nodes if isinstance(n, StreamFIFO)] == [1]
+
+    log: list[str] = []
+    built = run_passes(g, CompileOptions(target=dev, fps=fps, clock_mhz=100.0), log.append)
+    tot = estimate_layer_resources(built, dev)["total"]
+    assert tot["BRAM_18K"] <= 2 and tot["LUT"] <= dev.luts
+    assert max(node_cycles(n) for n in built.nodes) <= 4096
+    assert sum(line.startswith("fit: the design does not fit xc7z020-2bram: 3 BRAM_18K") for line in log) == 1
+
+    with pytest.raises(UserError, match=r"^the design does not fit xc7z020-0bram: 1 BRAM_18K estimated > 0 available"):
+        run_passes(g, CompileOptions(target=_z020(0), fps=fps, clock_mhz=100.0))
