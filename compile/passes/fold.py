@@ -126,26 +126,31 @@ def _inner_dwc(nodes: list[Node]) -> list[WidthConverter]:
     return out
 
 
-def candidates(g: Group, max_cycles: int) -> list[Choice]:
-    """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles."""
-    best: dict[tuple[int, int], list[Choice]] = {}
+def _foldings(g: Group):
+    """Every (pe, simd) of the group with its nodes, the converters inside it and its cycles per frame."""
     for pe in divisors(g.mvu.mh):
         for simd in divisors(g.mvu.simd_base):
             nodes = _apply(g, pe, simd)
             extra = _inner_dwc(nodes)
-            cycles = max(node_cycles(n) for n in nodes + extra)
-            if cycles > max_cycles:
-                continue
-            base = [node_resources(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
-            lut0 = sum(r["LUT"] for r in base)
-            bram0 = sum(r["BRAM_18K"] for r in base)
-            mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
-            ternary = runs_ternary(mvu, g.ternary_weights)  # as estimate_layer_resources decides it
-            for style in STYLES:
-                r = mvu_resources(mvu, style, ternary)
-                c = Choice(pe, simd, style, lut0 + r["LUT"], bram0 + r["BRAM_18K"], cycles,
-                           nodes[0].in_stream().elems_per_word, nodes[-1].out_stream().elems_per_word)
-                best.setdefault((c.in_elems, c.out_elems), []).append(c)
+            yield pe, simd, nodes, extra, max(node_cycles(n) for n in nodes + extra)
+
+
+def candidates(g: Group, max_cycles: int) -> list[Choice]:
+    """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles."""
+    best: dict[tuple[int, int], list[Choice]] = {}
+    for pe, simd, nodes, extra, cycles in _foldings(g):
+        if cycles > max_cycles:
+            continue
+        base = [node_resources(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
+        lut0 = sum(r["LUT"] for r in base)
+        bram0 = sum(r["BRAM_18K"] for r in base)
+        mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
+        ternary = runs_ternary(mvu, g.ternary_weights)  # as estimate_layer_resources decides it
+        for style in STYLES:
+            r = mvu_resources(mvu, style, ternary)
+            c = Choice(pe, simd, style, lut0 + r["LUT"], bram0 + r["BRAM_18K"], cycles,
+                       nodes[0].in_stream().elems_per_word, nodes[-1].out_stream().elems_per_word)
+            best.setdefault((c.in_elems, c.out_elems), []).append(c)
     out: list[Choice] = []
     for lst in best.values():
         lst.sort(key=lambda c: (c.bram, c.lut, c.cycles))
@@ -327,7 +332,9 @@ class FoldForThroughput:
         return _rebuild(graph, groups, res[1])
 
     def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, edges=None) -> int:
-        levels = sorted({c.cycles for g in groups for c in candidates(g, 1 << 62)})
+        # every folding's cycles, not only the Pareto candidates' at no cycle bound: a faster choice that a slower
+        # one dominates there is the one that decides a tighter bound
+        levels = sorted({f[-1] for g in groups for f in _foldings(g)})
         lo, hi = 0, len(levels) - 1
         if not _fits(solve(groups, levels[hi], brams, edges), lut_cap):
             raise UserError(f"FoldForThroughput: even the most folded design exceeds {lut_cap} LUT / {brams} BRAM_18K")

@@ -135,12 +135,24 @@ def test_search_totals_are_the_estimate(cycles: int) -> None:
         assert fc0.pe == 1 and _ternary(folded, fc0) and threshold_style(fc0, True) == "block"
 
 
-def _z020(bram18k: int):
+def _z020(bram18k: int = 280, luts: int = 53200):
+    """xc7z020 with fewer resources, named by its block RAM (a synthetic device for tight budgets)."""
     from dataclasses import replace
 
     from candle_hw.devices import get_device
 
-    return replace(get_device("xc7z020"), name=f"xc7z020-{bram18k}bram", bram18k=bram18k)
+    return replace(get_device("xc7z020"), name=f"xc7z020-{bram18k}bram", bram18k=bram18k, luts=luts)
+
+
+def test_max_is_the_fastest_among_every_foldings_cycles() -> None:
+    """CNV-W1A1 on an xc7z020 cut to 10,000 LUTs: no design faster than "max"'s fits, and a faster target's
+    refusal names max's cycles. A unit's faster choice that a slower one dominates at no cycle bound still sets
+    a bound the search must try (counting only the unbounded candidates' cycles it stopped at 28,224 cycles
+    where 25,600 fit)."""
+    dev = _z020(luts=10000)
+    _, _, cyc = _cost(FoldForThroughput("max", dev, 100.0)(cnv_graph()))
+    with pytest.raises(UserError, match=rf"the fastest design that fits xc7z020-280bram .* takes {cyc} cycles"):
+        FoldForThroughput(1e8 / (cyc - 1), dev, 100.0)(cnv_graph())
 
 
 def test_fps_folding_fits_with_the_fifos_sizing_keeps() -> None:
