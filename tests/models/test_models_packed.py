@@ -53,7 +53,8 @@ def test_shipped_students_load_as_quantized_networks(path: Path) -> None:
     model = load_checkpoint(path)
     meta = packed_meta(path)
     assert model.arch == build_model(model.arch).arch and meta["rho"] in (10, 100)
-    assert 0 < meta["test_accuracy_pytorch_gpu"] < 100
+    # measured where it was trained (GPU), or on CPU for a student adjusted after training (`candle-hw adjust`)
+    assert 0 < meta.get("test_accuracy_pytorch_gpu", meta.get("test_accuracy_pytorch_cpu", 0)) < 100
     layers = [m for m in model.modules() if is_binary_layer(m)]
     assert layers
     for m in layers:
