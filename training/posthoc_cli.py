@@ -16,19 +16,6 @@ from candle_hw import cli_types as T
 SUFFIXES = (".pt", ".npz")
 
 
-def _taus(text: str) -> tuple[float, ...]:
-    out = []
-    for item in text.split(","):
-        try:
-            value = float(item)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not a number") from None
-        if not 0.0 <= value <= 10.0:
-            raise argparse.ArgumentTypeError(f"tau {item} must be in [0, 10]")
-        out.append(value)
-    return tuple(sorted(set(out)))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("student", metavar="STUDENT", type=Path,
                         help="trained student: a checkpoint of `candle-hw train` or a packed .npz")
@@ -40,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="adjusted student to write (.pt checkpoint or packed .npz); never overwritten")
     parser.add_argument("--per-class", dest="per_class", type=T.int_range(1, 100_000), default=100,
                         help="held-out images per class (left-out training images; fewer where fewer exist)")
-    parser.add_argument("--taus", type=_taus, default=None,
-                        help="comma-separated candidate taus (default 0, 0.05, ..., 1.5)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.training.config import load_config
     from candle_hw.training.data import load_lt_dataset
     from candle_hw.training.evaluate import accuracy_report, predict
-    from candle_hw.training.posthoc import TAUS, adjust
+    from candle_hw.training.posthoc import adjust
 
     out = args.output
     if out.suffix not in SUFFIXES:
@@ -69,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if model.num_classes != ds.num_classes:
         raise UserError(f"student {args.student}: {model.num_classes} classes, but {cfg.data.dataset} has "
                         f"{ds.num_classes}")
-    adjusted, info = adjust(model, torch.from_numpy(ds.holdout.images), ds.holdout.labels, ds.class_counts,
-                            args.taus or TAUS)
+    adjusted, info = adjust(model, torch.from_numpy(ds.holdout.images), ds.holdout.labels, ds.class_counts)
     test = torch.from_numpy(ds.test.images)
     info["test_before"] = _short(accuracy_report(predict(model, test), ds.test.labels, ds.class_counts))
     info["test_after"] = _short(accuracy_report(predict(adjusted, test), ds.test.labels, ds.class_counts))

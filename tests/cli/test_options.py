@@ -18,12 +18,13 @@ FREE_FORM = {
     ("simulate", "--input"), ("simulate", "--output"), ("synth", "--synth-args"), ("demo", "--out"),
     ("run", "--port"), ("run", "--input"), ("run", "--output"),
     ("codesign", "--config"), ("codesign", "--out"), ("codesign", "--scheduler"),
+    ("adjust", "--config"), ("adjust", "--set"), ("adjust", "--output"),  # suffix and existence checked in run
 }
 # values that must satisfy what the parser checks before the option under test is reached
 REQUIRED = {"compile": ["m.onnx", "-o", "b"], "simulate": ["b", "--input", "x.npy", "--output", "y.npy"],
             "synth": ["b"], "bitstream": ["b", "--target", "ice40-up5k"], "report": ["b"], "export": ["c.pt"],
             "run": ["b", "--port", "sim", "--input", "x.npy", "--output", "y.npy"],
-            "codesign": ["--config", "c.yaml", "--out", "o"]}
+            "codesign": ["--config", "c.yaml", "--out", "o"], "adjust": ["s.pt", "--config", "c.yaml", "-o", "a.npz"]}
 ALWAYS_BAD = ["nan", "inf", "-inf", "abc", "", "1e400", "0x10"]
 
 
