@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.models.packed import save_packed
     from candle_hw.training.cli import parse_settings
     from candle_hw.training.config import load_config
-    from candle_hw.training.data import load_lt_dataset
     from candle_hw.training.evaluate import accuracy_report, predict
+    from candle_hw.training.pipeline import load_data
     from candle_hw.training.posthoc import adjust
 
     out = args.output
@@ -46,11 +46,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"-o {out}: suffix must be one of {'/'.join(SUFFIXES)}")
     if out.exists():
         raise UserError(f"-o {out}: exists; not overwritten (choose a new name)")
-    cfg = load_config(args.config, parse_settings(args.settings))
+    cfg = load_config(args.config, {**parse_settings(args.settings), "data.holdout": args.per_class})
     model = load_checkpoint(args.student)
-    kwargs = {"archive": cfg.data.cifar_archive} if cfg.data.dataset == "cifar10" and cfg.data.cifar_archive else {}
-    ds = load_lt_dataset(cfg.data.dataset, cfg.data.rho, cfg.data.seed, cfg.data.n_max,
-                         holdout_per_class=args.per_class, **kwargs)
+    ds = load_data(cfg)
     if model.num_classes != ds.num_classes:
         raise UserError(f"student {args.student}: {model.num_classes} classes, but {cfg.data.dataset} has "
                         f"{ds.num_classes}")
