@@ -26,6 +26,14 @@ def accuracy_report(pred: np.ndarray, labels: np.ndarray, class_counts: np.ndarr
     return report
 
 
+# what a post-hoc record keeps of a test report (metrics.json `posthoc`, `candle-hw adjust`'s JSON)
+SHORT_KEYS = ("accuracy", "head", "medium", "tail", "per_class")
+
+
+def short_report(report: dict) -> dict:
+    return {k: report[k] for k in SHORT_KEYS}
+
+
 def student_input(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> what the student takes: pixel values 0..255 (8-bit input) or x in [0, 1] (1-bit input)."""
     x = images.float()

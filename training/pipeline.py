@@ -22,7 +22,8 @@ from candle_hw.training.augment import ViewBank, pad_images
 from candle_hw.training.config import TrainConfig
 from candle_hw.training.data import LTDataset, load_lt_dataset
 from candle_hw.training.distill import LABEL_TERM_METHODS, METHOD_SPECS
-from candle_hw.training.evaluate import accuracy_report, classifier_weight_norms, predict, student_diagnostics
+from candle_hw.training.evaluate import (accuracy_report, classifier_weight_norms, predict, short_report,
+                                         student_diagnostics)
 from candle_hw.training.loop import StudentData, TeacherTargets, train_student
 from candle_hw.training.plots import lambda_plot, per_class_plot, weight_norm_plot
 from candle_hw.training.online import OnlineTeacher
@@ -203,7 +204,7 @@ def _posthoc(model, method: str, data: StudentData, ds: LTDataset, out: Path) ->
                             ds.class_counts)
     adjusted = adjusted.to(device)
     report = accuracy_report(predict(adjusted, data.test_images), ds.test.labels, ds.class_counts)
-    info["test"] = {k: report[k] for k in ("accuracy", "head", "medium", "tail", "per_class")}
+    info["test"] = short_report(report)
     torch.save({"arch": adjusted.arch, "state_dict": deployable_state_dict(adjusted), "method": method,
                 "posthoc": {k: v for k, v in info.items() if k != "test"}}, out / "student_adjusted.pt")
     return info

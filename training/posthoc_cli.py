@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from candle_hw.models.packed import save_packed
     from candle_hw.training.cli import parse_settings
     from candle_hw.training.config import load_config
-    from candle_hw.training.evaluate import accuracy_report, predict
+    from candle_hw.training.evaluate import accuracy_report, predict, short_report
     from candle_hw.training.pipeline import load_data
     from candle_hw.training.posthoc import adjust
 
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
                         f"{ds.num_classes}")
     adjusted, info = adjust(model, torch.from_numpy(ds.holdout.images), ds.holdout.labels, ds.class_counts)
     test = torch.from_numpy(ds.test.images)
-    info["test_before"] = _short(accuracy_report(predict(model, test), ds.test.labels, ds.class_counts))
-    info["test_after"] = _short(accuracy_report(predict(adjusted, test), ds.test.labels, ds.class_counts))
+    info["test_before"] = short_report(accuracy_report(predict(model, test), ds.test.labels, ds.class_counts))
+    info["test_after"] = short_report(accuracy_report(predict(adjusted, test), ds.test.labels, ds.class_counts))
     info["data"] = {"dataset": ds.name, "rho": ds.rho, "seed": ds.seed,
                     "construction_sha256": ds.construction_hash}
     posthoc = {k: info[k] for k in ("tau", "rule", "offsets", "logit_scale", "holdout", "data")}
@@ -69,6 +69,3 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(info))
     return 0
 
-
-def _short(report: dict) -> dict:
-    return {k: report[k] for k in ("accuracy", "head", "medium", "tail", "per_class")}
