@@ -3,7 +3,9 @@ offsets, that the adjusted student computes exactly (acc + offset) * scale throu
 compiled build, and the command's output and refusals."""
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,11 @@ from candle_hw.models.quant import LogitBias
 from candle_hw.sim.functional import run_model
 from candle_hw.training import posthoc
 from candle_hw.training.data import holdout_indices, load_lt_dataset, make_long_tailed
+
+_SPEC = importlib.util.spec_from_file_location(
+    "tau_spread", Path(__file__).resolve().parents[2] / "scripts" / "tau_spread.py")
+tau_spread = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(tau_spread)
 
 SMALL_CNV = {"family": "cnv", "channels": [6, "M", 8], "fc": [12], "img": 8, "num_classes": 4}
 
@@ -191,3 +198,29 @@ def test_holdout_setting_is_checked_and_kept_out_of_hashes_when_off(refused_in_o
     for bad, msg in (("-1", "data.holdout=-1: need an integer >= 0"), ("2.5", "expected an integer, got 2.5"),
                      ("true", "data.holdout")):
         refused_in_one_line("cd", [f"data.holdout={bad}"], msg, tmp_path / "o")
+
+
+def test_tau_spread_draw_zero_is_adjusts_draw_and_each_draw_scores_as_the_adjusted_student(tmp_path, capsys):
+    model = _student(PRESETS["mlp_digits"], 6)
+    ckpt = save_checkpoint(model, tmp_path / "s.pt")
+    assert main(["adjust", str(ckpt), "--config", "configs/digits_lt10.yaml", "-o", str(tmp_path / "a.pt"),
+                 "--per-class", "20"]) == 0
+    adjusted_tau = json.loads(capsys.readouterr().out)["tau"]
+    assert tau_spread.main([str(ckpt), "--config", "configs/digits_lt10.yaml", "--draws", "3",
+                            "--per-class", "20"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["draw"] for r in out["draws"]] == [0, 1, 2]
+    assert out["draws"][0]["tau"] == adjusted_tau
+    ds = load_lt_dataset("digits", rho=10, seed=0)
+    test = torch.from_numpy(ds.test.images).float()
+    scale = posthoc._classifier_parts(model)[1]
+    for r in out["draws"]:  # the accumulator arithmetic against the adjusted network's own forward pass
+        adjusted = posthoc.with_offsets(model, posthoc.integer_offsets(ds.class_counts, r["tau"], scale))
+        with torch.no_grad():
+            pred = adjusted(test).argmax(1).numpy()
+        assert r["test"]["accuracy"] == pytest.approx(100.0 * (pred == ds.test.labels).mean())
+    assert out["draws"][0]["images"] < out["union"]["images"] <= 3 * out["draws"][0]["images"]
+    assert [r["tau"] for r in out["test_by_tau"]] == list(posthoc.TAUS)
+    # an adjusted student would be adjusted twice: refused
+    assert tau_spread.main([str(tmp_path / "a.pt"), "--config", "configs/digits_lt10.yaml"]) == 2
+    assert "already adjusted" in capsys.readouterr().err
