@@ -224,3 +224,30 @@ def test_tau_spread_draw_zero_is_adjusts_draw_and_each_draw_scores_as_the_adjust
     # an adjusted student would be adjusted twice: refused
     assert tau_spread.main([str(tmp_path / "a.pt"), "--config", "configs/digits_lt10.yaml"]) == 2
     assert "already adjusted" in capsys.readouterr().err
+
+
+_SPEC_E = importlib.util.spec_from_file_location(
+    "logit_ensemble", Path(__file__).resolve().parents[2] / "scripts" / "logit_ensemble.py")
+logit_ensemble = importlib.util.module_from_spec(_SPEC_E)
+_SPEC_E.loader.exec_module(logit_ensemble)
+
+
+def test_logit_ensemble_single_students_match_adjust_and_pairs_sum_accumulators(tmp_path, capsys):
+    models = [_student(PRESETS["mlp_digits"], s) for s in (6, 7)]
+    paths = [str(save_checkpoint(m, tmp_path / f"s{i}.pt")) for i, m in enumerate(models)]
+    afters = []
+    for i, p in enumerate(paths):
+        assert main(["adjust", p, "--config", "configs/digits_lt10.yaml", "-o", str(tmp_path / f"a{i}.pt"),
+                     "--per-class", "20"]) == 0
+        afters.append(json.loads(capsys.readouterr().out))
+    assert logit_ensemble.main([*paths, "--config", "configs/digits_lt10.yaml", "--per-class", "20"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["students"] for r in rows] == [[paths[0]], [paths[1]], paths]
+    for row, after in zip(rows[:2], afters):
+        assert row["tau"] == after["tau"]
+        assert row["adjusted"]["accuracy"] == pytest.approx(after["test_after"]["accuracy"])
+    ds = load_lt_dataset("digits", rho=10, seed=0)
+    x = torch.from_numpy(ds.test.images).float()
+    with torch.no_grad():  # each student's logits back to its integer accumulator through its own scale
+        acc = sum(np.rint(m(x).numpy().astype(np.float64) / posthoc._classifier_parts(m)[1]) for m in models)
+    assert rows[2]["raw"]["accuracy"] == pytest.approx(100.0 * (acc.argmax(1) == ds.test.labels).mean())
