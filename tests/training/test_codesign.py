@@ -205,3 +205,11 @@ def test_candidate_is_not_started_with_too_little_time_left(tmp_path):
     assert rec["unfinished"].startswith("not started:") and not rec["trained_now"]
     assert not (tmp_path / "out" / "candidates" / cand["train_hash"] / "candidate.json").exists()
     assert not (tmp_path / "out" / "candidates" / cand["train_hash"] / "scratch").exists()
+
+
+@pytest.mark.parametrize("name, n", [("codesign_digits.yaml", 7), ("codesign_digits_bits.yaml", 8),
+                                     ("codesign_cifar10_lt100.yaml", 5), ("codesign_cifar10_lt100_bits.yaml", 8)])
+def test_shipped_configs_load_with_every_candidate_buildable(name, n):
+    cfg = load_codesign_config(REPO / "configs" / name)
+    assert len(cfg.candidates) == n
+    assert len({c.train_hash for c in cfg.candidates}) == n
