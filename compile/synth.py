@@ -106,10 +106,10 @@ _SIZED_LITERAL = re.compile(r"\d+'[bodh][0-9a-fA-F_]+")
 
 
 def chparam_value(value: int | bool | str) -> str:
-    """An HDL parameter value as ``hierarchy -chparam`` parses it: an integer, a sized literal as given
-    ("32'h1234abcd"), or a string as the bit constant Verilog makes of it (8 bits a character). The command reads
-    only constants, never a quoted string ("Can't decode value"), and a string parameter is a bit vector anyway,
-    which ``$readmemh`` and ``==`` read alike."""
+    """An HDL parameter value as Yosys' ``chparam -set`` parses it: an integer, a sized literal as given
+    ("32'h1234abcd"), or a string as the bit constant Verilog makes of it (8 bits a character). A constant, never
+    a quoted string (``hierarchy -chparam`` refuses one: "Can't decode value"), and a string parameter is a bit
+    vector anyway, which ``$readmemh`` and ``==`` read alike."""
     if isinstance(value, str):
         if _SIZED_LITERAL.fullmatch(value):
             return value
@@ -122,10 +122,14 @@ def read_commands(rtl: Path, sources: list[Path], top: str = TOP, family: str = 
     """Yosys commands that read the sources (paths relative to ``rtl``), elaborate ``top`` with ``chparams``
     (integers or strings, see ``chparam_value``) and translate memory styles (see ``memory_style_commands``)."""
     rel = " ".join(os.path.relpath(p, rtl) for p in sources)
-    chp = "".join(f" -chparam {k} {chparam_value(v)}" for k, v in (chparams or {}).items())
+    sets = "".join(f" -set {k} {chparam_value(v)}" for k, v in (chparams or {}).items())
     # -defer: modules are elaborated only with the parameters the hierarchy uses, so a block's default
     # parameters (e.g. an empty $readmemh file name) are never elaborated on their own.
-    return [f"read_verilog -sv -defer {rel}", f"hierarchy -check -top {top}{chp}", *memory_style_commands(family)]
+    # `chparam` before `hierarchy`, not `hierarchy -chparam`: with the latter Yosys 0.70 derives the top, derives
+    # it again once a submodule it waits for exists (a k-bit matrix unit's mvu_kbit_dot) and asserts on the
+    # second module of the same name (rtlil_bufnorm.cc); `chparam` sets the top's parameters before any of that.
+    chparam = [f"chparam{sets} {top}"] if sets else []
+    return [f"read_verilog -sv -defer {rel}", *chparam, f"hierarchy -check -top {top}", *memory_style_commands(family)]
 
 
 def memory_style_commands(family: str) -> list[str]:

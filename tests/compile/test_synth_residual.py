@@ -2,12 +2,14 @@
 the RTL, and how a block gets its string parameters."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from candle_hw.compile.emit import hdl_params
-from candle_hw.compile.ir import AddStreams, DuplicateStreams
+from candle_hw.compile.ir import AddStreams, DataflowGraph, DuplicateStreams, MatrixVectorUnit
 from candle_hw.compile.synth import synthesize_block
-from candle_hw.types import BIPOLAR, sint
+from candle_hw.sim.packing import write_memh
+from candle_hw.types import BIPOLAR, sint, uint
 
 pytestmark = pytest.mark.rtl
 
@@ -54,3 +56,22 @@ def test_block_string_parameter_reaches_the_hdl(tmp_path) -> None:
     assert chparam_value("32'h00c0ffee") == "32'h00c0ffee"  # a sized literal (the board shell's BUILD_HASH) as given
     r = synthesize_block("fifo", {"WIDTH": 8, "DEPTH": 32, "RAM_STYLE": "block"}, "xc7z020", tmp_path / "fifo")
     assert r["BRAM_18K"] >= 1 and r["LUTRAM"] == 0
+
+
+def test_kbit_matrix_unit_synthesises_alone(tmp_path) -> None:
+    """A k-bit weight matrix unit as the top of its own synthesis: Yosys must derive it with its parameters even
+    though its dot-product submodule is derived only afterwards (`hierarchy -chparam` asserted there in Yosys
+    0.70, so no W2A2 layer could be measured alone). Its 16-bit x 4-word weight ROM in the "block" style is one
+    RAMB18: the parameters reached the HDL."""
+    mw, mh, pe, simd = 8, 4, 2, 4
+    acc = sint(8)  # |sum| <= mw * 3 * 2 = 48
+    node = MatrixVectorUnit("fc", mw, mh, pe, simd, uint(2), acc, acc, False, n_thresholds=0,
+                            weight_type=sint(2), weight_style="block")
+    w = np.random.default_rng(0).integers(-2, 2, size=(mw, mh)).astype(np.int8)
+    inst = hdl_params(node, DataflowGraph((node,), params={"fc.weights": w}))
+    work = tmp_path / "mvu"
+    work.mkdir()
+    for fname, (words, width) in inst.mems.items():
+        write_memh(work / fname, words, width)
+    r = synthesize_block("mvu", inst.params, "xc7z020", work)
+    assert r["BRAM_18K"] == 1 and r["DSP"] == 0 and r["LUT"] > 0
