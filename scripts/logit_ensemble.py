@@ -31,7 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from candle_hw.models import load_checkpoint
-    from candle_hw.models.quant import LogitBias
     from candle_hw.training import posthoc
     from candle_hw.training.config import load_config
     from candle_hw.training.evaluate import accuracy_report
@@ -42,12 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     acc = {}
     for path in a.students:
         model = load_checkpoint(path)
-        if any(isinstance(m, LogitBias) for m in model.modules()):
+        if posthoc.is_adjusted(model):
             print(f"logit_ensemble: {path} is already adjusted (it has a LogitBias); give the trained student",
                   file=sys.stderr)
             return 2
         acc[path] = (posthoc.accumulators(model, test), posthoc.accumulators(model, hold),
-                     posthoc._classifier_parts(model)[1])
+                     posthoc.logit_scale(model))
     counts = ds.class_counts
     for r in range(1, len(a.students) + 1):
         for subset in itertools.combinations(a.students, r):

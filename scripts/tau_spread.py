@@ -32,29 +32,26 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from candle_hw.models import load_checkpoint
-    from candle_hw.models.quant import LogitBias
     from candle_hw.training import posthoc
     from candle_hw.training.config import load_config
     from candle_hw.training.data import SOURCES, holdout_indices
     from candle_hw.training.evaluate import accuracy_report, short_report
-    from candle_hw.training.pipeline import load_data
+    from candle_hw.training.pipeline import load_data, source_kwargs
 
     cfg = load_config(a.config, {})
     ds = load_data(cfg)
-    kwargs = {"archive": cfg.data.cifar_archive} if cfg.data.dataset == "cifar10" and cfg.data.cifar_archive else {}
-    source, _, _ = SOURCES[cfg.data.dataset][0](**kwargs)
+    source, _, _ = SOURCES[cfg.data.dataset][0](**source_kwargs(cfg))
     model = load_checkpoint(a.student)
-    if any(isinstance(m, LogitBias) for m in model.modules()):
+    if posthoc.is_adjusted(model):
         print(f"tau_spread: {a.student} is already adjusted (it has a LogitBias); give the trained student",
               file=sys.stderr)
         return 2
-    _, scale = posthoc._classifier_parts(model)
+    scale = posthoc.logit_scale(model)
     counts = ds.class_counts
 
     draws = [holdout_indices(source.labels, ds.train_indices, a.per_class, ds.seed + d) for d in range(a.draws)]
     pool = np.unique(np.concatenate(draws))
     acc_pool = posthoc.accumulators(model, torch.from_numpy(source.images[pool]))
-    row = {int(i): r for r, i in enumerate(pool)}
     acc_test = posthoc.accumulators(model, torch.from_numpy(ds.test.images))
 
     def test_at(tau: float) -> dict:
@@ -63,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return short_report(accuracy_report(pred, ds.test.labels, counts))
 
     def choose(idx: np.ndarray) -> float:
-        rows = [row[int(i)] for i in idx]
-        return posthoc.choose_tau(acc_pool[rows], source.labels[idx], counts, scale)[0]
+        return posthoc.choose_tau(acc_pool[np.searchsorted(pool, idx)], source.labels[idx], counts, scale)[0]
 
     curve = {tau: test_at(tau) for tau in posthoc.TAUS}
     per_draw = []

@@ -58,10 +58,14 @@ def _default_factory(arch):
         raise UserError(f"student {arch!r}: {exc}") from None
 
 
+def source_kwargs(cfg: TrainConfig) -> dict:
+    """What the config's source loader takes beyond the defaults (a CIFAR-10 archive path)."""
+    return {"archive": cfg.data.cifar_archive} if cfg.data.dataset == "cifar10" and cfg.data.cifar_archive else {}
+
+
 def load_data(cfg: TrainConfig) -> LTDataset:
-    kwargs = {"archive": cfg.data.cifar_archive} if cfg.data.dataset == "cifar10" and cfg.data.cifar_archive else {}
     return load_lt_dataset(cfg.data.dataset, cfg.data.rho, cfg.data.seed, cfg.data.n_max,
-                           holdout_per_class=cfg.data.holdout, **kwargs)
+                           holdout_per_class=cfg.data.holdout, **source_kwargs(cfg))
 
 
 def run_training(cfg: TrainConfig, stage: str = "all", jobs: int = 1,

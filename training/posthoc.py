@@ -35,6 +35,16 @@ def _classifier_parts(model: nn.Module) -> tuple[nn.Module, float]:
     return layers[-1], scale
 
 
+def logit_scale(model: nn.Module) -> float:
+    """The scale from the last layer's integer accumulator to the student's logits (1 without a LogitScale)."""
+    return _classifier_parts(model)[1]
+
+
+def is_adjusted(model: nn.Module) -> bool:
+    """Whether ``model`` already carries post-hoc offsets (a LogitBias)."""
+    return any(isinstance(m, LogitBias) for m in model.modules())
+
+
 @torch.no_grad()
 def accumulators(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> np.ndarray:
     """(N, classes) int64: the last layer's integer dot products on uint8 ``images`` (before any offset)."""
@@ -113,7 +123,7 @@ def adjust(model: nn.Module, holdout_images: torch.Tensor, holdout_labels: np.nd
     classes = np.unique(holdout_labels)
     if len(classes) < 2:
         raise UserError(f"held-out set: images of {len(classes)} class(es); choosing tau needs two or more")
-    _, scale = _classifier_parts(model)
+    scale = logit_scale(model)
     tau, table = choose_tau(accumulators(model, holdout_images), np.asarray(holdout_labels), class_counts,
                             scale, taus)
     offsets = integer_offsets(class_counts, tau, scale)

@@ -21,10 +21,17 @@ from candle_hw.sim.functional import run_model
 from candle_hw.training import posthoc
 from candle_hw.training.data import holdout_indices, load_lt_dataset, make_long_tailed
 
-_SPEC = importlib.util.spec_from_file_location(
-    "tau_spread", Path(__file__).resolve().parents[2] / "scripts" / "tau_spread.py")
-tau_spread = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(tau_spread)
+
+def _script(name: str):
+    """A module of scripts/ (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tau_spread = _script("tau_spread")
+logit_ensemble = _script("logit_ensemble")
 
 SMALL_CNV = {"family": "cnv", "channels": [6, "M", 8], "fc": [12], "img": 8, "num_classes": 4}
 
@@ -76,7 +83,7 @@ def test_adjusted_student_outputs_accumulator_plus_offset_times_scale(arch):
     x = sample_input(model, 16, 2)
     images = x.to(torch.uint8) if model.input_bits == 8 else (x * 255).round().to(torch.uint8)
     acc = posthoc.accumulators(model, images)
-    _, scale = posthoc._classifier_parts(model)
+    scale = posthoc.logit_scale(model)
     with torch.no_grad():
         raw = model(x).numpy()
     assert np.array_equal(_bits(raw), _bits(acc.astype(np.float32) * np.float32(scale)))
@@ -213,7 +220,7 @@ def test_tau_spread_draw_zero_is_adjusts_draw_and_each_draw_scores_as_the_adjust
     assert out["draws"][0]["tau"] == adjusted_tau
     ds = load_lt_dataset("digits", rho=10, seed=0)
     test = torch.from_numpy(ds.test.images).float()
-    scale = posthoc._classifier_parts(model)[1]
+    scale = posthoc.logit_scale(model)
     for r in out["draws"]:  # the accumulator arithmetic against the adjusted network's own forward pass
         adjusted = posthoc.with_offsets(model, posthoc.integer_offsets(ds.class_counts, r["tau"], scale))
         with torch.no_grad():
@@ -224,12 +231,6 @@ def test_tau_spread_draw_zero_is_adjusts_draw_and_each_draw_scores_as_the_adjust
     # an adjusted student would be adjusted twice: refused
     assert tau_spread.main([str(tmp_path / "a.pt"), "--config", "configs/digits_lt10.yaml"]) == 2
     assert "already adjusted" in capsys.readouterr().err
-
-
-_SPEC_E = importlib.util.spec_from_file_location(
-    "logit_ensemble", Path(__file__).resolve().parents[2] / "scripts" / "logit_ensemble.py")
-logit_ensemble = importlib.util.module_from_spec(_SPEC_E)
-_SPEC_E.loader.exec_module(logit_ensemble)
 
 
 def test_logit_ensemble_single_students_match_adjust_and_pairs_sum_accumulators(tmp_path, capsys):
@@ -249,5 +250,5 @@ def test_logit_ensemble_single_students_match_adjust_and_pairs_sum_accumulators(
     ds = load_lt_dataset("digits", rho=10, seed=0)
     x = torch.from_numpy(ds.test.images).float()
     with torch.no_grad():  # each student's logits back to its integer accumulator through its own scale
-        acc = sum(np.rint(m(x).numpy().astype(np.float64) / posthoc._classifier_parts(m)[1]) for m in models)
+        acc = sum(np.rint(m(x).numpy().astype(np.float64) / posthoc.logit_scale(m)) for m in models)
     assert rows[2]["raw"]["accuracy"] == pytest.approx(100.0 * (acc.argmax(1) == ds.test.labels).mean())
