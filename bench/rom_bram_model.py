@@ -9,7 +9,7 @@ compile/synth.py's read and classify functions) with seeded random contents (uni
   trained ROMs, which cost more than random ones when deep: see ROM_DEEP_LUT_PER_64). ``--zeros P``: ternary
   contents instead (2-bit fields in {-1, 0, 1}, a share P of zeros).
 - ``block``: mvu.sv's g_wblock memory (a ROM, registered read, rom_style "block"; the module below is that
-  branch's text with the address as a port), giving RAMB18/RAMB36 counts against ``bram18_count``, and the LUTs
+  branch's text with the address as a port), giving RAMB18/RAMB36 counts against ``bram_mapping``, and the LUTs
   of the read mux Yosys adds when a memory is split over its depth.
 - ``ram``: fifo.sv's block-RAM memory (a write port; sliding windows' memories are the same kind), against
   ``bram18_count(..., written=True)``.
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from candle_hw.compile.estimate import bram18_count, rom_luts
+from candle_hw.compile.estimate import bram_mapping, rom_luts
 from candle_hw.compile.synth import classify_cells, flat_cells, module_cells, read_commands, run_tool, log_tail
 from candle_hw.devices import get_device
 from candle_hw.sim.packing import write_memh
@@ -56,8 +56,9 @@ RAM_POINTS = [(8, 2048), (16, 1024), (64, 512), (128, 256), (192, 96), (24, 4096
               (2, 8192), (256, 120), (8, 32768)]
 
 # mvu.sv's g_wblock, with the address a port so that the memory is measured alone
-BLOCK_ROM = """module wblock #(parameter int W = 8, parameter int DEPTH = 2, parameter int WORDS = 1, parameter int AW = 1,
-                parameter FILE = "") (input logic clk, input logic [AW-1:0] addr, output logic [W-1:0] data);
+BLOCK_ROM = """module wblock #(parameter int W = 8, parameter int DEPTH = 2, parameter int WORDS = 1,
+                parameter int AW = 1, parameter FILE = "") (
+    input logic clk, input logic [AW-1:0] addr, output logic [W-1:0] data);
     (* rom_style = "block", ram_style = "block" *) logic [W-1:0] wmem[DEPTH];
     logic [W-1:0] w_q;
     initial $readmemh(FILE, wmem, 0, WORDS - 1);
@@ -139,7 +140,8 @@ def measure_unit(name: str, g, work: Path) -> dict:
     emit_rtl(g, b / "rtl")
     t0 = time.perf_counter()
     blk = synthesize(b, TARGET)["blocks"][g.nodes[0].name]
-    out = {k: blk.get(k) for k in ("LUT", "FF", "BRAM_18K", "parts")} | {"wall_s": round(time.perf_counter() - t0, 1)}
+    out = {k: blk.get(k) for k in ("LUT", "FF", "BRAM_18K", "parts")}
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
     cache.write_text(json.dumps(out, indent=1))
     return out
 
@@ -158,8 +160,9 @@ def units(build: Path, only: set[str] | None, work: Path) -> None:
         r = measure_unit(name, g, work)
         rom = (r.get("parts") or {}).get("mvu_wrom", {}).get("LUT")
         width = n.pe * n.simd * weight_bits(n)
-        print(f"unit {name}: {width} x {n.wmem} ROM: mvu_wrom LUT {rom} (model {rom_luts(width, n.wmem):.0f}); unit LUT "
-              f"{r['LUT']} (model {mvu_resources(n, ternary=ternary)['LUT']}), FF {r['FF']}, {r['wall_s']} s", flush=True)
+        print(f"unit {name}: {width} x {n.wmem} ROM: mvu_wrom LUT {rom} (model {rom_luts(width, n.wmem):.0f}); "
+              f"unit LUT {r['LUT']} (model {mvu_resources(n, ternary=ternary)['LUT']}), FF {r['FF']}, {r['wall_s']} s",
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"logic {w:5d} x {dep:6d}: LUT {r['LUT']:6d} ({per64:.3f} per 64 bits; model "
                       f"{model:.3f}), MUXF {r['MUXF']}, {r['wall_s']} s", flush=True)
             else:
+                units_, ways = bram_mapping(w, dep, written=style == "ram")
                 print(f"{style} {w:5d} x {dep:6d}: BRAM_18K {r['BRAM_18K']:4d} (RAMB18 {r['RAMB18']}, RAMB36 "
-                      f"{r['BRAM_36K']}), model {bram18_count(w, dep, written=style == 'ram'):4d}, LUT {r['LUT']}, {r['wall_s']} s", flush=True)
+                      f"{r['BRAM_36K']}), model {units_:4d}; read-mux LUT {r['LUT']} (model: {ways} slices), "
+                      f"{r['wall_s']} s", flush=True)
     return 0
 
 
