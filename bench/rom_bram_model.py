@@ -19,12 +19,16 @@ synthesised alone as a one-node build (compile/synth.py ``synthesize``, hierarch
 submodule's LUTs (Yosys' per-module split) are printed beside the model's ``rom_luts``, and the whole unit beside
 ``mvu_resources``: the weight ROM as the unit holds it, with trained contents.
 
+With ``--windows BUILD``, every sliding window of a build is synthesised alone: swg.sv's written block RAM against
+``swg_resources``.
+
 Results are cached per point in WORK/<style>_<width>x<depth>.json; WORK must be outside the system temp directory
 (YoWASP cannot see it).
 
     python bench/rom_bram_model.py --work /work/romwork [--style logic|block|ram] [--points 32x512,8x4096]
     python bench/rom_bram_model.py --work /work/romwork --style logic --zeros 0.5 --points 32x768,32x2048
     python bench/rom_bram_model.py --work /work/romwork --units BUILD [--only conv2,fc1]
+    python bench/rom_bram_model.py --work /work/romwork --windows BUILD
 """
 from __future__ import annotations
 
@@ -165,6 +169,24 @@ def units(build: Path, only: set[str] | None, work: Path) -> None:
               flush=True)
 
 
+def windows(build: Path, work: Path) -> None:
+    """Every sliding window of a compiled build synthesised alone (compile/synth.py synthesize_block with
+    compile/emit.py hdl_params): swg.sv's written block RAM against ``swg_resources``."""
+    from candle_hw.compile.emit import hdl_params
+    from candle_hw.compile.estimate import swg_resources
+    from candle_hw.compile.ir import SlidingWindow
+    from candle_hw.compile.pipeline import load_graph
+    from candle_hw.compile.synth import synthesize_block
+
+    g = load_graph(build)
+    for n in g.nodes:
+        if isinstance(n, SlidingWindow):
+            r = synthesize_block("swg", hdl_params(n, g).params, TARGET, work / f"swg_{build.resolve().name}_{n.name}")
+            est = swg_resources(n)
+            print(f"swg {build.name}.{n.name}: BRAM_18K {r['BRAM_18K']} (RAMB36 {r['BRAM_36K']}), model "
+                  f"{est['BRAM_18K']}; LUT {r['LUT']} (model {est['LUT']})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/work/romwork"))
@@ -172,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--points", help="WIDTHxDEPTH,... instead of the built-in points")
     ap.add_argument("--units", type=Path, help="a compiled build: measure its LUT-ROM matrix units")
     ap.add_argument("--only", help="with --units: node names, comma-separated")
+    ap.add_argument("--windows", type=Path, help="a compiled build: measure its sliding windows")
     ap.add_argument("--zeros", type=float, help="logic style: ternary contents with this share of zeros")
     a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
+    if a.windows:
+        windows(a.windows, a.work)
+        return 0
     if a.units:
         units(a.units, set(a.only.split(",")) if a.only else None, a.work)
         return 0

@@ -41,6 +41,18 @@ BRAM_MEASURED = [
 ]
 
 
+# swg.sv's window memory (written), each sliding window synthesised alone (`python bench/rom_bram_model.py --work W
+# --windows B`) in the padded W2A2 student's build at the folding of docs/results.md "The padded W2A2 student in RTL
+# and Yosys" and the unpadded one's --fps max build of this model: (word bits, words, BRAM_18K)
+SWG_MEASURED_BRAM = [(24, 128, 1), (64, 256, 2), (32, 256, 1), (128, 120, 4), (32, 224, 1), (256, 48, 8),
+                     (8, 640, 1), (16, 384, 1)]
+
+
+@pytest.mark.parametrize("width, depth, bram", SWG_MEASURED_BRAM)
+def test_swg_bram_against_yosys(width, depth, bram) -> None:
+    assert bram18_count(width, depth, written=True) == bram
+
+
 @pytest.mark.parametrize("width, depth, written, bram, mux_lut", BRAM_MEASURED)
 def test_bram_mapping_against_yosys(width, depth, written, bram, mux_lut) -> None:
     """Exact RAMB18 units on every measured memory, and a read mux exactly where Yosys built one."""
