@@ -40,8 +40,8 @@ KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 # ROM_MUXF_DEPTH words, LUT6s only (MUXF7/MUXF8 choose among four for free); deeper, LUTs per bit per 64 words,
 # read mux included: fitted (least squares on relative error) to the two deep ROMs with trained weights measured
 # inside their units, the padded W2A2 student's conv5 (768 words x 1,536 bits: 1.712) and fc1 (32,768 x 16: 1.764);
-# random contents cost less (uniform bits alone 1.22-1.63, mean 1.37; ternary fields 1.34-1.59), so the model is
-# high for seeded-weight builds (bench/rom_bram_model.py, tests/compile/test_estimate.py ROM_MEASURED_*)
+# random contents cost less (uniform bits alone 1.16-1.63, conv5's shape 1.16; ternary fields 1.34-1.59), so the
+# model is high for seeded-weight builds (bench/rom_bram_model.py, tests/compile/test_estimate.py ROM_MEASURED_*)
 ROM_MUXF_DEPTH = 256
 ROM_DEEP_LUT_PER_64 = 1.737
 LUTRAM_LUT_PER_BIT = 2 / 3  # RAM32M: 32 words x 6 bits in 4 LUTs (the MVU input buffer)

@@ -170,6 +170,7 @@ ROM_MEASURED_RANDOM = [
     (8, 64, 8), (8, 128, 16), (8, 192, 32), (8, 256, 32), (32, 192, 128), (32, 256, 128), (128, 256, 512),
     (8, 320, 65), (8, 512, 97), (8, 768, 124), (8, 1024, 185), (8, 2048, 344), (8, 4096, 782), (32, 512, 311),
     (32, 768, 519), (32, 1024, 687), (32, 2048, 1375), (32, 4096, 2684), (128, 512, 1287), (128, 1024, 2621),
+    (1536, 768, 21390),
 ]
 # Inside their units (Yosys keeps mvu_wrom a module: its own LUTs in the per-module split), `python
 # bench/rom_bram_model.py --work W --units B` on the padded W2A2 student (trained weights) at the --fps max folding
@@ -190,8 +191,8 @@ def test_rom_model_against_yosys() -> None:
     """Up to 256 words: every ROM of 16 words or more within 6 % (conv3's trained 192-word ROM -5.6 %, the rest
     within 1 %); under 16 words the model assumes random columns: +11 % and +32 % on the random ones, +44 % and
     +103 % on the held-out trained ones (145 and 252 LUT). Deeper: the two trained ROMs (the fit) within 2 %;
-    random contents cost less, and the model is 7-43 % above each of them (uniform bits are not what a trained
-    network stores)."""
+    random contents cost less, and the model is 7-50 % above each of them (uniform bits are not what a trained
+    network stores: conv5's shape with random bits takes 21,390 LUT, with its trained weights 31,554)."""
     for width, depth, lut in ROM_MEASURED_RANDOM + ROM_MEASURED_IN_UNIT + ROM_MEASURED_HELD_OUT:
         est = rom_luts(width, depth)
         if depth < 16:
@@ -201,7 +202,7 @@ def test_rom_model_against_yosys() -> None:
         elif (width, depth, lut) in ROM_MEASURED_IN_UNIT:
             assert abs(est / lut - 1) < 0.02, (width, depth)
         else:
-            assert 1.0 < est / lut < 1.45, (width, depth)
+            assert 1.0 < est / lut < 1.5, (width, depth)
 
 
 # The padded W2A2 student's LUT-ROM units at that folding, whole (the same synthesis): (node, LUT). Before the ROM
