@@ -42,14 +42,16 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from candle_hw.compile.emit import emit_rtl
 from candle_hw.compile.estimate import mvu_ff_terms, kbit_lut_terms, mvu_resources
-from candle_hw.compile.ir import DataflowGraph, MatrixVectorUnit
+from candle_hw.compile.ir import (
+    DataflowGraph, MatrixVectorUnit, MaxPool, SlidingWindow, StreamFIFO, StreamType, Thresholding, WidthConverter,
+)
 from candle_hw.compile.mvu_map import ternary_spec
 from candle_hw.compile.synth import synthesize
 from candle_hw.types import BIPOLAR, IntType, sint, uint
@@ -109,6 +111,57 @@ def build(c: Config, seed: int = 0) -> DataflowGraph:
     return g
 
 
+def xnor_unit(name: str, mw: int, mh: int, pe: int, simd: int, in_type: IntType, n_thresh: int,
+              seed: int = 0) -> DataflowGraph:
+    """A ±1-weight unit alone (XNOR popcount for a BIPOLAR input, else the integer-input lanes), seeded random
+    weights and, with one threshold, a random threshold inside the accumulator range."""
+    rng = np.random.default_rng(seed)
+    xnor = in_type.bipolar
+    bound = mw * max(abs(in_type.min), abs(in_type.max))
+    lo, hi = (0, mw) if xnor else (-bound, bound)
+    acc = IntType.for_range(lo, hi)
+    params = {f"{name}.weights": rng.choice(np.array([-1, 1], dtype=np.int8), size=(mw, mh))}
+    if n_thresh:
+        params[f"{name}.thresholds"] = np.sort(rng.integers(lo, hi + 1, size=(mh, 1)), axis=1)
+    n = MatrixVectorUnit(name, mw, mh, pe, simd, in_type, acc, BIPOLAR if n_thresh else acc, xnor, (4,), n_thresh)
+    return DataflowGraph((n,), params)
+
+
+def threshold_unit(name: str, channels: int, pe: int, in_type: IntType, n_thresh: int, seed: int = 0) -> DataflowGraph:
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(in_type.min, in_type.max + 2, size=(channels, n_thresh)), axis=1)
+    out = BIPOLAR if n_thresh == 1 else uint(n_thresh.bit_length())
+    return DataflowGraph((Thresholding(name, channels, pe, in_type, out, n_thresh, (16, 16)),),
+                         {f"{name}.thresholds": t})
+
+
+# ±1-weight units and the other blocks of a network, each alone like the configs, for the LUT4 conversion
+# (--lut4): its factor per kind of node is measured on these, not assumed
+OTHER_UNITS = {
+    "xnor_p4s32_t1": lambda n: xnor_unit(n, 288, 64, 4, 32, BIPOLAR, 1),
+    "xnor_p16s16_t1": lambda n: xnor_unit(n, 256, 64, 16, 16, BIPOLAR, 1),
+    "xnor_p8s64_acc": lambda n: xnor_unit(n, 512, 16, 8, 64, BIPOLAR, 0),
+    "bipw_u8_p8s3_t1": lambda n: xnor_unit(n, 27, 64, 8, 3, uint(8), 1),
+    "bipw_u4_p4s16_t1": lambda n: xnor_unit(n, 128, 32, 4, 16, uint(4), 1),
+    # LUT-ROM weights (mvu_wrom; Yosys' rom_style "logic"), 16 and 64 words deep
+    "tern_u2_p4s16_t3_rom": lambda n: build(replace(CONFIGS[0], name=n, style="distributed")),
+    "pp_u2_p4s16_t3_rom": lambda n: build(replace(CONFIGS[1], name=n, style="distributed")),
+    "tern_u2_p8s8_t2_rom": lambda n: build(replace(CONFIGS[6], name=n, style="distributed")),
+    "swg_u2_s8": lambda n: DataflowGraph((SlidingWindow(n, (16, 16), 64, 3, 1, 0, 0, uint(2), 8),), {}),
+    "swg_bip_s32": lambda n: DataflowGraph((SlidingWindow(n, (30, 30), 64, 3, 1, 0, -1, BIPOLAR, 32),), {}),
+    "fifo_lutram_d32_w64": lambda n: DataflowGraph((StreamFIFO(n, StreamType(uint(2), (256, 64), 32), 32),), {}),
+    "fifo_lutram_d64_w24": lambda n: DataflowGraph((StreamFIFO(n, StreamType(uint(2), (256, 60), 12), 64),), {}),
+    "fifo_bram_d512_w32": lambda n: DataflowGraph((StreamFIFO(n, StreamType(uint(2), (256, 64), 16), 512),), {}),
+    "dwc_up_u2_4to16": lambda n: DataflowGraph((WidthConverter(n, uint(2), (256, 64), 4, 16),), {}),
+    "dwc_down_u2_64to8": lambda n: DataflowGraph((WidthConverter(n, uint(2), (256, 64), 64, 8),), {}),
+    "maxpool_u2_p4": lambda n: DataflowGraph((MaxPool(n, (16, 16), 64, 2, 2, uint(2), 4),), {}),
+    "maxpool_bip_p16": lambda n: DataflowGraph((MaxPool(n, (16, 16), 128, 2, 2, BIPOLAR, 16),), {}),
+    "thr_s10_p4_t3": lambda n: threshold_unit(n, 64, 4, sint(10), 3),
+    "thr_s8_p8_t3_nf8": lambda n: threshold_unit(n, 64, 8, sint(8), 3),
+    "thr_s12_p16_t1": lambda n: threshold_unit(n, 128, 16, sint(12), 1),
+}
+
+
 def build_units(build_dir: Path, randomised: set[str]) -> list[tuple[str, DataflowGraph]]:
     """(name, one-node graph) of every k-bit-weight MVU of a compiled build, with its own parameters; and for the
     units named in ``randomised`` (by node name) the same unit once more, named <name>.random, with the configs'
@@ -133,14 +186,18 @@ def build_units(build_dir: Path, randomised: set[str]) -> list[tuple[str, Datafl
     return units
 
 
-def measure(name: str, g: DataflowGraph, work: Path) -> dict:
-    f = work / f"{name}.json"
+def measure(name: str, g: DataflowGraph, work: Path, device: str = "xc7z020") -> dict:
+    """Yosys' LUT, FF and BRAM_18K of the one-node graph on ``device`` (cached in WORK/<name>.json for xc7z020,
+    WORK/<name>.<device>.json for any other; the Lattice families report block RAM as EBR, recorded as
+    BRAM_18K)."""
+    f = work / (f"{name}.json" if device == "xc7z020" else f"{name}.{device}.json")
     if f.is_file():
         return json.loads(f.read_text())
-    b = work / name
+    b = work / (name if device == "xc7z020" else f"{name}.{device}")
     emit_rtl(g, b / "rtl")
     start = time.perf_counter()
-    blk = synthesize(b, "xc7z020")["blocks"][g.nodes[0].name]
+    blk = synthesize(b, device)["blocks"][g.nodes[0].name]
+    blk.setdefault("BRAM_18K", blk.get("EBR", 0))
     out = {k: blk[k] for k in ("LUT", "FF", "BRAM_18K")} | {"seconds": round(time.perf_counter() - start, 1)}
     work.mkdir(parents=True, exist_ok=True)
     f.write_text(json.dumps(out) + "\n")
@@ -157,9 +214,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="synthesised builds whose MVUs (reports/synth.json) join the flip-flop fit")
     ap.add_argument("--random", default="", help="comma-separated node names of --build units to measure once more "
                     "with random weights and thresholds (the configs' kind)")
+    ap.add_argument("--lut4", metavar="DEVICE", help="instead of the fits: synthesise every unit (the configs, the "
+                    "--build units and OTHER_UNITS) for this LUT4 device too (e.g. ecp5-85k, ice40-up5k) and report "
+                    "its LUTs per xc7 LUT6 by kind of node against compile/estimate.py LUT4_PER_LUT6")
+    ap.add_argument("--only", default="", help="with --lut4: comma-separated unit names to measure and report "
+                    "(default all)")
     args = ap.parse_args(argv)
     randomised = {s for s in args.random.split(",") if s}
     units = [(c.name, build(c)) for c in CONFIGS] + [u for b in args.build for u in build_units(b, randomised)]
+    if args.lut4:
+        only = {s for s in args.only.split(",") if s}
+        units += [(k, f(k)) for k, f in OTHER_UNITS.items()]
+        lut4_report([u for u in units if not only or u[0] in only], args.work, args.lut4)
+        return 0
     rows = []
     for name, g in units:
         n = g.nodes[0]
@@ -197,6 +264,59 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mean |error| {k}: {np.mean(v):.1%} (max {np.max(v):.1%}, {len(v)} configs)")
     ff_report(rows + [u for b in args.ff_builds for u in synthesised_units(b)], args.fit)
     return 0
+
+
+def lut4_report(units: list[tuple[str, DataflowGraph]], work: Path, device: str) -> None:
+    """Each unit's Yosys LUTs on xc7z020 (LUT6) and on ``device`` (LUT4; ECP5 counts the LUT4s of its carry and
+    RAM cells too), their ratio, and the conversion of compile/estimate.py (device_lut: the unit's lut4_factor,
+    its model's shares times LUT4_PER_LUT6) applied to the measured LUT6 and to the model's (the estimate on the
+    device); then LUT4_PER_LUT6 fitted (non-negative least squares on relative error, the measured LUT6 split by
+    the model's shares) on all units and, per unit, on all the others (left out)."""
+    from scipy.optimize import nnls
+
+    from candle_hw.compile.estimate import (
+        LUT4_PER_LUT6, device_lut, estimate_layer_resources, graph_ternary_weights, lut4_kind, lut4_shares,
+    )
+    from candle_hw.compile.mvu_map import runs_ternary
+    from candle_hw.devices import get_device
+
+    family = get_device(device).family
+    keys = list(LUT4_PER_LUT6)
+    rows = []
+    for name, g in units:
+        n = g.nodes[0]
+        tern = isinstance(n, MatrixVectorUnit) and runs_ternary(n, graph_ternary_weights(g, n))
+        x, y = measure(name, g, work)["LUT"], measure(name, g, work, device)["LUT"]
+        print(f"  {name}: xc7 {x} LUT, {device} {y} LUT", flush=True)
+        shares = lut4_shares(n, tern)
+        feats = [x * shares.get(k, 0.0) for k in keys]
+        rows.append((name, lut4_kind(n, tern), x, y, device_lut(n, x, family, tern), feats,
+                     estimate_layer_resources(g, device)[n.name]["LUT"]))
+    a = np.array([r[5] for r in rows])
+    y = np.array([r[3] for r in rows], dtype=float)
+
+    def fit(sel: list[int]) -> np.ndarray:
+        return nnls(a[sel] / y[sel, None], np.ones(len(sel)))[0]
+
+    coef = fit(list(range(len(rows))))
+    print("fitted LUT4 per LUT6 on all units: " + ", ".join(f"{k} {v:.3f}" for k, v in zip(keys, coef)))
+    print(f"\n{'unit':24} {'kind':7} {'xc7 LUT':>7} {'LUT4':>6} {'ratio':>5} {'model':>6} {'error':>7} "
+          f"{'left-out':>8} {'error':>7} {'est LUT4':>8} {'error':>7}")
+    errs: dict[str, dict[str, list[float]]] = {}
+    for i, (name, kind, x, yy, conv, feats, est) in enumerate(rows):
+        lo = float(a[i] @ fit([j for j in range(len(rows)) if j != i]))
+        e = errs.setdefault(kind, {"model": [], "left out": [], "estimate": []})
+        e["model"].append((conv - yy) / yy)
+        e["left out"].append((lo - yy) / yy)
+        e["estimate"].append((est - yy) / yy)
+        print(f"{name:24} {kind:7} {x:>7,} {yy:>6,} {yy / x:>5.2f} {conv:>6,} {e['model'][-1]:>+7.1%} {lo:>8,.0f} "
+              f"{e['left out'][-1]:>+7.1%} {est:>8,} {e['estimate'][-1]:>+7.1%}")
+    for k, e in errs.items():
+        print(f"{k} ({len(e['model'])} units): " + "; ".join(
+            f"{what} mean |error| {np.mean(np.abs(v)):.1%} (max {np.max(np.abs(v)):.1%})" for what, v in e.items()))
+    allv = {what: [v for e in errs.values() for v in e[what]] for what in ("model", "left out", "estimate")}
+    print(f"all ({len(rows)} units): " + "; ".join(
+        f"{what} mean |error| {np.mean(np.abs(v)):.1%} (max {np.max(np.abs(v)):.1%})" for what, v in allv.items()))
 
 
 def synthesised_units(build_dir: Path) -> list[tuple[str, MatrixVectorUnit, bool, int, int]]:

@@ -1,9 +1,9 @@
 """Analytic resource and cycle estimates per node, with FINN's report field names, and FINN's own formulas.
 
 - ``estimate_layer_resources(graph, device)``: {node: {LUT, FF, BRAM_18K, URAM, DSP}} plus "total", a model of
-  *our* RTL blocks (hw_templates/) as Yosys maps them (xc7 LUT6 counts; LUT4 families are scaled), with the
-  per-lane popcount cost measured on the compressor-tree MVU (mvu.sv) and memories sized like Yosys infers
-  them (RAMB18 width/depth configurations, LUT RAM 64 deep per LUT).
+  *our* RTL blocks (hw_templates/) as Yosys maps them (xc7 LUT6 counts; LUT4 families converted per kind of
+  node, ``device_lut``), with the per-lane popcount cost measured on the compressor-tree MVU (mvu.sv) and
+  memories sized like Yosys infers them (RAMB18 width/depth configurations, LUT RAM 64 deep per LUT).
 - ``estimate_layer_cycles(graph)``: cycles per frame of each node when never stalled by its neighbours (the
   block headers; a sliding window's own waits for input rows from sim/cycle_models.py's model of swg.sv).
 - ``estimate_network_performance(graph, clock_mhz)``: FINN's critical_path_cycles (the longest path through
@@ -80,7 +80,21 @@ MVU_FF_COEF = (1.228, 0.968, 1.173, 0.119, 2.335)
 # to bench/zero_padding.py (measured extra MVU LUT +84 at PE=8 on 64->64 16x16, +160 at PE=16 on 128->128 32x32;
 # the model gives +90 and +152 with the one more accumulator bit)
 BORDER_LUT_PER_PE = 3.2
-LUT4_FACTOR = 2.0  # LUT4 architectures need about twice the LUT6 count (anchors L1: 2.68 vs 1.34 per lane)
+# LUT4 (ECP5, iCE40) per xc7 LUT6, per share of a node's LUT model (lut4_shares): its memories in LUTs (LUT-ROM
+# weights, LUT-RAM input buffers and FIFOs, a max-pool's row buffer: a LUT6 holds 64 words of a bit, a LUT4 16, so
+# these convert worst), an MVU's datapath by kind (the partial-product heap's and XNOR compressors' six-input
+# functions split over several LUT4s; the ternary heap's 3-input LUTs and the integer lanes' adders fit a LUT4 or
+# a carry chain), an MVU's accumulators, comparators and control (carry chains: ECP5 counts their CCU2C as two
+# LUT4s, xc7 not its CARRY4), and the other nodes' logic. Fitted (non-negative least squares on relative error,
+# each unit's measured LUT6 split by its model's shares) to Yosys 0.70 synth_ecp5 against synth_xilinx of 39 units
+# each alone (`python bench/kbit_mvu_model.py --lut4 ecp5-85k --build B`: the ten k-bit configs, five ±1-weight
+# units, three with LUT-ROM weights, twelve other blocks and the nine units of the 73.90 % W2A2 student at its
+# former ECP5-85F --fps max folding, bench/data/cnv_w2a2_lt100_ecp5_85k_fpsmax_old_folding.json), which also gives
+# each unit's error left out of the fit (docs/results.md "LUT4 conversion per unit kind, measured"). iCE40 takes
+# the same factors (it has no LUT RAM, and its carry is no LUT: checked on five units, docs/results.md).
+LUT4_PER_LUT6 = {"xnor": 2.332, "±1 int": 1.195, "k-bit": 3.101, "ternary": 1.906, "accumulate": 0.892,
+                 "memory": 4.883, "other": 1.481}
+LUT4_FAMILIES = ("ice40", "ecp5")
 
 
 # Yosys' xc7 block RAMs (techlibs/xilinx/brams_xc4v.txt, as synth_xilinx -family xc7 reads it): per primitive, its
@@ -163,6 +177,66 @@ def rom_luts(width: int, depth: int) -> float:
     if depth <= ROM_MUXF_DEPTH:
         return float(width * (1 << (sixes - 1).bit_length()))
     return ROM_DEEP_LUT_PER_64 * width * sixes
+
+
+def lut4_kind(n: Node, ternary: bool = False) -> str:
+    """The LUT4_PER_LUT6 key of an MVU's datapath (XNOR popcount, ±1 weights on integer inputs, k-bit partial-
+    product heap, ternary heap) or "other" for the other nodes."""
+    if isinstance(n, MatrixVectorUnit):
+        if n.binary_xnor:
+            return "xnor"
+        if n.weight_type.bipolar:
+            return "±1 int"
+        return "ternary" if ternary else "k-bit"
+    return "other"
+
+
+def lut_memory(n: Node, style: str | None = None) -> float:
+    """The part of the node's xc7 LUT model that is memory in LUTs: an MVU's ``_memory_luts`` (``style``: its
+    weight style, default the node's), a LUT-RAM FIFO's RAM, a max-pool's row buffer; 0 for the others."""
+    if isinstance(n, MatrixVectorUnit):
+        return _memory_luts(n, style or weight_style(n))
+    if isinstance(n, StreamFIFO) and not fifo_uses_block_ram(n.depth):
+        return fifo_lutram_luts(n.stream.width_bits, n.depth)
+    if isinstance(n, MaxPool):
+        return lutram(*maxpool_buffer(n))
+    return 0.0
+
+
+def lut4_shares(n: Node, ternary: bool = False, style: str | None = None) -> dict[str, float]:
+    """The node's xc7 LUT model split by LUT4_PER_LUT6 key, as shares of it (summing to 1): memory in LUTs
+    (lut_memory); an MVU's datapath (its model's heap, XNOR or integer-lane term, under its lut4_kind) and the
+    rest of it ("accumulate": accumulators, comparators, control, zero padding); the other nodes' logic ("other")."""
+    mem = lut_memory(n, style)
+    if isinstance(n, MatrixVectorUnit):
+        if n.binary_xnor or n.weight_type.bipolar:
+            terms, _ = binary_lut_terms(n, style)
+            coef = BINARY_COEF
+        else:
+            terms, _ = kbit_lut_terms(n, ternary, style)
+            coef = KBIT_COEF
+        parts = [k * t for k, t in zip(coef, terms)]
+        datapath = parts[0] + parts[1]  # k-bit: heap or ternary heap (one is 0); ±1: XNOR or integer lanes
+        rest = sum(parts) - datapath + (border_cost(n)[0] if n.border else 0.0)
+        split = {"memory": mem, lut4_kind(n, ternary): datapath, "accumulate": rest}
+    else:
+        split = {"memory": mem, "other": max(node_resources(n)["LUT"] - mem, 0.0)}
+    total = sum(split.values())
+    return {k: v / total for k, v in split.items()} if total > 0 else {lut4_kind(n, ternary): 1.0}
+
+
+def lut4_factor(n: Node, ternary: bool = False, style: str | None = None) -> float:
+    """LUT4 per xc7 LUT6 of the node: each share of its LUT model (lut4_shares) times its LUT4_PER_LUT6."""
+    return sum(LUT4_PER_LUT6[k] * v for k, v in lut4_shares(n, ternary, style).items())
+
+
+def device_lut(n: Node, lut: int, family: str, ternary: bool = False, style: str | None = None) -> int:
+    """The node's LUTs on a device of ``family`` from its xc7 LUT model ``lut`` (with this ``ternary`` and weight
+    ``style``): unchanged on Xilinx, times lut4_factor on the LUT4 families. The one conversion:
+    estimate_layer_resources and the folding search (compile/passes/fold.py) both count device LUTs with it."""
+    if family not in LUT4_FAMILIES:
+        return lut
+    return int(round(lut * lut4_factor(n, ternary, style)))
 
 
 def kbit_lut_terms(n: MatrixVectorUnit, ternary: bool = False, style: str | None = None) -> tuple[list[float], float]:
@@ -298,9 +372,13 @@ def window_pool_flip_flops(n: MaxPool | AccPool) -> int:
             + fifo_pointer_flip_flops(2))
 
 
+def maxpool_buffer(n: MaxPool) -> tuple[int, int]:
+    """(width, depth) of window_pool.sv's row buffer (LUT RAM): OW * C/PE words of PE elements."""
+    return n.pe * n.elem_type.bits, n.ofm_dim[1] * (n.channels // n.pe)
+
+
 def maxpool_resources(n: MaxPool) -> dict[str, int]:
-    width = n.pe * n.elem_type.bits
-    depth = n.ofm_dim[1] * (n.channels // n.pe)
+    width, depth = maxpool_buffer(n)
     lut = 40 + lutram(width, depth) + width * (1 if n.elem_type.bits == 1 else 2)
     return _res(lut, window_pool_flip_flops(n))
 
@@ -359,8 +437,13 @@ def fifo_resources(n: StreamFIFO) -> dict[str, int]:
         # the pointers, the read-valid and output-valid flags, the output register
         return _res(1 + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth) + 2 + width,
                     bram18_count(width, 1 << aw, written=True))
-    ram = 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
-    return _res(ram + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth))
+    return _res(fifo_lutram_luts(width, depth) + fifo_pointer_luts(depth), fifo_pointer_flip_flops(depth))
+
+
+def fifo_lutram_luts(width: int, depth: int) -> int:
+    """LUTs of a "distributed" fifo.sv's RAM: RAM32M (6 bits of 32 words in 4 LUTs) up to 32 words, else RAM64M
+    (3 bits of 64 words in 4 LUTs)."""
+    return 4 * math.ceil(width / 6) if depth <= 32 else 4 * math.ceil(width / 3)
 
 
 def dwc_resources(n: WidthConverter) -> dict[str, int]:
@@ -471,13 +554,13 @@ def _ternary(graph: DataflowGraph, n: MatrixVectorUnit) -> bool:
 def estimate_layer_resources(graph: DataflowGraph, device: Any = None) -> dict[str, dict[str, int]]:
     """{node: {LUT, FF, BRAM_18K, URAM, DSP}} plus "total" for our RTL blocks on ``device`` (name, Device or
     None for xc7). Lattice families have no BRAM_18K; their block memories are reported as BRAM_18K
-    equivalents and LUTs scaled to LUT4."""
+    equivalents and LUTs converted to LUT4 (device_lut)."""
     fam = _device_family(device)
     per = {}
     for n in graph.nodes:
-        r = node_resources(n, isinstance(n, MatrixVectorUnit) and _ternary(graph, n))
-        if fam in ("ice40", "ecp5"):
-            r["LUT"] = int(round(r["LUT"] * LUT4_FACTOR))
+        ternary = isinstance(n, MatrixVectorUnit) and _ternary(graph, n)
+        r = node_resources(n, ternary)
+        r["LUT"] = device_lut(n, r["LUT"], fam, ternary)
         per[n.name] = r
     return _with_total(per)
 

@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from candle_hw.compile.estimate import dwc_resources, graph_ternary_weights, mvu_resources, node_cycles, node_resources
+from candle_hw.compile.estimate import (
+    device_lut, dwc_resources, graph_ternary_weights, mvu_resources, node_cycles, node_resources,
+)
 from candle_hw.compile.ir import (
     WINDOW_POOLS, AccPool, AddStreams, DataflowGraph, DuplicateStreams, GlobalAccPool, LabelSelect, MatrixVectorUnit, MaxPool, Node,
     SlidingWindow, StreamFIFO, Thresholding, WidthConverter,
@@ -135,20 +137,23 @@ def _foldings(g: Group):
             yield pe, simd, nodes, extra, max(node_cycles(n) for n in nodes + extra)
 
 
-def candidates(g: Group, max_cycles: int) -> list[Choice]:
-    """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles."""
+def candidates(g: Group, max_cycles: int, family: str = "xc7") -> list[Choice]:
+    """Pareto-optimal (LUT, BRAM) choices per (in, out) word size with every node within max_cycles; LUTs of the
+    device ``family`` (compile/estimate.py device_lut, node by node as estimate_layer_resources counts them)."""
     best: dict[tuple[int, int], list[Choice]] = {}
     for pe, simd, nodes, extra, cycles in _foldings(g):
         if cycles > max_cycles:
             continue
-        base = [node_resources(n) for n in nodes if not isinstance(n, MatrixVectorUnit)] + [dwc_resources(d) for d in extra]
-        lut0 = sum(r["LUT"] for r in base)
-        bram0 = sum(r["BRAM_18K"] for r in base)
+        base = [(n, node_resources(n)) for n in nodes if not isinstance(n, MatrixVectorUnit)]
+        base += [(d, dwc_resources(d)) for d in extra]
+        lut0 = sum(device_lut(n, r["LUT"], family) for n, r in base)
+        bram0 = sum(r["BRAM_18K"] for _, r in base)
         mvu = next(n for n in nodes if isinstance(n, MatrixVectorUnit))
         ternary = runs_ternary(mvu, g.ternary_weights)  # as estimate_layer_resources decides it
         for style in STYLES:
             r = mvu_resources(mvu, style, ternary)
-            c = Choice(pe, simd, style, lut0 + r["LUT"], bram0 + r["BRAM_18K"], cycles,
+            lut = device_lut(mvu, r["LUT"], family, ternary, style)
+            c = Choice(pe, simd, style, lut0 + lut, bram0 + r["BRAM_18K"], cycles,
                        nodes[0].in_stream().elems_per_word, nodes[-1].out_stream().elems_per_word)
             best.setdefault((c.in_elems, c.out_elems), []).append(c)
     out: list[Choice] = []
@@ -162,13 +167,14 @@ def candidates(g: Group, max_cycles: int) -> list[Choice]:
     return out
 
 
-def _dwc_cost(prev: Node, cur: Node, out_e: int, in_e: int) -> tuple[int, int]:
-    """LUTs and cycles of the width converter between two groups (0, 0 when none is needed)."""
+def _dwc_cost(prev: Node, cur: Node, out_e: int, in_e: int, family: str = "xc7") -> tuple[int, int]:
+    """LUTs (of the device family) and cycles of the width converter between two groups (0, 0 when none is
+    needed)."""
     if out_e == in_e:
         return 0, 0
     s = prev.out_stream()
     d = WidthConverter("dwc", s.elem_type, (s.num_elems,), out_e, in_e)
-    return dwc_resources(d)["LUT"], node_cycles(d)
+    return device_lut(d, dwc_resources(d)["LUT"], family), node_cycles(d)
 
 
 def _joined(groups: list[Group], edges) -> list[bool]:
@@ -181,11 +187,13 @@ def _joined(groups: list[Group], edges) -> list[bool]:
     return out
 
 
-def solve(groups: list[Group], max_cycles: int, bram_cap: int, edges=None) -> tuple[float, list[Choice]] | None:
+def solve(groups: list[Group], max_cycles: int, bram_cap: int, edges=None,
+          family: str = "xc7") -> tuple[float, list[Choice]] | None:
     """Minimum-LUT choice per group with all cycles <= max_cycles and total BRAM <= bram_cap (exact DP on a
-    chain; ``edges`` of a branching core graph: converters counted only between groups an edge joins)."""
+    chain; ``edges`` of a branching core graph: converters counted only between groups an edge joins), LUTs of
+    the device ``family``."""
     joined = _joined(groups, edges)
-    cands = [candidates(g, max_cycles) for g in groups]
+    cands = [candidates(g, max_cycles, family) for g in groups]
     if any(not c for c in cands):
         return None
     nb = bram_cap + 1
@@ -211,7 +219,7 @@ def solve(groups: list[Group], max_cycles: int, bram_cap: int, edges=None) -> tu
         src: dict[int, np.ndarray] = {}
         for c_idx, c in enumerate(cands[gi]):
             for oe, arr in layer.items():
-                dl, dc = _dwc_cost(prev_last, cur_first, oe, c.in_elems) if joined[gi] else (0, 0)
+                dl, dc = _dwc_cost(prev_last, cur_first, oe, c.in_elems, family) if joined[gi] else (0, 0)
                 if dc > max_cycles or c.bram >= nb:
                     continue
                 shifted = np.full(nb, INF)
@@ -265,18 +273,16 @@ def _core_edges(graph: DataflowGraph):
     return None if core.is_chain else core.edges
 
 
-def _device_caps(device: Any) -> tuple[int, int, str, float, float]:
-    """The device's LUTs (in the search's xc7 LUT6 model), BRAM_18K, name, default clock, and the device LUTs
-    one search LUT costs."""
+def _device_caps(device: Any) -> tuple[int, int, str, float, str]:
+    """The device's LUTs, BRAM_18K, name, default clock and family: the search counts each candidate's LUTs in
+    the device's own LUTs (compile/estimate.py device_lut), as estimate_layer_resources does."""
     from candle_hw.devices import get_device
 
-    from candle_hw.compile.estimate import LUT4_FACTOR, estimate_capacity
+    from candle_hw.compile.estimate import estimate_capacity
 
     d = get_device(device)
     cap = estimate_capacity(d)  # block RAM as RAMB18 equivalents (the one rule, shared with the fit check)
-    # the search works in the xc7 (LUT6) model; a LUT4 device holds 1 / LUT4_FACTOR as many of those LUTs
-    per_lut = 1.0 if d.is_xilinx else LUT4_FACTOR
-    return int(cap["LUT"] // per_lut), cap["BRAM_18K"], d.name, float(d.clock_mhz), per_lut
+    return cap["LUT"], cap["BRAM_18K"], d.name, float(d.clock_mhz), d.family
 
 
 @dataclass(frozen=True)
@@ -304,25 +310,25 @@ class FoldForThroughput:
 
     def __call__(self, graph: DataflowGraph) -> DataflowGraph:
         groups, _ = _groups(graph)
-        luts, brams, dev, clock, per_lut = _device_caps(self.device)
+        luts, brams, dev, clock, family = _device_caps(self.device)
         if self.clock_mhz is not None:
             clock = float(self.clock_mhz)
-        lut_cap = int(luts * self.lut_util) - int(-(-self.reserve_lut // per_lut))
+        lut_cap = int(luts * self.lut_util) - self.reserve_lut
         brams -= self.reserve_bram
         if self.reserve_lut or self.reserve_bram:
             dev = f"{dev} less {self.reserve_lut} LUT, {self.reserve_bram} BRAM_18K kept for the FIFOs"
         if lut_cap < 0 or brams < 0:
             raise UserError(f"FoldForThroughput: nothing is left of {dev}")
         if self.target_fps == "max":
-            return self._fastest(graph, groups, lut_cap, brams, dev)
+            return self._fastest(graph, groups, lut_cap, brams, family)
         fps = float(self.target_fps)
         if fps <= 0:
             raise UserError(f"FoldForThroughput: target_fps={fps} must be positive")
         target = int(clock * 1e6 / fps)
         edges = _core_edges(graph)
-        res = solve(groups, target, brams, edges) if target >= 1 else None
+        res = solve(groups, target, brams, edges, family) if target >= 1 else None
         if res is None or res[0] > lut_cap:
-            best = self._fastest_cycles(groups, lut_cap, brams, edges)
+            best = self._fastest_cycles(groups, lut_cap, brams, edges, family)
             need = "" if res is None else f" that needs {res[0]:.0f} LUT (> {lut_cap});"
             raise UserError(
                 f"FoldForThroughput: {fps:.0f} FPS at {clock:g} MHz needs <= {target} cycles per frame;"
@@ -331,25 +337,25 @@ class FoldForThroughput:
             )
         return _rebuild(graph, groups, res[1])
 
-    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, edges=None) -> int:
+    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, edges=None, family: str = "xc7") -> int:
         # every folding's cycles, not only the Pareto candidates' at no cycle bound: a faster choice that a slower
         # one dominates there is the one that decides a tighter bound
         levels = sorted({f[-1] for g in groups for f in _foldings(g)})
         lo, hi = 0, len(levels) - 1
-        if not _fits(solve(groups, levels[hi], brams, edges), lut_cap):
+        if not _fits(solve(groups, levels[hi], brams, edges, family), lut_cap):
             raise UserError(f"FoldForThroughput: even the most folded design exceeds {lut_cap} LUT / {brams} BRAM_18K")
         while lo < hi:
             mid = (lo + hi) // 2
-            if _fits(solve(groups, levels[mid], brams, edges), lut_cap):
+            if _fits(solve(groups, levels[mid], brams, edges, family), lut_cap):
                 hi = mid
             else:
                 lo = mid + 1
         return levels[lo]
 
-    def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, dev: str) -> DataflowGraph:
+    def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, family: str) -> DataflowGraph:
         edges = _core_edges(graph)
-        cycles = self._fastest_cycles(groups, lut_cap, brams, edges)
-        res = solve(groups, cycles, brams, edges)
+        cycles = self._fastest_cycles(groups, lut_cap, brams, edges, family)
+        res = solve(groups, cycles, brams, edges, family)
         assert res is not None
         return _rebuild(graph, groups, res[1])
 

@@ -116,19 +116,21 @@ def _ternary_mlp() -> DataflowGraph:
     return DataflowGraph((fc0, fc1, top), params)
 
 
+@pytest.mark.parametrize("device", ["xc7z020", "ecp5-85k"])
 @pytest.mark.parametrize("cycles", [128, 512, 2048, 1 << 20])
-def test_search_totals_are_the_estimate(cycles: int) -> None:
+def test_search_totals_are_the_estimate(cycles: int, device: str) -> None:
     """The search's LUT and BRAM_18K for its choice are estimate_layer_resources' totals of that design with its
     width converters, ternary datapath and block-RAM threshold ROM included (a design it counted as fitting
-    must fit as the report counts it)."""
+    must fit as the report counts it), on a LUT4 device too: its LUTs converted node by node (device_lut)."""
     from candle_hw.compile.mvu_map import threshold_style
     from candle_hw.compile.passes.fold import _groups, _rebuild, solve
+    from candle_hw.devices import get_device
 
     g = _ternary_mlp()
     groups, _ = _groups(g)
-    lut, chosen = solve(groups, cycles, 280)
+    lut, chosen = solve(groups, cycles, 280, family=get_device(device).family)
     folded = InsertWidthConverters()(_rebuild(g, groups, chosen))
-    est = estimate_layer_resources(folded)
+    est = estimate_layer_resources(folded, device)
     assert (est["total"]["LUT"], est["total"]["BRAM_18K"]) == (lut, sum(c.bram for c in chosen))
     if cycles == 1 << 20:  # the slowest design: fc0 at PE 1 runs ternary, 128 folds of thresholds in a RAMB18
         fc0 = folded.node("fc0")
