@@ -33,6 +33,18 @@ build):
     cp -r bench/W2/cnv_w2a2@fc0=block/build cnv_w2a2_finn_fc0block
     python bench/kbit_mvu_model.py --work W --fit --build cnv_w2a2_fps3000 cnv_w2a2_finn_fc0block
 
+``--lut4 DEVICE`` (e.g. ecp5-85k) instead synthesises every unit (the configs, the ``--build`` units and
+OTHER_UNITS: ±1-weight units, LUT-ROM-weight units and the other blocks of a network) for that LUT4 device too
+(cached in WORK/<unit>.<device>.json) and prints, per unit, xc7 LUT, LUT4, their ratio and compile/estimate.py's
+conversion (device_lut) with its error, fitted on all units and left out, and the estimate on the device; the
+fit of LUT4_PER_LUT6 (``--only a,b`` restricts the units, e.g. for a check on iCE40):
+
+    python bench/kbit_mvu_model.py --work W --lut4 ecp5-85k --build B_old
+
+B_old: the 73.90 % W2A2 student (cifar10_lt100_cnv_w2a2_cd_xf_adj.npz) compiled for ecp5-85k with ``--folding
+bench/data/cnv_w2a2_lt100_ecp5_85k_fpsmax_old_folding.json`` (the folding --fps max picked with the former single
+factor).
+
 ``--random conv0`` adds the named build units once more with the configs' kind of random weights and thresholds
 (a check that trained weights cost what random ones do; not meant for the fit).
 """

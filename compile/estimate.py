@@ -206,7 +206,8 @@ def lut_memory(n: Node, style: str | None = None) -> float:
 def lut4_shares(n: Node, ternary: bool = False, style: str | None = None) -> dict[str, float]:
     """The node's xc7 LUT model split by LUT4_PER_LUT6 key, as shares of it (summing to 1): memory in LUTs
     (lut_memory); an MVU's datapath (its model's heap, XNOR or integer-lane term, under its lut4_kind) and the
-    rest of it ("accumulate": accumulators, comparators, control, zero padding); the other nodes' logic ("other")."""
+    rest of it ("accumulate": accumulators, comparators, control, a deep block-RAM memory's read mux, zero
+    padding); the other nodes' logic ("other")."""
     mem = lut_memory(n, style)
     if isinstance(n, MatrixVectorUnit):
         if n.binary_xnor or n.weight_type.bipolar:
