@@ -92,8 +92,8 @@ BORDER_LUT_PER_PE = 3.2
 # former ECP5-85F --fps max folding, bench/data/cnv_w2a2_lt100_ecp5_85k_fpsmax_old_folding.json), which also gives
 # each unit's error left out of the fit (docs/results.md "LUT4 conversion per unit kind, measured"). iCE40 takes
 # the same factors (it has no LUT RAM, and its carry is no LUT: checked on five units, docs/results.md).
-LUT4_PER_LUT6 = {"xnor": 2.332, "±1 int": 1.195, "k-bit": 3.101, "ternary": 1.906, "accumulate": 0.892,
-                 "memory": 4.883, "other": 1.481}
+LUT4_PER_LUT6 = {"xnor": 2.133, "±1 int": 1.190, "k-bit": 3.040, "ternary": 1.826, "accumulate": 1.024,
+                 "memory": 4.017, "other": 1.494}
 LUT4_FAMILIES = ("ice40", "ecp5")
 
 
