@@ -320,7 +320,7 @@ class FoldForThroughput:
         if lut_cap < 0 or brams < 0:
             raise UserError(f"FoldForThroughput: nothing is left of {dev}")
         if self.target_fps == "max":
-            return self._fastest(graph, groups, lut_cap, brams, family)
+            return self._fastest(graph, groups, lut_cap, brams, dev, family)
         fps = float(self.target_fps)
         if fps <= 0:
             raise UserError(f"FoldForThroughput: target_fps={fps} must be positive")
@@ -328,7 +328,7 @@ class FoldForThroughput:
         edges = _core_edges(graph)
         res = solve(groups, target, brams, edges, family) if target >= 1 else None
         if res is None or res[0] > lut_cap:
-            best = self._fastest_cycles(groups, lut_cap, brams, edges, family)
+            best = self._fastest_cycles(groups, lut_cap, brams, dev, edges, family)
             need = "" if res is None else f" that needs {res[0]:.0f} LUT (> {lut_cap});"
             raise UserError(
                 f"FoldForThroughput: {fps:.0f} FPS at {clock:g} MHz needs <= {target} cycles per frame;"
@@ -337,13 +337,15 @@ class FoldForThroughput:
             )
         return _rebuild(graph, groups, res[1])
 
-    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, edges=None, family: str = "xc7") -> int:
+    def _fastest_cycles(self, groups: list[Group], lut_cap: int, brams: int, dev: str, edges=None,
+                        family: str = "xc7") -> int:
         # every folding's cycles, not only the Pareto candidates' at no cycle bound: a faster choice that a slower
         # one dominates there is the one that decides a tighter bound
         levels = sorted({f[-1] for g in groups for f in _foldings(g)})
         lo, hi = 0, len(levels) - 1
-        if not _fits(solve(groups, levels[hi], brams, edges, family), lut_cap):
-            raise UserError(f"FoldForThroughput: even the most folded design exceeds {lut_cap} LUT / {brams} BRAM_18K")
+        most_folded = solve(groups, levels[hi], brams, edges, family)
+        if not _fits(most_folded, lut_cap):
+            raise UserError(_unfoldable(groups, most_folded, lut_cap, brams, dev))
         while lo < hi:
             mid = (lo + hi) // 2
             if _fits(solve(groups, levels[mid], brams, edges, family), lut_cap):
@@ -352,9 +354,10 @@ class FoldForThroughput:
                 lo = mid + 1
         return levels[lo]
 
-    def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, family: str) -> DataflowGraph:
+    def _fastest(self, graph: DataflowGraph, groups: list[Group], lut_cap: int, brams: int, dev: str,
+                 family: str) -> DataflowGraph:
         edges = _core_edges(graph)
-        cycles = self._fastest_cycles(groups, lut_cap, brams, edges, family)
+        cycles = self._fastest_cycles(groups, lut_cap, brams, dev, edges, family)
         res = solve(groups, cycles, brams, edges, family)
         assert res is not None
         return _rebuild(graph, groups, res[1])
@@ -362,6 +365,19 @@ class FoldForThroughput:
 
 def _fits(res: tuple[float, list[Choice]] | None, lut_cap: int) -> bool:
     return res is not None and res[0] <= lut_cap
+
+
+def _unfoldable(groups: list[Group], res: tuple[float, list[Choice]] | None, lut_cap: int, brams: int,
+                dev: str) -> str:
+    """The refusal when not even the most folded design fits: what it needs, and the units that need most, so that
+    the user sees which layers to shrink (a student whose weights overflow the block RAM, e.g., pays for them in
+    LUT ROMs)."""
+    if res is None:
+        return f"FoldForThroughput: even the most folded design needs more than the {brams} BRAM_18K of {dev}"
+    largest = sorted(zip(groups, res[1]), key=lambda gc: -gc[1].lut)[:3]
+    units = ", ".join(f"{g.mvu.name} {c.lut:,}" for g, c in largest)
+    return (f"FoldForThroughput: even the most folded design needs {res[0]:,.0f} LUT, over the {lut_cap:,} LUT "
+            f"that fit {dev} (with {brams} BRAM_18K); the largest units (LUT, with their windows and pools): {units}")
 
 
 # -- FINN's SetFolding (finn_semantics.md section 8) ------------------------------------------------------
