@@ -5,8 +5,9 @@ weight memory style (block RAM, LUT RAM, or logic ROM), and sets the neighbourin
 MaxPool, Thresholding, LabelSelect pe like ApplyFolding does. Every node's cycles per frame (compile/estimate.py
 ``node_cycles``, including the width converters the choice implies) must stay within the target; among those
 designs it returns one of minimum estimated LUTs whose LUTs and BRAM_18K fit the device. BRAM-port bandwidth
-is part of the model: a block-RAM weight memory needs ceil(PE*SIMD / port width) RAMB18s, so a BRAM budget
-is also a weight-bandwidth budget. The search is exact: a dynamic programme over the chain of layers whose
+is part of the model: a block-RAM weight memory of PE*SIMD*weight bits per word takes RAMB18s as Yosys maps it
+(compile/estimate.py bram_mapping: at least one per 36 bits of the word), so a BRAM budget is also a
+weight-bandwidth budget. LUTs are counted in the device's own (compile/estimate.py device_lut: LUT4 on iCE40/ECP5). The search is exact: a dynamic programme over the chain of layers whose
 state is the previous layer's output word size (which decides the width converter between the two) and the
 BRAM used so far; only Pareto-optimal (LUT, BRAM) candidates per interface are kept, which loses nothing. A
 candidate costs what estimate_layer_resources charges for its nodes, the datapath included: a unit whose weights
